@@ -1,0 +1,32 @@
+"""Shared fixtures: a fresh store on a temporary file and a message builder."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from webcare_tui.model import Direction, Message, Visibility
+from webcare_tui.store import Store
+
+T0 = 1_764_000_000  # 2025-11-24 16:00 UTC: the start of every timeline
+MINUTE, HOUR, DAY = 60, 3600, 86_400
+_ids = itertools.count(1)
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with Store(tmp_path / "webcare.db") as opened:
+        yield opened
+
+
+def msg(at: int, direction: str = "in", *, author: str = "anna", platform: str = "x", visibility: str = "public",
+        agent: str | None = None, text: str = "Waar blijft mijn pakket?", external_id: str | None = None) -> Message:
+    """A message `at` seconds after T0 from (or, outbound, to) `author`."""
+    return Message(
+        platform=platform, account=f"brand-{platform}", external_id=external_id or f"m{next(_ids)}",
+        author_id=author, text=text, created_at=T0 + at, direction=Direction(direction),
+        visibility=Visibility(visibility), author_handle=f"@{author}", author_name=author.title(),
+        author_followers=100, agent=agent if agent or direction == "in" else "tim",
+    )

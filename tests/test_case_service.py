@@ -1,0 +1,96 @@
+"""Agent actions on cases: split, merge, assign, labels, memos — each with its audit trail."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import HOUR, MINUTE, T0, msg
+
+from webcare_tui.cases import CaseError, CaseService
+from webcare_tui.ingest import ingest
+
+
+@pytest.fixture
+def service(store):
+    return CaseService(store, clock=lambda: T0 + 10 * HOUR)
+
+
+def test_split_moves_the_message_and_later_ones_into_a_new_case(store, service):
+    ingest(store, [msg(0, text="wifi kapot"), msg(HOUR, "out"), msg(2 * HOUR, text="dank, maar nu is de tv stuk"),
+                   msg(2 * HOUR + MINUTE, text="zender 1 doet niks")])
+    [case] = store.list_cases()
+    third = store.case_messages(case["id"])[2]
+    new_id = service.split(third["id"], actor="tim")
+    old = store.get_case(case["id"])
+    new = store.get_case(new_id)
+    assert [m["text"] for m in store.case_messages(new_id)] == ["dank, maar nu is de tv stuk", "zender 1 doet niks"]
+    assert (old["message_count"], old["status"], old["last_direction"]) == (2, "pending", "out")
+    assert (new["message_count"], new["status"], new["owner"], new["waiting_since"]) == (2, "new", None, T0 + 2 * HOUR)
+    assert [e["kind"] for e in store.case_events(new_id)] == ["created"]
+    assert store.case_events(case["id"])[-1]["detail"] == {"to": new_id, "message_id": third["id"]}
+
+
+def test_splitting_from_the_first_message_is_refused_and_changes_nothing(store, service):
+    ingest(store, [msg(0), msg(HOUR)])
+    [case] = store.list_cases()
+    first = store.case_messages(case["id"])[0]
+    before = store.counts()
+    with pytest.raises(CaseError, match="first message"):
+        service.split(first["id"], actor="tim")
+    assert store.counts() == before and len(store.list_cases()) == 1
+
+
+def test_merge_folds_messages_labels_and_memos_into_the_target(store, service):
+    ingest(store, [msg(0), msg(HOUR, "out")])
+    [first] = store.list_cases()
+    service.set_status(first["id"], "closed", actor="tim")
+    ingest(store, [msg(20 * 86_400)])  # long after: a second case
+    second = max(c["id"] for c in store.list_cases())
+    service.label(first["id"], "tim", add=["Klacht"])
+    service.label(second, "tim", add=["Vraag"])
+    service.memo(second, "tim", "belt morgen terug")
+    service.merge(first["id"], second, actor="tim")
+    target = store.get_case(first["id"])
+    # the customer is waiting again, and tim (who replied) owns the case
+    assert (target["message_count"], target["status"], target["owner"]) == (3, "open", "tim")
+    assert target["labels"] == ["Klacht", "Vraag"]
+    assert [m["text"] for m in store.case_memos(first["id"])] == ["belt morgen terug"]
+    source = store.get_case(second)
+    assert (source["status"], source["merged_into"], source["message_count"]) == ("closed", first["id"], 0)
+    assert [c["id"] for c in store.list_cases()] == [first["id"]]  # merged cases are gone from lists
+
+
+def test_merging_cases_of_different_authors_is_refused(store, service):
+    ingest(store, [msg(0, author="anna"), msg(0, author="bram")])
+    a, b = sorted(c["id"] for c in store.list_cases())
+    with pytest.raises(CaseError, match="different authors"):
+        service.merge(a, b, actor="tim")
+
+
+def test_assign_moves_a_new_case_to_open_and_back(store, service):
+    ingest(store, [msg(0)])
+    [case] = store.list_cases()
+    service.assign(case["id"], "jeroen", actor="sanne")
+    assert (store.get_case(case["id"])["owner"], store.get_case(case["id"])["status"]) == ("jeroen", "open")
+    service.assign(case["id"], None, actor="sanne")
+    assert store.get_case(case["id"])["status"] == "new"
+    kinds = [(e["kind"], e["actor"], e["detail"].get("to")) for e in store.case_events(case["id"])]
+    assert ("assigned", "sanne", "jeroen") in kinds and ("status", "sanne", "open") in kinds
+
+
+def test_labels_are_recorded_once_and_removed(store, service):
+    ingest(store, [msg(0)])
+    [case] = store.list_cases()
+    service.label(case["id"], "tim", add=["Vraag", "Hypotheken"])
+    service.label(case["id"], "tim", add=["vraag"])  # same label, other case: no change, no event
+    service.label(case["id"], "tim", remove=["Hypotheken"])
+    assert store.case_labels(case["id"]) == ["Vraag"]
+    label_events = [e["detail"] for e in store.case_events(case["id"]) if e["kind"] == "labels"]
+    assert label_events == [{"added": ["Hypotheken", "Vraag"], "removed": []}, {"added": [], "removed": ["Hypotheken"]}]
+
+
+def test_unknown_case_and_status_give_plain_errors(store, service):
+    with pytest.raises(CaseError, match="no case 99"):
+        service.assign(99, "tim", actor="tim")
+    ingest(store, [msg(0)])
+    with pytest.raises(CaseError, match="not a status"):
+        service.set_status(1, "done", actor="tim")

@@ -1,0 +1,73 @@
+"""The store file: migrations, version checks, WAL and the indexes the inbox needs."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from conftest import HOUR, msg
+
+from webcare_tui.ingest import ingest
+from webcare_tui.store import SCHEMA_VERSION, SchemaTooNew, Store, StoreError
+from webcare_tui.store.migrations import migrate, schema_version
+
+
+def test_a_new_file_gets_the_current_schema_in_wal_mode(tmp_path):
+    with Store(tmp_path / "new.db") as store:
+        assert schema_version(store.conn) == SCHEMA_VERSION
+        assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = set(store.db.table_names())
+        assert {"accounts", "authors", "messages", "cases", "labels", "case_labels", "memos", "case_events",
+                "outbox", "sync_state", "messages_fts", "memos_fts"} <= tables
+
+
+def test_an_older_file_is_migrated_and_keeps_its_data(tmp_path):
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, str(path), target=1)  # a file as version 1 of webcare-tui left it
+    conn.execute("INSERT INTO authors (id, platform, platform_author_id) VALUES (1, 'x', 'anna')")
+    conn.execute("INSERT INTO cases (id, author_id, platform, account, status, created_at, last_message_at,"
+                 " last_direction) VALUES (1, 1, 'x', 'a', 'open', 0, 0, 'in')")
+    conn.execute("INSERT INTO memos (id, case_id, agent, text, created_at) VALUES (1, 1, 'tim', 'terugbellen', 0)")
+    conn.close()
+    with Store(path) as store:
+        assert store.schema_before == 1
+        assert schema_version(store.conn) == SCHEMA_VERSION
+        # migration 2 indexed the memo that was already there
+        assert store.conn.execute("SELECT rowid FROM memos_fts WHERE memos_fts MATCH 'terugbellen'").fetchall() == [(1,)]
+        assert store.case_memos(1)[0]["text"] == "terugbellen"
+
+
+def test_a_file_from_a_newer_version_is_refused_untouched(tmp_path):
+    path = tmp_path / "future.db"
+    with Store(path) as store:
+        ingest(store, [msg(0)])
+        store.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 3}")
+    with pytest.raises(SchemaTooNew, match=rf"schema {SCHEMA_VERSION + 3}.*Upgrade webcare-tui"):
+        Store(path)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 3
+    assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 1
+
+
+def test_a_file_that_is_not_a_database_gives_a_plain_error(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_text("this is not SQLite " * 100)
+    with pytest.raises(StoreError, match="not a webcare-tui store"):
+        Store(path)
+
+
+def test_inbox_queries_use_indexes(store):
+    ingest(store, [msg(0), msg(HOUR, author="bram")])
+
+    def plan(sql, *params):
+        return " ".join(row[3] for row in store.conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+
+    by_status = plan("SELECT id FROM cases WHERE status = ? ORDER BY waiting_since, id", "new")
+    assert "INDEX cases_status (status=?)" in by_status and "TEMP B-TREE" not in by_status
+    mine = plan("SELECT id FROM cases WHERE owner = ? AND status = ? ORDER BY waiting_since, id", "tim", "open")
+    assert "INDEX cases_owner (owner=? AND status=?)" in mine and "TEMP B-TREE" not in mine
+    thread = plan("SELECT * FROM messages WHERE case_id = ? ORDER BY created_at", 1)
+    assert "INDEX messages_case (case_id=?)" in thread and "TEMP B-TREE" not in thread
+    assert "INDEX sqlite_autoindex_messages_1 (platform=? AND external_id=?)" in plan(
+        "SELECT id FROM messages WHERE platform = ? AND external_id = ?", "x", "1")

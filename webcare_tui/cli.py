@@ -1,0 +1,196 @@
+"""Provides the `webcare` command: the TUI by default, headless subcommands for scripts.
+
+    webcare                       start the console
+    webcare import FILE... | -    ingest JSON Lines messages
+    webcare cases [--status S] [--author A] [--owner O] [--json]
+    webcare case ID [--json]
+    webcare demo [--seed N] [--days D]
+    webcare sync --once
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from webcare_tui import __version__
+from webcare_tui.bulk import import_jsonl
+from webcare_tui.cases import CaseError
+from webcare_tui.config import Config, ConfigError, load_config
+from webcare_tui.credentials import CredentialsError
+from webcare_tui.message_format import format_timestamp
+from webcare_tui.runtime import build_connectors, open_store
+from webcare_tui.safe_text import clean
+from webcare_tui.store import CaseFilter, SchemaTooNew, Store, StoreError
+from webcare_tui.sync import SyncRunner
+
+
+def _local(epoch: int | None) -> str | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch).astimezone().isoformat()
+
+
+def _short(epoch: int | None) -> str:
+    return "-" if epoch is None else datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M")
+
+
+def _print_json(data: Any, out: TextIO) -> None:
+    json.dump(data, out, ensure_ascii=False, indent=2)
+    out.write("\n")
+
+
+def cmd_import(args: argparse.Namespace, config: Config, store: Store, out: TextIO) -> int:
+    def report(source: str, line: int, reason: str) -> None:
+        print(f"{source}:{line}: rejected: {reason}", file=sys.stderr)
+
+    sources: list[Path | str] = [source if source == "-" else Path(source) for source in args.files]
+    for source in sources:
+        if source != "-" and not Path(source).is_file():
+            print(f"webcare: {source}: no such file", file=sys.stderr)
+            return 2
+    result = import_jsonl(store, sources, config.threading, on_reject=report)
+    summary = {"new_messages": result.new_messages, "duplicates": result.duplicates,
+               "rejected": result.rejected, "new_cases": result.new_cases}
+    if args.json:
+        _print_json(summary, out)
+    else:
+        print(f"{result.new_messages} new messages, {result.duplicates} duplicates, "
+              f"{result.rejected} rejected, {result.new_cases} new cases", file=out)
+    return 1 if result.rejected else 0
+
+
+def _case_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"], "status": row["status"], "owner": row["owner"], "priority": row["priority"],
+        "platform": row["platform"], "account": row["account"],
+        "author": {"id": row["author_id"], "handle": row["author_handle"], "name": row["author_name"]},
+        "labels": row["labels"], "message_count": row["message_count"],
+        "first_message_at": _local(row["first_message_at"]), "last_message_at": _local(row["last_message_at"]),
+    }
+
+
+def cmd_cases(args: argparse.Namespace, config: Config, store: Store, out: TextIO) -> int:
+    rows = store.list_cases(CaseFilter(status=args.status, owner=args.owner, author=args.author, limit=args.limit))
+    if args.json:
+        _print_json([_case_json(row) for row in rows], out)
+        return 0
+    print(f"{'ID':>7}  {'STATUS':<9} {'OWNER':<8} {'PLATFORM':<10} {'AUTHOR':<24} {'MSGS':>4}  "
+          f"{'FIRST':<16}  {'LAST':<16}  LABELS", file=out)
+    for row in rows:
+        author = clean(row["author_handle"] or row["author_name"] or row["author_id"], single_line=True)[:24]
+        print(f"{row['id']:>7}  {row['status']:<9} {row['owner'] or '-':<8} {row['platform']:<10} {author:<24} "
+              f"{row['message_count']:>4}  {_short(row['first_message_at']):<16}  {_short(row['last_message_at']):<16}  "
+              f"{clean(','.join(row['labels']), single_line=True)}", file=out)
+    return 0
+
+
+def cmd_case(args: argparse.Namespace, config: Config, store: Store, out: TextIO) -> int:
+    case = store.get_case(args.id)
+    messages = store.case_messages(args.id)
+    if args.json:
+        data = _case_json({**case, "author_id": case["platform_author_id"], "first_message_at": case["created_at"]})
+        data["author"]["followers"] = case["author_followers"]
+        data["author"]["type"] = case["author_type"]
+        data["closed_at"] = _local(case["closed_at"])
+        data["messages"] = [{**message, "created_at": _local(message["created_at"])} for message in messages]
+        data["memos"] = [{**memo, "created_at": _local(memo["created_at"])} for memo in store.case_memos(args.id)]
+        data["events"] = [{**event, "at": _local(event["at"])} for event in store.case_events(args.id)]
+        _print_json(data, out)
+        return 0
+    author = clean(f"{case['author_handle'] or ''} {case['author_name'] or ''}".strip(), single_line=True)
+    print(f"Case {case['id']} · {case['status']} · owner {case['owner'] or '-'} · {case['platform']} · {author}",
+          file=out)
+    if case["labels"]:
+        print("Labels: " + clean(", ".join(case["labels"]), single_line=True), file=out)
+    for message in messages:
+        who = f"→ {message['agent'] or 'us'}" if message["direction"] == "out" else "←"
+        print(f"\n{_short(message['created_at'])}  {who}  {message['visibility']}", file=out)
+        print("  " + clean(message["text"]).replace("\n", "\n  "), file=out)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, config: Config, store: Store, out: TextIO) -> int:
+    from webcare_tui.connectors.demo_traffic import generate_history
+
+    def lines() -> Iterator[dict]:
+        yield from generate_history(args.seed, datetime.now().astimezone(), args.days, args.per_day)
+
+    result = import_jsonl(store, [lines()], config.threading)
+    print(f"demo: {result.new_messages} new messages, {result.duplicates} duplicates, "
+          f"{result.new_cases} new cases", file=out)
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace, config: Config, store: Store, out: TextIO) -> int:
+    runner = SyncRunner(store, build_connectors(config), config.threading)
+    failed = 0
+    for status in asyncio.run(runner.sync_once()):
+        line = f"{status.account}: {status.state}, {status.new_messages} new messages"
+        if status.error:
+            line += f" ({clean(status.error, single_line=True)})"
+            failed += 1
+        print(line, file=out)
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="webcare", description="A terminal console for webcare agents.")
+    parser.add_argument("--version", action="version", version=f"webcare-tui {__version__}")
+    parser.add_argument("--db", help="the store file (default: WEBCARE_DB or the user data dir)")
+    parser.add_argument("--config", type=Path, help="the config file (default: WEBCARE_CONFIG or the user config dir)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    imp = commands.add_parser("import", help="ingest messages from JSON Lines files ('-' reads stdin)")
+    imp.add_argument("files", nargs="+", metavar="FILE")
+    imp.add_argument("--json", action="store_true", help="print the counts as JSON")
+    imp.set_defaults(handler=cmd_import)
+
+    cases = commands.add_parser("cases", help="list cases, most recently active first")
+    cases.add_argument("--status", choices=["new", "open", "pending", "awaiting_approval", "closed"])
+    cases.add_argument("--author", help="handle (@name), name or platform id")
+    cases.add_argument("--owner", help="agent id")
+    cases.add_argument("--limit", type=int, help="at most this many")
+    cases.add_argument("--json", action="store_true")
+    cases.set_defaults(handler=cmd_cases)
+
+    case = commands.add_parser("case", help="show one case with all its messages")
+    case.add_argument("id", type=int)
+    case.add_argument("--json", action="store_true")
+    case.set_defaults(handler=cmd_case)
+
+    demo = commands.add_parser("demo", help="fill the store with realistic demo history")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--days", type=float, default=14)
+    demo.add_argument("--per-day", type=int, default=300, help="conversations per day")
+    demo.set_defaults(handler=cmd_demo)
+
+    sync = commands.add_parser("sync", help="fetch new messages from every configured account")
+    sync.add_argument("--once", action="store_true", required=True, help="one round, then exit")
+    sync.set_defaults(handler=cmd_sync)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+        store = open_store(args.db)
+    except (ConfigError, SchemaTooNew, StoreError) as error:
+        print(f"webcare: {error}", file=sys.stderr)
+        return 2
+    with store:
+        if args.command is None:
+            from webcare_tui.app import make_app
+
+            make_app(config, store).run()
+            return 0
+        try:
+            return args.handler(args, config, store, sys.stdout)
+        except (StoreError, CaseError, CredentialsError, KeyError) as error:
+            print(f"webcare: {error}", file=sys.stderr)
+            return 2

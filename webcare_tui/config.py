@@ -1,0 +1,152 @@
+"""Provides the agent's configuration: one TOML file, validated into typed objects.
+
+The file lives in the user config dir (`WEBCARE_CONFIG` overrides the path); the
+store in the user data dir (`WEBCARE_DB` or `--db` override it). Every error names
+the file, the line and the key. Secrets never live here: they are in keyring.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from webcare_tui.case_rules import ThreadingRules
+
+APP = "webcare-tui"
+SECTIONS = {"agent", "team", "cases", "kpi", "account", "view", "keymap", "macros_dir", "rules", "alerts", "demo"}
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+class ConfigError(ValueError):
+    """The config file cannot be used; the message names file, line and key."""
+
+
+def config_path() -> Path:
+    return Path(os.environ.get("WEBCARE_CONFIG") or Path(platformdirs.user_config_dir(APP)) / "config.toml")
+
+
+def db_path(override: str | None = None) -> Path:
+    return Path(override or os.environ.get("WEBCARE_DB") or Path(platformdirs.user_data_dir(APP)) / "webcare.db")
+
+
+@dataclass(frozen=True)
+class Agent:
+    id: str = "agent"
+    name: str = "Agent"
+    initials: str = "AG"
+    signature: dict[str, str] = field(default_factory=dict)  # platform → text; "default" for the rest
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    platform: str
+    options: dict[str, Any] = field(default_factory=dict)  # e.g. base_url, user_id: never secrets
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None = None
+    agent: Agent = field(default_factory=Agent)
+    team: tuple[dict[str, Any], ...] = ()
+    threading: ThreadingRules = field(default_factory=ThreadingRules)
+    accounts: tuple[Account, ...] = ()
+    demo_seed: int = 7
+    raw: dict[str, Any] = field(default_factory=dict)  # sections later features read
+
+
+def parse_duration(value: Any, where: str) -> int:
+    """"30m", "7d", "2h" or a number of seconds → seconds."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    if not match:
+        raise ConfigError(f"{where}: {value!r} is not a duration such as \"30m\", \"2h\" or \"7d\"")
+    return int(match[1]) * _UNITS[match[2]]
+
+
+class _Reader:
+    """Finds the line of a key so errors can name it (tomllib gives no positions)."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path, self.lines = path, text.splitlines()
+
+    def where(self, key: str, section: str | None = None) -> str:
+        inside = section is None
+        for number, line in enumerate(self.lines, start=1):
+            stripped = line.strip()
+            if section is not None and stripped.startswith("["):
+                inside = stripped.strip("[]").strip() == section
+                if inside and key == section:
+                    return f"{self.path}:{number}: [{section}]"
+            elif inside and re.match(rf"^{re.escape(key)}\s*=", stripped):
+                return f"{self.path}:{number}: {section + '.' if section else ''}{key}"
+        return f"{self.path}: {section + '.' if section else ''}{key}"
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read and validate the config file; a missing file gives the defaults (demo mode).
+
+    Raises:
+        ConfigError: with file, line and key of the first problem.
+    """
+    path = path or config_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Config()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read the config file: {error}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    reader = _Reader(path, text)
+    for key in data:
+        if key not in SECTIONS:
+            raise ConfigError(f"{reader.where(key)}: unknown setting {key!r} (known: {', '.join(sorted(SECTIONS))})")
+    agent = _agent(data.get("agent", {}), reader)
+    cases = data.get("cases", {})
+    threading = ThreadingRules(
+        reopen_window=parse_duration(cases.get("reopen_window", "7d"), reader.where("reopen_window", "cases")),
+        auto_close_after=parse_duration(cases.get("auto_close_after", "7d"), reader.where("auto_close_after", "cases")),
+    )
+    accounts = []
+    for entry in data.get("account", []):
+        name, platform = entry.get("name"), entry.get("platform")
+        if not isinstance(name, str) or not isinstance(platform, str):
+            raise ConfigError(f"{reader.where('account', 'account')}: every [[account]] needs a name and a platform")
+        for secret in ("token", "password", "secret", "access_token", "api_access_token"):
+            if secret in entry:
+                raise ConfigError(
+                    f"{reader.where(secret, 'account')}: secrets do not belong in the config file;"
+                    f" run `webcare accounts add {platform} {name}` to keep it in the keyring"
+                )
+        options = {k: v for k, v in entry.items() if k not in ("name", "platform")}
+        accounts.append(Account(name, platform, options))
+    team = data.get("team", {}).get("agents", [])
+    demo_seed = data.get("demo", {}).get("seed", 7)
+    return Config(path=path, agent=agent, team=tuple(team), threading=threading, accounts=tuple(accounts),
+                  demo_seed=demo_seed, raw=data)
+
+
+def _agent(section: dict[str, Any], reader: _Reader) -> Agent:
+    known = {"id", "name", "initials", "signature"}
+    for key in section:
+        if key not in known:
+            raise ConfigError(f"{reader.where(key, 'agent')}: unknown key (known: {', '.join(sorted(known))})")
+    name = section.get("name", "Agent")
+    initials = section.get("initials") or "".join(part[0] for part in name.split()[:2]).upper()
+    signature = section.get("signature", {})
+    if isinstance(signature, str):
+        signature = {"default": signature}
+    if not isinstance(signature, dict) or not all(isinstance(v, str) for v in signature.values()):
+        raise ConfigError(f"{reader.where('signature', 'agent')}: signature must be text or a table of texts per platform")
+    return Agent(id=section.get("id", "agent"), name=name, initials=initials, signature=signature)

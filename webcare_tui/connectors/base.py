@@ -1,0 +1,132 @@
+"""Provides `Connector`, the one small interface every platform module implements.
+
+A connector fetches new messages since a cursor, sends replies and applies platform
+actions. It knows nothing of the store: the sync worker ingests what it fetches and
+keeps its cursor; the outbox worker hands it what to send.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import ClassVar
+
+import httpx
+
+from webcare_tui.config import Account
+from webcare_tui.model import Message
+
+GROUP = "webcare_tui.connectors"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a platform allows; the UI and macros respect it."""
+
+    max_reply_length: int | None = None
+    private_messages: bool = True
+    like: bool = False
+    reply_window: int | None = None  # seconds after the customer's last message (WhatsApp: 24 h)
+
+
+@dataclass
+class FetchResult:
+    messages: list[Message]
+    cursor: str | None  # where the next fetch starts; stored only once `messages` are ingested
+    more: bool = False  # another page is ready: fetch again at once
+
+
+@dataclass(frozen=True)
+class OutgoingReply:
+    idempotency_key: str  # made when the agent acted; sent where the platform honours one
+    platform: str
+    account: str
+    recipient_id: str  # the customer's platform id
+    text: str
+    visibility: str  # "public" or "private"
+    in_reply_to: str | None = None  # external id of the message answered
+
+
+@dataclass(frozen=True)
+class SentReply:
+    external_id: str
+    created_at: int
+    url: str | None = None
+
+
+@dataclass
+class ConnectorError(Exception):
+    """A platform call failed; `message` says what happened in plain words.
+
+    Attributes:
+        retryable: trying again later may work (network, 5xx, rate limit).
+        retry_after: seconds the platform asked us to wait, if it said.
+        needs_auth: the token was refused: the account needs signing in again.
+    """
+
+    message: str
+    retryable: bool = True
+    retry_after: float | None = None
+    needs_auth: bool = False
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class Connector(ABC):
+    """One account on one platform.
+
+    Subclasses set `platform` and `capabilities` and implement the methods below.
+    """
+
+    platform: ClassVar[str]
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    def __init__(self, account: Account, secret: str | None = None, http: httpx.AsyncClient | None = None) -> None:
+        self.account = account
+        self._secret = secret
+        self.http = http
+
+    @abstractmethod
+    async def fetch(self, cursor: str | None) -> FetchResult:
+        """Messages newer than `cursor` (None: the first sync).
+
+        Returns:
+            A page of normalized messages and the cursor after them.
+
+        Raises:
+            ConnectorError: the platform could not be read; nothing was consumed.
+        """
+
+    @abstractmethod
+    async def send_reply(self, reply: OutgoingReply) -> SentReply:
+        """Publish a reply (public or private) in the customer's conversation.
+
+        Raises:
+            ConnectorError: it was not sent (`retryable` says whether to try again).
+        """
+
+    async def like(self, external_id: str) -> None:
+        """Like/favourite a message on the platform."""
+        raise ConnectorError(f"{self.platform} has no likes", retryable=False)
+
+    async def aclose(self) -> None:
+        """Release network resources."""
+
+
+def connector_class(name: str) -> type[Connector]:
+    """The connector registered under `name` in the entry-point group.
+
+    Raises:
+        KeyError: no connector of that name is installed.
+    """
+    found = {entry.name: entry for entry in entry_points(group=GROUP)}
+    if name not in found:
+        if name == "demo":  # the embedded default works even from a source checkout
+            from webcare_tui.connectors.demo import DemoConnector
+
+            return DemoConnector
+        known = ", ".join(sorted(found)) or "none"
+        raise KeyError(f"no connector for platform {name!r} (installed: {known})")
+    return found[name].load()

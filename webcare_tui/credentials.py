@@ -1,0 +1,37 @@
+"""Provides account secrets from the system keyring (service `webcare-tui`).
+
+`WEBCARE_TOKEN_<NAME>` in the environment overrides the keyring for headless use.
+Secrets are returned to the connector and go nowhere else: not to logs, files or
+the database.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import keyring
+import keyring.errors
+
+SERVICE = "webcare-tui"
+
+
+class CredentialsError(RuntimeError):
+    """No secret could be read; the message says how to fix it."""
+
+
+def env_name(account: str) -> str:
+    return "WEBCARE_TOKEN_" + re.sub(r"[^A-Z0-9]", "_", account.upper())
+
+
+def get_secret(account: str) -> str | None:
+    """The account's token, or None when none is stored."""
+    if value := os.environ.get(env_name(account)):
+        return value
+    try:
+        return keyring.get_password(SERVICE, account)
+    except keyring.errors.KeyringError as error:
+        raise CredentialsError(
+            f"cannot read the token of account {account!r}: no usable keyring ({type(error).__name__})."
+            f" Install a backend (pip install keyrings.alt) or set {env_name(account)} for headless use."
+        ) from None

@@ -1,0 +1,223 @@
+"""Provides `ingest` and `bulk_ingest`: the one path by which messages enter the store.
+
+Importers, the demo and real connectors all come through here. A batch is
+deduplicated by (platform, external_id), its authors upserted, every message
+threaded into a case by `case_rules`, and the result written in one transaction.
+
+`bulk_ingest` (imports of many thousands) runs the same steps as a two-stage
+pipeline: this thread parses and threads batch k while a writer thread writes
+batch k-1. The writes go to SQLite as one JSON document per table (`json_each`),
+so SQLite's work runs without Python's GIL and both cores are busy. It assumes it
+is the store's only writer while it runs (an import from the command line); a
+clash on a new row's id aborts it cleanly, and running it again skips what landed.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+
+from webcare_tui import case_rules
+from webcare_tui.case_rules import CaseState, Event, Placement, ThreadingRules
+from webcare_tui.model import Message
+from webcare_tui.store import AuthorRecord, IngestRows, Store, case_row
+
+BATCH = 20_000
+
+
+@dataclass(slots=True)
+class IngestCounts:
+    new_messages: int = 0
+    duplicates: int = 0
+    new_cases: int = 0
+
+    def add(self, other: IngestCounts) -> None:
+        self.new_messages += other.new_messages
+        self.duplicates += other.duplicates
+        self.new_cases += other.new_cases
+
+
+@dataclass
+class _InFlight:
+    """What the previous batch wrote, which the database may not show yet."""
+
+    keys: set[tuple[str, str]] = field(default_factory=set)
+    authors: dict[tuple[str, str], AuthorRecord] = field(default_factory=dict)
+    cases: dict[int, CaseState] = field(default_factory=dict)  # by author row id
+
+
+class _Threader:
+    """Turns batches of messages into rows to write, keeping the ids it hands out."""
+
+    def __init__(self, reader: Store, rules: ThreadingRules, next_ids: tuple[int, int, int]) -> None:
+        self.reader = reader
+        self.rules = rules
+        self.next_author, self.next_case, self.next_message = next_ids
+        self.in_flight = _InFlight()
+
+    def prepare(self, batch: list[Message]) -> tuple[IngestRows, IngestCounts]:
+        previous, current = self.in_flight, _InFlight()
+        fresh = self._fresh(batch, previous, current)
+        counts = IngestCounts(new_messages=len(fresh), duplicates=len(batch) - len(fresh))
+        rows = IngestRows()
+        authors = self._authors(fresh, previous, current, rows)
+        cases = self._current_cases(authors, previous)
+        new_cases: dict[int, CaseState] = {}
+        touched: dict[int, CaseState] = {}
+        events: list[Event] = []
+        for message in fresh:
+            author_row = authors[(message.platform, message.author_id)].id
+            case = cases.get(author_row)
+            placement, auto_closed_at = case_rules.place(case, message.created_at, self.rules)
+            if auto_closed_at is not None:
+                events.append(case_rules.auto_close(case, auto_closed_at))
+                touched[case.id] = case
+            if placement is Placement.NEW:
+                case = case_rules.open_case(self.next_case, author_row, message.platform, message.account,
+                                            message.created_at)
+                self.next_case += 1
+                new_cases[case.id] = cases[author_row] = case
+                events.append(Event(case.id, message.created_at, case_rules.SYSTEM, "created", {}))
+            elif case.id not in new_cases:
+                touched[case.id] = case
+            current.cases[author_row] = case
+            events.extend(case_rules.add_message(case, message.created_at, message.direction, message.agent))
+            rows.messages.append((
+                self.next_message, message.platform, message.account, message.external_id, case.id, author_row,
+                message.direction.value, message.visibility.value, message.text, message.created_at,
+                message.in_reply_to, message.agent, message.url, message.language, message.sentiment,
+            ))
+            self.next_message += 1
+        rows.new_cases = [case_row(case) for case in new_cases.values()]
+        rows.changed_cases = [case_row(case) for case in touched.values()]
+        rows.events = events
+        counts.new_cases = len(new_cases)
+        self.in_flight = current
+        return rows, counts
+
+    def _fresh(self, batch: list[Message], previous: _InFlight, current: _InFlight) -> list[Message]:
+        """The batch less what is stored already or repeated, oldest first."""
+        by_platform: dict[str, list[str]] = defaultdict(list)
+        for message in batch:
+            by_platform[message.platform].append(message.external_id)
+        stored = {platform: self.reader.existing_message_ids(platform, ids) for platform, ids in by_platform.items()}
+        fresh = []
+        for message in batch:
+            key = message.key
+            if key in current.keys or key in previous.keys or message.external_id in stored[message.platform]:
+                continue
+            current.keys.add(key)
+            fresh.append(message)
+        fresh.sort(key=lambda m: m.created_at)  # stable: equal times keep their order
+        return fresh
+
+    def _authors(self, fresh: list[Message], previous: _InFlight, current: _InFlight,
+                 rows: IngestRows) -> dict[tuple[str, str], AuthorRecord]:
+        """Every author of the batch, known or new (new ones get their ids here)."""
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for message in fresh:
+            if (message.platform, message.author_id) not in previous.authors:
+                wanted[message.platform].add(message.author_id)
+        authors = dict(previous.authors)
+        for platform, ids in wanted.items():
+            for key, record in self.reader.authors_by_key(platform, list(ids)).items():
+                authors[(platform, key)] = record
+        changed: dict[int, AuthorRecord] = {}
+        for message in fresh:
+            key = (message.platform, message.author_id)
+            record = authors.get(key)
+            if record is None:
+                record = authors[key] = AuthorRecord(
+                    self.next_author, message.author_handle, message.author_name, message.author_followers,
+                    message.author_type or "customer",
+                )
+                rows.new_authors.append((self.next_author, message.platform, message.author_id,
+                                         message.author_handle, message.author_name, message.author_followers,
+                                         record.author_type))
+                self.next_author += 1
+            elif _update_author(record, message):
+                changed[record.id] = record
+            current.authors[key] = record
+        rows.changed_authors = [(r.handle, r.name, r.followers, r.author_type, r.id) for r in changed.values()]
+        return authors
+
+    def _current_cases(self, authors: dict[tuple[str, str], AuthorRecord], previous: _InFlight) -> dict[int, CaseState]:
+        ids = [record.id for record in authors.values() if record.id not in previous.cases]
+        cases = self.reader.current_cases(ids)
+        cases.update(previous.cases)
+        return cases
+
+
+def _update_author(record: AuthorRecord, message: Message) -> bool:
+    """Take what the message says of its author; True when that changed anything."""
+    before = (record.handle, record.name, record.followers, record.author_type)
+    record.handle = message.author_handle or record.handle
+    record.name = message.author_name or record.name
+    if message.author_followers is not None:
+        record.followers = message.author_followers
+    record.author_type = message.author_type or record.author_type
+    return before != (record.handle, record.name, record.followers, record.author_type)
+
+
+def _batches(messages: Iterable[Message], size: int) -> Iterator[list[Message]]:
+    iterator = iter(messages)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def ingest(store: Store, messages: Iterable[Message], rules: ThreadingRules = ThreadingRules(),
+           batch_size: int = BATCH) -> IngestCounts:
+    """Store and thread messages; each batch is one transaction. For sync and small imports."""
+    total = IngestCounts()
+    for batch in _batches(messages, batch_size):
+        with store.transaction():
+            rows, counts = _Threader(store, rules, store.next_ids()).prepare(batch)
+            store.write_ingest(rows)
+        total.add(counts)
+    return total
+
+
+def bulk_ingest(store: Store, messages: Iterable[Message], rules: ThreadingRules = ThreadingRules(),
+                batch_size: int = BATCH) -> IngestCounts:
+    """Like `ingest`, pipelined over two threads for large imports (see the module doc)."""
+    total = IngestCounts()
+    committed = threading.Semaphore(2)  # batch k is threaded only after batch k-2 committed
+    pending: queue.Queue[IngestRows | None] = queue.Queue(maxsize=1)
+    failure: list[BaseException] = []
+
+    def write() -> None:
+        while (rows := pending.get()) is not None:
+            try:
+                if not failure:
+                    with store.transaction():
+                        store.write_ingest(rows)
+            except BaseException as error:  # reported by the caller's thread
+                failure.append(error)
+            finally:
+                committed.release()
+
+    writer = threading.Thread(target=write, name="webcare-bulk-writer", daemon=True)
+    reader = store.open_reader()
+    try:
+        with store.transaction():
+            threader = _Threader(reader, rules, store.next_ids())
+        writer.start()
+        for batch in _batches(messages, batch_size):
+            committed.acquire()
+            if failure:
+                break
+            rows, counts = threader.prepare(batch)
+            total.add(counts)
+            pending.put(rows)
+    finally:
+        if writer.is_alive():
+            pending.put(None)
+            writer.join()
+        reader.close()
+    if failure:
+        raise failure[0]
+    return total

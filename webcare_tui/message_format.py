@@ -1,0 +1,161 @@
+"""Provides the normalized message format (JSON Lines) every connector and importer speaks.
+
+One JSON object per line::
+
+    {"platform": "x", "account": "klm-x", "external_id": "1861", "author_id": "42",
+     "author_handle": "@anna", "author_name": "Anna", "author_followers": 120,
+     "text": "Waar blijft mijn pakket?", "created_at": "2026-11-25T17:03:00+01:00",
+     "direction": "in", "visibility": "public", "in_reply_to": null,
+     "agent": null, "url": "https://x.com/anna/status/1861"}
+
+`parse_message` turns one decoded object into a `Message` or raises `InvalidMessage`
+with a reason an agent can act on; `read_jsonl` does that line by line and never
+stops at a bad line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+from webcare_tui.model import AUTHOR_TYPES, Direction, Message, Visibility
+
+REQUIRED = ("platform", "account", "external_id", "author_id", "text", "created_at", "direction", "visibility")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+_DIRECTIONS = {"in": Direction.IN, "out": Direction.OUT}
+_VISIBILITIES = {"public": Visibility.PUBLIC, "private": Visibility.PRIVATE}
+
+
+class InvalidMessage(ValueError):
+    """A message object that does not follow the normalized format."""
+
+
+def parse_timestamp(value: Any) -> int:
+    """ISO 8601 with a UTC offset → seconds since the epoch.
+
+    Raises:
+        InvalidMessage: not a string, not ISO 8601, or without an offset (a naive
+            time is ambiguous: we would misplace it by hours).
+    """
+    if not isinstance(value, str):
+        raise InvalidMessage("created_at must be an ISO 8601 string")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidMessage(f"created_at {value!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise InvalidMessage(f"created_at {value!r} has no UTC offset (add e.g. +01:00 or Z)")
+    return int(moment.timestamp())
+
+
+def format_timestamp(epoch: int, tz: timezone | Any = timezone.utc) -> str:
+    """Seconds since the epoch → ISO 8601 with offset."""
+    return datetime.fromtimestamp(epoch, tz).isoformat()
+
+
+def _identifier(value: Any, field: str) -> str:
+    if type(value) is str and value and not value[0].isspace() and not value[-1].isspace():
+        return value  # the common case, checked cheaply: imports parse millions of these
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InvalidMessage(f"{field} must be a string")
+    value = str(value).strip()
+    if not value:
+        raise InvalidMessage(f"{field} is empty")
+    return value
+
+
+def _optional_text(obj: dict, field: str) -> str | None:
+    value = obj.get(field)
+    if value is None or type(value) is str:
+        return value or None
+    if field == "in_reply_to" and type(value) is int:
+        return str(value)
+    raise InvalidMessage(f"{field} must be a string")
+
+
+def parse_message(obj: Any) -> Message:
+    """Validate one decoded JSON object and build a `Message`.
+
+    Raises:
+        InvalidMessage: with the first problem found, in plain words.
+    """
+    if not isinstance(obj, dict):
+        raise InvalidMessage("a message must be a JSON object")
+    get = obj.get
+    platform, direction, visibility, text = get("platform"), get("direction"), get("visibility"), get("text")
+    if None in (platform, direction, visibility, text) or any(get(field) is None for field in REQUIRED):
+        raise InvalidMessage("missing " + ", ".join(field for field in REQUIRED if get(field) is None))
+    if type(platform) is not str or not _NAME.match(platform):
+        raise InvalidMessage(f"platform {platform!r} is not a lowercase name such as 'x' or 'whatsapp'")
+    if direction not in _DIRECTIONS:
+        raise InvalidMessage(f"direction must be 'in' or 'out', not {direction!r}")
+    if visibility not in _VISIBILITIES:
+        raise InvalidMessage(f"visibility must be 'public' or 'private', not {visibility!r}")
+    if type(text) is not str:
+        raise InvalidMessage("text must be a string")
+    followers = get("author_followers")
+    if followers is not None and (type(followers) is not int or followers < 0):
+        raise InvalidMessage("author_followers must be a whole number ≥ 0")
+    author_type = get("author_type")
+    if author_type is not None and author_type not in AUTHOR_TYPES:
+        raise InvalidMessage(f"author_type must be one of {', '.join(sorted(AUTHOR_TYPES))}")
+    return Message(
+        platform,
+        _identifier(obj["account"], "account"),
+        _identifier(obj["external_id"], "external_id"),
+        _identifier(obj["author_id"], "author_id"),
+        text,
+        parse_timestamp(obj["created_at"]),
+        _DIRECTIONS[direction],
+        _VISIBILITIES[visibility],
+        _optional_text(obj, "author_handle"),
+        _optional_text(obj, "author_name"),
+        followers,
+        author_type,
+        _optional_text(obj, "in_reply_to"),
+        _optional_text(obj, "agent"),
+        _optional_text(obj, "url"),
+        _optional_text(obj, "language"),
+    )
+
+
+def message_to_dict(message: Message, tz: Any = timezone.utc) -> dict[str, Any]:
+    """A `Message` back in the normalized format (for export and the demo connector)."""
+    return {
+        "platform": message.platform,
+        "account": message.account,
+        "external_id": message.external_id,
+        "author_id": message.author_id,
+        "author_handle": message.author_handle,
+        "author_name": message.author_name,
+        "author_followers": message.author_followers,
+        "author_type": message.author_type,
+        "text": message.text,
+        "created_at": format_timestamp(message.created_at, tz),
+        "direction": str(message.direction),
+        "visibility": str(message.visibility),
+        "in_reply_to": message.in_reply_to,
+        "agent": message.agent,
+        "url": message.url,
+        "language": message.language,
+    }
+
+
+def read_jsonl(lines: Iterable[str | bytes]) -> Iterator[tuple[int, Message | InvalidMessage]]:
+    """Yield (line number, message or the reason it was rejected) for each non-blank line."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            yield number, InvalidMessage(f"not valid JSON ({error.msg} at column {error.colno})")
+            continue
+        try:
+            yield number, parse_message(obj)
+        except InvalidMessage as error:
+            yield number, error

@@ -1,0 +1,195 @@
+"""Provides the numbered schema migrations of the store.
+
+`MIGRATIONS[n]` takes a file from schema version n to n + 1; the version lives in
+SQLite's `user_version`. Never edit a migration that has shipped: add one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[str] = [
+    # 1: the base schema. Times are seconds since the epoch (UTC).
+    """
+    CREATE TABLE accounts (
+        name TEXT PRIMARY KEY,
+        platform TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE authors (
+        id INTEGER PRIMARY KEY,
+        platform TEXT NOT NULL,
+        platform_author_id TEXT NOT NULL,
+        handle TEXT,
+        name TEXT,
+        followers INTEGER,
+        author_type TEXT NOT NULL DEFAULT 'customer',
+        language TEXT,
+        sentiment REAL,
+        crm TEXT,
+        UNIQUE (platform, platform_author_id)
+    );
+    CREATE TABLE cases (
+        id INTEGER PRIMARY KEY,
+        author_id INTEGER NOT NULL REFERENCES authors(id),
+        platform TEXT NOT NULL,
+        account TEXT NOT NULL,
+        status TEXT NOT NULL
+            CHECK (status IN ('new', 'open', 'pending', 'awaiting_approval', 'closed')),
+        owner TEXT,
+        priority INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        last_message_at INTEGER NOT NULL,
+        last_direction TEXT NOT NULL,
+        last_inbound_at INTEGER,
+        waiting_since INTEGER,
+        closed_at INTEGER,
+        message_count INTEGER NOT NULL DEFAULT 0,
+        merged_into INTEGER REFERENCES cases(id)
+    );
+    -- Few indexes on purpose: ingest rewrites a case row per message, and each index
+    -- on a column it sets is rewritten too.
+    -- threading: an author's cases
+    CREATE INDEX cases_author ON cases (author_id);
+    -- inbox views by status (unassigned, all open, pending, closed; auto-close sweep) and owner (mine)
+    CREATE INDEX cases_status ON cases (status, waiting_since, id);
+    CREATE INDEX cases_owner ON cases (owner, status, waiting_since, id);
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        platform TEXT NOT NULL,
+        account TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        case_id INTEGER NOT NULL REFERENCES cases(id),
+        author_id INTEGER NOT NULL REFERENCES authors(id),
+        direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+        visibility TEXT NOT NULL CHECK (visibility IN ('public', 'private')),
+        text TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        in_reply_to TEXT,
+        agent TEXT,
+        url TEXT,
+        language TEXT,
+        sentiment REAL,
+        UNIQUE (platform, external_id)
+    );
+    CREATE INDEX messages_case ON messages (case_id, created_at);
+    CREATE INDEX messages_created ON messages (created_at);
+    CREATE VIRTUAL TABLE messages_fts USING fts5 (
+        text, content = 'messages', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2'
+    );
+    CREATE TABLE labels (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE
+    );
+    CREATE TABLE case_labels (
+        case_id INTEGER NOT NULL REFERENCES cases(id),
+        label_id INTEGER NOT NULL REFERENCES labels(id),
+        PRIMARY KEY (case_id, label_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX case_labels_label ON case_labels (label_id, case_id);
+    CREATE TABLE memos (
+        id INTEGER PRIMARY KEY,
+        case_id INTEGER REFERENCES cases(id),
+        author_id INTEGER REFERENCES authors(id),
+        agent TEXT NOT NULL,
+        text TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX memos_case ON memos (case_id, created_at);
+    CREATE INDEX memos_author ON memos (author_id, created_at);
+    -- The audit trail of status, owner and label changes. A status change that a message
+    -- causes (our reply → pending, the customer's answer → open) is recorded by that message.
+    CREATE TABLE case_events (
+        id INTEGER PRIMARY KEY,
+        case_id INTEGER NOT NULL REFERENCES cases(id),
+        at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX case_events_case ON case_events (case_id, at);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        case_id INTEGER REFERENCES cases(id),
+        account TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'queued'
+            CHECK (state IN ('queued', 'sending', 'sent', 'failed', 'unknown', 'discarded')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER,
+        last_error TEXT,
+        remote_id TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX outbox_state ON outbox (state, next_attempt_at, id);
+    CREATE INDEX outbox_case ON outbox (case_id, id);
+    CREATE TABLE sync_state (
+        account TEXT PRIMARY KEY,
+        cursor TEXT,
+        state TEXT NOT NULL DEFAULT 'idle',
+        last_error TEXT,
+        last_sync_at INTEGER,
+        failures INTEGER NOT NULL DEFAULT 0
+    );
+    """,
+    # 2: memos are searchable too (the search screen covers messages and memos).
+    """
+    CREATE VIRTUAL TABLE memos_fts USING fts5 (
+        text, content = 'memos', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2'
+    );
+    INSERT INTO memos_fts (memos_fts) VALUES ('rebuild');
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaTooNew(RuntimeError):
+    """The store file was written by a newer webcare-tui than this one."""
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(conn: sqlite3.Connection, path: str, target: int = SCHEMA_VERSION) -> int:
+    """Bring the file to schema `target`, one migration per transaction.
+
+    Returns:
+        The version the file had before.
+
+    Raises:
+        SchemaTooNew: the file's version is above what this code knows.
+    """
+    found = schema_version(conn)
+    if found > SCHEMA_VERSION:
+        raise SchemaTooNew(
+            f"{path} was written by a newer webcare-tui (schema {found}; this version "
+            f"knows up to {SCHEMA_VERSION}). Upgrade webcare-tui, or use another file with --db."
+        )
+    for version in range(found, target):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(MIGRATIONS[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return found
+
+
+def _statements(script: str) -> list[str]:
+    # executescript() would COMMIT on its own; split so each migration is one transaction.
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return [s for s in statements if s]

@@ -1,0 +1,427 @@
+"""Provides `Store`: one SQLite file (WAL) holding the agent's cache and offline queue.
+
+Every write happens inside `Store.transaction()`, which takes the one writer lock
+and a `BEGIN IMMEDIATE`, so a domain action is all-or-nothing and never races the
+sync worker. Query methods return plain dicts and dataclasses, never cursors.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlite_utils
+
+from webcare_tui.case_rules import CaseState, Event
+from webcare_tui.store.migrations import migrate
+
+_CHUNK = 500  # ids per IN (...) list: far below SQLite's variable limit
+_CASE_COLUMNS = (
+    "id, author_id, platform, account, status, owner, created_at, last_message_at, last_direction,"
+    " last_inbound_at, waiting_since, closed_at, message_count, priority"
+)
+
+
+class StoreError(RuntimeError):
+    """The store cannot do what was asked; the message says why in plain words."""
+
+
+@dataclass(slots=True)
+class AuthorRecord:
+    id: int
+    handle: str | None
+    name: str | None
+    followers: int | None
+    author_type: str
+
+
+@dataclass(slots=True)
+class IngestRows:
+    """One threaded batch, ready to write; tuples in each table's column order."""
+
+    new_authors: list[tuple] = field(default_factory=list)  # id, platform, platform_author_id, handle, name, followers, author_type
+    changed_authors: list[tuple] = field(default_factory=list)  # handle, name, followers, author_type, id
+    new_cases: list[tuple] = field(default_factory=list)  # see case_row()
+    changed_cases: list[tuple] = field(default_factory=list)
+    messages: list[tuple] = field(default_factory=list)  # the columns of the messages table, in order
+    events: list[Event] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFilter:
+    """Which cases to list; None means any."""
+
+    status: str | None = None
+    owner: str | None = None
+    author: str | None = None  # handle (with or without @), name or platform id
+    limit: int | None = None
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _marks(count: int) -> str:
+    return ",".join("?" * count)
+
+
+class Store:
+    """The local cache: messages, authors, cases, labels, memos, events, outbox, sync state."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreError(f"cannot create the folder for {self.path}: {error.strerror}") from None
+        try:
+            self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            self.conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"{self.path} is not a webcare-tui store: {error}") from None
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        self.conn.execute("PRAGMA busy_timeout = 5000")
+        self.conn.execute("PRAGMA cache_size = -65536")
+        self.db = sqlite_utils.Database(self.conn)
+        self._lock = threading.RLock()
+        self._depth = 0
+        self.schema_before = migrate(self.conn, str(self.path))
+
+    def open_reader(self) -> Store:
+        """Another connection to the same file, for reading from another thread (WAL lets it)."""
+        return Store(self.path)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions ---------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One all-or-nothing unit of work; nested calls join the outer one."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            else:
+                self.conn.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            cursor = self.conn.execute(sql, params)
+            names = [column[0] for column in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    # -- ingest ---------------------------------------------------------------
+
+    def existing_message_ids(self, platform: str, external_ids: Sequence[str]) -> set[str]:
+        """Which of these external ids are already stored for `platform`."""
+        found: set[str] = set()
+        for chunk in _chunks(external_ids):
+            rows = self.conn.execute(
+                f"SELECT external_id FROM messages WHERE platform = ? AND external_id IN ({_marks(len(chunk))})",
+                (platform, *chunk),
+            )
+            found.update(row[0] for row in rows)
+        return found
+
+    def authors_by_key(self, platform: str, author_ids: Sequence[str]) -> dict[str, AuthorRecord]:
+        """Known authors of `platform`, by their platform id."""
+        found = {}
+        for chunk in _chunks(author_ids):
+            rows = self.conn.execute(
+                "SELECT platform_author_id, id, handle, name, followers, author_type FROM authors"
+                f" WHERE platform = ? AND platform_author_id IN ({_marks(len(chunk))})",
+                (platform, *chunk),
+            )
+            for key, *fields in rows:
+                found[key] = AuthorRecord(*fields)
+        return found
+
+    def current_cases(self, author_ids: Sequence[int]) -> dict[int, CaseState]:
+        """Per author, the case a new message threads against.
+
+        That is the most recently active case that is not closed, or else the most
+        recently closed one (for the reopen window). Merged cases are gone.
+        """
+        found: dict[int, CaseState] = {}
+        for chunk in _chunks(author_ids):
+            rows = self.conn.execute(
+                f"SELECT {_CASE_COLUMNS} FROM cases WHERE author_id IN ({_marks(len(chunk))})"
+                " AND merged_into IS NULL ORDER BY author_id, status != 'closed', last_message_at, id",
+                tuple(chunk),
+            )
+            for row in rows:
+                found[row[1]] = CaseState(*row)  # the last row per author wins
+        return found
+
+    def next_ids(self) -> tuple[int, int, int]:
+        """The next free ids of authors, cases and messages (call inside a transaction)."""
+        row = self.conn.execute(
+            "SELECT (SELECT coalesce(max(id), 0) FROM authors), (SELECT coalesce(max(id), 0) FROM cases),"
+            " (SELECT coalesce(max(id), 0) FROM messages)"
+        ).fetchone()
+        return row[0] + 1, row[1] + 1, row[2] + 1
+
+    def write_ingest(self, rows: IngestRows) -> None:
+        """Write one threaded batch (call inside a transaction)."""
+        conn = self.conn
+        conn.executemany(
+            "INSERT INTO authors (id, platform, platform_author_id, handle, name, followers, author_type)"
+            f" VALUES ({_marks(7)})",
+            rows.new_authors,
+        )
+        conn.executemany(
+            "UPDATE authors SET handle = ?, name = ?, followers = ?, author_type = ? WHERE id = ?",
+            rows.changed_authors,
+        )
+        conn.executemany(f"INSERT INTO cases ({_CASE_COLUMNS}) VALUES ({_marks(14)})", rows.new_cases)
+        self._update_cases(rows.changed_cases)
+        conn.executemany(
+            "INSERT INTO messages (id, platform, account, external_id, case_id, author_id, direction,"
+            f" visibility, text, created_at, in_reply_to, agent, url, language, sentiment) VALUES ({_marks(15)})",
+            rows.messages,
+        )
+        conn.executemany("INSERT INTO messages_fts (rowid, text) VALUES (?, ?)", ((r[0], r[8]) for r in rows.messages))
+        self.add_events(rows.events)
+
+    def _update_cases(self, rows: list[tuple]) -> None:
+        """Rewrite the threading fields of cases from rows in `_CASE_COLUMNS` order."""
+        self.conn.executemany(
+            "UPDATE cases SET author_id = ?2, platform = ?3, account = ?4, status = ?5, owner = ?6, created_at = ?7,"
+            " last_message_at = ?8, last_direction = ?9, last_inbound_at = ?10, waiting_since = ?11,"
+            " closed_at = ?12, message_count = ?13, priority = ?14 WHERE id = ?1",
+            rows,
+        )
+
+    def add_events(self, events: Iterable[Event]) -> None:
+        self.conn.executemany(
+            "INSERT INTO case_events (case_id, at, actor, kind, detail) VALUES (?, ?, ?, ?, ?)",
+            [(e.case_id, e.at, e.actor, e.kind, orjson.dumps(e.detail).decode() if e.detail else "{}") for e in events],
+        )
+
+    # -- cases ----------------------------------------------------------------
+
+    def case_state(self, case_id: int) -> CaseState:
+        row = self.conn.execute(f"SELECT {_CASE_COLUMNS} FROM cases WHERE id = ?", (case_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"there is no case {case_id}")
+        return CaseState(*row)
+
+    def save_case(self, case: CaseState) -> None:
+        self._update_cases([case_row(case)])
+
+    def insert_case(self, case: CaseState) -> int:
+        """Insert a case (with id None SQLite picks one); returns its id."""
+        cursor = self.conn.execute(f"INSERT INTO cases ({_CASE_COLUMNS}) VALUES ({_marks(14)})", case_row(case))
+        return cursor.lastrowid
+
+    def case_message_times(self, case_id: int) -> list[tuple[int, str]]:
+        """(created_at, direction) of a case's messages in order."""
+        return self.conn.execute(
+            "SELECT created_at, direction FROM messages WHERE case_id = ? ORDER BY created_at, id", (case_id,)
+        ).fetchall()
+
+    def message_position(self, message_id: int) -> tuple[int, int]:
+        """(case_id, created_at) of one message."""
+        row = self.conn.execute("SELECT case_id, created_at FROM messages WHERE id = ?", (message_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"there is no message {message_id}")
+        return row
+
+    def move_messages_from(self, case_id: int, message_id: int, created_at: int, to_case: int) -> int:
+        """Move a message and every later one of its case to `to_case`; returns how many moved."""
+        cursor = self.conn.execute(
+            "UPDATE messages SET case_id = ? WHERE case_id = ? AND (created_at > ? OR (created_at = ? AND id >= ?))",
+            (to_case, case_id, created_at, created_at, message_id),
+        )
+        return cursor.rowcount
+
+    def move_case_contents(self, source: int, target: int) -> None:
+        """Move messages, memos, events and labels of `source` into `target` and mark it merged."""
+        conn = self.conn
+        conn.execute("UPDATE messages SET case_id = ? WHERE case_id = ?", (target, source))
+        conn.execute("UPDATE memos SET case_id = ? WHERE case_id = ?", (target, source))
+        conn.execute(
+            "INSERT OR IGNORE INTO case_labels (case_id, label_id) SELECT ?, label_id FROM case_labels WHERE case_id = ?",
+            (target, source),
+        )
+        conn.execute("DELETE FROM case_labels WHERE case_id = ?", (source,))
+        conn.execute("UPDATE cases SET merged_into = ?, status = 'closed', message_count = 0 WHERE id = ?", (target, source))
+
+    def close_due_pending(self, now: int, auto_close_after: int) -> list[tuple[int, int]]:
+        """Close pending cases whose customer stayed silent `auto_close_after`; returns (id, closed_at)."""
+        rows = self.conn.execute(
+            "SELECT id, last_message_at + ? FROM cases WHERE status = 'pending' AND last_message_at <= ?",
+            (auto_close_after, now - auto_close_after),
+        ).fetchall()
+        self.conn.executemany("UPDATE cases SET status = 'closed', closed_at = ? WHERE id = ?", [(at, i) for i, at in rows])
+        return rows
+
+    def list_cases(self, where: CaseFilter = CaseFilter()) -> list[dict[str, Any]]:
+        """Cases with their author, labels and message times, most recently active first."""
+        clauses, params = ["c.merged_into IS NULL"], []
+        if where.status:
+            clauses.append("c.status = ?")
+            params.append(where.status)
+        if where.owner:
+            clauses.append("c.owner = ?")
+            params.append(where.owner)
+        if where.author:
+            handle = where.author.lstrip("@")
+            clauses.append("(a.handle IN (?, ?) OR a.platform_author_id = ? OR a.name = ?)")
+            params += [handle, "@" + handle, where.author, where.author]
+        sql = (
+            "SELECT c.id, c.status, c.owner, c.priority, c.platform, c.account, a.handle AS author_handle,"
+            " a.name AS author_name, a.platform_author_id AS author_id, c.message_count,"
+            " c.created_at AS first_message_at, c.last_message_at, c.waiting_since, c.closed_at,"
+            " (SELECT group_concat(l.name, ',') FROM case_labels cl JOIN labels l ON l.id = cl.label_id"
+            "  WHERE cl.case_id = c.id) AS labels"
+            " FROM cases c JOIN authors a ON a.id = c.author_id"
+            f" WHERE {' AND '.join(clauses)} ORDER BY c.last_message_at DESC, c.id DESC"
+        )
+        if where.limit:
+            sql += f" LIMIT {int(where.limit)}"
+        rows = self._rows(sql, params)
+        for row in rows:
+            row["labels"] = sorted(row["labels"].split(",")) if row["labels"] else []
+        return rows
+
+    def get_case(self, case_id: int) -> dict[str, Any]:
+        rows = self._rows(
+            "SELECT c.*, a.handle AS author_handle, a.name AS author_name, a.platform_author_id,"
+            " a.followers AS author_followers, a.author_type FROM cases c JOIN authors a ON a.id = c.author_id"
+            " WHERE c.id = ?",
+            (case_id,),
+        )
+        if not rows:
+            raise StoreError(f"there is no case {case_id}")
+        case = rows[0]
+        case["labels"] = self.case_labels(case_id)
+        return case
+
+    def case_messages(self, case_id: int) -> list[dict[str, Any]]:
+        return self._rows(
+            "SELECT id, platform, account, external_id, direction, visibility, text, created_at, in_reply_to,"
+            " agent, url, language, sentiment FROM messages WHERE case_id = ? ORDER BY created_at, id",
+            (case_id,),
+        )
+
+    def case_events(self, case_id: int) -> list[dict[str, Any]]:
+        rows = self._rows(
+            "SELECT at, actor, kind, detail FROM case_events WHERE case_id = ? ORDER BY at, id", (case_id,)
+        )
+        for row in rows:
+            row["detail"] = orjson.loads(row["detail"])
+        return rows
+
+    def case_memos(self, case_id: int) -> list[dict[str, Any]]:
+        return self._rows("SELECT id, agent, text, created_at FROM memos WHERE case_id = ? ORDER BY created_at, id", (case_id,))
+
+    def case_labels(self, case_id: int) -> list[str]:
+        return [
+            row[0]
+            for row in self.conn.execute(
+                "SELECT l.name FROM case_labels cl JOIN labels l ON l.id = cl.label_id WHERE cl.case_id = ? ORDER BY l.name",
+                (case_id,),
+            )
+        ]
+
+    def set_labels(self, case_id: int, add: Iterable[str] = (), remove: Iterable[str] = ()) -> None:
+        for name in add:
+            self.conn.execute("INSERT OR IGNORE INTO labels (name) VALUES (?)", (name,))
+            self.conn.execute(
+                "INSERT OR IGNORE INTO case_labels (case_id, label_id) SELECT ?, id FROM labels WHERE name = ?",
+                (case_id, name),
+            )
+        for name in remove:
+            self.conn.execute(
+                "DELETE FROM case_labels WHERE case_id = ? AND label_id = (SELECT id FROM labels WHERE name = ?)",
+                (case_id, name),
+            )
+
+    def add_memo(self, case_id: int | None, author_id: int | None, agent: str, text: str, at: int) -> int:
+        cursor = self.conn.execute(
+            "INSERT INTO memos (case_id, author_id, agent, text, created_at) VALUES (?, ?, ?, ?, ?)",
+            (case_id, author_id, agent, text, at),
+        )
+        self.conn.execute("INSERT INTO memos_fts (rowid, text) VALUES (?, ?)", (cursor.lastrowid, text))
+        return cursor.lastrowid
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of the main tables (for the CLI and tests)."""
+        with self._lock:
+            return {
+                table: self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                for table in ("authors", "cases", "messages", "memos", "case_events", "outbox")
+            }
+
+    def search_messages(self, query: str, limit: int = 50) -> list[int]:
+        """Ids of messages matching an FTS5 query, best first."""
+        with self._lock:
+            return [
+                row[0]
+                for row in self.conn.execute(
+                    "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?", (query, limit)
+                )
+            ]
+
+    # -- accounts and sync state ---------------------------------------------
+
+    def ensure_account(self, name: str, platform: str, now: int) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "INSERT OR IGNORE INTO accounts (name, platform, created_at) VALUES (?, ?, ?)", (name, platform, now)
+            )
+
+    def sync_state(self, account: str) -> dict[str, Any]:
+        rows = self._rows("SELECT * FROM sync_state WHERE account = ?", (account,))
+        return rows[0] if rows else {"account": account, "cursor": None, "state": "idle", "last_error": None,
+                                     "last_sync_at": None, "failures": 0}
+
+    def save_sync_state(self, account: str, *, cursor: str | None, state: str, last_error: str | None,
+                        last_sync_at: int | None, failures: int) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO sync_state (account, cursor, state, last_error, last_sync_at, failures)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account) DO UPDATE SET cursor = excluded.cursor,"
+                " state = excluded.state, last_error = excluded.last_error, last_sync_at = excluded.last_sync_at,"
+                " failures = excluded.failures",
+                (account, cursor, state, last_error, last_sync_at, failures),
+            )
+
+
+def case_row(case: CaseState) -> tuple:
+    """A case's fields in the order of `_CASE_COLUMNS`."""
+    return (
+        case.id, case.author_id, case.platform, case.account, case.status, case.owner, case.created_at,
+        case.last_message_at, case.last_direction, case.last_inbound_at, case.waiting_since, case.closed_at,
+        case.message_count, case.priority,
+    )

@@ -1,0 +1,135 @@
+"""Provides `SyncRunner`: background sync of every connector into the store.
+
+Plain asyncio, no Textual: the TUI runs it as a worker, `webcare sync --once` runs
+one round. Each fetched page is ingested and its cursor saved in one transaction,
+so a restart resumes exactly where the last stored page ended. A connector that
+fails is retried with exponential backoff (or after the platform's Retry-After) and
+its error reported, never raised into the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from webcare_tui.case_rules import ThreadingRules
+from webcare_tui.cases import CaseService
+from webcare_tui.connectors.base import Connector, ConnectorError
+from webcare_tui.ingest import IngestCounts, ingest
+from webcare_tui.store import Store
+
+log = logging.getLogger(__name__)
+MAX_PAGES = 50  # per round, so one busy account cannot starve the others
+MAX_BACKOFF = 300.0
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """What the header shows per account."""
+
+    account: str
+    state: str  # online, syncing, offline, rate_limited, needs_auth, error
+    error: str | None = None
+    new_messages: int = 0
+    retry_in: float | None = None
+
+
+def backoff(failures: int, base: float, rng: random.Random) -> float:
+    """Exponential backoff with jitter: base·2^(failures-1), capped, ±20 %."""
+    delay = min(base * 2 ** max(failures - 1, 0), MAX_BACKOFF)
+    return delay * rng.uniform(0.8, 1.2)
+
+
+class SyncRunner:
+    def __init__(
+        self,
+        store: Store,
+        connectors: dict[str, Connector],
+        rules: ThreadingRules = ThreadingRules(),
+        on_status: Callable[[SyncStatus], None] = lambda status: None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.connectors = connectors
+        self.rules = rules
+        self.on_status = on_status
+        self.cases = CaseService(store, rules, clock)
+        self.clock = clock
+        self.rng = random.Random()
+
+    def _save(self, account: str, **changes: object) -> dict:
+        state = self.store.sync_state(account) | changes
+        self.store.save_sync_state(
+            account, cursor=state["cursor"], state=state["state"], last_error=state["last_error"],
+            last_sync_at=state["last_sync_at"], failures=state["failures"],
+        )
+        return state
+
+    def _ingest_page(self, account: str, page_messages: list, cursor: str | None) -> IngestCounts:
+        with self.store.transaction():  # the page and its cursor land together or not at all
+            counts = ingest(self.store, page_messages, self.rules)
+            self._save(account, cursor=cursor, state="online", last_error=None,
+                       last_sync_at=int(self.clock()), failures=0)
+        return counts
+
+    async def sync_account(self, account: str) -> SyncStatus:
+        """Fetch every ready page of one account; returns its status (never raises)."""
+        connector = self.connectors[account]
+        total = 0
+        try:
+            for _ in range(MAX_PAGES):
+                cursor = self.store.sync_state(account)["cursor"]
+                page = await connector.fetch(cursor)
+                counts = await asyncio.to_thread(self._ingest_page, account, page.messages, page.cursor)
+                total += counts.new_messages
+                if not page.more:
+                    break
+        except ConnectorError as error:
+            return self._failed(account, error, total)
+        except Exception as error:  # a connector bug must not kill the app: show it, retry later
+            log.exception("sync of %s failed", account)
+            return self._failed(account, ConnectorError(f"unexpected error: {type(error).__name__}: {error}"), total)
+        status = SyncStatus(account, "online", new_messages=total)
+        self.on_status(status)
+        return status
+
+    def _failed(self, account: str, error: ConnectorError, total: int) -> SyncStatus:
+        failures = self.store.sync_state(account)["failures"] + 1
+        state = "needs_auth" if error.needs_auth else "rate_limited" if error.retry_after else (
+            "offline" if error.retryable else "error")
+        self._save(account, state=state, last_error=error.message, failures=failures)
+        retry_in = error.retry_after if error.retry_after is not None else backoff(failures, 5.0, self.rng)
+        status = SyncStatus(account, state, error.message, total, retry_in)
+        self.on_status(status)
+        return status
+
+    async def sync_once(self) -> list[SyncStatus]:
+        """One round over every account, then the auto-close sweep."""
+        statuses = [await self.sync_account(account) for account in self.connectors]
+        await asyncio.to_thread(self.cases.close_due)
+        return statuses
+
+    async def run(self, interval: float = 5.0) -> None:
+        """Sync every account forever, each on its own schedule (cancel the task to stop)."""
+
+        async def loop(account: str) -> None:
+            while True:
+                status = await self.sync_account(account)
+                if status.retry_in is not None:
+                    await asyncio.sleep(status.retry_in)
+                else:
+                    await asyncio.sleep(interval)
+
+        async def sweep() -> None:
+            while True:
+                await asyncio.to_thread(self.cases.close_due)
+                await asyncio.sleep(60)
+
+        async with asyncio.TaskGroup() as group:
+            for account in self.connectors:
+                group.create_task(loop(account))
+            group.create_task(sweep())
