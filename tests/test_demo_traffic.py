@@ -109,7 +109,8 @@ def test_sorted_within_window_and_never_after_end(history):
 def test_an_author_id_names_one_author(history):
     names: dict[tuple[str, str], tuple[str, str]] = {}
     for m in history:
-        assert names.setdefault(_author(m), (m["author_handle"], m["author_name"])) == (m["author_handle"], m["author_name"])
+        who = (m["author_handle"], m["author_name"])
+        assert names.setdefault(_author(m), who) == who
 
 
 def test_external_ids_are_unique_per_platform(history):

@@ -2,4 +2,5 @@
 
 from webcare_tui.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # guarded: bulk import's writer process re-imports this module
+    raise SystemExit(main())

@@ -1,11 +1,22 @@
 """Provides `import_jsonl`: bulk import of normalized messages from files, stdin or a generator.
 
 Bad lines are reported with their source and line number and skipped; the rest
-is imported. Threading and storage go through `ingest`, like every other path.
+is imported. Large imports run as a two-process pipeline: this process parses and
+threads batch k (`ingest.Threader`) while a writer process writes batch k-1 to
+SQLite, so both cores work and neither waits on the other's GIL. Each batch is one
+transaction: an import that stops half-way (a full disk, a kill) leaves whole
+batches behind, and running it again skips what landed.
+
+The pipeline assumes it is the store's only writer while it runs (an import from
+the command line). Another process writing meanwhile makes a new row's id clash;
+the import then stops with a plain error instead of overwriting anything.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import queue
+import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -13,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from webcare_tui.case_rules import ThreadingRules
-from webcare_tui.ingest import bulk_ingest
+from webcare_tui.ingest import BATCH, IngestCounts, Threader, batches, ingest
 from webcare_tui.message_format import InvalidMessage, parse_message, read_jsonl
 from webcare_tui.model import Message
-from webcare_tui.store import Store
+from webcare_tui.store import IngestRows, Store, StoreError
 
 Source = Path | str | Iterable[dict[str, Any]]  # a file, "-" for stdin, or message dicts
 
@@ -71,3 +82,99 @@ def import_jsonl(store: Store, sources: Iterable[Source], rules: ThreadingRules 
     counts = bulk_ingest(store, everything(), rules)
     result.new_messages, result.duplicates, result.new_cases = counts.new_messages, counts.duplicates, counts.new_cases
     return result
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error)
+    if isinstance(error, sqlite3.OperationalError) and "full" in text:
+        return "the disk is full; free some space and run the import again (what landed is skipped)"
+    if isinstance(error, sqlite3.IntegrityError):
+        return ("another process wrote to the store during the import; run the import again"
+                " (what landed is skipped)")
+    return f"{type(error).__name__}: {text}"
+
+
+def _write_batches(path: str, pending: multiprocessing.Queue, committed: multiprocessing.Queue) -> None:
+    """The writer process: one transaction per batch, a token back for each commit."""
+    store = Store(path)
+    try:
+        while (rows := pending.get()) is not None:
+            with store.transaction():
+                store.write_ingest(rows)
+            committed.put(None)
+    except BaseException as error:  # reported by the parent, in plain words
+        committed.put(_describe(error))
+    finally:
+        store.close()
+
+
+class _Writer:
+    """The writer process, started when a second batch shows the import is large."""
+
+    def __init__(self, path: str) -> None:
+        context = multiprocessing.get_context("spawn")  # no fork: the parent may run threads
+        self.pending: multiprocessing.Queue[IngestRows | None] = context.Queue(maxsize=2)
+        self.committed: multiprocessing.Queue[str | None] = context.Queue()
+        self.process = context.Process(target=_write_batches, args=(path, self.pending, self.committed),
+                                       name="webcare-import-writer", daemon=True)
+        self.process.start()
+        self.unconfirmed = 0
+
+    def wait_for_commit(self) -> None:
+        while True:
+            try:
+                error = self.committed.get(timeout=1.0)
+                break
+            except queue.Empty:
+                if not self.process.is_alive():
+                    raise StoreError("the import's writer process stopped unexpectedly; run the import again") from None
+        self.unconfirmed -= 1
+        if error is not None:
+            raise StoreError(error)
+
+    def send(self, rows: IngestRows) -> None:
+        self.pending.put(rows)
+        self.unconfirmed += 1
+
+    def finish(self) -> None:
+        try:
+            while self.unconfirmed:
+                self.wait_for_commit()
+        finally:
+            self.pending.put(None)
+            self.process.join(timeout=30)
+
+
+def bulk_ingest(store: Store, messages: Iterable[Message], rules: ThreadingRules = ThreadingRules(),
+                batch_size: int = BATCH) -> IngestCounts:
+    """Like `ingest.ingest`, pipelined over two processes once the input is larger than a batch."""
+    if str(store.path) == ":memory:":
+        return ingest(store, messages, rules, batch_size)
+    total = IngestCounts()
+    writer: _Writer | None = None
+    with store.transaction():
+        threader = Threader(store, rules, store.next_ids())
+    try:
+        for number, batch in enumerate(batches(messages, batch_size)):
+            if number == 0:
+                first = batch
+                continue
+            if writer is None:
+                writer = _Writer(str(store.path))
+                rows, counts = threader.prepare(first)
+                total.add(counts)
+                writer.send(rows)
+            while writer.unconfirmed >= 2:  # batch k is threaded only once batch k-2 is on disk
+                writer.wait_for_commit()
+            rows, counts = threader.prepare(batch)
+            total.add(counts)
+            writer.send(rows)
+        if writer is None and "first" in locals():  # one batch: no process needed
+            with store.transaction():
+                rows, counts = threader.prepare(first)
+                store.write_ingest(rows)
+            total.add(counts)
+    finally:
+        if writer is not None:
+            writer.finish()
+    return total

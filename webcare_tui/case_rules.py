@@ -156,7 +156,7 @@ def add_message(case: CaseState, at: int, direction: str, agent: str | None) -> 
         case.closed_at = None
         case.waiting_since = None
     case.last_message_at = at
-    case.last_direction = str(direction)
+    case.last_direction = direction
     return events
 
 

@@ -1,21 +1,13 @@
-"""Provides `ingest` and `bulk_ingest`: the one path by which messages enter the store.
+"""Provides `ingest`: the one path by which messages enter the store.
 
 Importers, the demo and real connectors all come through here. A batch is
 deduplicated by (platform, external_id), its authors upserted, every message
 threaded into a case by `case_rules`, and the result written in one transaction.
-
-`bulk_ingest` (imports of many thousands) runs the same steps as a two-stage
-pipeline: this thread parses and threads batch k while a writer thread writes
-batch k-1. The writes go to SQLite as one JSON document per table (`json_each`),
-so SQLite's work runs without Python's GIL and both cores are busy. It assumes it
-is the store's only writer while it runs (an import from the command line); a
-clash on a new row's id aborts it cleanly, and running it again skips what landed.
+`bulk.py` runs the same `Threader` as a two-process pipeline for large imports.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -24,7 +16,7 @@ from itertools import islice
 from webcare_tui import case_rules
 from webcare_tui.case_rules import CaseState, Event, Placement, ThreadingRules
 from webcare_tui.model import Message
-from webcare_tui.store import AuthorRecord, IngestRows, Store, case_row
+from webcare_tui.store import AuthorRecord, IngestRows, Store, case_row, event_row
 
 BATCH = 20_000
 
@@ -50,8 +42,12 @@ class _InFlight:
     cases: dict[int, CaseState] = field(default_factory=dict)  # by author row id
 
 
-class _Threader:
-    """Turns batches of messages into rows to write, keeping the ids it hands out."""
+class Threader:
+    """Turns batches of messages into rows to write, keeping the ids it hands out.
+
+    It reads through `reader` and remembers what the previous batch wrote, so that
+    batch may still be on its way to the disk while the next one is threaded.
+    """
 
     def __init__(self, reader: Store, rules: ThreadingRules, next_ids: tuple[int, int, int]) -> None:
         self.reader = reader
@@ -88,13 +84,13 @@ class _Threader:
             events.extend(case_rules.add_message(case, message.created_at, message.direction, message.agent))
             rows.messages.append((
                 self.next_message, message.platform, message.account, message.external_id, case.id, author_row,
-                message.direction.value, message.visibility.value, message.text, message.created_at,
+                message.direction, message.visibility, message.text, message.created_at,
                 message.in_reply_to, message.agent, message.url, message.language, message.sentiment,
             ))
             self.next_message += 1
         rows.new_cases = [case_row(case) for case in new_cases.values()]
         rows.changed_cases = [case_row(case) for case in touched.values()]
-        rows.events = events
+        rows.events = [event_row(event) for event in events]
         counts.new_cases = len(new_cases)
         self.in_flight = current
         return rows, counts
@@ -107,7 +103,7 @@ class _Threader:
         stored = {platform: self.reader.existing_message_ids(platform, ids) for platform, ids in by_platform.items()}
         fresh = []
         for message in batch:
-            key = message.key
+            key = (message.platform, message.external_id)
             if key in current.keys or key in previous.keys or message.external_id in stored[message.platform]:
                 continue
             current.keys.add(key)
@@ -163,7 +159,7 @@ def _update_author(record: AuthorRecord, message: Message) -> bool:
     return before != (record.handle, record.name, record.followers, record.author_type)
 
 
-def _batches(messages: Iterable[Message], size: int) -> Iterator[list[Message]]:
+def batches(messages: Iterable[Message], size: int = BATCH) -> Iterator[list[Message]]:
     iterator = iter(messages)
     while batch := list(islice(iterator, size)):
         yield batch
@@ -173,51 +169,9 @@ def ingest(store: Store, messages: Iterable[Message], rules: ThreadingRules = Th
            batch_size: int = BATCH) -> IngestCounts:
     """Store and thread messages; each batch is one transaction. For sync and small imports."""
     total = IngestCounts()
-    for batch in _batches(messages, batch_size):
+    for batch in batches(messages, batch_size):
         with store.transaction():
-            rows, counts = _Threader(store, rules, store.next_ids()).prepare(batch)
+            rows, counts = Threader(store, rules, store.next_ids()).prepare(batch)
             store.write_ingest(rows)
         total.add(counts)
-    return total
-
-
-def bulk_ingest(store: Store, messages: Iterable[Message], rules: ThreadingRules = ThreadingRules(),
-                batch_size: int = BATCH) -> IngestCounts:
-    """Like `ingest`, pipelined over two threads for large imports (see the module doc)."""
-    total = IngestCounts()
-    committed = threading.Semaphore(2)  # batch k is threaded only after batch k-2 committed
-    pending: queue.Queue[IngestRows | None] = queue.Queue(maxsize=1)
-    failure: list[BaseException] = []
-
-    def write() -> None:
-        while (rows := pending.get()) is not None:
-            try:
-                if not failure:
-                    with store.transaction():
-                        store.write_ingest(rows)
-            except BaseException as error:  # reported by the caller's thread
-                failure.append(error)
-            finally:
-                committed.release()
-
-    writer = threading.Thread(target=write, name="webcare-bulk-writer", daemon=True)
-    reader = store.open_reader()
-    try:
-        with store.transaction():
-            threader = _Threader(reader, rules, store.next_ids())
-        writer.start()
-        for batch in _batches(messages, batch_size):
-            committed.acquire()
-            if failure:
-                break
-            rows, counts = threader.prepare(batch)
-            total.add(counts)
-            pending.put(rows)
-    finally:
-        if writer.is_alive():
-            pending.put(None)
-            writer.join()
-        reader.close()
-    if failure:
-        raise failure[0]
     return total

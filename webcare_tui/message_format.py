@@ -26,8 +26,9 @@ from webcare_tui.model import AUTHOR_TYPES, Direction, Message, Visibility
 
 REQUIRED = ("platform", "account", "external_id", "author_id", "text", "created_at", "direction", "visibility")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-_DIRECTIONS = {"in": Direction.IN, "out": Direction.OUT}
-_VISIBILITIES = {"public": Visibility.PUBLIC, "private": Visibility.PRIVATE}
+# Plain str values, not the enum members: cheaper to store, pickle and compare.
+_DIRECTIONS = {"in": Direction.IN.value, "out": Direction.OUT.value}
+_VISIBILITIES = {"public": Visibility.PUBLIC.value, "private": Visibility.PRIVATE.value}
 
 
 class InvalidMessage(ValueError):
@@ -68,8 +69,7 @@ def _identifier(value: Any, field: str) -> str:
     return value
 
 
-def _optional_text(obj: dict, field: str) -> str | None:
-    value = obj.get(field)
+def _optional_text(value: Any, field: str) -> str | None:
     if value is None or type(value) is str:
         return value or None
     if field == "in_reply_to" and type(value) is int:
@@ -83,11 +83,13 @@ def parse_message(obj: Any) -> Message:
     Raises:
         InvalidMessage: with the first problem found, in plain words.
     """
-    if not isinstance(obj, dict):
+    if type(obj) is not dict:
         raise InvalidMessage("a message must be a JSON object")
     get = obj.get
-    platform, direction, visibility, text = get("platform"), get("direction"), get("visibility"), get("text")
-    if None in (platform, direction, visibility, text) or any(get(field) is None for field in REQUIRED):
+    # The hot path of every import: plain lookups first, the detailed checks after.
+    platform, account, external_id, author_id = get("platform"), get("account"), get("external_id"), get("author_id")
+    text, created_at, direction, visibility = get("text"), get("created_at"), get("direction"), get("visibility")
+    if None in (platform, account, external_id, author_id, text, created_at, direction, visibility):
         raise InvalidMessage("missing " + ", ".join(field for field in REQUIRED if get(field) is None))
     if type(platform) is not str or not _NAME.match(platform):
         raise InvalidMessage(f"platform {platform!r} is not a lowercase name such as 'x' or 'whatsapp'")
@@ -105,21 +107,21 @@ def parse_message(obj: Any) -> Message:
         raise InvalidMessage(f"author_type must be one of {', '.join(sorted(AUTHOR_TYPES))}")
     return Message(
         platform,
-        _identifier(obj["account"], "account"),
-        _identifier(obj["external_id"], "external_id"),
-        _identifier(obj["author_id"], "author_id"),
+        _identifier(account, "account"),
+        _identifier(external_id, "external_id"),
+        _identifier(author_id, "author_id"),
         text,
-        parse_timestamp(obj["created_at"]),
+        parse_timestamp(created_at),
         _DIRECTIONS[direction],
         _VISIBILITIES[visibility],
-        _optional_text(obj, "author_handle"),
-        _optional_text(obj, "author_name"),
+        _optional_text(get("author_handle"), "author_handle"),
+        _optional_text(get("author_name"), "author_name"),
         followers,
         author_type,
-        _optional_text(obj, "in_reply_to"),
-        _optional_text(obj, "agent"),
-        _optional_text(obj, "url"),
-        _optional_text(obj, "language"),
+        _optional_text(get("in_reply_to"), "in_reply_to"),
+        _optional_text(get("agent"), "agent"),
+        _optional_text(get("url"), "url"),
+        _optional_text(get("language"), "language"),
     )
 
 
@@ -148,13 +150,12 @@ def message_to_dict(message: Message, tz: Any = timezone.utc) -> dict[str, Any]:
 def read_jsonl(lines: Iterable[str | bytes]) -> Iterator[tuple[int, Message | InvalidMessage]]:
     """Yield (line number, message or the reason it was rejected) for each non-blank line."""
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
         try:
             obj = orjson.loads(line)
         except orjson.JSONDecodeError as error:
-            yield number, InvalidMessage(f"not valid JSON ({error.msg} at column {error.colno})")
-            continue
+            if line.strip():
+                yield number, InvalidMessage(f"not valid JSON ({error.msg} at column {error.colno})")
+            continue  # blank lines are allowed
         try:
             yield number, parse_message(obj)
         except InvalidMessage as error:

@@ -42,8 +42,8 @@ class Message:
     author_id: str
     text: str
     created_at: int
-    direction: Direction
-    visibility: Visibility
+    direction: str  # a Direction value
+    visibility: str  # a Visibility value
     author_handle: str | None = None
     author_name: str | None = None
     author_followers: int | None = None

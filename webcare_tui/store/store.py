@@ -50,7 +50,7 @@ class IngestRows:
     new_cases: list[tuple] = field(default_factory=list)  # see case_row()
     changed_cases: list[tuple] = field(default_factory=list)
     messages: list[tuple] = field(default_factory=list)  # the columns of the messages table, in order
-    events: list[Event] = field(default_factory=list)
+    events: list[tuple] = field(default_factory=list)  # see event_row()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +84,7 @@ class Store:
                 raise StoreError(f"cannot create the folder for {self.path}: {error.strerror}") from None
         try:
             self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            self.conn.execute("PRAGMA page_size = 8192")
             self.conn.execute("PRAGMA journal_mode = WAL")
         except sqlite3.DatabaseError as error:
             raise StoreError(f"{self.path} is not a webcare-tui store: {error}") from None
@@ -210,7 +211,7 @@ class Store:
             rows.messages,
         )
         conn.executemany("INSERT INTO messages_fts (rowid, text) VALUES (?, ?)", ((r[0], r[8]) for r in rows.messages))
-        self.add_events(rows.events)
+        self._insert_events(rows.events)
 
     def _update_cases(self, rows: list[tuple]) -> None:
         """Rewrite the threading fields of cases from rows in `_CASE_COLUMNS` order."""
@@ -222,10 +223,10 @@ class Store:
         )
 
     def add_events(self, events: Iterable[Event]) -> None:
-        self.conn.executemany(
-            "INSERT INTO case_events (case_id, at, actor, kind, detail) VALUES (?, ?, ?, ?, ?)",
-            [(e.case_id, e.at, e.actor, e.kind, orjson.dumps(e.detail).decode() if e.detail else "{}") for e in events],
-        )
+        self._insert_events(event_row(event) for event in events)
+
+    def _insert_events(self, rows: Iterable[tuple]) -> None:
+        self.conn.executemany("INSERT INTO case_events (case_id, at, actor, kind, detail) VALUES (?, ?, ?, ?, ?)", rows)
 
     # -- cases ----------------------------------------------------------------
 
@@ -416,6 +417,11 @@ class Store:
                 " failures = excluded.failures",
                 (account, cursor, state, last_error, last_sync_at, failures),
             )
+
+
+def event_row(event: Event) -> tuple:
+    """An event as a row of `case_events` (less its id)."""
+    return (event.case_id, event.at, event.actor, event.kind, orjson.dumps(event.detail).decode() if event.detail else "{}")
 
 
 def case_row(case: CaseState) -> tuple:
