@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from webcare_tui.case_rules import ThreadingRules
-from webcare_tui.ingest import BATCH, IngestCounts, Threader, batches, ingest
+from webcare_tui.ingest import IngestCounts, Threader, batches, ingest
 from webcare_tui.message_format import InvalidMessage, parse_message, read_jsonl
 from webcare_tui.model import Message
 from webcare_tui.store import IngestRows, Store, StoreError
@@ -97,6 +97,8 @@ def _describe(error: BaseException) -> str:
 def _write_batches(path: str, pending: multiprocessing.Queue, committed: multiprocessing.Queue) -> None:
     """The writer process: one transaction per batch, a token back for each commit."""
     store = Store(path)
+    # Checkpoint every ~80 MB instead of every 4 MB: checkpoints dominated the commits.
+    store.conn.execute("PRAGMA wal_autocheckpoint = 20000")
     try:
         while (rows := pending.get()) is not None:
             with store.transaction():
@@ -145,8 +147,11 @@ class _Writer:
             self.process.join(timeout=30)
 
 
+BULK_BATCH = 50_000  # larger than ingest's: fewer commits and lookups, measured faster
+
+
 def bulk_ingest(store: Store, messages: Iterable[Message], rules: ThreadingRules = ThreadingRules(),
-                batch_size: int = BATCH) -> IngestCounts:
+                batch_size: int = BULK_BATCH) -> IngestCounts:
     """Like `ingest.ingest`, pipelined over two processes once the input is larger than a batch."""
     if str(store.path) == ":memory:":
         return ingest(store, messages, rules, batch_size)

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
+from operator import attrgetter
 
 from webcare_tui import case_rules
 from webcare_tui.case_rules import CaseState, Event, Placement, ThreadingRules
@@ -61,12 +62,11 @@ class Threader:
         counts = IngestCounts(new_messages=len(fresh), duplicates=len(batch) - len(fresh))
         rows = IngestRows()
         authors = self._authors(fresh, previous, current, rows)
-        cases = self._current_cases(authors, previous)
+        cases = self._current_cases(current, previous)
         new_cases: dict[int, CaseState] = {}
         touched: dict[int, CaseState] = {}
         events: list[Event] = []
-        for message in fresh:
-            author_row = authors[(message.platform, message.author_id)].id
+        for message, author_row in zip(fresh, authors):
             case = cases.get(author_row)
             placement, auto_closed_at = case_rules.place(case, message.created_at, self.rules)
             if auto_closed_at is not None:
@@ -108,41 +108,41 @@ class Threader:
                 continue
             current.keys.add(key)
             fresh.append(message)
-        fresh.sort(key=lambda m: m.created_at)  # stable: equal times keep their order
+        fresh.sort(key=attrgetter("created_at"))  # stable: equal times keep their order
         return fresh
 
-    def _authors(self, fresh: list[Message], previous: _InFlight, current: _InFlight,
-                 rows: IngestRows) -> dict[tuple[str, str], AuthorRecord]:
-        """Every author of the batch, known or new (new ones get their ids here)."""
+    def _authors(self, fresh: list[Message], previous: _InFlight, current: _InFlight, rows: IngestRows) -> list[int]:
+        """The author row id of each message (new authors get their ids here)."""
         wanted: dict[str, set[str]] = defaultdict(set)
         for message in fresh:
             if (message.platform, message.author_id) not in previous.authors:
                 wanted[message.platform].add(message.author_id)
-        authors = dict(previous.authors)
+        known = current.authors  # this batch's authors, which the next batch may find in flight
         for platform, ids in wanted.items():
             for key, record in self.reader.authors_by_key(platform, list(ids)).items():
-                authors[(platform, key)] = record
+                known[(platform, key)] = record
         changed: dict[int, AuthorRecord] = {}
+        author_rows = []
         for message in fresh:
             key = (message.platform, message.author_id)
-            record = authors.get(key)
+            record = known.get(key) or previous.authors.get(key)
             if record is None:
-                record = authors[key] = AuthorRecord(
-                    self.next_author, message.author_handle, message.author_name, message.author_followers,
-                    message.author_type or "customer",
-                )
+                record = AuthorRecord(self.next_author, message.author_handle, message.author_name,
+                                      message.author_followers, message.author_type or "customer")
                 rows.new_authors.append((self.next_author, message.platform, message.author_id,
                                          message.author_handle, message.author_name, message.author_followers,
                                          record.author_type))
                 self.next_author += 1
             elif _update_author(record, message):
                 changed[record.id] = record
-            current.authors[key] = record
+            known[key] = record
+            author_rows.append(record.id)
         rows.changed_authors = [(r.handle, r.name, r.followers, r.author_type, r.id) for r in changed.values()]
-        return authors
+        return author_rows
 
-    def _current_cases(self, authors: dict[tuple[str, str], AuthorRecord], previous: _InFlight) -> dict[int, CaseState]:
-        ids = [record.id for record in authors.values() if record.id not in previous.cases]
+    def _current_cases(self, current: _InFlight, previous: _InFlight) -> dict[int, CaseState]:
+        """Each author's current case: in flight from the previous batch, else from the store."""
+        ids = [record.id for record in current.authors.values() if record.id not in previous.cases]
         cases = self.reader.current_cases(ids)
         cases.update(previous.cases)
         return cases
@@ -150,6 +150,11 @@ class Threader:
 
 def _update_author(record: AuthorRecord, message: Message) -> bool:
     """Take what the message says of its author; True when that changed anything."""
+    if ((message.author_handle is None or message.author_handle == record.handle)
+            and (message.author_name is None or message.author_name == record.name)
+            and (message.author_followers is None or message.author_followers == record.followers)
+            and (message.author_type is None or message.author_type == record.author_type)):
+        return False  # the common case: nothing new
     before = (record.handle, record.name, record.followers, record.author_type)
     record.handle = message.author_handle or record.handle
     record.name = message.author_name or record.name

@@ -1,0 +1,69 @@
+"""The normalized message format: what is accepted, what is rejected and why."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from webcare_tui.message_format import InvalidMessage, message_to_dict, parse_message, parse_timestamp, read_jsonl
+
+BASE = {
+    "platform": "whatsapp", "account": "brand-wa", "external_id": "wamid.HBgL", "author_id": "31612345678",
+    "text": "Hallo 👋", "created_at": "2026-11-25T17:03:12+01:00", "direction": "in", "visibility": "private",
+}
+
+
+@pytest.mark.parametrize("value", [
+    "2026-11-25T17:03:12+01:00", "2026-11-25T16:03:12Z", "2026-11-25T16:03:12.250+00:00",
+    "2026-03-29T03:30:00+02:00", "2026-11-25T23:59:59-05:00", "2026-11-25T17:00:00+05:30",
+])
+def test_timestamps_match_the_standard_library(value):
+    assert parse_timestamp(value) == int(datetime.fromisoformat(value).timestamp())
+    assert parse_timestamp(value) == parse_timestamp(value)  # the cached path agrees with the first
+
+
+@pytest.mark.parametrize("value, reason", [
+    ("2026-11-25T17:03:12", "no UTC offset"),
+    ("2026-11-25T17:61:12+01:00", "not an ISO 8601 time"),
+    ("2026-11-25T17:03:1x+01:00", "not an ISO 8601 time"),
+    ("yesterday", "not an ISO 8601 time"),
+    (1764086592, "must be an ISO 8601 string"),
+])
+def test_bad_timestamps_are_rejected_with_the_reason(value, reason):
+    with pytest.raises(InvalidMessage, match=reason):
+        parse_timestamp(value)
+
+
+def test_a_complete_message_round_trips():
+    message = parse_message(BASE | {"author_followers": 3, "in_reply_to": 17, "language": "nl"})
+    assert (message.platform, message.external_id, message.in_reply_to, message.author_followers) == (
+        "whatsapp", "wamid.HBgL", "17", 3)
+    again = message_to_dict(message)
+    assert parse_message(again) == message
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"platform": "WhatsApp"}, "platform 'WhatsApp' is not a lowercase name"),
+    ({"external_id": "  "}, "external_id is empty"),
+    ({"author_id": ["a"]}, "author_id must be a string"),
+    ({"text": 5}, "text must be a string"),
+    ({"visibility": "friends"}, "visibility must be 'public' or 'private'"),
+    ({"author_followers": -1}, "author_followers must be a whole number"),
+    ({"author_followers": True}, "author_followers must be a whole number"),
+    ({"author_type": "alien"}, "author_type must be one of"),
+    ({"url": 7}, "url must be a string"),
+    ({"text": None, "account": None}, "missing account, text"),
+])
+def test_invalid_fields_are_named(change, reason):
+    with pytest.raises(InvalidMessage, match=reason):
+        parse_message(BASE | change)
+
+
+def test_read_jsonl_numbers_lines_and_skips_blank_ones():
+    lines = [b'{"a": 1}\n', b"\n", b"[1, 2]\n", b"{oops\n"]
+    results = [(number, str(item)) for number, item in read_jsonl(lines)]
+    assert [number for number, _ in results] == [1, 3, 4]
+    assert "missing platform" in results[0][1]
+    assert "must be a JSON object" in results[1][1]
+    assert "not valid JSON" in results[2][1]
