@@ -139,12 +139,19 @@ class _Writer:
         self.unconfirmed += 1
 
     def finish(self) -> None:
+        """Wait until every batch sent is on disk."""
+        while self.unconfirmed:
+            self.wait_for_commit()
+        self.stop()
+
+    def stop(self) -> None:
         try:
-            while self.unconfirmed:
-                self.wait_for_commit()
-        finally:
-            self.pending.put(None)
-            self.process.join(timeout=30)
+            self.pending.put(None, timeout=5)
+        except queue.Full:  # the writer is gone or stuck: end it below
+            pass
+        self.process.join(timeout=30)
+        if self.process.is_alive():
+            self.process.terminate()
 
 
 BULK_BATCH = 50_000  # larger than ingest's: fewer commits and lookups, measured faster
@@ -174,12 +181,15 @@ def bulk_ingest(store: Store, messages: Iterable[Message], rules: ThreadingRules
             rows, counts = threader.prepare(batch)
             total.add(counts)
             writer.send(rows)
-        if writer is None and "first" in locals():  # one batch: no process needed
+        if writer is not None:
+            writer.finish()
+        elif "first" in locals():  # one batch: no process needed
             with store.transaction():
                 rows, counts = threader.prepare(first)
                 store.write_ingest(rows)
             total.add(counts)
-    finally:
+    except BaseException:
         if writer is not None:
-            writer.finish()
+            writer.stop()
+        raise
     return total
