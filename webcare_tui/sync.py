@@ -92,15 +92,16 @@ class SyncRunner:
             return self._failed(account, error, total)
         except Exception as error:  # a connector bug must not kill the app: show it, retry later
             log.exception("sync of %s failed", account)
-            return self._failed(account, ConnectorError(f"unexpected error: {type(error).__name__}: {error}"), total)
+            unexpected = ConnectorError(f"unexpected error: {type(error).__name__}: {error}")
+            return self._failed(account, unexpected, total, state="error")
         status = SyncStatus(account, "online", new_messages=total)
         self.on_status(status)
         return status
 
-    def _failed(self, account: str, error: ConnectorError, total: int) -> SyncStatus:
+    def _failed(self, account: str, error: ConnectorError, total: int, state: str | None = None) -> SyncStatus:
         failures = self.store.sync_state(account)["failures"] + 1
-        state = "needs_auth" if error.needs_auth else "rate_limited" if error.retry_after else (
-            "offline" if error.retryable else "error")
+        state = state or ("needs_auth" if error.needs_auth else "rate_limited" if error.retry_after else (
+            "offline" if error.retryable else "error"))
         self._save(account, state=state, last_error=error.message, failures=failures)
         retry_in = error.retry_after if error.retry_after is not None else backoff(failures, 5.0, self.rng)
         status = SyncStatus(account, state, error.message, total, retry_in)
