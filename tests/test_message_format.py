@@ -67,3 +67,21 @@ def test_read_jsonl_numbers_lines_and_skips_blank_ones():
     assert "missing platform" in results[0][1]
     assert "must be a JSON object" in results[1][1]
     assert "not valid JSON" in results[2][1]
+
+
+@pytest.mark.parametrize("change", [
+    {}, {"in_reply_to": 17}, {"platform": "WhatsApp"}, {"external_id": " 12"}, {"external_id": ""},
+    {"author_followers": -3}, {"author_type": "alien"}, {"created_at": "2026-11-25T17:03:12"},
+    {"created_at": "2026-11-25T17:03:12Z"}, {"text": None}, {"direction": "out", "agent": "tim"}, {"url": 5},
+])
+def test_the_fast_line_decoder_judges_exactly_like_parse_message(change):
+    import json
+
+    obj = BASE | change
+    [(number, from_line)] = list(read_jsonl([json.dumps(obj).encode()]))
+    try:
+        expected = parse_message(obj)
+    except InvalidMessage as error:
+        assert isinstance(from_line, InvalidMessage) and str(from_line) == str(error)
+    else:
+        assert from_line == expected

@@ -18,11 +18,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
+import msgspec
 import orjson
 
-from webcare_tui.model import AUTHOR_TYPES, Direction, Message, Visibility
+from webcare_tui.model import AUTHOR_TYPES, AuthorType, Direction, Message, Visibility
 
 REQUIRED = ("platform", "account", "external_id", "author_id", "text", "created_at", "direction", "visibility")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -173,9 +174,63 @@ def message_to_dict(message: Message, tz: Any = timezone.utc) -> dict[str, Any]:
     }
 
 
+class _Wire(msgspec.Struct):
+    """The format's field types, for msgspec's fast decoder (see `read_jsonl`)."""
+
+    platform: str
+    account: str
+    external_id: str
+    author_id: str
+    text: str
+    created_at: str
+    direction: Literal["in", "out"]
+    visibility: Literal["public", "private"]
+    author_handle: str | None = None
+    author_name: str | None = None
+    author_followers: int | None = None
+    author_type: AuthorType | None = None
+    in_reply_to: str | None = None
+    agent: str | None = None
+    url: str | None = None
+    language: str | None = None
+
+
+_DECODER = msgspec.json.Decoder(_Wire)
+
+
+def _from_wire(wire: _Wire) -> Message:
+    """The checks msgspec's types cannot express; raises InvalidMessage."""
+    platform, account, external_id, author_id = wire.platform, wire.account, wire.external_id, wire.author_id
+    if platform not in _PLATFORMS_SEEN or not (account.strip() is account and external_id.strip() is external_id
+                                               and author_id.strip() is author_id and account and external_id
+                                               and author_id):
+        raise ValueError  # an unusual message: the detailed path judges it
+    followers = wire.author_followers
+    if followers is not None and followers < 0:
+        raise ValueError
+    return Message(
+        platform, account, external_id, author_id, wire.text, parse_timestamp(wire.created_at), wire.direction,
+        wire.visibility, wire.author_handle or None, wire.author_name or None, followers, wire.author_type,
+        wire.in_reply_to or None, wire.agent or None, wire.url or None, wire.language or None,
+    )
+
+
 def read_jsonl(lines: Iterable[str | bytes]) -> Iterator[tuple[int, Message | InvalidMessage]]:
-    """Yield (line number, message or the reason it was rejected) for each non-blank line."""
+    """Yield (line number, message or the reason it was rejected) for each non-blank line.
+
+    Lines go through msgspec's typed decoder first (several times faster); any line
+    it does not take is judged again by `parse_message`, which names the problem.
+    """
+    decode = _DECODER.decode
     for number, line in enumerate(lines, start=1):
+        try:
+            yield number, _from_wire(decode(line))
+            continue
+        except InvalidMessage as error:
+            yield number, error
+            continue
+        except (msgspec.DecodeError, ValueError):
+            pass  # msgspec's ValidationError is a ValueError too
         try:
             obj = orjson.loads(line)
         except orjson.JSONDecodeError as error:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal, get_args
 
 
 class Direction(StrEnum):
@@ -24,7 +25,8 @@ class CaseStatus(StrEnum):
     CLOSED = "closed"
 
 
-AUTHOR_TYPES = frozenset({"customer", "press", "influencer", "employee", "bot", "partner"})
+AuthorType = Literal["customer", "press", "influencer", "employee", "bot", "partner"]
+AUTHOR_TYPES = frozenset(get_args(AuthorType))
 
 
 @dataclass(slots=True)

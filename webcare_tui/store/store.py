@@ -385,12 +385,12 @@ class Store:
             }
 
     def search_messages(self, query: str, limit: int = 50) -> list[int]:
-        """Ids of messages matching an FTS5 query, best first."""
+        """Ids of messages matching an FTS5 query, newest first."""
         with self._lock:
             return [
                 row[0]
                 for row in self.conn.execute(
-                    "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?", (query, limit)
+                    "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?", (query, limit)
                 )
             ]
 
