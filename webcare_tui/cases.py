@@ -66,6 +66,8 @@ class CaseService:
             event = Event(case_id, now, actor, "status", {"from": case.status, "to": status})
             case.status = status
             case.closed_at = now if status == CaseStatus.CLOSED else None
+            if status in (CaseStatus.NEW, CaseStatus.OPEN) and case.waiting_since is None:
+                case.waiting_since = now  # reopened by hand: it waits on us from now on
             self.store.save_case(case)
             self.store.add_events([event])
 

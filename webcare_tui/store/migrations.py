@@ -147,6 +147,11 @@ MIGRATIONS: list[str] = [
     );
     INSERT INTO memos_fts (memos_fts) VALUES ('rebuild');
     """,
+    # 3: the inbox's pending and closed views (newest activity first) and author lookups.
+    """
+    CREATE INDEX cases_status_last ON cases (status, last_message_at, id);
+    CREATE INDEX authors_handle ON authors (handle);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -19,6 +19,7 @@ import orjson
 import sqlite_utils
 
 from webcare_tui.case_rules import CaseState, Event
+from webcare_tui.store.inbox import InboxQueries
 from webcare_tui.store.migrations import migrate
 
 _CHUNK = 500  # ids per IN (...) list: far below SQLite's variable limit
@@ -72,7 +73,7 @@ def _marks(count: int) -> str:
     return ",".join("?" * count)
 
 
-class Store:
+class Store(InboxQueries):
     """The local cache: messages, authors, cases, labels, memos, events, outbox, sync state."""
 
     def __init__(self, path: str | Path) -> None:
@@ -101,6 +102,9 @@ class Store:
         return Store(self.path)
 
     def close(self) -> None:
+        reader = getattr(self.__dict__.get("_readers"), "conn", None)
+        if reader is not None:
+            reader.close()
         self.conn.close()
 
     def __enter__(self) -> Store:

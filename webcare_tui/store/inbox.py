@@ -1,0 +1,205 @@
+"""Provides `InboxQueries`: the store's queries behind the inbox and search.
+
+Cases are listed by keyset paging — `WHERE (sort_key, id) > (?, ?) LIMIT n` —
+over indexes, so a page costs the same at row 10 and row 100,000, and nothing
+ever reads a whole table to show one screen.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from webcare_tui.case_query import CaseQuery
+
+OPEN_STATUSES = ("new", "open", "awaiting_approval")
+
+
+@dataclass(frozen=True)
+class Sort:
+    """An inbox order: one indexed column (never NULL for the rows it sorts) and the id."""
+
+    name: str
+    column: str
+    descending: bool
+
+
+SORTS = {
+    "waiting": Sort("oldest waiting first", "waiting_since", False),
+    "recent": Sort("newest activity first", "last_message_at", True),
+    "oldest": Sort("oldest activity first", "last_message_at", False),
+}
+
+
+def default_sort(query: CaseQuery) -> Sort:
+    """Open work by who waits longest; pending and closed cases by latest activity."""
+    if query.statuses and set(query.statuses) <= set(OPEN_STATUSES):
+        return SORTS["waiting"]
+    return SORTS["recent"]
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """One inbox line."""
+
+    id: int
+    status: str
+    priority: int
+    platform: str
+    account: str
+    owner: str | None
+    author_handle: str | None
+    author_name: str | None
+    author_followers: int | None
+    labels: tuple[str, ...]
+    message_count: int
+    created_at: int
+    last_message_at: int
+    last_inbound_at: int | None
+    waiting_since: int | None
+    last_text: str
+    last_direction: str
+
+    def sort_key(self, sort: Sort) -> tuple[int, int]:
+        return (getattr(self, sort.column) or 0, self.id)
+
+
+def fts_match(words: tuple[str, ...]) -> str:
+    """FTS5 MATCH text for what the agent typed: every word a quoted prefix, phrases kept.
+
+    Quoting every term means customer-facing syntax (NEAR, AND, column filters,
+    stray quotes) is never interpreted: it is searched for as text.
+    """
+    parts = []
+    for word in words:
+        tokens = re.findall(r"\w+", word)
+        if not tokens:
+            continue
+        if len(tokens) == 1:
+            parts.append(f'"{tokens[0]}"*')
+        else:
+            parts.append('"' + " ".join(tokens) + '"')
+    return " ".join(parts)
+
+
+_ROW_SQL = (
+    "SELECT c.id, c.status, c.priority, c.platform, c.account, c.owner, a.handle, a.name, a.followers,"
+    " (SELECT group_concat(l.name, ',') FROM case_labels cl JOIN labels l ON l.id = cl.label_id"
+    "  WHERE cl.case_id = c.id),"
+    " c.message_count, c.created_at, c.last_message_at, c.last_inbound_at, c.waiting_since,"
+    " (SELECT m.text FROM messages m WHERE m.case_id = c.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1),"
+    " c.last_direction"
+    " FROM cases c JOIN authors a ON a.id = c.author_id"
+)
+
+
+def _row(values: tuple) -> CaseRow:
+    values = list(values)
+    values[9] = tuple(sorted(values[9].split(","))) if values[9] else ()
+    values[15] = values[15] or ""
+    return CaseRow(*values)
+
+
+class InboxQueries:
+    """Mixed into `Store`; reads through its own connection per thread (WAL readers)."""
+
+    conn: sqlite3.Connection
+    path: Any
+    _readers: threading.local
+
+    def _reader(self) -> sqlite3.Connection:
+        """A read connection for the calling thread, so UI and workers never share a cursor."""
+        if str(self.path) == ":memory:":
+            return self.conn
+        local = self.__dict__.setdefault("_readers", threading.local())
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            conn.execute("PRAGMA query_only = ON")
+        return conn
+
+    def _where(self, query: CaseQuery) -> tuple[str, list[Any]]:
+        clauses, params = ["c.merged_into IS NULL"], []
+
+        def any_of(column: str, values: tuple[str, ...]) -> None:
+            clauses.append(f"{column} IN ({','.join('?' * len(values))})")
+            params.extend(values)
+
+        if len(query.statuses) == 1:
+            clauses.append("c.status = ?")
+            params.append(query.statuses[0])
+        elif query.statuses:
+            any_of("c.status", query.statuses)
+        if query.owner is not None:
+            clauses.append("c.owner = ?")
+            params.append(query.owner)
+        if query.assigned is not None:
+            clauses.append("c.owner IS NOT NULL" if query.assigned else "c.owner IS NULL")
+        if query.platforms:
+            any_of("c.platform", query.platforms)
+        if query.accounts:
+            any_of("c.account", query.accounts)
+        for label, negated in [(name, False) for name in query.labels] + [(name, True) for name in query.without_labels]:
+            clauses.append(("NOT " if negated else "") + "EXISTS (SELECT 1 FROM case_labels cl JOIN labels l"
+                           " ON l.id = cl.label_id WHERE cl.case_id = c.id AND l.name = ?)")
+            params.append(label)
+        if query.author:
+            handle = query.author.lstrip("@")
+            clauses.append("c.author_id IN (SELECT id FROM authors WHERE handle IN (?, ?) OR name = ?"
+                           " OR platform_author_id = ?)")
+            params += [handle, "@" + handle, query.author, query.author]
+        if query.languages:
+            clauses.append(f"EXISTS (SELECT 1 FROM messages m WHERE m.case_id = c.id AND m.language IN"
+                           f" ({','.join('?' * len(query.languages))}))")
+            params.extend(query.languages)
+        if query.active_before is not None:
+            clauses.append("c.last_message_at < ?")
+            params.append(query.active_before)
+        if query.active_after is not None:
+            clauses.append("c.last_message_at >= ?")
+            params.append(query.active_after)
+        if query.min_priority is not None:
+            clauses.append("c.priority >= ?")
+            params.append(query.min_priority)
+        match = fts_match(query.text)
+        if match:
+            clauses.append(
+                "c.id IN (SELECT m.case_id FROM messages m WHERE m.id IN"
+                " (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)"
+                " UNION SELECT mo.case_id FROM memos mo WHERE mo.id IN"
+                " (SELECT rowid FROM memos_fts WHERE memos_fts MATCH ?))"
+            )
+            params += [match, match]
+        elif query.text:
+            clauses.append("0")  # only punctuation was typed: nothing matches
+        return " AND ".join(clauses), params
+
+    def count_cases(self, query: CaseQuery) -> int:
+        where, params = self._where(query)
+        return self._reader().execute(f"SELECT count(*) FROM cases c WHERE {where}", params).fetchone()[0]
+
+    def page_cases(self, query: CaseQuery, sort: Sort, after: tuple[int, int] | None = None,
+                   limit: int = 100, offset: int = 0) -> list[CaseRow]:
+        """Up to `limit` cases in `sort` order, after the row with key `after` (keyset),
+        or from `offset` when no key is known (a jump into the middle)."""
+        where, params = self._where(query)
+        direction = "DESC" if sort.descending else "ASC"
+        if after is not None:
+            where += f" AND (c.{sort.column}, c.id) {'<' if sort.descending else '>'} (?, ?)"
+            params += list(after)
+        sql = (f"{_ROW_SQL} WHERE {where} ORDER BY c.{sort.column} {direction}, c.id {direction}"
+               f" LIMIT {int(limit)}" + (f" OFFSET {int(offset)}" if after is None and offset else ""))
+        return [_row(values) for values in self._reader().execute(sql, params)]
+
+    def case_position(self, query: CaseQuery, sort: Sort, key: tuple[int, int]) -> int:
+        """How many cases come before the one with `key` in this view and order."""
+        where, params = self._where(query)
+        where += f" AND (c.{sort.column}, c.id) {'>' if sort.descending else '<'} (?, ?)"
+        return self._reader().execute(f"SELECT count(*) FROM cases c WHERE {where}", params + list(key)).fetchone()[0]
+
+    def case_rows(self, ids: list[int]) -> list[CaseRow]:
+        marks = ",".join("?" * len(ids))
+        return [_row(values) for values in self._reader().execute(f"{_ROW_SQL} WHERE c.id IN ({marks})", ids)]
