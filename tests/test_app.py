@@ -1,41 +1,143 @@
-"""The console, driven as an agent would with Textual's Pilot."""
+"""The console, driven as an agent would with Textual's Pilot: keys in, store and screen checked."""
 
 from __future__ import annotations
 
-from conftest import T0, msg
-from textual.widgets import DataTable
+import pytest
+from conftest import HOUR, MINUTE, T0, msg
 
 from webcare_tui.app import make_app
-from webcare_tui.config import Config
+from webcare_tui.config import Account, Config
+from webcare_tui.connectors.demo import DemoConnector
 from webcare_tui.ingest import ingest
+from webcare_tui.screens.case import CaseScreen
+from webcare_tui.screens.inbox import InboxScreen
+from webcare_tui.widgets.case_list import CaseList
+
+EVIL = "[bold red]ALARM[/] \x1b]0;pwned\x07\x1b[31mred [link=https://evil.example]klik[/link]"
 
 
-async def test_the_inbox_lists_cases_with_customer_text_as_plain_text(store):
-    evil = msg(0, author="[bold red]boss[/]", text="hi")
-    ingest(store, [msg(-60, author="anna"), evil])
-    app = make_app(Config(), store, connectors={})
-    async with app.run_test(size=(100, 30)) as pilot:
-        table = app.query_one(DataTable)
-        assert table.row_count == 2
-        # most recently active first; the handle with markup shows literally
-        assert str(table.get_row_at(0)[4]) == "@[bold red]boss[/]"
-        await pilot.press("j")
-        assert table.cursor_row == 1
-        await pilot.press("k")
-        assert table.cursor_row == 0
+def screen_lines(widget) -> list[str]:
+    return ["".join(segment.text for segment in widget.render_line(y)) for y in range(widget.size.height)]
+
+
+@pytest.fixture
+def team_inbox(store):
+    ingest(store, [
+        msg(0, author="anna", text="Mijn wifi is kapot"),
+        msg(10 * MINUTE, author="bram", text="Waar blijft mijn pakket?"),
+        msg(20 * MINUTE, author="cees", text=EVIL),
+        msg(30 * MINUTE, author="dirk", text="Factuur klopt niet"),
+        msg(40 * MINUTE, author="eva", text="Storing in Utrecht?"),
+        msg(50 * MINUTE, "out", author="eva", agent="sanne", text="Klopt, we werken eraan ^SB"),
+    ])
+    return store
+
+
+async def test_inbox_views_counts_and_plain_customer_text(team_inbox):
+    app = make_app(Config(), team_inbox, connectors={})
+    async with app.run_test(size=(120, 30)) as pilot:
+        cases = app.screen.query_one(CaseList)
+        views = str(app.screen.query_one("#views").render())
+        assert "1 Mine 0" in views and "2 Unassigned 4" in views and "4 Pending 1" in views
+        await pilot.press("3")  # All open, oldest waiting first
+        lines = screen_lines(cases)
+        assert cases.count == 4 and "@anna" in lines[0] and "@dirk" in lines[3]
+        evil_line = next(line for line in lines if "@cees" in line)
+        assert "[bold red]ALARM[/]" in evil_line and "\x1b" not in evil_line and "\x07" not in evil_line
+        await pilot.press("4")
+        assert cases.count == 1 and "@eva" in screen_lines(cases)[0]
+        await pilot.press("3", "j", "j")
+        assert cases.current_row().author_handle == "@cees"
+
+
+async def test_open_a_case_label_hand_over_and_close_it(team_inbox):
+    app = make_app(Config(), team_inbox, connectors={})
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("3", "enter")  # anna waits longest
+        assert isinstance(app.screen, CaseScreen)
+        case_id = app.screen.case_id
+        conversation = str(app.screen.query_one("#conversation").children[-1].render())
+        assert "Mijn wifi is kapot" in conversation
+        await pilot.press("l", *"Storing", "enter")
+        await pilot.press("m", *"Belt morgen terug", "enter")
+        await pilot.press("a", *"jeroen", "enter")
+        case = team_inbox.get_case(case_id)
+        assert (case["labels"], case["owner"], case["status"]) == (["Storing"], "jeroen", "open")
+        assert [m["text"] for m in team_inbox.case_memos(case_id)] == ["Belt morgen terug"]
+        assert "owner: jeroen" in str(app.screen.query_one("#title").render())
+        await pilot.press("c")
+        assert team_inbox.get_case(case_id)["status"] == "closed"
+        kinds = [(e["kind"], e["actor"]) for e in team_inbox.case_events(case_id)]
+        assert ("labels", "tim") in kinds and ("assigned", "tim") in kinds and ("status", "tim") in kinds
+        await pilot.press("escape")
+        assert isinstance(app.screen, InboxScreen)
+        assert app.screen.query_one(CaseList).count == 3  # anna left "All open"
+
+
+async def test_the_case_screen_shows_escape_sequences_as_inert_text(team_inbox):
+    app = make_app(Config(), team_inbox, connectors={})
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("3", "j", "j", "enter")
+        shown = str(app.screen.query_one("#conversation").children[-1].render())
+        assert "[bold red]ALARM[/]" in shown and "[link=https://evil.example]klik[/link]" in shown
+        assert "\x1b" not in shown and "\x07" not in shown and "pwned" not in shown
+
+
+async def test_search_narrows_the_view_while_typing(team_inbox):
+    app = make_app(Config(), team_inbox, connectors={})
+    async with app.run_test(size=(120, 30)) as pilot:
+        cases = app.screen.query_one(CaseList)
+        await pilot.press("3", "slash", *"pak")
+        assert cases.count == 1 and cases.current_row().author_handle == "@bram"
+        await pilot.press("enter", "escape")
+        assert cases.count == 4
+        await pilot.press("slash", *"colour:red")
+        assert "unknown search key 'colour'" in str(app.screen.query_one("#notice").render())
+
+
+async def test_bulk_close_three_selected_cases(team_inbox):
+    app = make_app(Config(), team_inbox, connectors={})
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("3", "space", "space", "space")
+        cases = app.screen.query_one(CaseList)
+        chosen = set(cases.selected)
+        assert len(chosen) == 3
+        await pilot.press("c")
+        assert {team_inbox.get_case(i)["status"] for i in chosen} == {"closed"}
+        assert cases.count == 1 and not cases.selected
+        assert "closed 3 cases" in str(app.screen.query_one("#notice").render())
+
+
+async def test_bulk_hand_over(team_inbox):
+    app = make_app(Config(), team_inbox, connectors={})
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("3", "shift+down", "a", *"noah", "enter")
+        owners = sorted((c["author_id"], c["owner"]) for c in team_inbox.list_cases())
+        assert owners == [("anna", "noah"), ("bram", "noah"), ("cees", None), ("dirk", None), ("eva", "sanne")]
+
+
+async def test_new_cases_from_sync_keep_the_cursor_on_its_case(team_inbox):
+    app = make_app(Config(), team_inbox, connectors={})
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("3", "j", "j")
+        cases = app.screen.query_one(CaseList)
+        assert cases.current_row().author_handle == "@cees"
+        ingest(team_inbox, [msg(-HOUR, author="zoe"), msg(-2 * HOUR, author="yara")])  # waited longer: on top
+        app.screen.refresh_data()
+        assert cases.count == 6 and cases.cursor == 4 and cases.current_row().author_handle == "@cees"
 
 
 async def test_the_demo_sync_fills_an_empty_inbox(store):
-    from webcare_tui.connectors.demo import DemoConnector
-    from webcare_tui.config import Account
-
-    connector = DemoConnector(Account("demo", "demo", {"history_days": 1, "conversations_per_day": 40}),
+    connector = DemoConnector(Account("demo", "demo", {"history_days": 1, "conversations_per_day": 60}),
                               clock=lambda: T0)
     app = make_app(Config(), store, connectors={"demo": connector})
     async with app.run_test(size=(100, 30)) as pilot:
-        for _ in range(50):
+        for _ in range(100):
             await pilot.pause(0.05)
-            if app.query_one(DataTable).row_count:
+            if "demo online" in app.sub_title:
                 break
-        assert app.query_one(DataTable).row_count > 10
         assert "demo online" in app.sub_title
+        await pilot.pause(0.1)
+        assert app.screen.query_one(CaseList).count == store.count_cases(app.views[0].query)
+        await pilot.press("3")
+        assert app.screen.query_one(CaseList).count > 5

@@ -1,63 +1,60 @@
-"""Provides `make_app`: the Textual console.
-
-Until the console issue lands this is a first inbox: the most recently active
-cases, refreshed as the background sync brings new messages, with each
-account's sync state in the header.
-"""
+"""Provides `make_app`: the Textual console (inbox, case screen), fed by the background sync."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from rich.text import Text
 from textual import work
-from textual.app import App, ComposeResult
-from textual.widgets import DataTable, Footer, Header
+from textual.app import App
+from textual.binding import Binding
 
+from webcare_tui.case_query import View, builtin_views
+from webcare_tui.cases import CaseService
 from webcare_tui.config import Config
 from webcare_tui.connectors.base import Connector
 from webcare_tui.runtime import build_connectors
 from webcare_tui.safe_text import clean
-from webcare_tui.store import CaseFilter, Store
+from webcare_tui.screens.case import CaseScreen
+from webcare_tui.screens.inbox import InboxScreen
+from webcare_tui.store import Store
 from webcare_tui.sync import SyncRunner, SyncStatus
-
-ROWS = 200
 
 
 class WebcareApp(App):
     TITLE = "webcare"
-    BINDINGS = [("q", "quit", "Quit"), ("j", "cursor_down", "Down"), ("k", "cursor_up", "Up")]
+    BINDINGS = [
+        Binding("question_mark", "toggle_help", "Keys"),
+        Binding("ctrl+q", "quit", "Quit", show=False),
+    ]
 
     def __init__(self, config: Config, store: Store, connectors: dict[str, Connector]) -> None:
         super().__init__()
         self.config = config
         self.store = store
         self.connectors = connectors
+        self.cases = CaseService(store, config.threading)
+        self.views: list[View] = builtin_views(config.agent.id) + [
+            View(view["name"], builtin_views(config.agent.id)[2].query, str(view.get("key", "")), view["query"])
+            for view in config.raw.get("view", [])
+        ]
         self.sync_states: dict[str, str] = {}
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield DataTable(cursor_type="row", zebra_stripes=True)
-        yield Footer()
-
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("case", "status", "owner", "platform", "author", "msgs", "last")
-        self.sub_title = f"{self.config.agent.name} · starting sync"
-        self.refresh_cases()
+        self.sub_title = f"{self.config.agent.name} · starting"
+        self.push_screen(InboxScreen())
         if self.connectors:
             self.run_sync()
 
-    def refresh_cases(self) -> None:
-        table = self.query_one(DataTable)
-        row = table.cursor_row
-        table.clear()
-        for case in self.store.list_cases(CaseFilter(limit=ROWS)):
-            author = clean(case["author_handle"] or case["author_name"] or case["author_id"], single_line=True)
-            last = datetime.fromtimestamp(case["last_message_at"]).strftime("%d-%m %H:%M")
-            table.add_row(case["id"], case["status"], case["owner"] or "-", case["platform"], Text(author),
-                          case["message_count"], last, key=str(case["id"]))
-        table.move_cursor(row=min(row, max(table.row_count - 1, 0)))
+    def agent_ids(self) -> list[str]:
+        team = [str(agent.get("id")) for agent in self.config.team if agent.get("id")]
+        return sorted({self.config.agent.id, *team, *self.store.known_owners()})
+
+    def open_case(self, case_id: int) -> None:
+        self.push_screen(CaseScreen(case_id))
+
+    def action_toggle_help(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
 
     @work(exclusive=True, group="sync", exit_on_error=False)
     async def run_sync(self) -> None:
@@ -70,15 +67,12 @@ class WebcareApp(App):
         self.sub_title = f"{self.config.agent.name} · " + " · ".join(
             f"{account} {state}" for account, state in self.sync_states.items())
         if status.new_messages:
-            self.refresh_cases()
-
-    def action_cursor_down(self) -> None:
-        self.query_one(DataTable).action_cursor_down()
-
-    def action_cursor_up(self) -> None:
-        self.query_one(DataTable).action_cursor_up()
+            for screen in self.screen_stack:
+                if isinstance(screen, InboxScreen):
+                    screen.refresh_data()
 
 
 def make_app(config: Config, store: Store, connectors: dict[str, Connector] | None = None) -> WebcareApp:
     """The app on `store`; connectors default to the configured accounts (or the demo)."""
     return WebcareApp(config, store, build_connectors(config) if connectors is None else connectors)
+

@@ -38,10 +38,12 @@ def db_path(override: str | None = None) -> Path:
 
 @dataclass(frozen=True)
 class Agent:
-    id: str = "agent"
-    name: str = "Agent"
-    initials: str = "AG"
-    signature: dict[str, str] = field(default_factory=dict)  # platform → text; "default" for the rest
+    """Who is signed in. Without a config file: Tim, one of the demo's agents."""
+
+    id: str = "tim"
+    name: str = "Tim Ruiter"
+    initials: str = "TR"
+    signature: dict[str, str] = field(default_factory=lambda: {"x": " ^TR", "default": "\n\nGroetjes, Tim"})
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class Config:
     agent: Agent = field(default_factory=Agent)
     team: tuple[dict[str, Any], ...] = ()
     threading: ThreadingRules = field(default_factory=ThreadingRules)
+    deadline: int = 30 * 60  # service-level deadline for an answer, seconds
     accounts: tuple[Account, ...] = ()
     demo_seed: int = 7
     raw: dict[str, Any] = field(default_factory=dict)  # sections later features read
@@ -132,9 +135,10 @@ def load_config(path: Path | None = None) -> Config:
         options = {k: v for k, v in entry.items() if k not in ("name", "platform")}
         accounts.append(Account(name, platform, options))
     team = data.get("team", {}).get("agents", [])
+    deadline = parse_duration(data.get("kpi", {}).get("deadline", "30m"), reader.where("deadline", "kpi"))
     demo_seed = data.get("demo", {}).get("seed", 7)
-    return Config(path=path, agent=agent, team=tuple(team), threading=threading, accounts=tuple(accounts),
-                  demo_seed=demo_seed, raw=data)
+    return Config(path=path, agent=agent, team=tuple(team), threading=threading, deadline=deadline,
+                  accounts=tuple(accounts), demo_seed=demo_seed, raw=data)
 
 
 def _agent(section: dict[str, Any], reader: _Reader) -> Agent:
@@ -142,11 +146,11 @@ def _agent(section: dict[str, Any], reader: _Reader) -> Agent:
     for key in section:
         if key not in known:
             raise ConfigError(f"{reader.where(key, 'agent')}: unknown key (known: {', '.join(sorted(known))})")
-    name = section.get("name", "Agent")
+    name = section.get("name", section.get("id", "Agent"))
     initials = section.get("initials") or "".join(part[0] for part in name.split()[:2]).upper()
     signature = section.get("signature", {})
     if isinstance(signature, str):
         signature = {"default": signature}
     if not isinstance(signature, dict) or not all(isinstance(v, str) for v in signature.values()):
         raise ConfigError(f"{reader.where('signature', 'agent')}: signature must be text or a table of texts per platform")
-    return Agent(id=section.get("id", "agent"), name=name, initials=initials, signature=signature)
+    return Agent(id=section.get("id", "agent"), name=name, initials=initials, signature=signature or {})

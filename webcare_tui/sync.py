@@ -94,6 +94,8 @@ class SyncRunner:
             log.exception("sync of %s failed", account)
             unexpected = ConnectorError(f"unexpected error: {type(error).__name__}: {error}")
             return self._failed(account, unexpected, total, state="error")
+        if total:  # new history may hold pending cases that closed by themselves meanwhile
+            await asyncio.to_thread(self.cases.close_due)
         status = SyncStatus(account, "online", new_messages=total)
         self.on_status(status)
         return status

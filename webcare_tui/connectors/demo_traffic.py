@@ -1413,9 +1413,31 @@ class _History:
         eid, url = _make_id(self.seed, thread, author, self.seq, direction == "in")
         message = _message(author, thread, eid, url, t, text, direction, in_reply_to, agent)
         heapq.heappush(self.heap, (t, self.seq, message))
+        self.last = (t, direction, eid, agent)
         return eid
 
     def _conversation(self, t: int) -> None:
+        """One conversation; one the customer left waiting a day before `end` gets a last reply.
+
+        A team answers its backlog: without this the demo's inbox would fill with
+        customers waiting for days, which no working team shows.
+        """
+        self.last = None
+        self._conversation_messages(t)
+        if self.last is None:
+            return
+        t_last, direction, eid, agent = self.last
+        if direction != "in" or self.end_ts - t_last < 86_400 or self.rng.random() < 0.02:
+            return
+        author, thread, fills = self.current
+        public_x = thread.public and author.platform == "x"
+        t_reply = t_last + _reply_delay(self.rng, t_last)
+        agent = agent if agent and self.rng.random() < 0.7 else _agent_for(self.rng, t_reply)
+        body = self.rng.choice(_SECOND_REPLIES[author.lang]["thanks"])
+        self._emit(t_reply, author, thread, _agent_text(self.rng, author, agent, public_x, body, fills, t_reply),
+                   "out", eid, agent)
+
+    def _conversation_messages(self, t: int) -> None:
         rng = self.rng
         author, returning = self._pick_author()
         lang = author.lang
@@ -1424,6 +1446,7 @@ class _History:
         thread = _Thread(self.seed, author.platform, public, _local_day(t), rng.randrange(3))
         topic, template = _opener(rng, author, returning)
         fills = _Fills(rng, lang, t)
+        self.current = (author, thread, fills)
         last_in = self._emit(t, author, thread, _customer_text(rng, author, public_x, template, topic, fills, t),
                              "in", None, None)
         if last_in is None:
@@ -1460,9 +1483,13 @@ class _History:
         t += _answer_delay(rng)
         text = _customer_text(rng, author, public_x, _answer_template(rng, lang, topic, kind), None, fills, t)
         answer = self._emit(t, author, thread, text, "in", reply, None)
-        if answer is None or kind == "ack":
+        if answer is None:
             return
-        if rng.random() >= (0.06 if kind == "thanks" else 0.85):
+        # Agents answer thanks with a short "you're welcome": the case goes pending and
+        # closes by itself, as a team's inbox does (status changes are no messages).
+        if kind == "ack":
+            kind = "thanks"
+        if rng.random() >= 0.85:
             return
         # a second reply, maybe by a colleague on the next shift
         t += _reply_delay(rng, t)

@@ -359,6 +359,18 @@ class Store(InboxQueries):
             )
         ]
 
+    def known_owners(self) -> list[str]:
+        """Agents that own a case (for completion when handing over)."""
+        return [row[0] for row in self.conn.execute("SELECT DISTINCT owner FROM cases WHERE owner IS NOT NULL")]
+
+    def label_names(self) -> list[str]:
+        return [row[0] for row in self.conn.execute("SELECT name FROM labels ORDER BY name")]
+
+    def author_cases(self, author_id: int) -> list[dict[str, Any]]:
+        """All cases of one author (by author row id), newest first."""
+        return self._rows("SELECT id, status, created_at, last_message_at, message_count FROM cases"
+                          " WHERE author_id = ? AND merged_into IS NULL ORDER BY created_at DESC", (author_id,))
+
     def set_labels(self, case_id: int, add: Iterable[str] = (), remove: Iterable[str] = ()) -> None:
         for name in add:
             self.conn.execute("INSERT OR IGNORE INTO labels (name) VALUES (?)", (name,))

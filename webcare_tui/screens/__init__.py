@@ -1,0 +1,1 @@
+"""Provides the console's screens: inbox, case and the small prompts they use."""

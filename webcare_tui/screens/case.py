@@ -1,0 +1,186 @@
+"""Provides `CaseScreen`: one conversation with its author, and the actions on it."""
+
+from __future__ import annotations
+
+import webbrowser
+from datetime import datetime
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from webcare_tui.cases import CaseError
+from webcare_tui.safe_text import clean
+from webcare_tui.screens.prompt import PromptScreen
+from webcare_tui.store import StoreError
+
+
+def _when(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch).strftime("%a %d %b %H:%M")
+
+
+class CaseScreen(Screen):
+    DEFAULT_CSS = """
+    #title { height: auto; background: $boost; padding: 0 1; }
+    #conversation { width: 1fr; }
+    #author { width: 34; border-left: solid $accent; padding: 0 1; }
+    .message { margin: 0 1 1 1; padding: 0 1; }
+    .in { border-left: thick $success; }
+    .out { border-left: thick $primary; margin-left: 6; }
+    .memo { border-left: thick $warning; background: $warning 10%; }
+    .event { color: $text-muted; margin: 0 1 0 1; }
+    #notice { height: 1; color: $text-muted; }
+    """
+    BINDINGS = [
+        Binding("escape,q", "back", "Back"),
+        Binding("a", "assign", "Assign"),
+        Binding("l", "label", "+Label"),
+        Binding("L", "unlabel", "-Label"),
+        Binding("m", "memo", "Memo"),
+        Binding("p", "status('pending')", "Pending"),
+        Binding("c", "status('closed')", "Close"),
+        Binding("o", "status('open')", "Reopen"),
+        Binding("M", "merge", "Merge"),
+        Binding("b", "browser", "Open link"),
+    ]
+
+    def __init__(self, case_id: int) -> None:
+        super().__init__()
+        self.case_id = case_id
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="title")
+        with Horizontal():
+            yield VerticalScroll(id="conversation")
+            yield Static(id="author")
+        yield Static(id="notice", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.show_case()
+
+    @property
+    def actor(self) -> str:
+        return self.app.config.agent.id  # type: ignore[attr-defined]
+
+    def show_case(self) -> None:
+        store = self.app.store  # type: ignore[attr-defined]
+        case = store.get_case(self.case_id)
+        self.case = case
+        author = clean(f"{case['author_handle'] or ''} {case['author_name'] or ''}".strip(), single_line=True)
+        title = Text.assemble(
+            (f"Case {case['id']}  ", "bold"), (case["status"].upper(), "bold reverse"), "  ",
+            (case["platform"], "bold"), "  ", (author, "bold"), "  owner: ", (case["owner"] or "nobody", "green"),
+            "  ", (" ".join(f"#{label}" for label in map(str, case["labels"])), "italic cyan"),
+        )
+        self.query_one("#title", Static).update(title)
+        conversation = self.query_one("#conversation", VerticalScroll)
+        conversation.remove_children()
+        conversation.mount_all(self._timeline(case["id"]))
+        conversation.scroll_end(animate=False)
+        self.query_one("#author", Static).update(self._author_panel(case))
+
+    def _timeline(self, case_id: int) -> list[Static]:
+        """Messages, memos and events in time order; customer text always as plain text."""
+        store = self.app.store  # type: ignore[attr-defined]
+        items: list[tuple[int, int, Static]] = []
+        for message in store.case_messages(case_id):
+            inbound = message["direction"] == "in"
+            who = "customer" if inbound else f"→ {message['agent'] or 'us'}"
+            head = Text.assemble((f"{_when(message['created_at'])}  ", "dim"), (who, "bold"),
+                                 (f"  {message['visibility']}", "italic yellow" if message["visibility"] == "private" else "dim"))
+            body = Text(clean(message["text"]))
+            items.append((message["created_at"], 1, Static(Text.assemble(head, "\n", body),
+                                                           classes="message " + ("in" if inbound else "out"))))
+        for memo in store.case_memos(case_id):
+            text = Text.assemble((f"{_when(memo['created_at'])}  memo by {memo['agent']}\n", "dim"), clean(memo["text"]))
+            items.append((memo["created_at"], 2, Static(text, classes="message memo")))
+        for event in store.case_events(case_id):
+            if event["kind"] == "memo":
+                continue
+            detail = ", ".join(f"{k} {v}" for k, v in event["detail"].items() if v not in (None, [], ""))
+            line = Text(f"{_when(event['at'])} · {event['actor']} · {event['kind']} {clean(detail, single_line=True)}")
+            items.append((event["at"], 0, Static(line, classes="event")))
+        items.sort(key=lambda item: (item[0], item[1]))
+        return [widget for _, _, widget in items]
+
+    def _author_panel(self, case: dict) -> Text:
+        store = self.app.store  # type: ignore[attr-defined]
+        text = Text()
+        text.append(clean(case["author_handle"] or "", single_line=True) + "\n", "bold")
+        text.append(clean(case["author_name"] or "", single_line=True) + "\n")
+        text.append(f"{case['author_followers'] or 0:,} followers · {case['author_type']}\n\n", "dim")
+        text.append("Cases\n", "bold underline")
+        for other in store.author_cases(case["author_id"]):
+            marker = "▸ " if other["id"] == case["id"] else "  "
+            text.append(f"{marker}{other['id']} {other['status']} {_when(other['created_at'])}\n")
+        return text
+
+    def notice(self, text: str) -> None:
+        self.query_one("#notice", Static).update(text)
+
+    def _act(self, action, done: str) -> None:
+        try:
+            action()
+        except (CaseError, StoreError) as error:
+            self.notice(str(error))
+            return
+        self.show_case()
+        self.notice(done)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_status(self, status: str) -> None:
+        self._act(lambda: self.app.cases.set_status(self.case_id, status, actor=self.actor), f"status: {status}")  # type: ignore[attr-defined]
+
+    def action_assign(self) -> None:
+        def assign(agent: str | None) -> None:
+            if agent:
+                self._act(lambda: self.app.cases.assign(self.case_id, agent.strip(), actor=self.actor),  # type: ignore[attr-defined]
+                          f"handed over to {agent.strip()}")
+
+        self.app.push_screen(PromptScreen("Hand over to:", suggestions=self.app.agent_ids()), assign)  # type: ignore[attr-defined]
+
+    def action_label(self) -> None:
+        def add(label: str | None) -> None:
+            if label:
+                self._act(lambda: self.app.cases.label(self.case_id, self.actor, add=[label]), f"+{label}")  # type: ignore[attr-defined]
+
+        self.app.push_screen(PromptScreen("Add label:", suggestions=self.app.store.label_names()), add)  # type: ignore[attr-defined]
+
+    def action_unlabel(self) -> None:
+        def remove(label: str | None) -> None:
+            if label:
+                self._act(lambda: self.app.cases.label(self.case_id, self.actor, remove=[label]), f"-{label}")  # type: ignore[attr-defined]
+
+        self.app.push_screen(PromptScreen("Remove label:", suggestions=list(self.case["labels"])), remove)
+
+    def action_memo(self) -> None:
+        def memo(text: str | None) -> None:
+            if text:
+                self._act(lambda: self.app.cases.memo(self.case_id, self.actor, text), "memo added")  # type: ignore[attr-defined]
+
+        self.app.push_screen(PromptScreen("Memo (internal, never sent):"), memo)
+
+    def action_merge(self) -> None:
+        def merge(other: str | None) -> None:
+            if other and other.strip().isdigit():
+                self._act(lambda: self.app.cases.merge(self.case_id, int(other), actor=self.actor),  # type: ignore[attr-defined]
+                          f"merged case {other} into this one")
+            elif other:
+                self.notice("give the number of the case to merge into this one")
+
+        self.app.push_screen(PromptScreen("Merge which case into this one (case number):"), merge)
+
+    def action_browser(self) -> None:
+        urls = [m["url"] for m in self.app.store.case_messages(self.case_id) if m["url"]]  # type: ignore[attr-defined]
+        if not urls:
+            self.notice("this case has no link")
+            return
+        webbrowser.open(urls[-1])
+        self.notice(f"opened {clean(urls[-1], single_line=True)}")

@@ -1,0 +1,178 @@
+"""Provides `InboxScreen`: the start screen — views of cases, search and bulk actions."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Static
+
+from webcare_tui.case_query import QueryError, View, parse_query
+from webcare_tui.cases import CaseError
+from webcare_tui.screens.prompt import PromptScreen
+from webcare_tui.store.inbox import SORTS, default_sort
+from webcare_tui.widgets.case_list import CaseList
+
+
+class InboxScreen(Screen):
+    DEFAULT_CSS = """
+    #views { height: 1; background: $boost; }
+    #search { display: none; }
+    #search.visible { display: block; }
+    #notice { height: 1; color: $text-muted; }
+    """
+    BINDINGS = [
+        *(Binding(str(n), f"view({n - 1})", f"View {n}", show=False) for n in range(1, 10)),
+        Binding("slash", "search", "Search"),
+        Binding("s", "sort", "Sort"),
+        Binding("a", "assign", "Assign"),
+        Binding("c", "close_cases", "Close"),
+        Binding("escape", "clear", "Clear", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.view_index = 0
+        self.sort_name: str | None = None  # None: the view's own order
+        self.search_text = ""
+
+    @property
+    def views(self) -> list[View]:
+        return self.app.views  # type: ignore[attr-defined]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="views")
+        yield Input(placeholder="search: words, \"phrases\", label:, platform:, author:@, status:, owner:me, "
+                                "!assigned, lang:, age:>2h, before:", id="search")
+        yield CaseList(self.app.store, deadline=self.app.config.deadline, id="cases")  # type: ignore[attr-defined]
+        yield Static(id="notice", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.show_view()
+        self.query_one(CaseList).focus()
+
+    def on_screen_resume(self) -> None:
+        if self.query_one(CaseList).sort is not None:  # back from a case: it may have left this view
+            self.refresh_data()
+
+    # -- views ----------------------------------------------------------------
+
+    def current_query(self):
+        view = self.views[self.view_index]
+        query = view.query
+        if view.source:
+            query = parse_query(view.source, me=self.app.config.agent.id, now=time.time())  # type: ignore[attr-defined]
+        if self.search_text:
+            query = query.narrowed(parse_query(self.search_text, me=self.app.config.agent.id, now=time.time()))  # type: ignore[attr-defined]
+        return query
+
+    def show_view(self) -> None:
+        try:
+            query = self.current_query()
+        except QueryError as error:
+            self.notice(f"search: {error}")
+            return
+        sort = SORTS[self.sort_name] if self.sort_name else default_sort(query)
+        self.query_one(CaseList).show(query, sort)
+        self.update_counts()
+        self.notice(f"{self.views[self.view_index].name} · {sort.name}"
+                    + (f" · search: {self.search_text}" if self.search_text else ""))
+
+    def update_counts(self) -> None:
+        line = Text()
+        store = self.app.store  # type: ignore[attr-defined]
+        for index, view in enumerate(self.views):
+            query = view.query if not view.source else parse_query(view.source, me=self.app.config.agent.id,  # type: ignore[attr-defined]
+                                                                   now=time.time())
+            label = f" {view.key} {view.name} {store.count_cases(query)} "
+            line.append(label, "reverse bold" if index == self.view_index else "")
+        self.query_one("#views", Static).update(line)
+
+    def refresh_data(self) -> None:
+        """New messages arrived: recount, keep the cursor on its case."""
+        self.query_one(CaseList).reload()
+        self.update_counts()
+
+    def notice(self, text: str) -> None:
+        self.query_one("#notice", Static).update(text)
+
+    def action_view(self, index: int) -> None:
+        if index < len(self.views):
+            self.view_index = index
+            self.show_view()
+
+    def action_sort(self) -> None:
+        names = [None, *SORTS]
+        self.sort_name = names[(names.index(self.sort_name) + 1) % len(names)]
+        self.show_view()
+
+    # -- search ---------------------------------------------------------------
+
+    def action_search(self) -> None:
+        search = self.query_one("#search", Input)
+        search.add_class("visible")
+        search.value = self.search_text
+        search.focus()
+
+    @on(Input.Changed, "#search")
+    def search_as_you_type(self, event: Input.Changed) -> None:
+        self.search_text = event.value.strip()
+        self.show_view()
+
+    @on(Input.Submitted, "#search")
+    def search_done(self) -> None:
+        self.query_one(CaseList).focus()
+
+    def action_clear(self) -> None:
+        cases = self.query_one(CaseList)
+        if cases.selected:
+            cases.selected.clear()
+            cases.refresh()
+            return
+        search = self.query_one("#search", Input)
+        search.remove_class("visible")
+        if self.search_text:
+            self.search_text = ""
+            search.value = ""
+            self.show_view()
+        cases.focus()
+
+    # -- actions on the selected cases (or the one under the cursor) ---------
+
+    @on(CaseList.Opened)
+    def open_case(self, event: CaseList.Opened) -> None:
+        self.app.open_case(event.case_id)  # type: ignore[attr-defined]
+
+    def action_close_cases(self) -> None:
+        ids = self.query_one(CaseList).target_ids()
+        for case_id in ids:
+            self.app.cases.set_status(case_id, "closed", actor=self.app.config.agent.id)  # type: ignore[attr-defined]
+        self.query_one(CaseList).selected.clear()
+        self.refresh_data()
+        self.notice(f"closed {len(ids)} case{'s' if len(ids) != 1 else ''}")
+
+    def action_assign(self) -> None:
+        ids = self.query_one(CaseList).target_ids()
+        if not ids:
+            return
+
+        def assign(agent: str | None) -> None:
+            if not agent:
+                return
+            try:
+                for case_id in ids:
+                    self.app.cases.assign(case_id, agent.strip(), actor=self.app.config.agent.id)  # type: ignore[attr-defined]
+            except CaseError as error:
+                self.notice(str(error))
+                return
+            self.query_one(CaseList).selected.clear()
+            self.refresh_data()
+            self.notice(f"assigned {len(ids)} case{'s' if len(ids) != 1 else ''} to {agent}")
+
+        self.app.push_screen(PromptScreen(f"Assign {len(ids)} case(s) to:", suggestions=self.app.agent_ids()), assign)  # type: ignore[attr-defined]

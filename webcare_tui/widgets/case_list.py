@@ -1,0 +1,234 @@
+"""Provides `CaseList`: a virtual list of cases on Textual's Line API.
+
+Only the rows on screen are read: the list knows the view's row count, fetches
+pages of `PAGE` rows by keyset (or by offset after a jump) and keeps the recent
+pages in a small cache, the way Toolong shows multi-GB logs. A refresh keeps the
+cursor on the same case, wherever new cases push it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from rich.style import Style
+from rich.cells import cell_len
+from rich.text import Text
+from textual.binding import Binding
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from webcare_tui.case_query import CaseQuery
+from webcare_tui.deadlines import act_before, describe_remaining
+from webcare_tui.safe_text import clean
+from webcare_tui.store import Store
+from webcare_tui.store.inbox import CaseRow, Sort
+
+PAGE = 100
+CACHED_PAGES = 30
+PLATFORMS = {"x": "X", "facebook": "FB", "instagram": "IG", "whatsapp": "WA", "messenger": "MS",
+             "telegram": "TG", "mastodon": "MA", "matrix": "MX", "chatwoot": "CW"}
+STATUS = {"new": ("NEW", "bold cyan"), "open": ("OPEN", "bold green"), "pending": ("PEND", "yellow"),
+          "awaiting_approval": ("APPR", "magenta"), "closed": ("DONE", "dim")}
+
+
+def _cell(text: str, width: int, style: str) -> Text:
+    """`text` cut or padded to exactly `width` terminal cells (emoji take two)."""
+    cut = Text(text, style=style, no_wrap=True, end="")
+    cut.truncate(width, overflow="ellipsis", pad=True)
+    return cut
+
+
+def _age(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m"
+    if seconds < 86_400:
+        return f"{int(seconds // 3600)}h"
+    return f"{int(seconds // 86_400)}d"
+
+
+class CaseList(ScrollView, can_focus=True):
+    """The inbox's rows; posts `CaseList.Opened` when the agent opens one."""
+
+    DEFAULT_CSS = """
+    CaseList { height: 1fr; }
+    CaseList > .case-list--cursor { background: $accent 40%; }
+    """
+    COMPONENT_CLASSES = {"case-list--cursor"}
+    BINDINGS = [
+        Binding("down,j", "move(1)", "Down", show=False),
+        Binding("up,k", "move(-1)", "Up", show=False),
+        Binding("pagedown", "move_page(1)", "Page down", show=False),
+        Binding("pageup", "move_page(-1)", "Page up", show=False),
+        Binding("home,g", "jump(0)", "First", show=False),
+        Binding("end,G", "jump(-1)", "Last", show=False),
+        Binding("space", "toggle_select", "Select"),
+        Binding("shift+down", "extend(1)", "Select down", show=False),
+        Binding("shift+up", "extend(-1)", "Select up", show=False),
+        Binding("enter", "open", "Open"),
+    ]
+
+    class Opened(Message):
+        def __init__(self, case_id: int) -> None:
+            super().__init__()
+            self.case_id = case_id
+
+    def __init__(self, store: Store, *, deadline: int, clock: Callable[[], float] = time.time,
+                 id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.store = store
+        self.deadline = deadline
+        self.clock = clock
+        self.query_: CaseQuery = CaseQuery()
+        self.sort: Sort | None = None
+        self.count = 0
+        self.cursor = 0
+        self.selected: set[int] = set()
+        self._pages: OrderedDict[int, list[CaseRow]] = OrderedDict()
+
+    # -- data -----------------------------------------------------------------
+
+    def show(self, query: CaseQuery, sort: Sort) -> None:
+        """Switch to another view or order: cursor to the top, selection cleared."""
+        self.query_, self.sort = query, sort
+        self.selected.clear()
+        self.cursor = 0
+        self._reload()
+        self.scroll_to(y=0, animate=False)
+
+    def reload(self) -> None:
+        """New data arrived: recount and keep the cursor on the same case."""
+        current = self.current_row()
+        self._reload()
+        if current is not None and self.sort is not None:
+            if self.store.case_rows([current.id]):
+                self.cursor = self.store.case_position(self.query_, self.sort, current.sort_key(self.sort))
+                if self.row(self.cursor) is None or self.row(self.cursor).id != current.id:
+                    self.cursor = min(self.cursor, max(self.count - 1, 0))
+        self.cursor = min(self.cursor, max(self.count - 1, 0))
+        self._follow_cursor()
+
+    def _reload(self) -> None:
+        self._pages.clear()
+        self.count = self.store.count_cases(self.query_)
+        self.virtual_size = Size(self.size.width, self.count)
+        self.refresh()
+
+    def row(self, index: int) -> CaseRow | None:
+        """Row `index` of the view, from the page cache or one page query."""
+        if not 0 <= index < self.count or self.sort is None:
+            return None
+        number, offset = divmod(index, PAGE)
+        page = self._pages.get(number)
+        if page is None:
+            previous = self._pages.get(number - 1)
+            if previous and len(previous) == PAGE:
+                page = self.store.page_cases(self.query_, self.sort, after=previous[-1].sort_key(self.sort), limit=PAGE)
+            else:
+                page = self.store.page_cases(self.query_, self.sort, offset=number * PAGE, limit=PAGE)
+            self._pages[number] = page
+            if len(self._pages) > CACHED_PAGES:
+                self._pages.popitem(last=False)
+        else:
+            self._pages.move_to_end(number)
+        return page[offset] if offset < len(page) else None
+
+    def current_row(self) -> CaseRow | None:
+        return self.row(self.cursor)
+
+    def target_ids(self) -> list[int]:
+        """The selected cases, or the one under the cursor."""
+        if self.selected:
+            return sorted(self.selected)
+        current = self.current_row()
+        return [current.id] if current else []
+
+    # -- rendering ------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        index = self.scroll_offset.y + y
+        width = self.scrollable_content_region.width
+        row = self.row(index)
+        if row is None:
+            return Strip.blank(width)
+        text = self._format(row, width)
+        if index == self.cursor:
+            text.stylize(self.get_component_rich_style("case-list--cursor"))
+        return Strip(list(text.render(self.app.console)), text.cell_len).crop_extend(0, width, Style())
+
+    def _format(self, row: CaseRow, width: int) -> Text:
+        now = self.clock()
+        status, status_style = STATUS.get(row.status, (row.status[:4].upper(), ""))
+        due = act_before(row.platform, row.waiting_since, row.last_inbound_at, self.deadline)
+        if due is None:
+            due_text, due_style = "", "dim"
+        else:
+            left = int(due - now)
+            due_text = describe_remaining(left)
+            due_style = "bold red" if left < 0 else "bold yellow" if left < 600 else ""
+        author = clean(row.author_handle or row.author_name or "?", single_line=True)
+        labels = clean(" ".join(f"#{label}" for label in row.labels), single_line=True)
+        last = clean(row.last_text, single_line=True)
+        if row.last_direction == "out":
+            last = "↪ " + last
+        fixed = 1 + 5 + 3 + 7 + 19 + 9 + 5  # mark, status, platform, due, author, owner, age
+        room = max(width - fixed - (cell_len(labels) + 1 if labels else 0), 10)
+        text = Text.assemble(
+            ("●" if row.id in self.selected else " ", "bold magenta"),
+            (f"{status:<5}", status_style),
+            (f"{PLATFORMS.get(row.platform, row.platform[:2].upper()):<3}", "bold"),
+            (f"{due_text:>6} ", due_style),
+            _cell(author, 18, "bold" if row.status in ("new", "open") else ""), " ",
+            _cell(last, room, ""),
+            (f" {labels}" if labels else "", "italic cyan"),
+            (f" {(row.owner or '-')[:8]:<8}", "green" if row.owner else "dim"),
+            (f"{_age(now - row.created_at):>5}", "dim"),
+            no_wrap=True,
+            end="",
+        )
+        text.truncate(width)
+        return text
+
+    # -- keys -----------------------------------------------------------------
+
+    def _follow_cursor(self) -> None:
+        self.scroll_to_region(Region(0, self.cursor, 1, 1), animate=False, force=True)
+        self.refresh()
+
+    def action_move(self, delta: int) -> None:
+        self.cursor = max(0, min(self.count - 1, self.cursor + delta))
+        self._follow_cursor()
+
+    def action_move_page(self, direction: int) -> None:
+        self.action_move(direction * max(self.size.height - 1, 1))
+
+    def action_jump(self, index: int) -> None:
+        self.cursor = max(self.count - 1, 0) if index < 0 else 0
+        self._follow_cursor()
+
+    def action_toggle_select(self) -> None:
+        row = self.current_row()
+        if row is not None:
+            self.selected ^= {row.id}
+            self.action_move(1)
+
+    def action_extend(self, delta: int) -> None:
+        row = self.current_row()
+        if row is not None:
+            self.selected.add(row.id)
+            self.action_move(delta)
+            if (next_row := self.current_row()) is not None:
+                self.selected.add(next_row.id)
+            self.refresh()
+
+    def action_open(self) -> None:
+        row = self.current_row()
+        if row is not None:
+            self.post_message(self.Opened(row.id))
+
+    def on_resize(self) -> None:
+        self.virtual_size = Size(self.size.width, self.count)
+
