@@ -16,6 +16,15 @@ from webcare_tui.widgets.case_list import CaseList
 EVIL = "[bold red]ALARM[/] \x1b]0;pwned\x07\x1b[31mred [link=https://evil.example]klik[/link]"
 
 
+async def wait_for(pilot, condition, tries: int = 100) -> None:
+    """Let the app run (background counts, sync) until `condition()` holds."""
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    assert condition()
+
+
 def screen_lines(widget) -> list[str]:
     return ["".join(segment.text for segment in widget.render_line(y)) for y in range(widget.size.height)]
 
@@ -37,6 +46,7 @@ async def test_inbox_views_counts_and_plain_customer_text(team_inbox):
     app = make_app(Config(), team_inbox, connectors={})
     async with app.run_test(size=(120, 30)) as pilot:
         cases = app.screen.query_one(CaseList)
+        await wait_for(pilot, lambda: "…" not in str(app.screen.query_one("#views").render()))
         views = str(app.screen.query_one("#views").render())
         assert "1 Mine 0" in views and "2 Unassigned 4" in views and "4 Pending 1" in views
         await pilot.press("3")  # All open, oldest waiting first

@@ -40,7 +40,7 @@ def test_bad_queries_say_what_is_wrong(text, reason):
 
 
 def test_search_syntax_typed_by_an_agent_is_never_fts_syntax():
-    assert fts_match(("NEAR(a", 'b"c', "wifi*", "AND")) == '"NEAR a" "b c" "wifi"* "AND"*'
+    assert fts_match(("NEAR(a", 'b"c', "wifi*", "AND", "ok")) == '"NEAR a" "b c" "wifi"* "AND"* "ok"'
     assert fts_match(("-- ;",)) == ""
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from textual import work
 from textual.app import App
 from textual.binding import Binding
@@ -36,12 +38,16 @@ class WebcareApp(App):
             for view in config.raw.get("view", [])
         ]
         self.sync_states: dict[str, str] = {}
+        self.background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcare-counts")
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.config.agent.name} · starting"
         self.push_screen(InboxScreen())
         if self.connectors:
             self.run_sync()
+
+    def on_unmount(self) -> None:
+        self.background.shutdown(wait=False, cancel_futures=True)
 
     def agent_ids(self) -> list[str]:
         team = [str(agent.get("id")) for agent in self.config.team if agent.get("id")]

@@ -39,6 +39,7 @@ class InboxScreen(Screen):
         self.view_index = 0
         self.sort_name: str | None = None  # None: the view's own order
         self.search_text = ""
+        self.counts: list[int | None] = []
 
     @property
     def views(self) -> list[View]:
@@ -49,12 +50,13 @@ class InboxScreen(Screen):
         yield Static(id="views")
         yield Input(placeholder="search: words, \"phrases\", label:, platform:, author:@, status:, owner:me, "
                                 "!assigned, lang:, age:>2h, before:", id="search")
-        yield CaseList(self.app.store, deadline=self.app.config.deadline, id="cases")  # type: ignore[attr-defined]
+        yield CaseList(self.app.store, self.app.background, deadline=self.app.config.deadline, id="cases")  # type: ignore[attr-defined]
         yield Static(id="notice", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
         self.show_view()
+        self.update_counts()
         self.query_one(CaseList).focus()
 
     def on_screen_resume(self) -> None:
@@ -80,17 +82,40 @@ class InboxScreen(Screen):
             return
         sort = SORTS[self.sort_name] if self.sort_name else default_sort(query)
         self.query_one(CaseList).show(query, sort)
-        self.update_counts()
+        self.show_counts(self.counts)
         self.notice(f"{self.views[self.view_index].name} · {sort.name}"
                     + (f" · search: {self.search_text}" if self.search_text else ""))
 
     def update_counts(self) -> None:
+        """Count every view in the background thread, then redraw the tab line."""
+        store, me, views = self.app.store, self.app.config.agent.id, list(self.views)  # type: ignore[attr-defined]
+
+        def count_all() -> list[int | None]:
+            counts: list[int | None] = []
+            for view in views:
+                try:
+                    query = view.query if not view.source else parse_query(view.source, me=me, now=time.time())
+                    counts.append(store.count_cases(query))
+                except QueryError:
+                    counts.append(None)
+            return counts
+
+        def deliver(done) -> None:
+            if not done.cancelled() and done.exception() is None:
+                try:
+                    self.app.call_from_thread(self.show_counts, done.result())
+                except RuntimeError:  # the app closed meanwhile
+                    pass
+
+        self.show_counts(self.counts)
+        self.app.background.submit(count_all).add_done_callback(deliver)  # type: ignore[attr-defined]
+
+    def show_counts(self, counts: list[int | None]) -> None:
+        self.counts = counts
         line = Text()
-        store = self.app.store  # type: ignore[attr-defined]
         for index, view in enumerate(self.views):
-            query = view.query if not view.source else parse_query(view.source, me=self.app.config.agent.id,  # type: ignore[attr-defined]
-                                                                   now=time.time())
-            label = f" {view.key} {view.name} {store.count_cases(query)} "
+            count = counts[index] if index < len(counts) else None
+            label = f" {view.key} {view.name} {'…' if count is None else count} "
             line.append(label, "reverse bold" if index == self.view_index else "")
         self.query_one("#views", Static).update(line)
 

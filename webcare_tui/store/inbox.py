@@ -68,7 +68,7 @@ class CaseRow:
 
 
 def fts_match(words: tuple[str, ...]) -> str:
-    """FTS5 MATCH text for what the agent typed: every word a quoted prefix, phrases kept.
+    """FTS5 MATCH text for what the agent typed: words as quoted prefixes, phrases kept.
 
     Quoting every term means customer-facing syntax (NEAR, AND, column filters,
     stray quotes) is never interpreted: it is searched for as text.
@@ -79,10 +79,20 @@ def fts_match(words: tuple[str, ...]) -> str:
         if not tokens:
             continue
         if len(tokens) == 1:
-            parts.append(f'"{tokens[0]}"*')
+            # a prefix of three letters or more while typing; shorter words match whole
+            # (every word starting with "w" is a third of the store)
+            parts.append(f'"{tokens[0]}"*' if len(tokens[0]) >= 3 else f'"{tokens[0]}"')
         else:
             parts.append('"' + " ".join(tokens) + '"')
     return " ".join(parts)
+
+
+def _index_hint(query: CaseQuery, sort: Sort) -> str:
+    """Open work in waiting order walks a partial index; without statistics SQLite
+    would rather sort every open case, so name the index."""
+    if sort.column != "waiting_since" or set(query.statuses) != set(OPEN_STATUSES):
+        return ""
+    return " INDEXED BY cases_open_owner" if query.owner is not None else " INDEXED BY cases_open_waiting"
 
 
 _ROW_SQL = (
@@ -91,8 +101,7 @@ _ROW_SQL = (
     "  WHERE cl.case_id = c.id),"
     " c.message_count, c.created_at, c.last_message_at, c.last_inbound_at, c.waiting_since,"
     " (SELECT m.text FROM messages m WHERE m.case_id = c.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1),"
-    " c.last_direction"
-    " FROM cases c JOIN authors a ON a.id = c.author_id"
+    " c.last_direction FROM cases c{hint} JOIN authors a ON a.id = c.author_id"
 )
 
 
@@ -131,6 +140,9 @@ class InboxQueries:
         if len(query.statuses) == 1:
             clauses.append("c.status = ?")
             params.append(query.statuses[0])
+        elif set(query.statuses) == set(OPEN_STATUSES):
+            # spelled as in the partial indexes (literals, not parameters) so SQLite can use them
+            clauses.append("c.status IN ('new', 'open', 'awaiting_approval')")
         elif query.statuses:
             any_of("c.status", query.statuses)
         if query.owner is not None:
@@ -190,7 +202,7 @@ class InboxQueries:
         if after is not None:
             where += f" AND (c.{sort.column}, c.id) {'<' if sort.descending else '>'} (?, ?)"
             params += list(after)
-        sql = (f"{_ROW_SQL} WHERE {where} ORDER BY c.{sort.column} {direction}, c.id {direction}"
+        sql = (f"{_ROW_SQL.format(hint=_index_hint(query, sort))} WHERE {where} ORDER BY c.{sort.column} {direction}, c.id {direction}"
                f" LIMIT {int(limit)}" + (f" OFFSET {int(offset)}" if after is None and offset else ""))
         return [_row(values) for values in self._reader().execute(sql, params)]
 
@@ -202,4 +214,4 @@ class InboxQueries:
 
     def case_rows(self, ids: list[int]) -> list[CaseRow]:
         marks = ",".join("?" * len(ids))
-        return [_row(values) for values in self._reader().execute(f"{_ROW_SQL} WHERE c.id IN ({marks})", ids)]
+        return [_row(values) for values in self._reader().execute(f"{_ROW_SQL.format(hint='')} WHERE c.id IN ({marks})", ids)]

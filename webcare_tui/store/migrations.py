@@ -152,6 +152,14 @@ MIGRATIONS: list[str] = [
     CREATE INDEX cases_status_last ON cases (status, last_message_at, id);
     CREATE INDEX authors_handle ON authors (handle);
     """,
+    # 4: open work in waiting order, for the team and per owner: partial indexes hold only
+    # open cases, so "All open" and "Mine" read 100 rows in order instead of sorting all.
+    """
+    CREATE INDEX cases_open_waiting ON cases (waiting_since, id)
+        WHERE status IN ('new', 'open', 'awaiting_approval');
+    CREATE INDEX cases_open_owner ON cases (owner, waiting_since, id)
+        WHERE status IN ('new', 'open', 'awaiting_approval');
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Executor
 
 from rich.style import Style
 from rich.cells import cell_len
@@ -71,15 +72,24 @@ class CaseList(ScrollView, can_focus=True):
         Binding("enter", "open", "Open"),
     ]
 
+    class Counted(Message):
+        """The view's row count is known."""
+
+        def __init__(self, count: int) -> None:
+            super().__init__()
+            self.count = count
+
     class Opened(Message):
         def __init__(self, case_id: int) -> None:
             super().__init__()
             self.case_id = case_id
 
-    def __init__(self, store: Store, *, deadline: int, clock: Callable[[], float] = time.time,
+    def __init__(self, store: Store, background: Executor, *, deadline: int, clock: Callable[[], float] = time.time,
                  id: str | None = None) -> None:
         super().__init__(id=id)
         self.store = store
+        self.background = background  # one thread for slow counts, off the key handlers
+        self._generation = 0
         self.deadline = deadline
         self.clock = clock
         self.query_: CaseQuery = CaseQuery()
@@ -92,12 +102,37 @@ class CaseList(ScrollView, can_focus=True):
     # -- data -----------------------------------------------------------------
 
     def show(self, query: CaseQuery, sort: Sort) -> None:
-        """Switch to another view or order: cursor to the top, selection cleared."""
+        """Switch to another view or order: cursor to the top, selection cleared.
+
+        The first page shows at once; the full count (which grows with the view)
+        arrives from a background thread and then sizes the scrollbar.
+        """
         self.query_, self.sort = query, sort
         self.selected.clear()
         self.cursor = 0
-        self._reload()
+        self._pages.clear()
+        first = self.store.page_cases(query, sort, limit=PAGE)
+        self._pages[0] = first
+        self._set_count(len(first))
         self.scroll_to(y=0, animate=False)
+        self._generation += 1
+        if len(first) == PAGE:
+            generation = self._generation
+            future = self.background.submit(self.store.count_cases, query)
+            future.add_done_callback(lambda done: self._deliver(generation, done))
+
+    def _deliver(self, generation: int, done) -> None:
+        if not done.cancelled() and done.exception() is None and generation == self._generation:
+            try:
+                self.app.call_from_thread(self._set_count, done.result())
+            except RuntimeError:  # the app closed meanwhile
+                pass
+
+    def _set_count(self, count: int) -> None:
+        self.count = count
+        self.virtual_size = Size(self.size.width, count)
+        self.refresh()
+        self.post_message(self.Counted(count))
 
     def reload(self) -> None:
         """New data arrived: recount and keep the cursor on the same case."""
@@ -113,9 +148,8 @@ class CaseList(ScrollView, can_focus=True):
 
     def _reload(self) -> None:
         self._pages.clear()
-        self.count = self.store.count_cases(self.query_)
-        self.virtual_size = Size(self.size.width, self.count)
-        self.refresh()
+        self._generation += 1
+        self._set_count(self.store.count_cases(self.query_))
 
     def row(self, index: int) -> CaseRow | None:
         """Row `index` of the view, from the page cache or one page query."""
@@ -194,13 +228,20 @@ class CaseList(ScrollView, can_focus=True):
 
     # -- keys -----------------------------------------------------------------
 
-    def _follow_cursor(self) -> None:
+    def _follow_cursor(self, previous: int | None = None) -> None:
+        top = self.scroll_offset.y
         self.scroll_to_region(Region(0, self.cursor, 1, 1), animate=False, force=True)
-        self.refresh()
+        if previous is not None and self.scroll_offset.y == top:
+            # no scroll: only the two rows whose highlight changed need painting
+            for index in (previous, self.cursor):
+                self.refresh_line(index)
+        else:
+            self.refresh()
 
     def action_move(self, delta: int) -> None:
+        previous = self.cursor
         self.cursor = max(0, min(self.count - 1, self.cursor + delta))
-        self._follow_cursor()
+        self._follow_cursor(previous)
 
     def action_move_page(self, direction: int) -> None:
         self.action_move(direction * max(self.size.height - 1, 1))
