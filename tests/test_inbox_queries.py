@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import DAY, HOUR, MINUTE, T0, msg
+from conftest import HOUR, MINUTE, T0, msg
 
 from webcare_tui.case_query import CaseQuery, QueryError, builtin_views, parse_query
 from webcare_tui.cases import CaseService

@@ -24,7 +24,6 @@ from webcare_tui.bulk import import_jsonl
 from webcare_tui.cases import CaseError
 from webcare_tui.config import Config, ConfigError, load_config
 from webcare_tui.credentials import CredentialsError
-from webcare_tui.message_format import format_timestamp
 from webcare_tui.runtime import build_connectors, open_store
 from webcare_tui.safe_text import clean
 from webcare_tui.store import CaseFilter, SchemaTooNew, Store, StoreError

@@ -8,7 +8,7 @@ keeps its cursor; the outbox worker hands it what to send.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import ClassVar
 
@@ -111,7 +111,7 @@ class Connector(ABC):
         """Like/favourite a message on the platform."""
         raise ConnectorError(f"{self.platform} has no likes", retryable=False)
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 (optional hook, not abstract)
         """Release network resources."""
 
 

@@ -13,8 +13,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Executor
 
-from rich.style import Style
 from rich.cells import cell_len
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.geometry import Region, Size
