@@ -8,8 +8,9 @@ message.
 
 from __future__ import annotations
 
+from webcare_tui.platforms import REPLY_WINDOWS
+
 DEFAULT_DEADLINE = 30 * 60
-REPLY_WINDOWS = {"whatsapp": 24 * 3600, "messenger": 24 * 3600, "instagram": 24 * 3600}
 
 
 def act_before(platform: str, waiting_since: int | None, last_inbound_at: int | None,

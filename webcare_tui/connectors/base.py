@@ -28,6 +28,9 @@ class Capabilities:
     private_messages: bool = True
     like: bool = False
     reply_window: int | None = None  # seconds after the customer's last message (WhatsApp: 24 h)
+    # Sending the same idempotency key twice publishes once (Mastodon's Idempotency-Key,
+    # Matrix's txnId): a send whose outcome is unknown may simply be repeated.
+    idempotent_send: bool = False
 
 
 @dataclass
@@ -63,12 +66,15 @@ class ConnectorError(Exception):
         retryable: trying again later may work (network, 5xx, rate limit).
         retry_after: seconds the platform asked us to wait, if it said.
         needs_auth: the token was refused: the account needs signing in again.
+        outcome_unknown: the request may have reached the platform (a timeout after
+            sending): the reply may be out already.
     """
 
     message: str
     retryable: bool = True
     retry_after: float | None = None
     needs_auth: bool = False
+    outcome_unknown: bool = False
 
     def __str__(self) -> str:
         return self.message
@@ -106,6 +112,17 @@ class Connector(ABC):
         Raises:
             ConnectorError: it was not sent (`retryable` says whether to try again).
         """
+
+    async def find_sent(self, reply: OutgoingReply) -> SentReply | None:
+        """Look among the account's own recent posts for `reply` (after a crash mid-send).
+
+        Returns:
+            The reply as published, or None when it certainly was not.
+
+        Raises:
+            ConnectorError: the platform gives no way to tell.
+        """
+        raise ConnectorError(f"{self.platform} gives no way to check what was sent", retryable=False)
 
     async def like(self, external_id: str) -> None:
         """Like/favourite a message on the platform."""

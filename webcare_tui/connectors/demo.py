@@ -32,7 +32,7 @@ def _moment(epoch: float) -> datetime:
 
 class DemoConnector(Connector):
     platform = "demo"
-    capabilities = Capabilities(max_reply_length=None, private_messages=True, like=True)
+    capabilities = Capabilities(max_reply_length=None, private_messages=True, like=True, idempotent_send=True)
 
     def __init__(self, account: Account, secret: str | None = None, http: httpx.AsyncClient | None = None, *,
                  clock: Callable[[], float] = time.time) -> None:
@@ -44,7 +44,7 @@ class DemoConnector(Connector):
         self.live = LiveTraffic(self.seed, float(options.get("rate_per_minute", 3.0)))
         self.clock = clock
         self._answers: list[tuple[float, dict[str, Any]]] = []  # customers' answers not yet due
-        self.sent: list[OutgoingReply] = []
+        self.sent: dict[str, SentReply] = {}  # by idempotency key: a repeated send publishes once
         self.liked: list[str] = []
 
     async def fetch(self, cursor: str | None) -> FetchResult:
@@ -60,10 +60,11 @@ class DemoConnector(Connector):
         return FetchResult([parse_message(item) for item in raw], cursor=str(now))
 
     async def send_reply(self, reply: OutgoingReply) -> SentReply:
+        if reply.idempotency_key in self.sent:
+            return self.sent[reply.idempotency_key]
         now = int(self.clock())
         digest = hashlib.sha256(reply.idempotency_key.encode()).hexdigest()[:16]
         external_id = f"demo-{digest}"
-        self.sent.append(reply)
         sent = {
             "platform": reply.platform, "account": reply.account, "external_id": external_id,
             "author_id": reply.recipient_id, "text": reply.text, "direction": "out",
@@ -75,7 +76,8 @@ class DemoConnector(Connector):
             delay = random.Random(external_id).uniform(20, 90)  # customers take a little while
             answer["created_at"] = _moment(now + delay).isoformat()
             self._answers.append((now + delay, answer))
-        return SentReply(external_id=external_id, created_at=now)
+        self.sent[reply.idempotency_key] = SentReply(external_id=external_id, created_at=now)
+        return self.sent[reply.idempotency_key]
 
     async def like(self, external_id: str) -> None:
         self.liked.append(external_id)

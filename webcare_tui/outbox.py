@@ -1,0 +1,225 @@
+"""Provides the outbox: a reply is stored at once and delivered in order, never lost, never twice.
+
+`Outbox.queue_reply` writes the agent's reply into the case (which moves to
+pending) and an outbox row with an idempotency key, in one transaction, online
+or offline. `OutboxWorker` delivers due rows through the account's connector:
+retrying network faults with backoff, waiting out rate limits, failing on a
+permanent refusal with the platform's words. A row whose outcome is unknown
+(a crash or timeout mid-send) is repeated only where the platform honours the
+idempotency key; elsewhere it is looked up among the account's own posts, and
+when that cannot tell, it waits for the agent instead of risking a double post.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from webcare_tui import case_rules
+from webcare_tui.case_rules import Event, ThreadingRules
+from webcare_tui.connectors.base import Connector, ConnectorError, OutgoingReply, SentReply
+from webcare_tui.platforms import MAX_REPLY_LENGTH
+from webcare_tui.store import Store, StoreError
+from webcare_tui.sync import backoff
+
+UNKNOWN_HELP = "it may have reached the platform; check there, then retry or discard it"
+
+
+class ReplyError(ValueError):
+    """A reply that cannot be queued as it is; the message says why."""
+
+
+def signed(text: str, platform: str, signatures: dict[str, str]) -> str:
+    """The reply with the agent's signature for this platform (or the default one)."""
+    signature = signatures.get(platform, signatures.get("default", ""))
+    return text.rstrip() + signature if signature and not text.rstrip().endswith(signature.strip()) else text.rstrip()
+
+
+def reply_limit(platform: str) -> int | None:
+    return MAX_REPLY_LENGTH.get(platform)
+
+
+class Outbox:
+    """What an agent's send, retry and discard do to the store."""
+
+    def __init__(self, store: Store, rules: ThreadingRules = ThreadingRules(), clock: Callable[[], float] = time.time,
+                 new_key: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
+        self.store = store
+        self.rules = rules
+        self.clock = clock
+        self.new_key = new_key
+
+    def queue_reply(self, case_id: int, text: str, *, agent: str, visibility: str = "same") -> int:
+        """Store `text` (signature included) as our reply in the case and queue it; returns the outbox id.
+
+        Raises:
+            ReplyError: empty, or longer than the platform allows.
+        """
+        text = text.strip()
+        if not text:
+            raise ReplyError("the reply is empty")
+        now = int(self.clock())
+        with self.store.transaction():
+            context = self.store.reply_context(case_id)
+            platform = context["platform"]
+            limit = reply_limit(platform)
+            if limit is not None and len(text) > limit:
+                raise ReplyError(f"the reply has {len(text)} characters; {platform} allows {limit}")
+            if visibility == "same":
+                visibility = context["last_inbound_visibility"] or "public"
+            if visibility not in ("public", "private"):
+                raise ReplyError(f"visibility is public, private or same, not {visibility!r}")
+            account = context["last_inbound_account"] or context["account"]
+            key = self.new_key()
+            message_id = self.store.insert_message(
+                case_id, context["author_row"], platform, account, f"local:{key}", text, now, "out", visibility,
+                context["last_inbound_id"], agent)
+            case = self.store.case_state(case_id)
+            events = case_rules.add_message(case, now, "out", agent)
+            self.store.save_case(case)
+            outbox_id = self.store.add_outbox(key, case_id, account, platform, "reply", {
+                "message_id": message_id, "text": text, "visibility": visibility,
+                "recipient_id": context["recipient_id"], "in_reply_to": context["last_inbound_id"],
+            }, now)
+            self.store.add_events([*events, Event(case_id, now, agent, "reply", {"outbox_id": outbox_id})])
+            return outbox_id
+
+    def retry(self, outbox_id: int, actor: str) -> None:
+        """Send a failed (or unknown) row again."""
+        with self.store.transaction():
+            row = self.store.outbox_row(outbox_id)
+            if row["state"] not in ("failed", "unknown"):
+                raise ReplyError(f"that reply is {row['state']}, not failed")
+            now = int(self.clock())
+            self.store.update_outbox(outbox_id, now, state="queued", next_attempt_at=None, last_error=None)
+            self.store.add_events([Event(row["case_id"], now, actor, "reply retried", {"outbox_id": outbox_id})])
+
+    def discard(self, outbox_id: int, actor: str) -> None:
+        """Give up on a row that was not delivered: the reply leaves the case too."""
+        with self.store.transaction():
+            row = self.store.outbox_row(outbox_id)
+            if row["state"] in ("sent", "discarded", "sending"):
+                raise ReplyError(f"that reply is {row['state']}; only a queued, failed or unknown one can be discarded")
+            now = int(self.clock())
+            self.store.update_outbox(outbox_id, now, state="discarded")
+            self.store.delete_message(row["payload"]["message_id"])
+            case = self.store.case_state(row["case_id"])
+            case_rules.summarize(case, self.store.case_message_times(case.id))
+            if case.status == "pending" and case.last_direction == "in":  # the customer waits again
+                case.status = "open" if case.owner else "new"
+            self.store.save_case(case)
+            self.store.add_events([Event(row["case_id"], now, actor, "reply discarded", {"outbox_id": outbox_id})])
+
+
+@dataclass(frozen=True)
+class Delivery:
+    outbox_id: int
+    state: str  # sent, queued (will retry), failed, unknown
+    error: str | None = None
+
+
+class OutboxWorker:
+    """Delivers due outbox rows through the connectors (plain asyncio; the TUI runs it)."""
+
+    def __init__(self, store: Store, connectors: dict[str, Connector], clock: Callable[[], float] = time.time,
+                 rng: random.Random | None = None) -> None:
+        self.store = store
+        self.connectors = connectors
+        self.clock = clock
+        self.rng = rng or random.Random()
+
+    def _connector(self, account: str) -> Connector | None:
+        if account in self.connectors:
+            return self.connectors[account]
+        demo = [c for c in self.connectors.values() if c.platform == "demo"]
+        return demo[0] if demo else None  # the demo speaks for all its demo-* accounts
+
+    @staticmethod
+    def _reply(row: dict) -> OutgoingReply:
+        payload = row["payload"]
+        return OutgoingReply(row["idempotency_key"], row["platform"], row["account"], payload["recipient_id"],
+                             payload["text"], payload["visibility"], payload["in_reply_to"])
+
+    def _mark(self, row: dict, **fields) -> None:
+        with self.store.transaction():
+            self.store.update_outbox(row["id"], int(self.clock()), **fields)
+
+    def _sent(self, row: dict, sent: SentReply) -> Delivery:
+        with self.store.transaction():
+            self.store.update_outbox(row["id"], int(self.clock()), state="sent", remote_id=sent.external_id,
+                                     last_error=None)
+            self.store.confirm_message(row["payload"]["message_id"], sent.external_id, sent.url)
+        return Delivery(row["id"], "sent")
+
+    async def recover(self) -> list[Delivery]:
+        """After a crash: settle rows left 'sending' (and earlier 'unknown' ones) without sending twice."""
+        results = []
+        for row in self.store.outbox_in_state("sending") + self.store.outbox_in_state("unknown"):
+            connector = self._connector(row["account"])
+            if connector is None:
+                continue
+            if connector.capabilities.idempotent_send:
+                self._mark(row, state="queued", next_attempt_at=None)  # the key makes a repeat harmless
+                results.append(Delivery(row["id"], "queued"))
+                continue
+            try:
+                found = await connector.find_sent(self._reply(row))
+            except ConnectorError as error:
+                self._mark(row, state="unknown", last_error=f"{UNKNOWN_HELP} ({error.message})")
+                results.append(Delivery(row["id"], "unknown", error.message))
+                continue
+            if found is not None:
+                results.append(self._sent(row, found))
+            else:
+                self._mark(row, state="queued", next_attempt_at=None)
+                results.append(Delivery(row["id"], "queued"))
+        return results
+
+    async def deliver_due(self) -> list[Delivery]:
+        """Send every row that is due now, in order per case."""
+        results = []
+        for row in self.store.outbox_due(int(self.clock())):
+            connector = self._connector(row["account"])
+            if connector is None:
+                self._mark(row, state="failed", last_error=f"no connector for account {row['account']}")
+                results.append(Delivery(row["id"], "failed", "no connector"))
+                continue
+            attempts = row["attempts"] + 1
+            self._mark(row, state="sending", attempts=attempts)  # on disk before the request leaves
+            try:
+                sent = await connector.send_reply(self._reply(row))
+            except ConnectorError as error:
+                results.append(self._failed(row, connector, error, attempts))
+                continue
+            except Exception as error:  # a connector bug: the request may or may not have gone out
+                unknown = ConnectorError(f"unexpected error: {type(error).__name__}: {error}", outcome_unknown=True)
+                results.append(self._failed(row, connector, unknown, attempts))
+                continue
+            results.append(self._sent(row, sent))
+        return results
+
+    def _failed(self, row: dict, connector: Connector, error: ConnectorError, attempts: int) -> Delivery:
+        now = int(self.clock())
+        if error.outcome_unknown and not connector.capabilities.idempotent_send:
+            self._mark(row, state="unknown", last_error=f"{UNKNOWN_HELP} ({error.message})")
+            return Delivery(row["id"], "unknown", error.message)
+        if error.needs_auth or not error.retryable:
+            self._mark(row, state="failed", last_error=error.message)
+            return Delivery(row["id"], "failed", error.message)
+        delay = error.retry_after if error.retry_after is not None else backoff(attempts, 5.0, self.rng)
+        self._mark(row, state="queued", next_attempt_at=int(now + delay), last_error=error.message)
+        return Delivery(row["id"], "queued", error.message)
+
+    async def run(self, interval: float = 2.0) -> None:
+        """Deliver forever (cancel the task to stop)."""
+        await self.recover()
+        while True:
+            try:
+                await self.deliver_due()
+            except StoreError:
+                pass  # e.g. a row discarded meanwhile; the next round sees the new state
+            await asyncio.sleep(interval)
