@@ -151,3 +151,51 @@ async def test_the_demo_sync_fills_an_empty_inbox(store):
         assert app.screen.query_one(CaseList).count == store.count_cases(app.views[0].query)
         await pilot.press("3")
         assert app.screen.query_one(CaseList).count > 5
+
+
+async def test_reply_with_signature_is_stored_at_once_and_queued(team_inbox):
+    app = make_app(Config(), team_inbox, connectors={})  # offline: nothing can be delivered
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("3", "enter", "r")
+        await pilot.press(*"Hoi Anna, we kijken ernaar!")
+        assert "31/280 characters" in str(app.screen.query_one("#count").render())
+        await pilot.press("ctrl+s")
+        case_id = app.screen.case_id
+        reply = team_inbox.case_messages(case_id)[-1]
+        assert (reply["text"], reply["agent"], reply["direction"]) == ("Hoi Anna, we kijken ernaar! ^TR", "tim", "out")
+        assert team_inbox.get_case(case_id)["status"] == "pending"
+        [row] = team_inbox.case_outbox(case_id)
+        assert row["state"] == "queued"
+        assert "[queued]" in str(app.screen.query_one("#conversation").children[-1].render())
+        assert "outbox 1" in app.sub_title
+        await pilot.press("escape")
+        await pilot.press("1")  # the case left "Mine" (it was never there) and "All open"
+        await pilot.press("3")
+        assert app.screen.query_one(CaseList).count == 3
+
+
+async def test_a_reply_over_the_limit_is_blocked(team_inbox):
+    app = make_app(Config(), team_inbox, connectors={})
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("3", "enter", "r")
+        app.screen.query_one("#text").insert("x" * 300)
+        await pilot.press("ctrl+s")
+        assert "too long for x: 304 of 280" in str(app.screen.query_one("#error").render())
+        await pilot.press("escape")
+        assert team_inbox.counts()["outbox"] == 0
+
+
+async def test_the_demo_delivers_a_reply_and_the_case_shows_it_sent(store):
+    connector = DemoConnector(Account("demo", "demo", {"history_days": 1, "conversations_per_day": 60}),
+                              clock=lambda: T0)
+    app = make_app(Config(), store, connectors={"demo": connector})
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(pilot, lambda: "demo online" in app.sub_title)
+        await pilot.press("2")  # unassigned
+        await wait_for(pilot, lambda: app.screen.query_one(CaseList).count > 0)
+        await pilot.press("enter", "R", *"Stuur je ons je klantnummer?", "ctrl+s")
+        case_id = app.screen.case_id
+        await wait_for(pilot, lambda: store.case_outbox(case_id)[0]["state"] == "sent", tries=200)
+        reply = store.case_messages(case_id)[-1]
+        assert reply["visibility"] == "private" and reply["external_id"].startswith("demo-")
+        assert len(connector.sent) == 1

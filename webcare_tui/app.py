@@ -12,6 +12,7 @@ from webcare_tui.case_query import View, builtin_views
 from webcare_tui.cases import CaseService
 from webcare_tui.config import Config
 from webcare_tui.connectors.base import Connector
+from webcare_tui.outbox import Delivery, Outbox, OutboxWorker
 from webcare_tui.runtime import build_connectors
 from webcare_tui.safe_text import clean
 from webcare_tui.screens.case import CaseScreen
@@ -33,6 +34,7 @@ class WebcareApp(App):
         self.store = store
         self.connectors = connectors
         self.cases = CaseService(store, config.threading)
+        self.outbox = Outbox(store, config.threading)
         self.views: list[View] = builtin_views(config.agent.id) + [
             View(view["name"], builtin_views(config.agent.id)[2].query, str(view.get("key", "")), view["query"])
             for view in config.raw.get("view", [])
@@ -45,6 +47,7 @@ class WebcareApp(App):
         self.push_screen(InboxScreen())
         if self.connectors:
             self.run_sync()
+            self.run_outbox()
 
     def on_unmount(self) -> None:
         self.background.shutdown(wait=False, cancel_futures=True)
@@ -67,11 +70,26 @@ class WebcareApp(App):
         runner = SyncRunner(self.store, self.connectors, self.config.threading, on_status=self.on_sync_status)
         await runner.run(interval=5.0)
 
+    @work(exclusive=True, group="outbox", exit_on_error=False)
+    async def run_outbox(self) -> None:
+        await OutboxWorker(self.store, self.connectors).run(on_delivery=self.on_delivery)
+
+    def on_delivery(self, deliveries: list[Delivery]) -> None:
+        self.update_header()
+        for screen in self.screen_stack:
+            if isinstance(screen, CaseScreen):
+                screen.show_case()
+
+    def update_header(self) -> None:
+        """Who is signed in, each account's sync state, and what waits in the outbox."""
+        parts = [self.config.agent.name, *(f"{account} {state}" for account, state in self.sync_states.items())]
+        parts.append(f"outbox {self.store.outbox_waiting()}")
+        self.sub_title = " · ".join(parts)
+
     def on_sync_status(self, status: SyncStatus) -> None:
         label = status.state if not status.error else f"{status.state}: {clean(status.error, single_line=True)}"
         self.sync_states[status.account] = label
-        self.sub_title = f"{self.config.agent.name} · " + " · ".join(
-            f"{account} {state}" for account, state in self.sync_states.items())
+        self.update_header()
         if status.new_messages:
             for screen in self.screen_stack:
                 if isinstance(screen, InboxScreen):

@@ -214,12 +214,15 @@ class OutboxWorker:
         self._mark(row, state="queued", next_attempt_at=int(now + delay), last_error=error.message)
         return Delivery(row["id"], "queued", error.message)
 
-    async def run(self, interval: float = 2.0) -> None:
-        """Deliver forever (cancel the task to stop)."""
-        await self.recover()
+    async def run(self, interval: float = 2.0,
+                  on_delivery: Callable[[list[Delivery]], None] = lambda deliveries: None) -> None:
+        """Deliver forever (cancel the task to stop); `on_delivery` hears of every round that did something."""
+        if settled := await self.recover():
+            on_delivery(settled)
         while True:
             try:
-                await self.deliver_due()
+                if deliveries := await self.deliver_due():
+                    on_delivery(deliveries)
             except StoreError:
                 pass  # e.g. a row discarded meanwhile; the next round sees the new state
             await asyncio.sleep(interval)

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from webcare_tui.cases import CaseError
+from webcare_tui.outbox import ReplyError
 from webcare_tui.safe_text import clean
 from webcare_tui.screens.prompt import PromptScreen
 from webcare_tui.store import StoreError
@@ -36,6 +37,8 @@ class CaseScreen(Screen):
     """
     BINDINGS = [
         Binding("escape,q", "back", "Back"),
+        Binding("r", "reply('same')", "Reply"),
+        Binding("R", "reply('private')", "Reply privately"),
         Binding("a", "assign", "Assign"),
         Binding("l", "label", "+Label"),
         Binding("L", "unlabel", "-Label"),
@@ -45,6 +48,8 @@ class CaseScreen(Screen):
         Binding("o", "status('open')", "Reopen"),
         Binding("M", "merge", "Merge"),
         Binding("b", "browser", "Open link"),
+        Binding("t", "retry", "Retry send", show=False),
+        Binding("x", "discard", "Discard send", show=False),
     ]
 
     def __init__(self, case_id: int) -> None:
@@ -88,11 +93,15 @@ class CaseScreen(Screen):
         """Messages, memos and events in time order; customer text always as plain text."""
         store = self.app.store  # type: ignore[attr-defined]
         items: list[tuple[int, int, Static]] = []
+        delivery = {row["payload"]["message_id"]: row for row in store.case_outbox(case_id)}
         for message in store.case_messages(case_id):
             inbound = message["direction"] == "in"
             who = "customer" if inbound else f"→ {message['agent'] or 'us'}"
             head = Text.assemble((f"{_when(message['created_at'])}  ", "dim"), (who, "bold"),
                                  (f"  {message['visibility']}", "italic yellow" if message["visibility"] == "private" else "dim"))
+            if (row := delivery.get(message["id"])) is not None and row["state"] != "sent":
+                state = row["state"] + (f": {clean(row['last_error'], single_line=True)}" if row["last_error"] else "")
+                head.append(f"  [{state}]", "bold red" if row["state"] in ("failed", "unknown") else "yellow")
             body = Text(clean(message["text"]))
             items.append((message["created_at"], 1, Static(Text.assemble(head, "\n", body),
                                                            classes="message " + ("in" if inbound else "out"))))
@@ -126,10 +135,11 @@ class CaseScreen(Screen):
     def _act(self, action, done: str) -> None:
         try:
             action()
-        except (CaseError, StoreError) as error:
+        except (CaseError, ReplyError, StoreError) as error:
             self.notice(str(error))
             return
         self.show_case()
+        self.app.update_header()  # type: ignore[attr-defined]
         self.notice(done)
 
     def action_back(self) -> None:
@@ -176,6 +186,42 @@ class CaseScreen(Screen):
                 self.notice("give the number of the case to merge into this one")
 
         self.app.push_screen(PromptScreen("Merge which case into this one (case number):"), merge)
+
+    def action_reply(self, visibility: str) -> None:
+        from webcare_tui.screens.reply import ReplyScreen
+        from webcare_tui.templates import case_values
+
+        config = self.app.config  # type: ignore[attr-defined]
+        context = self.app.store.reply_context(self.case_id)  # type: ignore[attr-defined]
+        if visibility == "same":
+            visibility = context["last_inbound_visibility"] or "public"
+        signature = config.agent.signature.get(self.case["platform"], config.agent.signature.get("default", ""))
+        values = case_values(self.case, config.agent.name, config.agent.initials, signature)
+
+        def send(result: tuple[str, str] | None) -> None:
+            if result is not None:
+                text, chosen = result
+                self._act(lambda: self.app.outbox.queue_reply(self.case_id, text, agent=self.actor,  # type: ignore[attr-defined]
+                                                              visibility=chosen), f"{chosen} reply queued")
+
+        author = clean(self.case["author_handle"] or self.case["author_name"] or "", single_line=True)
+        self.app.push_screen(ReplyScreen(platform=self.case["platform"], recipient=author, visibility=visibility,
+                                         signatures=config.agent.signature, blocks=config.raw.get("blocks", {}),
+                                         values=values), send)
+
+    def _undelivered(self) -> dict | None:
+        rows = [r for r in self.app.store.case_outbox(self.case_id) if r["state"] in ("failed", "unknown")]  # type: ignore[attr-defined]
+        if not rows:
+            self.notice("no failed reply in this case")
+        return rows[-1] if rows else None
+
+    def action_retry(self) -> None:
+        if row := self._undelivered():
+            self._act(lambda: self.app.outbox.retry(row["id"], actor=self.actor), "sending again")  # type: ignore[attr-defined]
+
+    def action_discard(self) -> None:
+        if row := self._undelivered():
+            self._act(lambda: self.app.outbox.discard(row["id"], actor=self.actor), "reply discarded")  # type: ignore[attr-defined]
 
     def action_browser(self) -> None:
         urls = [m["url"] for m in self.app.store.case_messages(self.case_id) if m["url"]]  # type: ignore[attr-defined]
