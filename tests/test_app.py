@@ -199,3 +199,26 @@ async def test_the_demo_delivers_a_reply_and_the_case_shows_it_sent(store):
         reply = store.case_messages(case_id)[-1]
         assert reply["visibility"] == "private" and reply["external_id"].startswith("demo-")
         assert len(connector.sent) == 1
+
+
+async def test_keys_and_saved_views_come_from_the_config_file(team_inbox, tmp_path):
+    from webcare_tui.config import load_config
+
+    path = tmp_path / "config.toml"
+    path.write_text('[agent]\nid = "tim"\nname = "Tim"\n\n[[view]]\nname = "Pakketten"\nquery = "pakket"\nkey = "6"\n\n'
+                    '[keymap]\n"case.reply" = "f2"\n"inbox.search" = "ctrl+f"\n"case.nonsense" = "z"\n')
+    config = load_config(path)
+    app = make_app(config, team_inbox, connectors={})
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("6")
+        cases = app.screen.query_one(CaseList)
+        assert cases.count == 1 and cases.current_row().author_handle == "@bram"
+        await wait_for(pilot, lambda: "6 Pakketten 1" in str(app.screen.query_one("#views").render()))
+        await pilot.press("ctrl+f", *"wifi")
+        assert cases.count == 0  # the saved view narrowed by the search
+        await pilot.press("enter", "escape", "enter", "f2")
+        from webcare_tui.screens.reply import ReplyScreen
+
+        assert isinstance(app.screen, ReplyScreen)
+        messages = [notification.message for notification in app._notifications]
+        assert any("config.toml:13: keymap.case.nonsense: no action with that id" in m for m in messages), messages

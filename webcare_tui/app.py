@@ -24,8 +24,8 @@ from webcare_tui.sync import SyncRunner, SyncStatus
 class WebcareApp(App):
     TITLE = "webcare"
     BINDINGS = [
-        Binding("question_mark", "toggle_help", "Keys"),
-        Binding("ctrl+q", "quit", "Quit", show=False),
+        Binding("question_mark", "toggle_help", "Keys", id="app.keys"),
+        Binding("ctrl+q", "quit", "Quit", show=False, id="app.quit"),
     ]
 
     def __init__(self, config: Config, store: Store, connectors: dict[str, Connector]) -> None:
@@ -42,7 +42,25 @@ class WebcareApp(App):
         self.sync_states: dict[str, str] = {}
         self.background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcare-counts")
 
+    def binding_ids(self) -> set[str]:
+        """Every action id an agent can remap in the config's [keymap]."""
+        from webcare_tui.screens.reply import ReplyScreen
+        from webcare_tui.widgets.case_list import CaseList
+
+        classes = (WebcareApp, InboxScreen, CaseScreen, ReplyScreen, CaseList)
+        return {binding.id for cls in classes for binding in cls.BINDINGS if getattr(binding, "id", None)}
+
+    def apply_keymap(self) -> None:
+        known = self.binding_ids()
+        unknown = [f"{self.config.keymap_where[action]}: no action with that id" for action in self.config.keymap
+                   if action not in known]
+        if unknown:
+            self.notify("\n".join(unknown) + f"\nKnown: {', '.join(sorted(known))}", title="keymap", severity="error",
+                        timeout=30, markup=False)
+        self.set_keymap({action: keys for action, keys in self.config.keymap.items() if action in known})
+
     def on_mount(self) -> None:
+        self.apply_keymap()
         self.sub_title = f"{self.config.agent.name} · starting"
         self.push_screen(InboxScreen())
         if self.connectors:

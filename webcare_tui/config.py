@@ -63,6 +63,8 @@ class Config:
     deadline: int = 30 * 60  # service-level deadline for an answer, seconds
     accounts: tuple[Account, ...] = ()
     demo_seed: int = 7
+    keymap: dict[str, str] = field(default_factory=dict)  # binding id → keys, e.g. "case.reply" → "r"
+    keymap_where: dict[str, str] = field(default_factory=dict)  # binding id → "file:line: keymap.id", for errors
     raw: dict[str, Any] = field(default_factory=dict)  # sections later features read
 
 
@@ -90,7 +92,7 @@ class _Reader:
                 inside = stripped.strip("[]").strip() == section
                 if inside and key == section:
                     return f"{self.path}:{number}: [{section}]"
-            elif inside and re.match(rf"^{re.escape(key)}\s*=", stripped):
+            elif inside and re.match(rf"^[\"']?{re.escape(key)}[\"']?\s*=", stripped):
                 return f"{self.path}:{number}: {section + '.' if section else ''}{key}"
         return f"{self.path}: {section + '.' if section else ''}{key}"
 
@@ -138,8 +140,13 @@ def load_config(path: Path | None = None) -> Config:
     team = data.get("team", {}).get("agents", [])
     deadline = parse_duration(data.get("kpi", {}).get("deadline", "30m"), reader.where("deadline", "kpi"))
     demo_seed = data.get("demo", {}).get("seed", 7)
+    keymap = data.get("keymap", {})
+    for action, keys in keymap.items():
+        if not isinstance(keys, str) or not keys.strip():
+            raise ConfigError(f"{reader.where(action, 'keymap')}: give the keys as text, e.g. \"r\" or \"ctrl+r,f5\"")
+    keymap_where = {action: reader.where(action, "keymap") for action in keymap}
     return Config(path=path, agent=agent, team=tuple(team), threading=threading, deadline=deadline,
-                  accounts=tuple(accounts), demo_seed=demo_seed, raw=data)
+                  accounts=tuple(accounts), demo_seed=demo_seed, keymap=keymap, keymap_where=keymap_where, raw=data)
 
 
 def _agent(section: dict[str, Any], reader: _Reader) -> Agent:

@@ -36,20 +36,20 @@ class CaseScreen(Screen):
     #notice { height: 1; color: $text-muted; }
     """
     BINDINGS = [
-        Binding("escape,q", "back", "Back"),
-        Binding("r", "reply('same')", "Reply"),
-        Binding("R", "reply('private')", "Reply privately"),
-        Binding("a", "assign", "Assign"),
-        Binding("l", "label", "+Label"),
-        Binding("L", "unlabel", "-Label"),
-        Binding("m", "memo", "Memo"),
-        Binding("p", "status('pending')", "Pending"),
-        Binding("c", "status('closed')", "Close"),
-        Binding("o", "status('open')", "Reopen"),
-        Binding("M", "merge", "Merge"),
-        Binding("b", "browser", "Open link"),
-        Binding("t", "retry", "Retry send", show=False),
-        Binding("x", "discard", "Discard send", show=False),
+        Binding("escape,q", "back", "Back", id="case.back"),
+        Binding("r", "reply('same')", "Reply", id="case.reply"),
+        Binding("R", "reply('private')", "Reply privately", id="case.reply_private"),
+        Binding("a", "assign", "Assign", id="case.assign"),
+        Binding("l", "label", "+Label", id="case.label_add"),
+        Binding("L", "unlabel", "-Label", id="case.label_remove"),
+        Binding("m", "memo", "Memo", id="case.memo"),
+        Binding("p", "status('pending')", "Pending", id="case.pending"),
+        Binding("c", "status('closed')", "Close", id="case.close"),
+        Binding("o", "status('open')", "Reopen", id="case.reopen"),
+        Binding("M", "merge", "Merge", id="case.merge"),
+        Binding("b", "browser", "Open link", id="case.open_link"),
+        Binding("t", "retry", "Retry send", show=False, id="case.retry_send"),
+        Binding("x", "discard", "Discard send", show=False, id="case.discard_send"),
     ]
 
     def __init__(self, case_id: int) -> None:

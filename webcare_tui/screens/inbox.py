@@ -26,12 +26,12 @@ class InboxScreen(Screen):
     #notice { height: 1; color: $text-muted; }
     """
     BINDINGS = [
-        *(Binding(str(n), f"view({n - 1})", f"View {n}", show=False) for n in range(1, 10)),
-        Binding("slash", "search", "Search"),
-        Binding("s", "sort", "Sort"),
-        Binding("a", "assign", "Assign"),
-        Binding("c", "close_cases", "Close"),
-        Binding("escape", "clear", "Clear", show=False),
+        *(Binding(str(n), f"view({n - 1})", f"View {n}", show=False, id=f"inbox.view{n}") for n in range(1, 10)),
+        Binding("slash", "search", "Search", id="inbox.search"),
+        Binding("s", "sort", "Sort", id="inbox.sort"),
+        Binding("a", "assign", "Assign", id="inbox.assign"),
+        Binding("c", "close_cases", "Close", id="inbox.close"),
+        Binding("escape", "clear", "Clear", show=False, id="inbox.clear"),
     ]
 
     def __init__(self) -> None:

@@ -25,10 +25,10 @@ class ReplyScreen(ModalScreen[tuple[str, str] | None]):
     #error { color: $error; }
     """
     BINDINGS = [
-        Binding("ctrl+s", "send", "Send"),
-        Binding("ctrl+t", "toggle_visibility", "Public/private"),
-        Binding("ctrl+b", "block", "Text block"),
-        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "send", "Send", id="reply.send"),
+        Binding("ctrl+t", "toggle_visibility", "Public/private", id="reply.visibility"),
+        Binding("ctrl+b", "block", "Text block", id="reply.block"),
+        Binding("escape", "cancel", "Cancel", id="reply.cancel"),
     ]
 
     def __init__(self, *, platform: str, recipient: str, visibility: str, signatures: dict[str, str],

@@ -60,16 +60,16 @@ class CaseList(ScrollView, can_focus=True):
     """
     COMPONENT_CLASSES = {"case-list--cursor"}
     BINDINGS = [
-        Binding("down,j", "move(1)", "Down", show=False),
-        Binding("up,k", "move(-1)", "Up", show=False),
-        Binding("pagedown", "move_page(1)", "Page down", show=False),
-        Binding("pageup", "move_page(-1)", "Page up", show=False),
-        Binding("home,g", "jump(0)", "First", show=False),
-        Binding("end,G", "jump(-1)", "Last", show=False),
-        Binding("space", "toggle_select", "Select"),
-        Binding("shift+down", "extend(1)", "Select down", show=False),
-        Binding("shift+up", "extend(-1)", "Select up", show=False),
-        Binding("enter", "open", "Open"),
+        Binding("down,j", "move(1)", "Down", show=False, id="list.down"),
+        Binding("up,k", "move(-1)", "Up", show=False, id="list.up"),
+        Binding("pagedown", "move_page(1)", "Page down", show=False, id="list.page_down"),
+        Binding("pageup", "move_page(-1)", "Page up", show=False, id="list.page_up"),
+        Binding("home,g", "jump(0)", "First", show=False, id="list.first"),
+        Binding("end,G", "jump(-1)", "Last", show=False, id="list.last"),
+        Binding("space", "toggle_select", "Select", id="list.select"),
+        Binding("shift+down", "extend(1)", "Select down", show=False, id="list.select_down"),
+        Binding("shift+up", "extend(-1)", "Select up", show=False, id="list.select_up"),
+        Binding("enter", "open", "Open", id="list.open"),
     ]
 
     class Counted(Message):
