@@ -11,6 +11,7 @@ from webcare_tui.connectors.demo import DemoConnector
 from webcare_tui.ingest import ingest
 from webcare_tui.screens.case import CaseScreen
 from webcare_tui.screens.inbox import InboxScreen
+from webcare_tui.store import CaseFilter
 from webcare_tui.widgets.case_list import CaseList
 
 EVIL = "[bold red]ALARM[/] \x1b]0;pwned\x07\x1b[31mred [link=https://evil.example]klik[/link]"
@@ -222,3 +223,29 @@ async def test_keys_and_saved_views_come_from_the_config_file(team_inbox, tmp_pa
         assert isinstance(app.screen, ReplyScreen)
         messages = [notification.message for notification in app._notifications]
         assert any("config.toml:13: keymap.case.nonsense: no action with that id" in m for m in messages), messages
+
+
+async def test_split_priority_and_the_customers_other_cases(team_inbox):
+    ingest(team_inbox, [msg(HOUR, author="anna", text="En nu is de tv ook stuk")])
+    app = make_app(Config(), team_inbox, connectors={})
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("3", "enter")
+        first = app.screen.case_id
+        await pilot.press("P", "P")
+        assert team_inbox.get_case(first)["priority"] == 2
+        await pilot.press("s", *"#3", "enter")
+        assert "#3 is" not in str(app.screen.query_one("#notice").render())
+        assert "give a message number" in str(app.screen.query_one("#notice").render())
+        await pilot.press("s", *"2", "enter")
+        [other] = [c["id"] for c in team_inbox.list_cases(CaseFilter(author="anna")) if c["id"] != first]
+        assert [m["text"] for m in team_inbox.case_messages(other)] == ["En nu is de tv ook stuk"]
+        await pilot.press("e", "enter")
+        assert isinstance(app.screen, CaseScreen) and app.screen.case_id == other
+
+
+async def test_the_command_palette_lists_the_screens_actions(team_inbox):
+    app = make_app(Config(), team_inbox, connectors={})
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("3", "enter")
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {"Reply", "Reply privately", "Assign", "Memo", "Split", "Merge", "Close"} <= titles

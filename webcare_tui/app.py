@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from textual import work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 
 from webcare_tui.case_query import View, builtin_views
 from webcare_tui.cases import CaseService
@@ -28,8 +32,10 @@ class WebcareApp(App):
         Binding("ctrl+q", "quit", "Quit", show=False, id="app.quit"),
     ]
 
-    def __init__(self, config: Config, store: Store, connectors: dict[str, Connector]) -> None:
+    def __init__(self, config: Config, store: Store, connectors: dict[str, Connector],
+                 clock: Callable[[], float] = time.time) -> None:
         super().__init__()
+        self.clock = clock
         self.config = config
         self.store = store
         self.connectors = connectors
@@ -77,6 +83,17 @@ class WebcareApp(App):
     def open_case(self, case_id: int) -> None:
         self.push_screen(CaseScreen(case_id))
 
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The palette lists every action of the current screen by name, with its key."""
+        yield from super().get_system_commands(screen)
+        seen = set()
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if binding.description and binding.action not in seen:
+                seen.add(binding.action)
+                yield SystemCommand(binding.description, f"key: {key}",
+                                    partial(active.node.run_action, binding.action))
+
     def action_toggle_help(self) -> None:
         if self.screen.query("HelpPanel"):
             self.action_hide_help_panel()
@@ -114,7 +131,8 @@ class WebcareApp(App):
                     screen.refresh_data()
 
 
-def make_app(config: Config, store: Store, connectors: dict[str, Connector] | None = None) -> WebcareApp:
+def make_app(config: Config, store: Store, connectors: dict[str, Connector] | None = None,
+             clock: Callable[[], float] = time.time) -> WebcareApp:
     """The app on `store`; connectors default to the configured accounts (or the demo)."""
-    return WebcareApp(config, store, build_connectors(config) if connectors is None else connectors)
+    return WebcareApp(config, store, build_connectors(config) if connectors is None else connectors, clock)
 

@@ -71,6 +71,18 @@ class CaseService:
             self.store.save_case(case)
             self.store.add_events([event])
 
+    def set_priority(self, case_id: int, priority: int, actor: str) -> None:
+        """0 normal … 3 urgent."""
+        if priority not in range(4):
+            raise CaseError("priority is 0 (normal) to 3 (urgent)")
+        with self.store.transaction():
+            case = self._case(case_id)
+            if case.priority != priority:
+                event = Event(case_id, self._now(), actor, "priority", {"from": case.priority, "to": priority})
+                case.priority = priority
+                self.store.save_case(case)
+                self.store.add_events([event])
+
     def label(self, case_id: int, actor: str, add: Iterable[str] = (), remove: Iterable[str] = ()) -> None:
         add = [name.strip() for name in add if name.strip()]
         remove = [name.strip() for name in remove if name.strip()]

@@ -47,6 +47,9 @@ class CaseScreen(Screen):
         Binding("c", "status('closed')", "Close", id="case.close"),
         Binding("o", "status('open')", "Reopen", id="case.reopen"),
         Binding("M", "merge", "Merge", id="case.merge"),
+        Binding("s", "split", "Split", id="case.split"),
+        Binding("P", "priority", "Priority", id="case.priority"),
+        Binding("e", "earlier", "Other case", id="case.other"),
         Binding("b", "browser", "Open link", id="case.open_link"),
         Binding("t", "retry", "Retry send", show=False, id="case.retry_send"),
         Binding("x", "discard", "Discard send", show=False, id="case.discard_send"),
@@ -81,6 +84,7 @@ class CaseScreen(Screen):
             (f"Case {case['id']}  ", "bold"), (case["status"].upper(), "bold reverse"), "  ",
             (case["platform"], "bold"), "  ", (author, "bold"), "  owner: ", (case["owner"] or "nobody", "green"),
             "  ", (" ".join(f"#{label}" for label in map(str, case["labels"])), "italic cyan"),
+            (f"  priority {case['priority']}" if case["priority"] else "", "bold red"),
         )
         self.query_one("#title", Static).update(title)
         conversation = self.query_one("#conversation", VerticalScroll)
@@ -94,10 +98,12 @@ class CaseScreen(Screen):
         store = self.app.store  # type: ignore[attr-defined]
         items: list[tuple[int, int, Static]] = []
         delivery = {row["payload"]["message_id"]: row for row in store.case_outbox(case_id)}
-        for message in store.case_messages(case_id):
+        self.message_ids = []
+        for number, message in enumerate(store.case_messages(case_id), start=1):
+            self.message_ids.append(message["id"])
             inbound = message["direction"] == "in"
             who = "customer" if inbound else f"→ {message['agent'] or 'us'}"
-            head = Text.assemble((f"{_when(message['created_at'])}  ", "dim"), (who, "bold"),
+            head = Text.assemble((f"#{number} ", "bold dim"), (f"{_when(message['created_at'])}  ", "dim"), (who, "bold"),
                                  (f"  {message['visibility']}", "italic yellow" if message["visibility"] == "private" else "dim"))
             if (row := delivery.get(message["id"])) is not None and row["state"] != "sent":
                 state = row["state"] + (f": {clean(row['last_error'], single_line=True)}" if row["last_error"] else "")
@@ -123,10 +129,16 @@ class CaseScreen(Screen):
         text.append(clean(case["author_handle"] or "", single_line=True) + "\n", "bold")
         text.append(clean(case["author_name"] or "", single_line=True) + "\n")
         text.append(f"{case['author_followers'] or 0:,} followers · {case['author_type']}\n\n", "dim")
-        text.append("Cases\n", "bold underline")
+        text.append("Cases (e opens one)\n", "bold underline")
         for other in store.author_cases(case["author_id"]):
             marker = "▸ " if other["id"] == case["id"] else "  "
             text.append(f"{marker}{other['id']} {other['status']} {_when(other['created_at'])}\n")
+        memos = store.author_memos(case["author_id"])
+        if memos:
+            text.append("\nMemos on this customer\n", "bold underline")
+            for memo in memos[:5]:
+                text.append(f"{memo['agent']}: ", "dim")
+                text.append(clean(memo["text"], single_line=True)[:60] + "\n")
         return text
 
     def notice(self, text: str) -> None:
@@ -222,6 +234,45 @@ class CaseScreen(Screen):
     def action_discard(self) -> None:
         if row := self._undelivered():
             self._act(lambda: self.app.outbox.discard(row["id"], actor=self.actor), "reply discarded")  # type: ignore[attr-defined]
+
+    def action_priority(self) -> None:
+        new = (self.case["priority"] + 1) % 4
+        self._act(lambda: self.app.cases.set_priority(self.case_id, new, actor=self.actor),  # type: ignore[attr-defined]
+                  f"priority {new} ({('normal', 'raised', 'high', 'urgent')[new]})")
+
+    def action_split(self) -> None:
+        def split(number: str | None) -> None:
+            if not number:
+                return
+            if not number.strip().lstrip("#").isdigit() or not 1 <= int(number.strip().lstrip("#")) <= len(self.message_ids):
+                self.notice(f"give a message number from #1 to #{len(self.message_ids)}")
+                return
+            message_id = self.message_ids[int(number.strip().lstrip("#")) - 1]
+            try:
+                new_id = self.app.cases.split(message_id, actor=self.actor)  # type: ignore[attr-defined]
+            except CaseError as error:
+                self.notice(str(error))
+                return
+            self.show_case()
+            self.notice(f"split into case {new_id} (e opens it)")
+
+        self.app.push_screen(PromptScreen("Split off from message number (it and the later ones move to a new case):"),
+                             split)
+
+    def action_earlier(self) -> None:
+        others = [str(c["id"]) for c in self.app.store.author_cases(self.case["author_id"]) if c["id"] != self.case_id]  # type: ignore[attr-defined]
+        if not others:
+            self.notice("this customer has no other case")
+            return
+
+        def open_case(number: str | None) -> None:
+            if number and number.strip() in others:
+                self.app.push_screen(CaseScreen(int(number)))
+            elif number:
+                self.notice(f"this customer's other cases: {', '.join(others)}")
+
+        self.app.push_screen(PromptScreen(f"Open which case ({', '.join(others)})?", suggestions=others,
+                                          value=others[0]), open_case)
 
     def action_browser(self) -> None:
         urls = [m["url"] for m in self.app.store.case_messages(self.case_id) if m["url"]]  # type: ignore[attr-defined]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -50,7 +48,8 @@ class InboxScreen(Screen):
         yield Static(id="views")
         yield Input(placeholder="search: words, \"phrases\", label:, platform:, author:@, status:, owner:me, "
                                 "!assigned, lang:, age:>2h, before:", id="search")
-        yield CaseList(self.app.store, self.app.background, deadline=self.app.config.deadline, id="cases")  # type: ignore[attr-defined]
+        yield CaseList(self.app.store, self.app.background, deadline=self.app.config.deadline,  # type: ignore[attr-defined]
+                       clock=self.app.clock, id="cases")  # type: ignore[attr-defined]
         yield Static(id="notice", markup=False)
         yield Footer()
 
@@ -66,12 +65,14 @@ class InboxScreen(Screen):
     # -- views ----------------------------------------------------------------
 
     def current_query(self):
+        """The active view, narrowed by what is typed in the search box."""
+        app = self.app
         view = self.views[self.view_index]
         query = view.query
         if view.source:
-            query = parse_query(view.source, me=self.app.config.agent.id, now=time.time())  # type: ignore[attr-defined]
+            query = parse_query(view.source, me=app.config.agent.id, now=app.clock())  # type: ignore[attr-defined]
         if self.search_text:
-            query = query.narrowed(parse_query(self.search_text, me=self.app.config.agent.id, now=time.time()))  # type: ignore[attr-defined]
+            query = query.narrowed(parse_query(self.search_text, me=app.config.agent.id, now=app.clock()))  # type: ignore[attr-defined]
         return query
 
     def show_view(self) -> None:
@@ -89,12 +90,13 @@ class InboxScreen(Screen):
     def update_counts(self) -> None:
         """Count every view in the background thread, then redraw the tab line."""
         store, me, views = self.app.store, self.app.config.agent.id, list(self.views)  # type: ignore[attr-defined]
+        clock = self.app.clock  # type: ignore[attr-defined]
 
         def count_all() -> list[int | None]:
             counts: list[int | None] = []
             for view in views:
                 try:
-                    query = view.query if not view.source else parse_query(view.source, me=me, now=time.time())
+                    query = view.query if not view.source else parse_query(view.source, me=me, now=clock())
                     counts.append(store.count_cases(query))
                 except QueryError:
                     counts.append(None)

@@ -363,6 +363,11 @@ class Store(InboxQueries):
         """Agents that own a case (for completion when handing over)."""
         return [row[0] for row in self.conn.execute("SELECT DISTINCT owner FROM cases WHERE owner IS NOT NULL")]
 
+    def author_memos(self, author_id: int) -> list[dict[str, Any]]:
+        """Memos on all of one author's cases, newest first."""
+        return self._rows("SELECT id, case_id, agent, text, created_at FROM memos WHERE author_id = ?"
+                          " ORDER BY created_at DESC, id DESC", (author_id,))
+
     def label_names(self) -> list[str]:
         return [row[0] for row in self.conn.execute("SELECT name FROM labels ORDER BY name")]
 

@@ -211,7 +211,8 @@ class CaseList(ScrollView, can_focus=True):
         fixed = 1 + 5 + 3 + 7 + 19 + 9 + 5  # mark, status, platform, due, author, owner, age
         room = max(width - fixed - (cell_len(labels) + 1 if labels else 0), 10)
         text = Text.assemble(
-            ("●" if row.id in self.selected else " ", "bold magenta"),
+            ("●" if row.id in self.selected else "!" if row.priority >= 2 else " ",
+             "bold magenta" if row.id in self.selected else "bold red"),
             (f"{status:<5}", status_style),
             (f"{PLATFORMS.get(row.platform, row.platform[:2].upper()):<3}", "bold"),
             (f"{due_text:>6} ", due_style),

@@ -1,0 +1,52 @@
+"""Snapshots of the inbox, case and search screens on the demo data (reviewed as pictures).
+
+Update after a deliberate change of the screens: pytest tests/test_snapshots.py --snapshot-update
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from conftest import T0
+
+from webcare_tui.app import make_app
+from webcare_tui.case_rules import ThreadingRules
+from webcare_tui.cases import CaseService
+from webcare_tui.config import Account, Config
+from webcare_tui.connectors.demo import DemoConnector
+from webcare_tui.ingest import ingest
+
+
+@pytest.fixture
+def demo_app(store):
+    connector = DemoConnector(Account("demo", "demo", {"seed": 3, "history_days": 2, "conversations_per_day": 60}),
+                              clock=lambda: T0)
+    ingest(store, asyncio.run(connector.fetch(None)).messages)
+    CaseService(store, ThreadingRules(), clock=lambda: T0).close_due()
+    return make_app(Config(), store, connectors={}, clock=lambda: T0)
+
+
+async def counted(pilot) -> None:
+    """Wait until the background counts are on screen."""
+    for _ in range(100):
+        if "…" not in str(pilot.app.screen.query_one("#views").render()):
+            return
+        await pilot.pause(0.02)
+
+
+def test_inbox(snap_compare, demo_app):
+    assert snap_compare(demo_app, press=["3"], terminal_size=(120, 40), run_before=counted)
+
+
+def test_inbox_in_a_small_terminal(snap_compare, demo_app):
+    assert snap_compare(demo_app, press=["3", "j", "space"], terminal_size=(80, 24), run_before=counted)
+
+
+def test_case(snap_compare, demo_app):
+    assert snap_compare(demo_app, press=["3", "enter"], terminal_size=(120, 40), run_before=counted)
+
+
+def test_search(snap_compare, demo_app):
+    assert snap_compare(demo_app, press=["3", "slash", *"pakket", "enter"], terminal_size=(120, 40),
+                        run_before=counted)
