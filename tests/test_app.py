@@ -70,7 +70,7 @@ async def test_open_a_case_label_hand_over_and_close_it(team_inbox):
         conversation = str(app.screen.query_one("#conversation").children[-1].render())
         assert "Mijn wifi is kapot" in conversation
         await pilot.press("l", *"Storing", "enter")
-        await pilot.press("m", *"Belt morgen terug", "enter")
+        await pilot.press("n", *"Belt morgen terug", "enter")
         await pilot.press("a", *"jeroen", "enter")
         case = team_inbox.get_case(case_id)
         assert (case["labels"], case["owner"], case["status"]) == (["Storing"], "jeroen", "open")
@@ -249,3 +249,43 @@ async def test_the_command_palette_lists_the_screens_actions(team_inbox):
         await pilot.press("3", "enter")
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert {"Reply", "Reply privately", "Assign", "Memo", "Split", "Merge", "Close"} <= titles
+
+
+async def test_the_hypotheken_key_applies_the_bundle_and_u_undoes_it(team_inbox):
+    clock = [T0 + HOUR]
+    app = make_app(Config(), team_inbox, connectors={}, clock=lambda: clock[0])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("3")  # anna waits longest and is under the cursor
+        anna = app.screen.query_one(CaseList).current_row().id
+        before = (team_inbox.get_case(anna), team_inbox.case_messages(anna))
+        await pilot.press("h")
+        case = team_inbox.get_case(anna)
+        assert (case["owner"], case["labels"], case["status"]) == ("jeroen", ["Hypotheken", "Vraag"], "pending")
+        assert [m["text"] for m in team_inbox.case_memos(anna)] == ["Hoi Jeroen, kun jij hiernaar kijken?"]
+        [row] = team_inbox.case_outbox(anna)
+        assert row["state"] == "queued" and row["payload"]["text"] == (
+            "Bedankt voor je vraag, ik heb het doorgezet naar Jeroen van ons klantenserviceteam en hij reageert "
+            "binnen 3 uur! ^TR")
+        notice = str(app.screen.query_one("#notice").render())
+        assert "Hypotheken: assigned Jeroen, +Vraag +Hypotheken, memo, reply queued, pending" in notice
+        assert app.screen.query_one(CaseList).count == 3  # it left All open
+        clock[0] += 5
+        await pilot.press("u")
+        after = team_inbox.get_case(anna)
+        for key in ("owner", "status", "labels", "message_count", "waiting_since"):
+            assert after[key] == before[0][key], key
+        assert team_inbox.case_messages(anna) == before[1] and team_inbox.case_memos(anna) == []
+        assert team_inbox.outbox_waiting() == 0
+        assert "undone: Hypotheken" in str(app.screen.query_one("#notice").render())
+        assert app.screen.query_one(CaseList).count == 4
+
+
+async def test_the_macro_picker_and_a_macro_that_asks(team_inbox):
+    app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("3", "space", "space")  # anna and bram
+        await pilot.press("m", *"Tick", "right", "enter")  # completes to "Ticket"
+        await pilot.press(*"INC-9", "enter")
+        memos = [m["text"] for c in team_inbox.list_cases() for m in team_inbox.case_memos(c["id"])]
+        assert memos == ["Ticket INC-9 aangemaakt in het backoffice-systeem."] * 2
+        assert "Ticket (2 cases): +Ticket, memo" in str(app.screen.query_one("#notice").render())

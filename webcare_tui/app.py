@@ -16,8 +16,10 @@ from webcare_tui.case_query import View, builtin_views
 from webcare_tui.cases import CaseService
 from webcare_tui.config import Config
 from webcare_tui.connectors.base import Connector
+from webcare_tui.macro_runner import DEFAULT_GRACE, Applied, MacroRunner
+from webcare_tui.macros import load_macros
 from webcare_tui.outbox import Delivery, Outbox, OutboxWorker
-from webcare_tui.runtime import build_connectors
+from webcare_tui.runtime import build_connectors, macro_folders, team_agents
 from webcare_tui.safe_text import clean
 from webcare_tui.screens.case import CaseScreen
 from webcare_tui.screens.inbox import InboxScreen
@@ -39,8 +41,15 @@ class WebcareApp(App):
         self.config = config
         self.store = store
         self.connectors = connectors
-        self.cases = CaseService(store, config.threading)
-        self.outbox = Outbox(store, config.threading)
+        self.cases = CaseService(store, config.threading, clock)
+        self.outbox = Outbox(store, config.threading, clock=clock)
+        self.macros = load_macros(macro_folders(config), agents=team_agents(config) or None,
+                                  blocks=config.raw.get("blocks", {}))
+        self.macro_conflicts: set[str] = set()
+        self.macro_runner = MacroRunner(store, self.cases, self.outbox, config.agent, blocks=config.raw.get("blocks", {}),
+                                        grace=int(config.raw.get("macros", {}).get("undo_grace", DEFAULT_GRACE)),
+                                        clock=clock)
+        self.last_applied: Applied | None = None
         self.views: list[View] = builtin_views(config.agent.id) + [
             View(view["name"], builtin_views(config.agent.id)[2].query, str(view.get("key", "")), view["query"])
             for view in config.raw.get("view", [])
@@ -50,11 +59,13 @@ class WebcareApp(App):
 
     def binding_ids(self) -> set[str]:
         """Every action id an agent can remap in the config's [keymap]."""
+        from webcare_tui.screens.macro_keys import MacroKeys
         from webcare_tui.screens.reply import ReplyScreen
         from webcare_tui.widgets.case_list import CaseList
 
         classes = (WebcareApp, InboxScreen, CaseScreen, ReplyScreen, CaseList)
-        return {binding.id for cls in classes for binding in cls.BINDINGS if getattr(binding, "id", None)}
+        extra = {binding.id for binding in MacroKeys.MACRO_BINDINGS}
+        return extra | {binding.id for cls in classes for binding in cls.BINDINGS if getattr(binding, "id", None)}
 
     def apply_keymap(self) -> None:
         known = self.binding_ids()
@@ -69,6 +80,10 @@ class WebcareApp(App):
         self.apply_keymap()
         self.sub_title = f"{self.config.agent.name} · starting"
         self.push_screen(InboxScreen())
+        problems = self.macros.errors + sorted(self.macro_conflicts)
+        if problems:
+            self.notify("These macros were not loaded:\n" + "\n".join(problems), title="macros", severity="error",
+                        timeout=30, markup=False)
         if self.connectors:
             self.run_sync()
             self.run_outbox()

@@ -137,6 +137,62 @@ def cmd_sync(args: argparse.Namespace, config: Config, store: Store, out: TextIO
     return 1 if failed else 0
 
 
+def _macro_set(config: Config, folder: str | None):
+    from webcare_tui.macros import load_macros
+    from webcare_tui.runtime import macro_folders, team_agents
+
+    folders = [Path(folder)] if folder else macro_folders(config)
+    return load_macros(folders, agents=team_agents(config) or None, blocks=config.raw.get("blocks", {})), folders
+
+
+def cmd_macros(args: argparse.Namespace, config: Config, store: Store, out: TextIO) -> int:
+    macros, folders = _macro_set(config, getattr(args, "dir", None))
+    if args.action == "check":
+        for error in macros.errors:
+            print(error, file=sys.stderr)
+        print(f"{len(macros.macros)} macros valid, {len(macros.errors)} errors in {', '.join(map(str, folders))}",
+              file=out)
+        return 1 if macros.errors else 0
+    for macro in sorted(macros.macros, key=lambda m: m.name.lower()):
+        key = macro.key or "-"
+        scope = "" if macro.scope == "any" else f" ({macro.scope})"
+        print(f"{key:<8} {macro.name:<20} {macro.summary()}{scope}", file=out)
+    for error in macros.errors:
+        print(f"not loaded: {error}", file=sys.stderr)
+    return 0
+
+
+def cmd_macro_apply(args: argparse.Namespace, config: Config, store: Store, out: TextIO) -> int:
+    from webcare_tui.cases import CaseService
+    from webcare_tui.macro_runner import MacroError, MacroRunner
+    from webcare_tui.outbox import Outbox
+
+    macros, _ = _macro_set(config, None)
+    macro = macros.by_name(args.name)
+    if macro is None:
+        known = ", ".join(sorted(m.name for m in macros.macros)) or "none"
+        print(f"webcare: there is no macro {args.name!r} (known: {known})", file=sys.stderr)
+        return 2
+    cases = CaseService(store, config.threading)
+    runner = MacroRunner(store, cases, Outbox(store, config.threading), config.agent,
+                         blocks=config.raw.get("blocks", {}), grace=0)
+    try:
+        if args.dry_run:
+            for case_id in args.case:
+                preview = runner.preview(macro, case_id, args.ask)
+                print(f"case {case_id}: {preview.summary}", file=out)
+                if preview.memo:
+                    print(f"  memo:  {preview.memo}", file=out)
+                if preview.reply:
+                    print(f"  reply: {preview.reply}", file=out)
+            return 0
+        print(runner.apply(macro, args.case, ask=args.ask).summary, file=out)
+    except (MacroError, StoreError) as error:
+        print(f"webcare: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="webcare", description="A terminal console for webcare agents.")
     parser.add_argument("--version", action="version", version=f"webcare-tui {__version__}")
@@ -167,6 +223,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--days", type=float, default=14)
     demo.add_argument("--per-day", type=int, default=300, help="conversations per day")
     demo.set_defaults(handler=cmd_demo)
+
+    macros = commands.add_parser("macros", help="check or list the macros")
+    macros_actions = macros.add_subparsers(dest="action", required=True, metavar="ACTION")
+    check = macros_actions.add_parser("check", help="validate macro files; exit 1 on any error")
+    check.add_argument("dir", nargs="?", help="a folder of macro files (default: the configured ones)")
+    macros_actions.add_parser("list", help="name, key and actions of every macro")
+    macros.set_defaults(handler=cmd_macros)
+
+    macro = commands.add_parser("macro", help="apply a macro from a script")
+    macro.add_argument("verb", choices=["apply"])
+    macro.add_argument("name")
+    macro.add_argument("--case", type=int, action="append", required=True, help="case id (repeat for more)")
+    macro.add_argument("--ask", help="the answer to the macro's question, for {ask}")
+    macro.add_argument("--dry-run", action="store_true", help="show what it would do, change nothing")
+    macro.set_defaults(handler=cmd_macro_apply)
 
     sync = commands.add_parser("sync", help="fetch new messages from every configured account")
     sync.add_argument("--once", action="store_true", required=True, help="one round, then exit")

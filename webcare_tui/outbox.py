@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from webcare_tui import case_rules
 from webcare_tui.case_rules import Event, ThreadingRules
 from webcare_tui.connectors.base import Connector, ConnectorError, OutgoingReply, SentReply
-from webcare_tui.platforms import MAX_REPLY_LENGTH
+from webcare_tui.platforms import LIKE_PLATFORMS, MAX_REPLY_LENGTH
 from webcare_tui.store import Store, StoreError
 from webcare_tui.sync import backoff
 
@@ -53,8 +53,11 @@ class Outbox:
         self.clock = clock
         self.new_key = new_key
 
-    def queue_reply(self, case_id: int, text: str, *, agent: str, visibility: str = "same") -> int:
+    def queue_reply(self, case_id: int, text: str, *, agent: str, visibility: str = "same",
+                    hold_until: int | None = None) -> int:
         """Store `text` (signature included) as our reply in the case and queue it; returns the outbox id.
+
+        `hold_until` keeps it from the platform until then (a macro's undo grace period).
 
         Raises:
             ReplyError: empty, or longer than the platform allows.
@@ -85,7 +88,30 @@ class Outbox:
                 "message_id": message_id, "text": text, "visibility": visibility,
                 "recipient_id": context["recipient_id"], "in_reply_to": context["last_inbound_id"],
             }, now)
+            if hold_until is not None:
+                self.store.update_outbox(outbox_id, now, next_attempt_at=hold_until)
             self.store.add_events([*events, Event(case_id, now, agent, "reply", {"outbox_id": outbox_id})])
+            return outbox_id
+
+    def queue_like(self, case_id: int, *, agent: str, hold_until: int | None = None) -> int:
+        """Like the customer's last message on its platform; returns the outbox id.
+
+        Raises:
+            ReplyError: the platform has no likes, or there is no customer message.
+        """
+        now = int(self.clock())
+        with self.store.transaction():
+            context = self.store.reply_context(case_id)
+            if context["platform"] not in LIKE_PLATFORMS:
+                raise ReplyError(f"{context['platform']} has no likes")
+            if not context["last_inbound_id"]:
+                raise ReplyError("there is no customer message to like")
+            account = context["last_inbound_account"] or context["account"]
+            outbox_id = self.store.add_outbox(self.new_key(), case_id, account, context["platform"], "like",
+                                              {"external_id": context["last_inbound_id"]}, now)
+            if hold_until is not None:
+                self.store.update_outbox(outbox_id, now, next_attempt_at=hold_until)
+            self.store.add_events([Event(case_id, now, agent, "like", {"outbox_id": outbox_id})])
             return outbox_id
 
     def retry(self, outbox_id: int, actor: str) -> None:
@@ -106,6 +132,10 @@ class Outbox:
                 raise ReplyError(f"that reply is {row['state']}; only a queued, failed or unknown one can be discarded")
             now = int(self.clock())
             self.store.update_outbox(outbox_id, now, state="discarded")
+            if row["kind"] != "reply":
+                self.store.add_events([Event(row["case_id"], now, actor, f"{row['kind']} discarded",
+                                             {"outbox_id": outbox_id})])
+                return
             self.store.delete_message(row["payload"]["message_id"])
             case = self.store.case_state(row["case_id"])
             case_rules.summarize(case, self.store.case_message_times(case.id))
@@ -162,8 +192,8 @@ class OutboxWorker:
             connector = self._connector(row["account"])
             if connector is None:
                 continue
-            if connector.capabilities.idempotent_send:
-                self._mark(row, state="queued", next_attempt_at=None)  # the key makes a repeat harmless
+            if connector.capabilities.idempotent_send or row["kind"] == "like":
+                self._mark(row, state="queued", next_attempt_at=None)  # a repeat is harmless
                 results.append(Delivery(row["id"], "queued"))
                 continue
             try:
@@ -191,6 +221,11 @@ class OutboxWorker:
             attempts = row["attempts"] + 1
             self._mark(row, state="sending", attempts=attempts)  # on disk before the request leaves
             try:
+                if row["kind"] == "like":
+                    await connector.like(row["payload"]["external_id"])
+                    self._mark(row, state="sent", last_error=None)
+                    results.append(Delivery(row["id"], "sent"))
+                    continue
                 sent = await connector.send_reply(self._reply(row))
             except ConnectorError as error:
                 results.append(self._failed(row, connector, error, attempts))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from webcare_tui.config import Account, Config, db_path
+from pathlib import Path
+
+import platformdirs
+
+from webcare_tui.config import APP, Account, Config, db_path
 from webcare_tui.connectors.base import Connector, connector_class
 from webcare_tui.credentials import get_secret
 from webcare_tui.store import Store
@@ -35,3 +39,24 @@ def build_connectors(config: Config) -> dict[str, Connector]:
         secret = None if account.platform == "demo" else get_secret(account.name)
         built[account.name] = cls(account, secret)
     return built
+
+
+EXAMPLE_MACROS = Path(__file__).parent.parent / "macros"  # the repository's examples (source checkouts)
+
+
+def macro_folders(config: Config) -> list[Path]:
+    """Where macros are read from, later folders winning: the team's shared folder
+    (`[macros] dir`, e.g. a git checkout) and the agent's own folder in the config dir.
+    With neither, the repository's examples, so the demo has macros to try."""
+    own = Path(platformdirs.user_config_dir(APP)) / "macros"
+    team = config.raw.get("macros", {}).get("dir")
+    folders = [Path(team).expanduser()] if team else []
+    if own.is_dir():
+        folders.append(own)
+    return folders or [EXAMPLE_MACROS]
+
+
+def team_agents(config: Config) -> set[str]:
+    """Everyone a macro may assign to; empty means unknown (the demo's team is not configured)."""
+    agents = {str(agent["id"]) for agent in config.team if isinstance(agent, dict) and agent.get("id")}
+    return agents | {config.agent.id} if agents else set()

@@ -15,6 +15,7 @@ from textual.widgets import Footer, Header, Static
 from webcare_tui.cases import CaseError
 from webcare_tui.outbox import ReplyError
 from webcare_tui.safe_text import clean
+from webcare_tui.screens.macro_keys import MacroKeys
 from webcare_tui.screens.prompt import PromptScreen
 from webcare_tui.store import StoreError
 
@@ -23,7 +24,8 @@ def _when(epoch: int) -> str:
     return datetime.fromtimestamp(epoch).strftime("%a %d %b %H:%M")
 
 
-class CaseScreen(Screen):
+class CaseScreen(MacroKeys, Screen):
+    scope = "case"
     DEFAULT_CSS = """
     #title { height: auto; background: $boost; padding: 0 1; }
     #conversation { width: 1fr; }
@@ -42,7 +44,7 @@ class CaseScreen(Screen):
         Binding("a", "assign", "Assign", id="case.assign"),
         Binding("l", "label", "+Label", id="case.label_add"),
         Binding("L", "unlabel", "-Label", id="case.label_remove"),
-        Binding("m", "memo", "Memo", id="case.memo"),
+        Binding("n", "memo", "Memo", id="case.memo"),
         Binding("p", "status('pending')", "Pending", id="case.pending"),
         Binding("c", "status('closed')", "Close", id="case.close"),
         Binding("o", "status('open')", "Reopen", id="case.reopen"),
@@ -53,6 +55,7 @@ class CaseScreen(Screen):
         Binding("b", "browser", "Open link", id="case.open_link"),
         Binding("t", "retry", "Retry send", show=False, id="case.retry_send"),
         Binding("x", "discard", "Discard send", show=False, id="case.discard_send"),
+        *MacroKeys.MACRO_BINDINGS,
     ]
 
     def __init__(self, case_id: int) -> None:
@@ -69,7 +72,15 @@ class CaseScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.install_macro_keys()
         self.show_case()
+
+    def target_ids(self) -> list[int]:
+        return [self.case_id]
+
+    def after_macro(self) -> None:
+        self.show_case()
+        self.app.update_header()  # type: ignore[attr-defined]
 
     @property
     def actor(self) -> str:

@@ -11,12 +11,14 @@ from textual.widgets import Footer, Header, Input, Static
 
 from webcare_tui.case_query import QueryError, View, parse_query
 from webcare_tui.cases import CaseError
+from webcare_tui.screens.macro_keys import MacroKeys
 from webcare_tui.screens.prompt import PromptScreen
 from webcare_tui.store.inbox import SORTS, default_sort
 from webcare_tui.widgets.case_list import CaseList
 
 
-class InboxScreen(Screen):
+class InboxScreen(MacroKeys, Screen):
+    scope = "inbox"
     DEFAULT_CSS = """
     #views { height: 1; background: $boost; }
     #search { display: none; }
@@ -30,6 +32,7 @@ class InboxScreen(Screen):
         Binding("a", "assign", "Assign", id="inbox.assign"),
         Binding("c", "close_cases", "Close", id="inbox.close"),
         Binding("escape", "clear", "Clear", show=False, id="inbox.clear"),
+        *MacroKeys.MACRO_BINDINGS,
     ]
 
     def __init__(self) -> None:
@@ -54,6 +57,7 @@ class InboxScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.install_macro_keys()
         self.show_view()
         self.update_counts()
         self.query_one(CaseList).focus()
@@ -171,6 +175,14 @@ class InboxScreen(Screen):
         cases.focus()
 
     # -- actions on the selected cases (or the one under the cursor) ---------
+
+    def target_ids(self) -> list[int]:
+        return self.query_one(CaseList).target_ids()
+
+    def after_macro(self) -> None:
+        self.query_one(CaseList).selected.clear()
+        self.refresh_data()
+        self.app.update_header()  # type: ignore[attr-defined]
 
     @on(CaseList.Opened)
     def open_case(self, event: CaseList.Opened) -> None:

@@ -397,6 +397,12 @@ class Store(InboxQueries):
         self.conn.execute("INSERT INTO memos_fts (rowid, text) VALUES (?, ?)", (cursor.lastrowid, text))
         return cursor.lastrowid
 
+    def delete_memo(self, memo_id: int) -> None:
+        row = self.conn.execute("SELECT text FROM memos WHERE id = ?", (memo_id,)).fetchone()
+        if row is not None:
+            self.conn.execute("INSERT INTO memos_fts (memos_fts, rowid, text) VALUES ('delete', ?, ?)", (memo_id, row[0]))
+            self.conn.execute("DELETE FROM memos WHERE id = ?", (memo_id,))
+
     def counts(self) -> dict[str, int]:
         """Row counts of the main tables (for the CLI and tests)."""
         with self._lock:

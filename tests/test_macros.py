@@ -1,0 +1,179 @@
+"""Macros: files checked line by line, one transaction per application, undo within the grace period."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import HOUR, T0, msg
+
+from webcare_tui.cases import CaseService
+from webcare_tui.cli import main
+from webcare_tui.config import Agent
+from webcare_tui.ingest import ingest
+from webcare_tui.macro_runner import MacroError, MacroRunner
+from webcare_tui.macros import load_macros
+from webcare_tui.outbox import Outbox, OutboxWorker
+
+EXAMPLES = Path(__file__).parent.parent / "macros"
+TIM = Agent(id="tim", name="Tim Ruiter", initials="TR", signature={"x": " ^TR", "default": "\n\nGroetjes, Tim"})
+TEAM = {"tim", "jeroen", "sanne"}
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(text)
+    return folder
+
+
+def test_the_shipped_examples_are_valid():
+    macros = load_macros([EXAMPLES], agents=TEAM | {"noah", "lisa"})
+    assert macros.errors == []
+    assert {"Hypotheken", "Compliment", "Störung (de)", "Outage (en)", "Terugbellen"} <= {m.name for m in macros.macros}
+
+
+def test_errors_name_file_line_and_problem_and_valid_macros_still_load(tmp_path):
+    folder = write(tmp_path / "m", "a.toml", """\
+[[macro]]
+name = "Goed"
+key = "g"
+labels_add = ["Vraag"]
+
+[[macro]]
+name = "Fout"
+key = "f"
+assign = "piet"
+colour = "red"
+reply = "Hoi {author.voornaam}"
+status = "done"
+
+[[macro]]
+name = "Dubbel"
+key = "g"
+status = "closed"
+""")
+    write(folder, "broken.toml", "[[macro]]\nname = \"x\nkey = 1\n")
+    macros = load_macros([folder], agents=TEAM)
+    a = folder / "a.toml"
+    assert [m.name for m in macros.macros] == ["Goed", "Dubbel"]
+    assert f"{a}:9: macro 'Fout': there is no agent 'piet' (the team: jeroen, sanne, tim)" in macros.errors
+    assert any(e.startswith(f"{a}:10: macro 'Fout': unknown action or setting 'colour'") for e in macros.errors)
+    assert f"{a}:11: macro 'Fout': reply: unknown variable {{author.voornaam}}" in " ".join(macros.errors) or any(
+        e.startswith(f"{a}:11: macro 'Fout': reply: unknown variable {{author.voornaam}}") for e in macros.errors)
+    assert any(e.startswith(f"{a}:12: macro 'Fout': status is one of open, pending, closed") for e in macros.errors)
+    assert any(f"{a}:14: key 'g' is already 'Goed'" in e for e in macros.errors)
+    assert any(e.startswith(f"{folder / 'broken.toml'}: ") and "line 2" in e for e in macros.errors)
+
+
+def test_macros_check_exits_non_zero_on_errors(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WEBCARE_CONFIG", str(tmp_path / "none.toml"))
+    folder = write(tmp_path / "m", "a.toml", '[[macro]]\nname = "Leeg"\n')
+    assert main(["--db", str(tmp_path / "db"), "macros", "check", str(folder)]) == 1
+    assert "does nothing" in capsys.readouterr().err
+    assert main(["--db", str(tmp_path / "db"), "macros", "check", str(EXAMPLES)]) == 0
+
+
+@pytest.fixture
+def runner(store):
+    ingest(store, [msg(0, author="anna", text="Vraag over mijn hypotheek"), msg(HOUR, author="bram", platform="whatsapp",
+                                                                               visibility="private")])
+    clock = [T0 + 2 * HOUR]
+    cases = CaseService(store, clock=lambda: clock[0])
+    outbox = Outbox(store, clock=lambda: clock[0])
+    runner = MacroRunner(store, cases, outbox, TIM, grace=10, clock=lambda: clock[0])
+    runner.now = clock
+    return runner
+
+
+def macro(name: str):
+    return load_macros([EXAMPLES]).by_name(name)
+
+
+def case_of(store, author):
+    return next(c["id"] for c in store.list_cases() if c["author_id"] == author)
+
+
+def test_hypotheken_applies_the_whole_bundle(store, runner):
+    anna = case_of(store, "anna")
+    applied = runner.apply(macro("Hypotheken"), [anna])
+    assert applied.summary == "Hypotheken: assigned Jeroen, +Vraag +Hypotheken, memo, reply queued, pending"
+    case = store.get_case(anna)
+    assert (case["owner"], case["labels"], case["status"]) == ("jeroen", ["Hypotheken", "Vraag"], "pending")
+    assert [m["text"] for m in store.case_memos(anna)] == ["Hoi Jeroen, kun jij hiernaar kijken?"]
+    [row] = store.case_outbox(anna)
+    assert row["payload"]["text"].endswith("reageert binnen 3 uur! ^TR") and row["state"] == "queued"
+    assert row["next_attempt_at"] == T0 + 2 * HOUR + 10  # held for the undo grace period
+
+
+async def test_nothing_reaches_the_platform_during_the_grace_period(store, runner):
+    from test_outbox import Platform
+
+    anna = case_of(store, "anna")
+    runner.apply(macro("Hypotheken"), [anna])
+    platform = Platform()
+    worker = OutboxWorker(store, {"brand-x": platform}, clock=lambda: runner.now[0])
+    assert await worker.deliver_due() == [] and not platform.published
+    runner.now[0] += 11
+    assert [d.state for d in await worker.deliver_due()] == ["sent"]
+
+
+def test_undo_restores_everything_and_takes_the_reply_back(store, runner):
+    anna = case_of(store, "anna")
+    CaseService(store, clock=lambda: T0).label(anna, "tim", add=["Bestaand"])
+    before = (store.get_case(anna), store.case_messages(anna))
+    applied = runner.apply(macro("Hypotheken"), [anna])
+    runner.now[0] += 5
+    assert runner.undo(applied) == "undone: Hypotheken"
+    after = store.get_case(anna)
+    for key in ("owner", "status", "labels", "message_count", "priority", "waiting_since"):
+        assert after[key] == before[0][key], key
+    assert store.case_messages(anna) == before[1] and store.case_memos(anna) == []
+    assert [r["state"] for r in store.case_outbox(anna)] == ["discarded"] and store.outbox_waiting() == 0
+
+
+def test_undo_after_the_grace_period_is_refused(store, runner):
+    applied = runner.apply(macro("Hypotheken"), [case_of(store, "anna")])
+    runner.now[0] += 11
+    with pytest.raises(MacroError, match="too late to undo Hypotheken"):
+        runner.undo(applied)
+
+
+def test_a_failing_action_rolls_the_whole_bundle_back(store, runner):
+    anna, bram = case_of(store, "anna"), case_of(store, "bram")
+    before = (store.counts(), store.get_case(anna), store.get_case(bram))
+    with pytest.raises(MacroError, match="nothing was changed"):
+        runner.apply(macro("Hypotheken"), [anna, bram, 999])  # the third case does not exist
+    assert (store.counts(), store.get_case(anna), store.get_case(bram)) == before
+
+
+def test_like_where_the_platform_has_none_is_reported(store, runner):
+    anna, bram = case_of(store, "anna"), case_of(store, "bram")
+    store.conn.execute("UPDATE cases SET platform = 'messenger' WHERE id = ?", (bram,))
+    applied = runner.apply(macro("Compliment"), [anna, bram])
+    assert applied.summary == "Compliment (2 cases): +Compliment, like queued, closed, no like: messenger has no likes"
+    assert [r["kind"] for r in store.case_outbox(anna)] == ["like"] and store.case_outbox(bram) == []
+
+
+def test_ask_fills_the_memo_and_is_required(store, runner):
+    anna = case_of(store, "anna")
+    with pytest.raises(MacroError, match="needs an answer to: ticket number"):
+        runner.apply(macro("Ticket"), [anna])
+    runner.apply(macro("Ticket"), [anna], ask="INC-4711")
+    assert [m["text"] for m in store.case_memos(anna)] == ["Ticket INC-4711 aangemaakt in het backoffice-systeem."]
+
+
+def test_preview_changes_nothing(store, runner):
+    anna = case_of(store, "anna")
+    before = store.counts()
+    preview = runner.preview(macro("Terugbellen"), anna)
+    assert preview.reply.startswith("Hoi Anna, we bellen je graag even.") and preview.reply.endswith("^TR")
+    assert store.counts() == before
+
+
+def test_headless_apply(store, runner, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WEBCARE_CONFIG", str(tmp_path / "none.toml"))
+    anna = case_of(store, "anna")
+    assert main(["--db", str(store.path), "macro", "apply", "Hypotheken", "--case", str(anna)]) == 0
+    assert "Hypotheken: assigned Jeroen" in capsys.readouterr().out
+    assert store.get_case(anna)["owner"] == "jeroen"
+    assert main(["--db", str(store.path), "macro", "apply", "Nope", "--case", str(anna)]) == 2

@@ -1,0 +1,189 @@
+"""Provides `MacroRunner`: apply a macro to cases as one transaction, preview it, undo it.
+
+Undo works for `grace` seconds: the bundle's reply and like wait in the outbox
+until then, so undoing restores owner, status, priority and labels, deletes the
+memo and takes the reply back before anything reached the platform.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from webcare_tui.case_rules import Event
+from webcare_tui.cases import CaseError, CaseService
+from webcare_tui.config import Agent
+from webcare_tui.macros import Macro
+from webcare_tui.outbox import Outbox, ReplyError, signed
+from webcare_tui.store import Store, StoreError, case_row
+from webcare_tui.templates import TemplateError, case_values, render
+
+DEFAULT_GRACE = 10
+
+
+class MacroError(ValueError):
+    """A macro that cannot be applied here; nothing was changed."""
+
+
+@dataclass
+class Applied:
+    """What one application did, enough to show it and to undo it."""
+
+    macro: str
+    summary: str
+    at: int
+    cases: dict[int, tuple] = field(default_factory=dict)  # case id → case row before
+    labels: dict[int, list[str]] = field(default_factory=dict)  # case id → labels before
+    memos: list[int] = field(default_factory=list)
+    outbox: list[int] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # actions the platform could not take
+
+
+@dataclass(frozen=True)
+class Preview:
+    case_id: int
+    summary: str
+    reply: str | None
+    memo: str | None
+
+
+class MacroRunner:
+    def __init__(self, store: Store, cases: CaseService, outbox: Outbox, agent: Agent, *,
+                 blocks: dict[str, str] | None = None, grace: int = DEFAULT_GRACE,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.cases = cases
+        self.outbox = outbox
+        self.agent = agent
+        self.blocks = blocks or {}
+        self.grace = grace
+        self.clock = clock
+
+    def _texts(self, macro: Macro, case_id: int, ask: str | None) -> tuple[str | None, str | None]:
+        """The macro's reply (signed) and memo for this case."""
+        case = self.store.get_case(case_id)
+        signature = self.agent.signature.get(case["platform"], self.agent.signature.get("default", ""))
+        values = case_values(case, self.agent.name, self.agent.initials, signature, ask)
+        template = macro.reply or (self.blocks.get(macro.reply_block) if macro.reply_block else None)
+        try:
+            reply = render(template, values) if template else None
+            memo = render(macro.memo, values) if macro.memo else None
+        except TemplateError as error:
+            raise MacroError(f"{macro.name}: {error}") from None
+        if reply is not None and "{agent.signature}" not in template:  # type: ignore[operator]
+            reply = signed(reply, case["platform"], self.agent.signature)
+        return reply, memo
+
+    def preview(self, macro: Macro, case_id: int, ask: str | None = None) -> Preview:
+        """What the macro would do to this case, with the rendered texts; changes nothing."""
+        if macro.ask and not ask:
+            ask = f"<{macro.ask}>"
+        reply, memo = self._texts(macro, case_id, ask)
+        return Preview(case_id, macro.summary(), reply, memo)
+
+    def apply(self, macro: Macro, case_ids: list[int], *, ask: str | None = None) -> Applied:
+        """Every action on every case, or none of them.
+
+        Raises:
+            MacroError: with the reason; nothing was changed.
+        """
+        if not case_ids:
+            raise MacroError("no case to apply it to")
+        if macro.ask and not (ask or "").strip():
+            raise MacroError(f"{macro.name} needs an answer to: {macro.ask}")
+        now = int(self.clock())
+        hold = now + self.grace
+        actor = self.agent.id
+        applied = Applied(macro.name, "", now)
+        try:
+            with self.store.transaction():
+                for case_id in case_ids:
+                    self._apply_one(macro, case_id, ask, actor, hold, applied)
+        except (CaseError, ReplyError, TemplateError, StoreError) as error:
+            raise MacroError(f"{macro.name}: {error}; nothing was changed") from None
+        applied.summary = self._summary(macro, len(case_ids), applied.notes)
+        return applied
+
+    def _apply_one(self, macro: Macro, case_id: int, ask: str | None, actor: str, hold: int,
+                   applied: Applied) -> None:
+        applied.cases[case_id] = case_row(self.store.case_state(case_id))
+        applied.labels[case_id] = self.store.case_labels(case_id)
+        reply, memo = self._texts(macro, case_id, ask)
+        if macro.assign:
+            self.cases.assign(case_id, macro.assign, actor)
+        if macro.unassign:
+            self.cases.assign(case_id, None, actor)
+        if macro.labels_add or macro.labels_remove:
+            self.cases.label(case_id, actor, add=macro.labels_add, remove=macro.labels_remove)
+        if memo:
+            applied.memos.append(self.cases.memo(case_id, actor, memo))
+        if reply:
+            applied.outbox.append(self.outbox.queue_reply(case_id, reply, agent=actor, visibility=macro.visibility,
+                                                          hold_until=hold))
+        if macro.like:
+            try:
+                applied.outbox.append(self.outbox.queue_like(case_id, agent=actor, hold_until=hold))
+            except ReplyError as error:
+                applied.notes.append(f"no like: {error}")  # reported, not silently dropped
+        if macro.priority is not None:
+            self.cases.set_priority(case_id, macro.priority, actor)
+        if macro.request_approval:
+            self.cases.set_status(case_id, "awaiting_approval", actor)
+        if macro.status:
+            self.cases.set_status(case_id, macro.status, actor)
+        self.store.add_events([Event(case_id, int(self.clock()), actor, "macro", {"name": macro.name})])
+
+    def _summary(self, macro: Macro, count: int, notes: list[str]) -> str:
+        parts = []
+        if macro.assign:
+            parts.append(f"assigned {macro.assign.title()}")
+        if macro.unassign:
+            parts.append("unassigned")
+        labels = " ".join([f"+{label}" for label in macro.labels_add] + [f"-{label}" for label in macro.labels_remove])
+        if labels:
+            parts.append(labels)
+        if macro.memo:
+            parts.append("memo")
+        if macro.reply or macro.reply_block:
+            parts.append("reply queued")
+        if macro.like and len(notes) < count:
+            parts.append("like queued")
+        if macro.priority is not None:
+            parts.append(f"priority {macro.priority}")
+        if macro.request_approval:
+            parts.append("approval requested")
+        if macro.status:
+            parts.append(macro.status)
+        where = f" ({count} cases)" if count > 1 else ""
+        return f"{macro.name}{where}: " + ", ".join(parts + notes)
+
+    def undo(self, applied: Applied) -> str:
+        """Take the whole bundle back, if its grace period has not passed.
+
+        Raises:
+            MacroError: too late (something may have reached the platform), or it changed meanwhile.
+        """
+        now = int(self.clock())
+        if now > applied.at + self.grace:
+            raise MacroError(f"too late to undo {applied.macro}: it is more than {self.grace} s ago")
+        with self.store.transaction():
+            for outbox_id in applied.outbox:
+                row = self.store.outbox_row(outbox_id)
+                if row["state"] not in ("queued", "failed"):
+                    raise MacroError(f"cannot undo {applied.macro}: its {row['kind']} is {row['state']}")
+                self.outbox.discard(outbox_id, actor=self.agent.id)
+            for memo_id in applied.memos:
+                self.store.delete_memo(memo_id)
+            for case_id, before in applied.cases.items():
+                current = self.store.case_state(case_id)
+                restored = type(current)(*before)
+                # messages may have arrived meanwhile: keep what the messages say, restore what the macro set
+                restored.message_count, restored.last_message_at = current.message_count, current.last_message_at
+                restored.last_direction, restored.last_inbound_at = current.last_direction, current.last_inbound_at
+                self.store.save_case(restored)
+                labels_now = set(self.store.case_labels(case_id))
+                self.store.set_labels(case_id, add=set(applied.labels[case_id]) - labels_now,
+                                      remove=labels_now - set(applied.labels[case_id]))
+                self.store.add_events([Event(case_id, now, self.agent.id, "macro undone", {"name": applied.macro})])
+        return f"undone: {applied.macro}"

@@ -1,0 +1,244 @@
+"""Provides macros: a named bundle of actions on one key, loaded from TOML files and applied as one.
+
+A macro file holds one or more ``[[macro]]`` tables::
+
+    [[macro]]
+    name = "Hypotheken"
+    key = "h"                       # optional; scope = "inbox" | "case" limits where it works
+    assign = "jeroen"
+    labels_add = ["Vraag", "Hypotheken"]
+    memo = "Hoi Jeroen, kun jij hiernaar kijken?"
+    reply = "Bedankt voor je vraag … {agent.signature}"
+    status = "pending"
+
+Loading never stops at a bad file: each problem is reported with file, line and
+a plain message, and the valid macros load. Applying one to one or many cases is
+one transaction; its reply waits in the outbox for the undo grace period.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from webcare_tui.templates import TemplateError, variables_in
+
+ACTIONS = ("assign", "unassign", "labels_add", "labels_remove", "memo", "reply", "reply_block", "visibility",
+           "status", "priority", "like", "request_approval")
+FIELDS = ("name", "key", "scope", "description", "ask", *ACTIONS)
+STATUSES = ("open", "pending", "closed")
+_KEY = re.compile(r"^((ctrl|shift|alt)\+)*([a-z0-9]|f[0-9]{1,2}|[A-Z])$")
+
+
+@dataclass(frozen=True)
+class Macro:
+    name: str
+    key: str | None = None
+    scope: str = "any"  # any, inbox, case
+    description: str = ""
+    ask: str | None = None  # a question the agent answers when applying: {ask}
+    assign: str | None = None
+    unassign: bool = False
+    labels_add: tuple[str, ...] = ()
+    labels_remove: tuple[str, ...] = ()
+    memo: str | None = None
+    reply: str | None = None
+    reply_block: str | None = None
+    visibility: str = "same"
+    status: str | None = None
+    priority: int | None = None
+    like: bool = False
+    request_approval: bool = False
+    source: str = ""  # file:line, for messages
+
+    def summary(self) -> str:
+        """What it does, in one line (for `macros list` and the picker)."""
+        parts = []
+        if self.assign:
+            parts.append(f"assign {self.assign}")
+        if self.unassign:
+            parts.append("unassign")
+        parts += [f"+{label}" for label in self.labels_add] + [f"-{label}" for label in self.labels_remove]
+        if self.memo:
+            parts.append("memo")
+        if self.reply or self.reply_block:
+            parts.append(f"reply ({self.visibility})" + (f" block {self.reply_block}" if self.reply_block else ""))
+        if self.like:
+            parts.append("like")
+        if self.priority is not None:
+            parts.append(f"priority {self.priority}")
+        if self.request_approval:
+            parts.append("request approval")
+        if self.status:
+            parts.append(self.status)
+        return ", ".join(parts)
+
+
+@dataclass
+class MacroSet:
+    macros: list[Macro] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def by_name(self, name: str) -> Macro | None:
+        return next((m for m in self.macros if m.name.lower() == name.lower()), None)
+
+
+def _line_of(lines: list[str], start: int, key: str) -> int:
+    """The line (1-based) of `key = …` in the macro table starting at line `start`."""
+    for number in range(start, len(lines) + 1):
+        text = lines[number - 1].strip()
+        if number > start and text.startswith("[["):
+            break
+        if re.match(rf"^{re.escape(key)}\s*=", text):
+            return number
+    return start
+
+
+def _table_starts(lines: list[str]) -> list[int]:
+    return [number for number, line in enumerate(lines, start=1) if line.strip() == "[[macro]]"]
+
+
+def load_macros(folders: list[Path], *, agents: set[str] | None = None, blocks: dict[str, str] | None = None) -> MacroSet:
+    """Every macro in the *.toml files of `folders` (later folders override earlier ones by name).
+
+    Args:
+        agents: the team's agent ids; an `assign` to anyone else is an error (None: not checked).
+        blocks: the text blocks a `reply_block` may name.
+    """
+    result = MacroSet()
+    by_name: dict[str, Macro] = {}
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.toml")):
+            for macro in _load_file(path, result.errors, agents, blocks or {}):
+                by_name[macro.name.lower()] = macro
+    result.macros = list(by_name.values())
+    keys: dict[tuple[str, str], Macro] = {}
+    for macro in result.macros:
+        if not macro.key:
+            continue
+        scopes = ("inbox", "case") if macro.scope == "any" else (macro.scope,)
+        for scope in scopes:
+            other = keys.get((scope, macro.key))
+            if other is not None:
+                result.errors.append(f"{macro.source}: key {macro.key!r} is already {other.name!r}'s ({other.source})")
+            keys[(scope, macro.key)] = macro
+    return result
+
+
+def _load_file(path: Path, errors: list[str], agents: set[str] | None, blocks: dict[str, str]) -> list[Macro]:
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        errors.append(f"{path}: {error}")
+        return []
+    except (OSError, UnicodeDecodeError) as error:
+        errors.append(f"{path}: cannot read: {error}")
+        return []
+    lines = text.splitlines()
+    starts = _table_starts(lines)
+    unknown_top = [key for key in data if key != "macro"]
+    for key in unknown_top:
+        errors.append(f"{path}:{_line_of(lines, 1, key)}: unknown setting {key!r}; macros are [[macro]] tables")
+    loaded = []
+    for index, table in enumerate(data.get("macro", [])):
+        start = starts[index] if index < len(starts) else 1
+        problems: list[str] = []
+
+        def problem(key: str, message: str, problems: list[str] = problems, start: int = start) -> None:
+            problems.append(f"{path}:{_line_of(lines, start, key)}: {message}")
+
+        macro = _build(table, problem, agents, blocks, source=f"{path}:{start}")
+        errors.extend(problems)
+        if macro is not None and not problems:
+            loaded.append(macro)
+    return loaded
+
+
+def _build(table: dict[str, Any], problem, agents: set[str] | None, blocks: dict[str, str], source: str) -> Macro | None:
+    name = table.get("name")
+    if not isinstance(name, str) or not name.strip():
+        problem("name", "a macro needs a name")
+        return None
+    label = f"macro {name!r}"
+    for key in table:
+        if key not in FIELDS:
+            problem(key, f"{label}: unknown action or setting {key!r} (known: {', '.join(FIELDS)})")
+
+    def text(key: str) -> str | None:
+        value = table.get(key)
+        if value is not None and not isinstance(value, str):
+            problem(key, f"{label}: {key} must be text")
+            return None
+        return value
+
+    def texts(key: str) -> tuple[str, ...]:
+        value = table.get(key, [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            problem(key, f"{label}: {key} must be a list of labels")
+            return ()
+        return tuple(v.strip() for v in value)
+
+    def flag(key: str) -> bool:
+        value = table.get(key, False)
+        if not isinstance(value, bool):
+            problem(key, f"{label}: {key} is true or false")
+            return False
+        return value
+
+    key = text("key")
+    if key is not None and not _KEY.match(key):
+        problem("key", f"{label}: key {key!r} is not one key such as \"h\", \"ctrl+h\" or \"f5\"")
+    scope = text("scope") or "any"
+    if scope not in ("any", "inbox", "case"):
+        problem("scope", f"{label}: scope is \"inbox\", \"case\" or \"any\", not {scope!r}")
+    assign = text("assign")
+    if assign and agents is not None and assign not in agents:
+        problem("assign", f"{label}: there is no agent {assign!r} (the team: {', '.join(sorted(agents))})")
+    status = text("status")
+    if status is not None and status not in STATUSES:
+        problem("status", f"{label}: status is one of {', '.join(STATUSES)}, not {status!r}")
+    priority = table.get("priority")
+    if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool) or priority not in range(4)):
+        problem("priority", f"{label}: priority is 0 (normal) to 3 (urgent)")
+    visibility = text("visibility") or "same"
+    if visibility not in ("public", "private", "same"):
+        problem("visibility", f"{label}: visibility is \"public\", \"private\" or \"same\"")
+    ask = text("ask")
+    reply, reply_block, memo = text("reply"), text("reply_block"), text("memo")
+    if reply and reply_block:
+        problem("reply_block", f"{label}: give reply or reply_block, not both")
+    if reply_block and reply_block not in blocks:
+        problem("reply_block", f"{label}: there is no text block {reply_block!r}"
+                + (f" (known: {', '.join(sorted(blocks))})" if blocks else ""))
+    for field_name, template in (("reply", reply), ("memo", memo), ("reply_block", blocks.get(reply_block or ""))):
+        if not template:
+            continue
+        try:
+            used = variables_in(template)
+        except TemplateError as error:
+            problem(field_name, f"{label}: {field_name}: {error}")
+            continue
+        if "ask" in used and not ask:
+            problem(field_name, f"{label}: {field_name} uses {{ask}} but the macro has no ask = \"question\"")
+    unassign, like, request_approval = flag("unassign"), flag("like"), flag("request_approval")
+    if assign and unassign:
+        problem("unassign", f"{label}: assign and unassign together")
+    if request_approval and (reply or reply_block):
+        problem("request_approval", f"{label}: request_approval cannot send a reply yet (approvals are not built)")
+    actions = [a for a in ACTIONS if a in table and a != "visibility"]
+    if not actions:
+        problem("name", f"{label}: does nothing (give at least one of {', '.join(ACTIONS)})")
+    return Macro(
+        name=name.strip(), key=key, scope=scope, description=text("description") or "", ask=ask,
+        assign=assign, unassign=unassign, labels_add=texts("labels_add"), labels_remove=texts("labels_remove"),
+        memo=memo, reply=reply, reply_block=reply_block, visibility=visibility, status=status,
+        priority=priority, like=like, request_approval=request_approval, source=source,
+    )

@@ -1,0 +1,86 @@
+"""Provides `MacroKeys`: the macros' own keys, the macro picker and undo, for the inbox and case screens."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+from webcare_tui.macro_runner import MacroError
+from webcare_tui.macros import Macro
+from webcare_tui.screens.prompt import PromptScreen
+
+
+class MacroKeys:
+    """Mixed into a screen that has `scope`, `target_ids()`, `notice()` and `after_macro()`."""
+
+    scope: str
+    MACRO_BINDINGS = [
+        Binding("m", "macro_picker", "Macro", id="macro.picker"),
+        Binding("u", "undo", "Undo", id="macro.undo"),
+    ]
+
+    def install_macro_keys(self) -> None:
+        """Bind each macro's key here, unless a built-in action has it (that is reported)."""
+        taken = {key for key, bindings in self._bindings.key_to_bindings.items() if bindings}  # type: ignore[attr-defined]
+        for index, macro in enumerate(self.app.macros.macros):  # type: ignore[attr-defined]
+            if not macro.key or macro.scope not in ("any", self.scope):
+                continue
+            if macro.key in taken:
+                self.app.macro_conflicts.add(f"{macro.source}: key {macro.key!r} of macro {macro.name!r} is taken by "  # type: ignore[attr-defined]
+                                             f"a built-in action on the {self.scope} screen; pick another")
+                continue
+            self._bindings.bind(macro.key, f"macro({index})", macro.name, show=False)  # type: ignore[attr-defined]
+        self.refresh_bindings()  # type: ignore[attr-defined]
+
+    def action_macro(self, index: int) -> None:
+        self.run_macro(self.app.macros.macros[index])  # type: ignore[attr-defined]
+
+    def run_macro(self, macro: Macro) -> None:
+        ids = self.target_ids()  # type: ignore[attr-defined]
+        if not ids:
+            return
+        if macro.ask:
+            self.app.push_screen(PromptScreen(f"{macro.name}: {macro.ask}?"),  # type: ignore[attr-defined]
+                                 lambda answer: self._apply(macro, ids, answer) if answer else None)
+        else:
+            self._apply(macro, ids, None)
+
+    def _apply(self, macro: Macro, ids: list[int], ask: str | None) -> None:
+        try:
+            applied = self.app.macro_runner.apply(macro, ids, ask=ask)  # type: ignore[attr-defined]
+        except MacroError as error:
+            self.notice(str(error))  # type: ignore[attr-defined]
+            return
+        self.app.last_applied = applied  # type: ignore[attr-defined]
+        self.after_macro()  # type: ignore[attr-defined]
+        grace = self.app.macro_runner.grace  # type: ignore[attr-defined]
+        self.notice(f"{applied.summary} · u undoes for {grace} s")  # type: ignore[attr-defined]
+
+    def action_macro_picker(self) -> None:
+        macros = [m for m in self.app.macros.macros if m.scope in ("any", self.scope)]  # type: ignore[attr-defined]
+        if not macros:
+            self.notice("no macros: put macro files in the macros folder (webcare macros check tells what is wrong)")  # type: ignore[attr-defined]
+            return
+
+        def chosen(name: str | None) -> None:
+            macro = self.app.macros.by_name(name) if name else None  # type: ignore[attr-defined]
+            if macro is not None:
+                self.run_macro(macro)
+            elif name:
+                self.notice(f"there is no macro {name!r}")  # type: ignore[attr-defined]
+
+        listing = " · ".join(f"{m.name}{f' [{m.key}]' if m.key else ''}" for m in macros)
+        self.app.push_screen(PromptScreen(f"Macro (type to complete): {listing}",  # type: ignore[attr-defined]
+                                          suggestions=[m.name for m in macros]), chosen)
+
+    def action_undo(self) -> None:
+        applied = self.app.last_applied  # type: ignore[attr-defined]
+        if applied is None:
+            self.notice("nothing to undo")  # type: ignore[attr-defined]
+            return
+        try:
+            self.notice(self.app.macro_runner.undo(applied))  # type: ignore[attr-defined]
+        except MacroError as error:
+            self.notice(str(error))  # type: ignore[attr-defined]
+            return
+        self.app.last_applied = None  # type: ignore[attr-defined]
+        self.after_macro()  # type: ignore[attr-defined]
