@@ -55,7 +55,7 @@ class CaseList(ScrollView, can_focus=True):
     """The inbox's rows; posts `CaseList.Opened` when the agent opens one."""
 
     DEFAULT_CSS = """
-    CaseList { height: 1fr; }
+    CaseList { height: 1fr; overflow-x: hidden; }
     CaseList > .case-list--cursor { background: $accent 40%; }
     """
     COMPONENT_CLASSES = {"case-list--cursor"}
