@@ -135,7 +135,8 @@ async def test_new_cases_from_sync_keep_the_cursor_on_its_case(team_inbox):
         assert cases.current_row().author_handle == "@cees"
         ingest(team_inbox, [msg(-HOUR, author="zoe"), msg(-2 * HOUR, author="yara")])  # waited longer: on top
         app.screen.refresh_data()
-        assert cases.count == 6 and cases.cursor == 4 and cases.current_row().author_handle == "@cees"
+        await wait_for(pilot, lambda: cases.count == 6)
+        assert cases.cursor == 4 and cases.current_row().author_handle == "@cees"
 
 
 async def test_the_demo_sync_fills_an_empty_inbox(store):

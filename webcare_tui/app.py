@@ -78,6 +78,9 @@ class WebcareApp(App):
 
     def on_mount(self) -> None:
         self.apply_keymap()
+        if str(self.store.path) != ":memory:":
+            self.store.defer_checkpoints()  # a checkpoint's fsync never lands on a keystroke
+            self.set_interval(20, lambda: self.background.submit(self.store.checkpoint))
         self.sub_title = f"{self.config.agent.name} · starting"
         self.push_screen(InboxScreen())
         problems = self.macros.errors + sorted(self.macro_conflicts)
@@ -90,6 +93,8 @@ class WebcareApp(App):
 
     def on_unmount(self) -> None:
         self.background.shutdown(wait=False, cancel_futures=True)
+        if str(self.store.path) != ":memory:":
+            self.store.checkpoint()
 
     def agent_ids(self) -> list[str]:
         team = [str(agent.get("id")) for agent in self.config.team if agent.get("id")]

@@ -14,6 +14,7 @@ from webcare_tui.cases import CaseError
 from webcare_tui.screens.macro_keys import MacroKeys
 from webcare_tui.screens.prompt import PromptScreen
 from webcare_tui.store.inbox import SORTS, default_sort
+from webcare_tui.widgets.background import deliver
 from webcare_tui.widgets.case_list import CaseList
 
 
@@ -106,15 +107,8 @@ class InboxScreen(MacroKeys, Screen):
                     counts.append(None)
             return counts
 
-        def deliver(done) -> None:
-            if not done.cancelled() and done.exception() is None:
-                try:
-                    self.app.call_from_thread(self.show_counts, done.result())
-                except RuntimeError:  # the app closed meanwhile
-                    pass
-
         self.show_counts(self.counts)
-        self.app.background.submit(count_all).add_done_callback(deliver)  # type: ignore[attr-defined]
+        deliver(self.app, self.app.background.submit(count_all), self.show_counts)  # type: ignore[attr-defined]
 
     def show_counts(self, counts: list[int | None]) -> None:
         self.counts = counts

@@ -97,6 +97,20 @@ class Store(InboxQueries):
         self._depth = 0
         self.schema_before = migrate(self.conn, str(self.path))
 
+    def defer_checkpoints(self) -> None:
+        """Stop committing transactions from running WAL checkpoints (an fsync can take 100+ ms);
+        the caller runs `checkpoint()` from a background thread instead."""
+        self.conn.execute("PRAGMA wal_autocheckpoint = 0")
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database file without blocking readers or the writer (PASSIVE)."""
+        local = self.__dict__.setdefault("_checkpointers", threading.local())
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = sqlite3.connect(str(self.path), check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 1000")
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
     def open_reader(self) -> Store:
         """Another connection to the same file, for reading from another thread (WAL lets it)."""
         return Store(self.path)

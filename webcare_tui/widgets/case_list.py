@@ -27,6 +27,7 @@ from webcare_tui.deadlines import act_before, describe_remaining
 from webcare_tui.safe_text import clean
 from webcare_tui.store import Store
 from webcare_tui.store.inbox import CaseRow, Sort
+from webcare_tui.widgets.background import deliver
 
 PAGE = 100
 CACHED_PAGES = 30
@@ -118,15 +119,8 @@ class CaseList(ScrollView, can_focus=True):
         self._generation += 1
         if len(first) == PAGE:
             generation = self._generation
-            future = self.background.submit(self.store.count_cases, query)
-            future.add_done_callback(lambda done: self._deliver(generation, done))
-
-    def _deliver(self, generation: int, done) -> None:
-        if not done.cancelled() and done.exception() is None and generation == self._generation:
-            try:
-                self.app.call_from_thread(self._set_count, done.result())
-            except RuntimeError:  # the app closed meanwhile
-                pass
+            deliver(self.app, self.background.submit(self.store.count_cases, query),
+                    lambda count: self._set_count(count) if generation == self._generation else None)
 
     def _set_count(self, count: int) -> None:
         self.count = count
@@ -135,21 +129,37 @@ class CaseList(ScrollView, can_focus=True):
         self.post_message(self.Counted(count))
 
     def reload(self) -> None:
-        """New data arrived: recount and keep the cursor on the same case."""
-        current = self.current_row()
-        self._reload()
-        if current is not None and self.sort is not None:
-            if self.store.case_rows([current.id]):
-                self.cursor = self.store.case_position(self.query_, self.sort, current.sort_key(self.sort))
-                if self.row(self.cursor) is None or self.row(self.cursor).id != current.id:
-                    self.cursor = min(self.cursor, max(self.count - 1, 0))
-        self.cursor = min(self.cursor, max(self.count - 1, 0))
-        self._follow_cursor()
+        """New data arrived: repaint now; recount and find the cursor's case again in the background.
 
-    def _reload(self) -> None:
+        Until the count returns, the cursor stays at its index (where, after a macro
+        moved its case out of the view, the next case now stands).
+        """
+        current = self.current_row()
         self._pages.clear()
         self._generation += 1
-        self._set_count(self.store.count_cases(self.query_))
+        generation, query, sort = self._generation, self.query_, self.sort
+        self.refresh()
+        if sort is None:
+            return
+
+        def count_and_find() -> tuple[int, int | None]:
+            count = self.store.count_cases(query)
+            if current is None:
+                return count, None
+            position = self.store.case_position(query, sort, current.sort_key(sort))
+            found = self.store.page_cases(query, sort, offset=position, limit=1)
+            return count, position if found and found[0].id == current.id else None
+
+        def relocate(count: int, position: int | None) -> None:
+            if generation == self._generation:
+                self._relocate(count, position)
+
+        deliver(self.app, self.background.submit(count_and_find), relocate, unpack=True)
+
+    def _relocate(self, count: int, position: int | None) -> None:
+        self._set_count(count)
+        self.cursor = min(position if position is not None else self.cursor, max(count - 1, 0))
+        self._follow_cursor()
 
     def row(self, index: int) -> CaseRow | None:
         """Row `index` of the view, from the page cache or one page query."""

@@ -1,0 +1,67 @@
+"""Benchmark: applying a macro with one key on a store of 1,000,000 cached messages.
+
+    python bench/macro.py [--presses 200]
+
+Times, inside the app, from the macro key's handler to the callback after the
+refreshed screen (as ../shared/BENCH.md asks), applying the Hypotheken macro to the
+case under the cursor in "All open" again and again. Runs on a copy of the
+store bench/ui.py builds, so the cached store stays as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from ui import STORE, build_store, report  # noqa: E402 (bench/ui.py)
+
+
+async def presses(path: Path, count: int) -> list[float]:
+    from webcare_tui.app import make_app
+    from webcare_tui.config import Config
+    from webcare_tui.store import Store
+    from webcare_tui.widgets.case_list import CaseList
+
+    samples: list[float] = []
+    with Store(path) as store:
+        app = make_app(Config(), store, connectors={})
+        async with app.run_test(size=(120, 40)) as pilot:
+            inbox = app.screen
+            cases = inbox.query_one(CaseList)
+            original = inbox.action_macro
+
+            def timed(index: int) -> None:
+                started = time.perf_counter()
+                original(index)
+                cases.call_after_refresh(lambda: samples.append(time.perf_counter() - started))
+
+            inbox.action_macro = timed
+            await pilot.press("3")
+            for _ in range(count):
+                await pilot.press("h")
+            await pilot.pause(0.2)
+            assert "Hypotheken" in str(inbox.query_one("#notice").render())
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presses", type=int, default=200)
+    args = parser.parse_args()
+    build_store()
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / "store.db"
+        shutil.copy(STORE, copy)
+        print(f"machine: {os.cpu_count()} cores; store {copy.stat().st_size / 1e6:,.0f} MB (a copy)")
+        report("macro key → refreshed inbox (Hypotheken)", asyncio.run(presses(copy, args.presses)))
+
+
+if __name__ == "__main__":
+    main()
