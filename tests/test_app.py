@@ -290,3 +290,20 @@ async def test_the_macro_picker_and_a_macro_that_asks(team_inbox):
         memos = [m["text"] for c in team_inbox.list_cases() for m in team_inbox.case_memos(c["id"])]
         assert memos == ["Ticket INC-9 aangemaakt in het backoffice-systeem."] * 2
         assert "Ticket (2 cases): +Ticket, memo" in str(app.screen.query_one("#notice").render())
+
+
+async def test_a_macro_key_taken_by_a_built_in_action_is_reported_not_bound(team_inbox, tmp_path, monkeypatch):
+    from webcare_tui import runtime
+
+    folder = tmp_path / "macros"
+    folder.mkdir()
+    (folder / "m.toml").write_text('[[macro]]\nname = "Sluit"\nkey = "j"\nstatus = "closed"\n')
+    monkeypatch.setattr(runtime, "EXAMPLE_MACROS", folder)
+    app = make_app(Config(), team_inbox, connectors={})
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("3", "j")
+        assert app.screen.query_one(CaseList).cursor == 1  # j still moves down
+        assert {c["status"] for c in team_inbox.list_cases()} == {"new", "pending"}
+        messages = [notification.message for notification in app._notifications]
+        assert any("key 'j' of macro 'Sluit' is taken by a built-in action on the inbox screen" in m
+                   for m in messages), messages

@@ -46,6 +46,7 @@ class WebcareApp(App):
         self.macros = load_macros(macro_folders(config), agents=team_agents(config) or None,
                                   blocks=config.raw.get("blocks", {}))
         self.macro_conflicts: set[str] = set()
+        self._reported: set[str] = set()
         self.macro_runner = MacroRunner(store, self.cases, self.outbox, config.agent, blocks=config.raw.get("blocks", {}),
                                         grace=int(config.raw.get("macros", {}).get("undo_grace", DEFAULT_GRACE)),
                                         clock=clock)
@@ -83,10 +84,7 @@ class WebcareApp(App):
             self.set_interval(20, lambda: self.background.submit(self.store.checkpoint))
         self.sub_title = f"{self.config.agent.name} · starting"
         self.push_screen(InboxScreen())
-        problems = self.macros.errors + sorted(self.macro_conflicts)
-        if problems:
-            self.notify("These macros were not loaded:\n" + "\n".join(problems), title="macros", severity="error",
-                        timeout=30, markup=False)
+        self.report_macro_problems()
         if self.connectors:
             self.run_sync()
             self.run_outbox()
@@ -95,6 +93,14 @@ class WebcareApp(App):
         self.background.shutdown(wait=False, cancel_futures=True)
         if str(self.store.path) != ":memory:":
             self.store.checkpoint()
+
+    def report_macro_problems(self) -> None:
+        """Tell the agent, once, which macros did not load or could not get their key."""
+        problems = [p for p in self.macros.errors + sorted(self.macro_conflicts) if p not in self._reported]
+        if problems:
+            self._reported.update(problems)
+            self.notify("\n".join(problems), title="macros not loaded or without their key", severity="error",
+                        timeout=30, markup=False)
 
     def agent_ids(self) -> list[str]:
         team = [str(agent.get("id")) for agent in self.config.team if agent.get("id")]

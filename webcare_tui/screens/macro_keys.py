@@ -20,7 +20,8 @@ class MacroKeys:
 
     def install_macro_keys(self) -> None:
         """Bind each macro's key here, unless a built-in action has it (that is reported)."""
-        taken = {key for key, bindings in self._bindings.key_to_bindings.items() if bindings}  # type: ignore[attr-defined]
+        nodes = [self, *self.query("*")]  # type: ignore[attr-defined]  # the list's own keys (j, k, g…) count too
+        taken = {key for node in nodes for key, bindings in node._bindings.key_to_bindings.items() if bindings}
         for index, macro in enumerate(self.app.macros.macros):  # type: ignore[attr-defined]
             if not macro.key or macro.scope not in ("any", self.scope):
                 continue
@@ -30,6 +31,7 @@ class MacroKeys:
                 continue
             self._bindings.bind(macro.key, f"macro({index})", macro.name, show=False)  # type: ignore[attr-defined]
         self.refresh_bindings()  # type: ignore[attr-defined]
+        self.app.report_macro_problems()  # type: ignore[attr-defined]
 
     def action_macro(self, index: int) -> None:
         self.run_macro(self.app.macros.macros[index])  # type: ignore[attr-defined]
