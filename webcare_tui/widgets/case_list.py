@@ -12,10 +12,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Executor
+from functools import lru_cache
 
-from rich.cells import cell_len
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.message import Message
@@ -37,11 +38,18 @@ STATUS = {"new": ("NEW", "bold cyan"), "open": ("OPEN", "bold green"), "pending"
           "awaiting_approval": ("APPR", "magenta"), "closed": ("DONE", "dim")}
 
 
-def _cell(text: str, width: int, style: str) -> Text:
-    """`text` cut or padded to exactly `width` terminal cells (emoji take two)."""
-    cut = Text(text, style=style, no_wrap=True, end="")
-    cut.truncate(width, overflow="ellipsis", pad=True)
-    return cut
+def _fit(text: str, width: int) -> str:
+    """`text` cut (with …) or padded to exactly `width` terminal cells (emoji take two)."""
+    if text.isascii():
+        return text[: width - 1] + "…" if len(text) > width else text.ljust(width)
+    if cell_len(text) > width:
+        return set_cell_size(text, width - 1) + "…"
+    return set_cell_size(text, width)
+
+
+@lru_cache(maxsize=64)
+def _style(name: str) -> Style:
+    return Style.parse(name) if name else Style()
 
 
 def _age(seconds: float) -> str:
@@ -99,6 +107,7 @@ class CaseList(ScrollView, can_focus=True):
         self.cursor = 0
         self.selected: set[int] = set()
         self._pages: OrderedDict[int, list[CaseRow]] = OrderedDict()
+        self._strips: dict[tuple, Strip] = {}  # formatted rows
 
     # -- data -----------------------------------------------------------------
 
@@ -198,12 +207,19 @@ class CaseList(ScrollView, can_focus=True):
         row = self.row(index)
         if row is None:
             return Strip.blank(width)
-        text = self._format(row, width)
+        # A row's line changes with its data, the width, its selection and the minute (ages, due times).
+        key = (row, width, row.id in self.selected, int(self.clock() // 60))
+        strip = self._strips.get(key)
+        if strip is None:
+            strip = self._strips[key] = self._format(row, width)
+            if len(self._strips) > 2000:
+                self._strips.clear()
         if index == self.cursor:
-            text.stylize(self.get_component_rich_style("case-list--cursor"))
-        return Strip(list(text.render(self.app.console)), text.cell_len).crop_extend(0, width, Style())
+            strip = strip.apply_style(self.get_component_rich_style("case-list--cursor"))
+        return strip
 
-    def _format(self, row: CaseRow, width: int) -> Text:
+    def _format(self, row: CaseRow, width: int) -> Strip:
+        """One row as segments, column by column (cheaper than Rich Text on every repaint)."""
         now = self.clock()
         status, status_style = STATUS.get(row.status, (row.status[:4].upper(), ""))
         due = act_before(row.platform, row.waiting_since, row.last_inbound_at, self.deadline)
@@ -220,22 +236,20 @@ class CaseList(ScrollView, can_focus=True):
             last = "↪ " + last
         fixed = 1 + 5 + 3 + 7 + 19 + 9 + 5  # mark, status, platform, due, author, owner, age
         room = max(width - fixed - (cell_len(labels) + 1 if labels else 0), 10)
-        text = Text.assemble(
-            ("●" if row.id in self.selected else "!" if row.priority >= 2 else " ",
-             "bold magenta" if row.id in self.selected else "bold red"),
+        selected = row.id in self.selected
+        columns = [
+            ("●" if selected else "!" if row.priority >= 2 else " ", "bold magenta" if selected else "bold red"),
             (f"{status:<5}", status_style),
             (f"{PLATFORMS.get(row.platform, row.platform[:2].upper()):<3}", "bold"),
             (f"{due_text:>6} ", due_style),
-            _cell(author, 18, "bold" if row.status in ("new", "open") else ""), " ",
-            _cell(last, room, ""),
+            (_fit(author, 18) + " ", "bold" if row.status in ("new", "open") else ""),
+            (_fit(last, room), ""),
             (f" {labels}" if labels else "", "italic cyan"),
             (f" {(row.owner or '-')[:8]:<8}", "green" if row.owner else "dim"),
             (f"{_age(now - row.created_at):>5}", "dim"),
-            no_wrap=True,
-            end="",
-        )
-        text.truncate(width)
-        return text
+        ]
+        segments = [Segment(text, _style(style)) for text, style in columns if text]
+        return Strip(segments).crop_extend(0, width, Style())
 
     # -- keys -----------------------------------------------------------------
 
