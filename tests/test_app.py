@@ -99,7 +99,8 @@ async def test_search_narrows_the_view_while_typing(team_inbox):
     async with app.run_test(size=(120, 30)) as pilot:
         cases = app.screen.query_one(CaseList)
         await pilot.press("3", "slash", *"pak")
-        assert cases.count == 1 and cases.current_row().author_handle == "@bram"
+        await wait_for(pilot, lambda: cases.count == 1)
+        assert cases.current_row().author_handle == "@bram"
         await pilot.press("enter", "escape")
         assert cases.count == 4
         await pilot.press("slash", *"colour:red")
@@ -217,7 +218,7 @@ async def test_keys_and_saved_views_come_from_the_config_file(team_inbox, tmp_pa
         assert cases.count == 1 and cases.current_row().author_handle == "@bram"
         await wait_for(pilot, lambda: "6 Pakketten 1" in str(app.screen.query_one("#views").render()))
         await pilot.press("ctrl+f", *"wifi")
-        assert cases.count == 0  # the saved view narrowed by the search
+        await wait_for(pilot, lambda: cases.count == 0)  # the saved view narrowed by the search
         await pilot.press("enter", "escape", "enter", "f2")
         from webcare_tui.screens.reply import ReplyScreen
 

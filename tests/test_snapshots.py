@@ -48,5 +48,13 @@ def test_case(snap_compare, demo_app):
 
 
 def test_search(snap_compare, demo_app):
-    assert snap_compare(demo_app, press=["3", "slash", *"pakket", "enter"], terminal_size=(120, 40),
-                        run_before=counted)
+    async def search(pilot) -> None:
+        await counted(pilot)
+        await pilot.press("3", "slash", *"pakket", "enter")
+        for _ in range(100):  # the search runs in the background
+            if "pakket" in repr(pilot.app.screen.query_one("#cases").query_):
+                break
+            await pilot.pause(0.02)
+        await pilot.pause(0.1)
+
+    assert snap_compare(demo_app, terminal_size=(120, 40), run_before=search)

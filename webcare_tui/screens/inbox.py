@@ -80,14 +80,14 @@ class InboxScreen(MacroKeys, Screen):
             query = query.narrowed(parse_query(self.search_text, me=app.config.agent.id, now=app.clock()))  # type: ignore[attr-defined]
         return query
 
-    def show_view(self) -> None:
+    def show_view(self, *, in_background: bool = False) -> None:
         try:
             query = self.current_query()
         except QueryError as error:
             self.notice(f"search: {error}")
             return
         sort = SORTS[self.sort_name] if self.sort_name else default_sort(query)
-        self.query_one(CaseList).show(query, sort)
+        self.query_one(CaseList).show(query, sort, in_background=in_background)
         self.show_counts(self.counts)
         self.notice(f"{self.views[self.view_index].name} · {sort.name}"
                     + (f" · search: {self.search_text}" if self.search_text else ""))
@@ -148,7 +148,7 @@ class InboxScreen(MacroKeys, Screen):
     @on(Input.Changed, "#search")
     def search_as_you_type(self, event: Input.Changed) -> None:
         self.search_text = event.value.strip()
-        self.show_view()
+        self.show_view(in_background=True)  # the query runs off the key's path; the latest one wins
 
     @on(Input.Submitted, "#search")
     def search_done(self) -> None:

@@ -111,21 +111,29 @@ class CaseList(ScrollView, can_focus=True):
 
     # -- data -----------------------------------------------------------------
 
-    def show(self, query: CaseQuery, sort: Sort) -> None:
+    def show(self, query: CaseQuery, sort: Sort, *, in_background: bool = False) -> None:
         """Switch to another view or order: cursor to the top, selection cleared.
 
-        The first page shows at once; the full count (which grows with the view)
-        arrives from a background thread and then sizes the scrollbar.
+        The first page shows at once (or, `in_background`, as soon as a search has
+        found it, so typing never waits on a query); the full count, which grows
+        with the view, arrives from the background thread and sizes the scrollbar.
         """
+        self._generation += 1
+        generation = self._generation
+        if in_background:
+            deliver(self.app, self.background.submit(self.store.page_cases, query, sort, limit=PAGE),
+                    lambda first: self._show_first(query, sort, first) if generation == self._generation else None)
+            return
+        self._show_first(query, sort, self.store.page_cases(query, sort, limit=PAGE))
+
+    def _show_first(self, query: CaseQuery, sort: Sort, first: list[CaseRow]) -> None:
         self.query_, self.sort = query, sort
         self.selected.clear()
         self.cursor = 0
         self._pages.clear()
-        first = self.store.page_cases(query, sort, limit=PAGE)
         self._pages[0] = first
         self._set_count(len(first))
         self.scroll_to(y=0, animate=False)
-        self._generation += 1
         if len(first) == PAGE:
             generation = self._generation
             deliver(self.app, self.background.submit(self.store.count_cases, query),
