@@ -15,7 +15,7 @@ from webcare_tui.screens.macro_keys import MacroKeys
 from webcare_tui.screens.prompt import PromptScreen
 from webcare_tui.store.inbox import SORTS, default_sort
 from webcare_tui.widgets.background import deliver
-from webcare_tui.widgets.case_list import CaseList
+from webcare_tui.widgets.case_list import PAGE, CaseList
 
 
 class InboxScreen(MacroKeys, Screen):
@@ -42,6 +42,7 @@ class InboxScreen(MacroKeys, Screen):
         self.sort_name: str | None = None  # None: the view's own order
         self.search_text = ""
         self.counts: list[int | None] = []
+        self.prefetched: dict = {}  # (query, sort) → first page, read in the background
 
     @property
     def views(self) -> list[View]:
@@ -87,7 +88,8 @@ class InboxScreen(MacroKeys, Screen):
             self.notice(f"search: {error}")
             return
         sort = SORTS[self.sort_name] if self.sort_name else default_sort(query)
-        self.query_one(CaseList).show(query, sort, in_background=in_background)
+        self.query_one(CaseList).show(query, sort, in_background=in_background,
+                                      first=self.prefetched.pop((query, sort), None))
         self.show_counts(self.counts)
         self.notice(f"{self.views[self.view_index].name} · {sort.name}"
                     + (f" · search: {self.search_text}" if self.search_text else ""))
@@ -97,18 +99,28 @@ class InboxScreen(MacroKeys, Screen):
         store, me, views = self.app.store, self.app.config.agent.id, list(self.views)  # type: ignore[attr-defined]
         clock = self.app.clock  # type: ignore[attr-defined]
 
-        def count_all() -> list[int | None]:
+        def count_all() -> tuple[list[int | None], dict]:
             counts: list[int | None] = []
+            first_pages = {}
             for view in views:
                 try:
                     query = view.query if not view.source else parse_query(view.source, me=me, now=clock())
                     counts.append(store.count_cases(query))
                 except QueryError:
                     counts.append(None)
-            return counts
+                    continue
+                if not view.source:  # a switch to a built-in view then needs no query at all
+                    sort = default_sort(query)
+                    first_pages[(query, sort)] = store.page_cases(query, sort, limit=PAGE)
+            return counts, first_pages
 
+        def counted(counts: list[int | None], first_pages: dict) -> None:
+            self.prefetched = first_pages
+            self.show_counts(counts)
+
+        self.prefetched = {}
         self.show_counts(self.counts)
-        deliver(self.app, self.app.background.submit(count_all), self.show_counts)  # type: ignore[attr-defined]
+        deliver(self.app, self.app.background.submit(count_all), counted, unpack=True)  # type: ignore[attr-defined]
 
     def show_counts(self, counts: list[int | None]) -> None:
         self.counts = counts

@@ -111,7 +111,8 @@ class CaseList(ScrollView, can_focus=True):
 
     # -- data -----------------------------------------------------------------
 
-    def show(self, query: CaseQuery, sort: Sort, *, in_background: bool = False) -> None:
+    def show(self, query: CaseQuery, sort: Sort, *, in_background: bool = False,
+             first: list[CaseRow] | None = None) -> None:
         """Switch to another view or order: cursor to the top, selection cleared.
 
         The first page shows at once (or, `in_background`, as soon as a search has
@@ -120,6 +121,9 @@ class CaseList(ScrollView, can_focus=True):
         """
         self._generation += 1
         generation = self._generation
+        if first is not None:  # read ahead by the caller
+            self._show_first(query, sort, first)
+            return
         if in_background:
             deliver(self.app, self.background.submit(self.store.page_cases, query, sort, limit=PAGE),
                     lambda first: self._show_first(query, sort, first) if generation == self._generation else None)
