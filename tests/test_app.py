@@ -308,3 +308,29 @@ async def test_a_macro_key_taken_by_a_built_in_action_is_reported_not_bound(team
         messages = [notification.message for notification in app._notifications]
         assert any("key 'j' of macro 'Sluit' is taken by a built-in action on the inbox screen" in m
                    for m in messages), messages
+
+
+async def test_a_search_saved_as_a_view_lands_in_the_config_file(team_inbox, tmp_path):
+    from webcare_tui.config import load_config
+
+    path = tmp_path / "config.toml"
+    path.write_text('[agent]\nid = "tim"\n')
+    app = make_app(load_config(path), team_inbox, connectors={})
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("3", "slash", *'"pakket"', "enter", "S", *"Pakket \\ \"kwijt\"", "enter")
+        await pilot.press("escape", "6")
+        cases = app.screen.query_one(CaseList)
+        assert cases.count == 1 and cases.current_row().author_handle == "@bram"
+    saved = load_config(path)
+    assert saved.raw["view"] == [{"name": 'Pakket \\ "kwijt"', "query": '"pakket"', "key": "6"}]
+    assert saved.agent.id == "tim"
+
+
+async def test_the_side_panel_shows_crm_fields_as_text(team_inbox):
+    team_inbox.conn.execute("""UPDATE authors SET crm = '{"klantnummer": "8812", "pakket": "[b]Glasvezel[/b]"}'
+                               WHERE platform_author_id = 'anna'""")
+    app = make_app(Config(), team_inbox, connectors={})
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("3", "enter")
+        panel = str(app.screen.query_one("#author").render())
+        assert "klantnummer: 8812" in panel and "pakket: [b]Glasvezel[/b]" in panel

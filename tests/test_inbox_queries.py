@@ -113,3 +113,13 @@ def test_views_are_served_by_indexes(store, inbox):
             f"EXPLAIN QUERY PLAN SELECT id FROM cases c WHERE {where} ORDER BY c.{sort.column}, c.id LIMIT 100",
             params))
         assert "SCAN c" not in plan, (view.name, plan)
+
+
+def test_author_type_and_sentiment_filters(store, inbox):
+    store.conn.execute("UPDATE authors SET author_type = 'press' WHERE platform_author_id = 'bram'")
+    store.conn.execute("UPDATE messages SET sentiment = -0.6 WHERE text = 'mijn wifi is kapot'")
+    assert titles(store.page_cases(parse("type:press"), SORTS["recent"])) == ["@bram"]
+    assert titles(store.page_cases(parse("sentiment:negative"), SORTS["recent"])) == ["@anna"]
+    assert store.page_cases(parse("sentiment:positive"), SORTS["recent"]) == []
+    with pytest.raises(QueryError, match="type:alien"):
+        parse("type:alien")

@@ -14,7 +14,7 @@ from textual.screen import Screen
 
 from webcare_tui.case_query import View, builtin_views
 from webcare_tui.cases import CaseService
-from webcare_tui.config import Config
+from webcare_tui.config import Config, append_view, config_path
 from webcare_tui.connectors.base import Connector
 from webcare_tui.macro_runner import DEFAULT_GRACE, Applied, MacroRunner
 from webcare_tui.macros import load_macros
@@ -93,6 +93,11 @@ class WebcareApp(App):
         self.background.shutdown(wait=False, cancel_futures=True)
         if str(self.store.path) != ":memory:":
             self.store.checkpoint()
+
+    def save_view(self, name: str, query: str, key: str) -> None:
+        """A search kept as a view: in the config file and, at once, on its key."""
+        append_view(self.config.path or config_path(), name, query, key)
+        self.views.append(View(name, builtin_views(self.config.agent.id)[2].query, key, query))
 
     def report_macro_problems(self) -> None:
         """Tell the agent, once, which macros did not load or could not get their key."""

@@ -4,6 +4,7 @@ The query language an agent types (in the spirit of notmuch)::
 
     wifi "geen internet" label:storing platform:x author:@anna status:open
     owner:me !assigned lang:de age:>2h age:<1d before:2026-11-01 after:2026-10-01
+    type:press sentiment:negative priority:>=2 account:klm-x
 
 Free words and "phrases" search message and memo text (FTS5); every other term
 narrows the cases. `!term` negates `assigned` and `label:`. Unknown keys and bad
@@ -17,13 +18,14 @@ import shlex
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 
-from webcare_tui.model import CaseStatus
+from webcare_tui.model import AUTHOR_TYPES, CaseStatus
 
 _AGE = re.compile(r"^([<>])(\d+)([mhdw])$")
 _UNITS = {"m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 STATUSES = tuple(status.value for status in CaseStatus)
 KEYS = ("label", "platform", "author", "status", "owner", "assigned", "lang", "age", "before", "after",
-        "priority", "account")
+        "priority", "account", "type", "sentiment")
+SENTIMENTS = ("negative", "neutral", "positive")
 
 
 class QueryError(ValueError):
@@ -47,6 +49,8 @@ class CaseQuery:
     active_before: int | None = None  # last message before this moment
     active_after: int | None = None
     min_priority: int | None = None
+    author_types: tuple[str, ...] = ()  # customer, press, influencer…
+    sentiments: tuple[str, ...] = ()  # of the customer's messages: negative, neutral, positive
 
     def narrowed(self, other: CaseQuery) -> CaseQuery:
         """Both queries at once (a view narrowed by a search)."""
@@ -104,7 +108,7 @@ def parse_query(text: str, *, me: str, now: float) -> CaseQuery:
     except ValueError:
         raise QueryError("a quote is not closed") from None
     found: dict[str, list] = {"text": [], "labels": [], "without_labels": [], "platforms": [], "accounts": [],
-                              "statuses": [], "languages": []}
+                              "statuses": [], "languages": [], "author_types": [], "sentiments": []}
     single: dict[str, object] = {}
     for term in terms:
         negated = term.startswith("!")
@@ -152,6 +156,16 @@ def parse_query(text: str, *, me: str, now: float) -> CaseQuery:
             single["active_before"] = _moment(value, key, end_of_day=False)
         elif key == "after":
             single["active_after"] = _moment(value, key, end_of_day=True)
+        elif key == "type":
+            for kind in value.split(","):
+                if kind not in AUTHOR_TYPES:
+                    raise QueryError(f"type:{kind} — an author type is one of {', '.join(sorted(AUTHOR_TYPES))}")
+                found["author_types"].append(kind)
+        elif key == "sentiment":
+            for mood in value.split(","):
+                if mood not in SENTIMENTS:
+                    raise QueryError(f"sentiment:{mood} — one of {', '.join(SENTIMENTS)}")
+                found["sentiments"].append(mood)
         elif key == "priority":
             if not value.lstrip(">=").isdigit():
                 raise QueryError(f"priority:{value} — write priority:2 or priority:>=2")

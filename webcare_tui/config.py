@@ -162,3 +162,18 @@ def _agent(section: dict[str, Any], reader: _Reader) -> Agent:
     if not isinstance(signature, dict) or not all(isinstance(v, str) for v in signature.values()):
         raise ConfigError(f"{reader.where('signature', 'agent')}: signature must be text or a table of texts per platform")
     return Agent(id=section.get("id", "agent"), name=name, initials=initials, signature=signature or {})
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string (JSON's escapes are TOML's)."""
+    import json
+
+    return json.dumps(text, ensure_ascii=False)
+
+
+def append_view(path: Path, name: str, query: str, key: str) -> None:
+    """Add a saved view to the config file (created if missing), keeping what is there."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    block = f"\n[[view]]\nname = {_toml_string(name)}\nquery = {_toml_string(query)}\nkey = {_toml_string(key)}\n"
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(block)

@@ -144,6 +144,12 @@ class CaseScreen(MacroKeys, Screen):
         for other in store.author_cases(case["author_id"]):
             marker = "▸ " if other["id"] == case["id"] else "  "
             text.append(f"{marker}{other['id']} {other['status']} {_when(other['created_at'])}\n")
+        crm = store.author_crm(case["author_id"])
+        if crm:
+            text.append("\nCRM\n", "bold underline")
+            for key, value in crm.items():
+                text.append(f"{clean(str(key), single_line=True)}: ", "dim")
+                text.append(clean(str(value), single_line=True)[:60] + "\n")
         memos = store.author_memos(case["author_id"])
         if memos:
             text.append("\nMemos on this customer\n", "bold underline")

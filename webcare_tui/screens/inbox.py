@@ -30,6 +30,7 @@ class InboxScreen(MacroKeys, Screen):
         *(Binding(str(n), f"view({n - 1})", f"View {n}", show=False, id=f"inbox.view{n}") for n in range(1, 10)),
         Binding("slash", "search", "Search", id="inbox.search"),
         Binding("s", "sort", "Sort", id="inbox.sort"),
+        Binding("S", "save_view", "Save search as view", show=False, id="inbox.save_view"),
         Binding("a", "assign", "Assign", id="inbox.assign"),
         Binding("c", "close_cases", "Close", id="inbox.close"),
         Binding("escape", "clear", "Clear", show=False, id="inbox.clear"),
@@ -165,6 +166,31 @@ class InboxScreen(MacroKeys, Screen):
     @on(Input.Submitted, "#search")
     def search_done(self) -> None:
         self.query_one(CaseList).focus()
+
+    def action_save_view(self) -> None:
+        """Keep the current search as a view on the next free number key (in the config file)."""
+        if not self.search_text:
+            self.notice("type a search first (/), then S saves it as a view")
+            return
+        keys = {view.key for view in self.views}
+        free = next((str(n) for n in range(1, 10) if str(n) not in keys), None)
+        if free is None:
+            self.notice("all number keys 1-9 have a view already")
+            return
+        text = self.search_text
+
+        def save(name: str | None) -> None:
+            if not name or not name.strip():
+                return
+            try:
+                self.app.save_view(name.strip(), text, free)  # type: ignore[attr-defined]
+            except OSError as error:
+                self.notice(f"could not write the config file: {error.strerror}")
+                return
+            self.update_counts()
+            self.notice(f"saved as view {free} {name.strip()}")
+
+        self.app.push_screen(PromptScreen(f"Name for the view {text!r} (key {free}):"), save)
 
     def action_clear(self) -> None:
         cases = self.query_one(CaseList)

@@ -167,6 +167,17 @@ class InboxQueries:
             clauses.append(f"EXISTS (SELECT 1 FROM messages m WHERE m.case_id = c.id AND m.language IN"
                            f" ({','.join('?' * len(query.languages))}))")
             params.extend(query.languages)
+        if query.author_types:
+            clauses.append(f"c.author_id IN (SELECT id FROM authors WHERE author_type IN"
+                           f" ({','.join('?' * len(query.author_types))}))")
+            params.extend(query.author_types)
+        if query.sentiments:
+            # a score below -0.05 is negative, above 0.05 positive (the sentiment analyser's convention)
+            moods = {"negative": "m.sentiment < -0.05", "neutral": "m.sentiment BETWEEN -0.05 AND 0.05",
+                     "positive": "m.sentiment > 0.05"}
+            either = " OR ".join(moods[mood] for mood in query.sentiments)
+            clauses.append(f"EXISTS (SELECT 1 FROM messages m WHERE m.case_id = c.id AND m.direction = 'in'"
+                           f" AND ({either}))")
         if query.active_before is not None:
             clauses.append("c.last_message_at < ?")
             params.append(query.active_before)

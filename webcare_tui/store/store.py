@@ -377,6 +377,15 @@ class Store(InboxQueries):
         """Agents that own a case (for completion when handing over)."""
         return [row[0] for row in self.conn.execute("SELECT DISTINCT owner FROM cases WHERE owner IS NOT NULL")]
 
+    def author_crm(self, author_id: int) -> dict[str, Any]:
+        """CRM fields known of an author (customer number, contract…), if any."""
+        row = self.conn.execute("SELECT crm FROM authors WHERE id = ?", (author_id,)).fetchone()
+        try:
+            crm = orjson.loads(row[0]) if row and row[0] else {}
+        except orjson.JSONDecodeError:
+            return {}
+        return crm if isinstance(crm, dict) else {}
+
     def author_memos(self, author_id: int) -> list[dict[str, Any]]:
         """Memos on all of one author's cases, newest first."""
         return self._rows("SELECT id, case_id, agent, text, created_at FROM memos WHERE author_id = ?"
