@@ -108,6 +108,7 @@ class CaseList(ScrollView, can_focus=True):
         self.selected: set[int] = set()
         self._pages: OrderedDict[int, list[CaseRow]] = OrderedDict()
         self._strips: dict[tuple, Strip] = {}  # formatted rows
+        self._reading: set[int] = set()  # pages being read ahead
 
     # -- data -----------------------------------------------------------------
 
@@ -279,6 +280,26 @@ class CaseList(ScrollView, can_focus=True):
         previous = self.cursor
         self.cursor = max(0, min(self.count - 1, self.cursor + delta))
         self._follow_cursor(previous)
+        self._read_ahead()
+
+    def _read_ahead(self) -> None:
+        """Fetch the page after the one on screen in the background, so moving on never waits for it."""
+        bottom = self.scroll_offset.y + self.size.height + PAGE // 2
+        number = bottom // PAGE
+        current = self._pages.get(number - 1)
+        if (number in self._pages or number * PAGE >= self.count or not current or len(current) < PAGE
+                or number in self._reading or self.sort is None):
+            return
+        self._reading.add(number)
+        generation, query, sort = self._generation, self.query_, self.sort
+
+        def store_page(page: list[CaseRow]) -> None:
+            self._reading.discard(number)
+            if generation == self._generation:
+                self._pages[number] = page
+
+        deliver(self.app, self.background.submit(self.store.page_cases, query, sort,
+                                                 after=current[-1].sort_key(sort), limit=PAGE), store_page)
 
     def action_move_page(self, direction: int) -> None:
         self.action_move(direction * max(self.size.height - 1, 1))
