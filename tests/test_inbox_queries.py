@@ -28,7 +28,7 @@ def test_the_query_language():
 
 @pytest.mark.parametrize("text, reason", [
     ("colour:red", "unknown search key 'colour'"),
-    ("status:done", "status:done — a status is one of"),
+    ("status:done", "status:done — status is one of"),
     ("age:2h", "write age:>2h"),
     ("before:yesterday", "YYYY-MM-DD"),
     ('"open quote', "quote is not closed"),

@@ -93,6 +93,15 @@ def _moment(value: str, key: str, end_of_day: bool) -> int:
     return int(datetime.combine(day, time.max if end_of_day else time.min).astimezone().timestamp())
 
 
+def _choices(key: str, value: str, allowed: tuple[str, ...]) -> list[str]:
+    """`status:open,new` → ["open", "new"], each checked against what `key` allows."""
+    chosen = value.split(",")
+    for choice in chosen:
+        if choice not in allowed:
+            raise QueryError(f"{key}:{choice} — {key} is one of {', '.join(allowed)}")
+    return chosen
+
+
 def parse_query(text: str, *, me: str, now: float) -> CaseQuery:
     """Turn what an agent typed into a `CaseQuery`.
 
@@ -132,10 +141,7 @@ def parse_query(text: str, *, me: str, now: float) -> CaseQuery:
         elif key == "account":
             found["accounts"].append(value)
         elif key == "status":
-            for status in value.split(","):
-                if status not in STATUSES:
-                    raise QueryError(f"status:{status} — a status is one of {', '.join(STATUSES)}")
-                found["statuses"].append(status)
+            found["statuses"] += _choices(key, value, STATUSES)
         elif key == "owner":
             single["owner"] = me if value == "me" else value
         elif key == "assigned":
@@ -157,15 +163,9 @@ def parse_query(text: str, *, me: str, now: float) -> CaseQuery:
         elif key == "after":
             single["active_after"] = _moment(value, key, end_of_day=True)
         elif key == "type":
-            for kind in value.split(","):
-                if kind not in AUTHOR_TYPES:
-                    raise QueryError(f"type:{kind} — an author type is one of {', '.join(sorted(AUTHOR_TYPES))}")
-                found["author_types"].append(kind)
+            found["author_types"] += _choices(key, value, tuple(sorted(AUTHOR_TYPES)))
         elif key == "sentiment":
-            for mood in value.split(","):
-                if mood not in SENTIMENTS:
-                    raise QueryError(f"sentiment:{mood} — one of {', '.join(SENTIMENTS)}")
-                found["sentiments"].append(mood)
+            found["sentiments"] += _choices(key, value, SENTIMENTS)
         elif key == "priority":
             if not value.lstrip(">=").isdigit():
                 raise QueryError(f"priority:{value} — write priority:2 or priority:>=2")

@@ -135,28 +135,9 @@ class MacroRunner:
         self.store.add_events([Event(case_id, int(self.clock()), actor, "macro", {"name": macro.name})])
 
     def _summary(self, macro: Macro, count: int, notes: list[str]) -> str:
-        parts = []
-        if macro.assign:
-            parts.append(f"assigned {macro.assign.title()}")
-        if macro.unassign:
-            parts.append("unassigned")
-        labels = " ".join([f"+{label}" for label in macro.labels_add] + [f"-{label}" for label in macro.labels_remove])
-        if labels:
-            parts.append(labels)
-        if macro.memo:
-            parts.append("memo")
-        if macro.reply or macro.reply_block:
-            parts.append("reply queued")
-        if macro.like and len(notes) < count:
-            parts.append("like queued")
-        if macro.priority is not None:
-            parts.append(f"priority {macro.priority}")
-        if macro.request_approval:
-            parts.append("approval requested")
-        if macro.status:
-            parts.append(macro.status)
         where = f" ({count} cases)" if count > 1 else ""
-        return f"{macro.name}{where}: " + ", ".join(parts + notes)
+        done = macro.summary(done=True, liked=len(notes) < count)  # a like some platform could take
+        return f"{macro.name}{where}: " + ", ".join([done, *notes] if done else notes)
 
     def undo(self, applied: Applied) -> str:
         """Take the whole bundle back, if its grace period has not passed.

@@ -54,27 +54,22 @@ class Macro:
     request_approval: bool = False
     source: str = ""  # file:line, for messages
 
-    def summary(self) -> str:
-        """What it does, in one line (for `macros list` and the picker)."""
-        parts = []
-        if self.assign:
-            parts.append(f"assign {self.assign}")
-        if self.unassign:
-            parts.append("unassign")
-        parts += [f"+{label}" for label in self.labels_add] + [f"-{label}" for label in self.labels_remove]
-        if self.memo:
-            parts.append("memo")
-        if self.reply or self.reply_block:
-            parts.append(f"reply ({self.visibility})" + (f" block {self.reply_block}" if self.reply_block else ""))
-        if self.like:
-            parts.append("like")
-        if self.priority is not None:
-            parts.append(f"priority {self.priority}")
-        if self.request_approval:
-            parts.append("request approval")
-        if self.status:
-            parts.append(self.status)
-        return ", ".join(parts)
+    def summary(self, *, done: bool = False, liked: bool = True) -> str:
+        """What it does (or, `done`, what it did), in one line: for `macros list`, the picker, the screen."""
+        labels = " ".join([f"+{label}" for label in self.labels_add] + [f"-{label}" for label in self.labels_remove])
+        reply = f"reply ({self.visibility})" + (f" block {self.reply_block}" if self.reply_block else "")
+        parts = [
+            (f"assigned {self.assign.title()}" if done else f"assign {self.assign}") if self.assign else "",
+            ("unassigned" if done else "unassign") if self.unassign else "",
+            labels,
+            "memo" if self.memo else "",
+            ("reply queued" if done else reply) if self.reply or self.reply_block else "",
+            ("like queued" if done else "like") if self.like and liked else "",
+            f"priority {self.priority}" if self.priority is not None else "",
+            ("approval requested" if done else "request approval") if self.request_approval else "",
+            self.status or "",
+        ]
+        return ", ".join(part for part in parts if part)
 
 
 @dataclass
