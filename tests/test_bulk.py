@@ -88,3 +88,19 @@ def test_import_jsonl_reports_bad_lines_from_every_source(tmp_path):
     assert result.rejected == 2
     assert rejected[0][:2] == (str(good), 1) and "missing" in rejected[0][2]
     assert rejected[1][:2] == ("demo", 1)
+
+
+def test_a_full_disk_mid_import_is_reported_and_whole_batches_stay(tmp_path):
+    messages = demo_messages(days=1, per_day=40)
+    with Store(tmp_path / "full.db") as store:
+        # the disk "fills up" at the 60th message, in the writer process
+        store.conn.execute(f"""CREATE TRIGGER full AFTER INSERT ON messages
+                               WHEN NEW.external_id = '{messages[59].external_id}'
+                               BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END""")
+        with pytest.raises(StoreError, match="the disk is full; free some space, then run the import again"):
+            bulk_ingest(store, messages, batch_size=25)
+        landed = store.counts()["messages"]
+        assert landed % 25 == 0 and landed < 60  # whole batches, none after the failure
+        store.conn.execute("DROP TRIGGER full")
+        rerun = bulk_ingest(store, messages, batch_size=25)
+        assert rerun.duplicates == landed and store.counts()["messages"] == len(messages)

@@ -87,13 +87,14 @@ def import_jsonl(store: Store, sources: Iterable[Source], rules: ThreadingRules 
 
 
 def _describe(error: BaseException) -> str:
+    """The writer's failure in plain words, with what to do about it."""
     text = str(error)
-    if isinstance(error, sqlite3.OperationalError) and "full" in text:
-        return "the disk is full; free some space and run the import again (what landed is skipped)"
-    if isinstance(error, sqlite3.IntegrityError):
-        return ("another process wrote to the store during the import; run the import again"
-                " (what landed is skipped)")
-    return f"{type(error).__name__}: {text}"
+    again = "run the import again (what landed is skipped)"
+    if "full" in text:
+        return f"the disk is full; free some space, then {again}"
+    if isinstance(error, sqlite3.IntegrityError) and "UNIQUE constraint failed" in text and text.endswith(".id"):
+        return f"another process wrote to the store during the import; {again}"
+    return f"the import stopped: {type(error).__name__}: {text}; {again}"
 
 
 def _write_batches(path: str, pending: multiprocessing.Queue, committed: multiprocessing.Queue) -> None:
