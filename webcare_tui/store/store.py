@@ -234,7 +234,8 @@ class Store(InboxQueries):
     def _update_cases(self, rows: list[tuple]) -> None:
         """Rewrite the threading fields of cases from rows in `_CASE_COLUMNS` order."""
         self.conn.executemany(
-            "UPDATE cases SET author_id = ?2, platform = ?3, account = ?4, status = ?5, owner = ?6, created_at = ?7,"
+            # author, platform and account never change: leaving them out spares the author index
+            "UPDATE cases SET status = ?5, owner = ?6, created_at = ?7,"
             " last_message_at = ?8, last_direction = ?9, last_inbound_at = ?10, waiting_since = ?11,"
             " closed_at = ?12, message_count = ?13, priority = ?14 WHERE id = ?1",
             rows,
