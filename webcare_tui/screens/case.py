@@ -159,7 +159,7 @@ class CaseScreen(MacroKeys, Screen):
         return text
 
     def notice(self, text: str) -> None:
-        self.query_one("#notice", Static).update(text)
+        self.query_one("#notice", Static).update(text, layout=False)
 
     def _act(self, action, done: str) -> None:
         try:

@@ -130,7 +130,7 @@ class InboxScreen(MacroKeys, Screen):
             count = counts[index] if index < len(counts) else None
             label = f" {view.key} {view.name} {'…' if count is None else count} "
             line.append(label, "reverse bold" if index == self.view_index else "")
-        self.query_one("#views", Static).update(line)
+        self.query_one("#views", Static).update(line, layout=False)  # one line, always: no layout pass
 
     def refresh_data(self) -> None:
         """New messages arrived: recount, keep the cursor on its case."""
@@ -138,7 +138,7 @@ class InboxScreen(MacroKeys, Screen):
         self.update_counts()
 
     def notice(self, text: str) -> None:
-        self.query_one("#notice", Static).update(text)
+        self.query_one("#notice", Static).update(text, layout=False)
 
     def action_view(self, index: int) -> None:
         if index < len(self.views):
