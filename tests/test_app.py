@@ -334,3 +334,23 @@ async def test_the_side_panel_shows_crm_fields_as_text(team_inbox):
         await pilot.press("3", "enter")
         panel = str(app.screen.query_one("#author").render())
         assert "klantnummer: 8812" in panel and "pakket: [b]Glasvezel[/b]" in panel
+
+
+async def test_shift_key_previews_a_macro_without_applying_it(team_inbox):
+    from webcare_tui.screens.preview import PreviewScreen
+
+    app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("3")
+        anna = app.screen.query_one(CaseList).current_row().id
+        before = (team_inbox.counts(), team_inbox.get_case(anna))
+        await pilot.press("H")
+        assert isinstance(app.screen, PreviewScreen)
+        shown = str(app.screen.query_one("Static").render())
+        assert "assign jeroen" in shown and "Hoi Jeroen, kun jij hiernaar kijken?" in shown
+        assert "reageert binnen 3 uur! ^TR" in shown
+        assert (team_inbox.counts(), team_inbox.get_case(anna)) == before
+        await pilot.press("escape", "v", *"Compl", "right", "enter")
+        assert "Compliment on case" in str(app.screen.query_one("Static").render())
+        await pilot.press("enter")  # apply from the preview
+        assert team_inbox.get_case(anna)["status"] == "closed"

@@ -16,6 +16,7 @@ class MacroKeys:
     MACRO_BINDINGS = [
         Binding("m", "macro_picker", "Macro", id="macro.picker"),
         Binding("u", "undo", "Undo", id="macro.undo"),
+        Binding("v", "preview_picker", "Preview macro", show=False, id="macro.preview"),
     ]
 
     def install_macro_keys(self) -> None:
@@ -30,6 +31,9 @@ class MacroKeys:
                                              f"a built-in action on the {self.scope} screen; pick another")
                 continue
             self._bindings.bind(macro.key, f"macro({index})", macro.name, show=False)  # type: ignore[attr-defined]
+            shifted = macro.key.upper() if len(macro.key) == 1 and macro.key.islower() else None
+            if shifted and shifted not in taken:  # shift+key previews
+                self._bindings.bind(shifted, f"preview({index})", f"Preview {macro.name}", show=False)  # type: ignore[attr-defined]
         self.refresh_bindings()  # type: ignore[attr-defined]
         self.app.report_macro_problems()  # type: ignore[attr-defined]
 
@@ -73,6 +77,34 @@ class MacroKeys:
         listing = " · ".join(f"{m.name}{f' [{m.key}]' if m.key else ''}" for m in macros)
         self.app.push_screen(PromptScreen(f"Macro (type to complete): {listing}",  # type: ignore[attr-defined]
                                           suggestions=[m.name for m in macros]), chosen)
+
+    def action_preview(self, index: int) -> None:
+        self.show_preview(self.app.macros.macros[index])  # type: ignore[attr-defined]
+
+    def show_preview(self, macro: Macro) -> None:
+        """The macro's effect on the case under the cursor, with its texts rendered; enter applies it."""
+        from webcare_tui.screens.preview import PreviewScreen
+
+        ids = self.target_ids()  # type: ignore[attr-defined]
+        if not ids:
+            return
+        try:
+            preview = self.app.macro_runner.preview(macro, ids[0])  # type: ignore[attr-defined]
+        except MacroError as error:
+            self.notice(str(error))  # type: ignore[attr-defined]
+            return
+        self.app.push_screen(PreviewScreen(macro.name, preview),  # type: ignore[attr-defined]
+                             lambda apply: self.run_macro(macro) if apply else None)
+
+    def action_preview_picker(self) -> None:
+        macros = [m for m in self.app.macros.macros if m.scope in ("any", self.scope)]  # type: ignore[attr-defined]
+
+        def chosen(name: str | None) -> None:
+            macro = self.app.macros.by_name(name) if name else None  # type: ignore[attr-defined]
+            if macro is not None:
+                self.show_preview(macro)
+
+        self.app.push_screen(PromptScreen("Preview which macro?", suggestions=[m.name for m in macros]), chosen)  # type: ignore[attr-defined]
 
     def action_undo(self) -> None:
         applied = self.app.last_applied  # type: ignore[attr-defined]
