@@ -19,18 +19,16 @@ import orjson
 import sqlite_utils
 
 from webcare_tui.case_rules import CaseState, Event
+from webcare_tui.store.errors import StoreError
 from webcare_tui.store.inbox import InboxQueries
 from webcare_tui.store.migrations import migrate
+from webcare_tui.store.outbox import OutboxQueries
 
 _CHUNK = 500  # ids per IN (...) list: far below SQLite's variable limit
 _CASE_COLUMNS = (
     "id, author_id, platform, account, status, owner, created_at, last_message_at, last_direction,"
     " last_inbound_at, waiting_since, closed_at, message_count, priority"
 )
-
-
-class StoreError(RuntimeError):
-    """The store cannot do what was asked; the message says why in plain words."""
 
 
 @dataclass(slots=True)
@@ -73,7 +71,7 @@ def _marks(count: int) -> str:
     return ",".join("?" * count)
 
 
-class Store(InboxQueries):
+class Store(InboxQueries, OutboxQueries):
     """The local cache: messages, authors, cases, labels, memos, events, outbox, sync state."""
 
     def __init__(self, path: str | Path) -> None:
@@ -444,101 +442,6 @@ class Store(InboxQueries):
                     "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?", (query, limit)
                 )
             ]
-
-    # -- outbox ---------------------------------------------------------------
-
-    def reply_context(self, case_id: int) -> dict[str, Any]:
-        """What a reply in this case needs: recipient, account, last inbound message."""
-        rows = self._rows(
-            "SELECT c.platform, c.account, a.platform_author_id AS recipient_id, a.id AS author_row,"
-            " (SELECT external_id FROM messages WHERE case_id = c.id AND direction = 'in'"
-            "  ORDER BY created_at DESC, id DESC LIMIT 1) AS last_inbound_id,"
-            " (SELECT visibility FROM messages WHERE case_id = c.id AND direction = 'in'"
-            "  ORDER BY created_at DESC, id DESC LIMIT 1) AS last_inbound_visibility,"
-            " (SELECT account FROM messages WHERE case_id = c.id AND direction = 'in'"
-            "  ORDER BY created_at DESC, id DESC LIMIT 1) AS last_inbound_account"
-            " FROM cases c JOIN authors a ON a.id = c.author_id WHERE c.id = ?",
-            (case_id,),
-        )
-        if not rows:
-            raise StoreError(f"there is no case {case_id}")
-        return rows[0]
-
-    def insert_message(self, case_id: int, author_row: int, platform: str, account: str, external_id: str,
-                       text: str, created_at: int, direction: str, visibility: str, in_reply_to: str | None,
-                       agent: str | None) -> int:
-        """One message written by us (call inside a transaction); returns its id."""
-        cursor = self.conn.execute(
-            "INSERT INTO messages (platform, account, external_id, case_id, author_id, direction, visibility, text,"
-            " created_at, in_reply_to, agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (platform, account, external_id, case_id, author_row, direction, visibility, text, created_at,
-             in_reply_to, agent),
-        )
-        self.conn.execute("INSERT INTO messages_fts (rowid, text) VALUES (?, ?)", (cursor.lastrowid, text))
-        return cursor.lastrowid
-
-    def confirm_message(self, message_id: int, external_id: str, url: str | None) -> None:
-        """The platform accepted our message: it takes the platform's id."""
-        self.conn.execute("UPDATE messages SET external_id = ?, url = coalesce(?, url) WHERE id = ?",
-                          (external_id, url, message_id))
-
-    def delete_message(self, message_id: int) -> None:
-        row = self.conn.execute("SELECT text FROM messages WHERE id = ?", (message_id,)).fetchone()
-        if row is not None:
-            self.conn.execute("INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', ?, ?)",
-                              (message_id, row[0]))
-            self.conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
-
-    def add_outbox(self, key: str, case_id: int, account: str, platform: str, kind: str, payload: dict,
-                   now: int) -> int:
-        cursor = self.conn.execute(
-            "INSERT INTO outbox (idempotency_key, case_id, account, platform, kind, payload, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (key, case_id, account, platform, kind, orjson.dumps(payload).decode(), now, now),
-        )
-        return cursor.lastrowid
-
-    def _outbox_rows(self, where: str, params: Sequence[Any], limit: int | None = None) -> list[dict[str, Any]]:
-        sql = f"SELECT * FROM outbox o WHERE {where} ORDER BY o.id" + (f" LIMIT {int(limit)}" if limit else "")
-        rows = self._rows(sql, params)
-        for row in rows:
-            row["payload"] = orjson.loads(row["payload"])
-        return rows
-
-    def outbox_due(self, now: int, limit: int = 20) -> list[dict[str, Any]]:
-        """Queued rows ready to send, oldest first; a case's rows go strictly in order, so an
-        earlier row not yet sent (or failed, or of unknown outcome) holds back the later ones."""
-        return self._outbox_rows(
-            "o.state = 'queued' AND coalesce(o.next_attempt_at, 0) <= ? AND NOT EXISTS (SELECT 1 FROM outbox e"
-            " WHERE e.case_id = o.case_id AND e.id < o.id AND e.state NOT IN ('sent', 'discarded'))",
-            (now,),
-            limit,
-        )
-
-    def outbox_in_state(self, state: str) -> list[dict[str, Any]]:
-        return self._outbox_rows("o.state = ?", (state,))
-
-    def outbox_row(self, outbox_id: int) -> dict[str, Any]:
-        rows = self._outbox_rows("o.id = ?", (outbox_id,))
-        if not rows:
-            raise StoreError(f"there is no outbox entry {outbox_id}")
-        return rows[0]
-
-    def case_outbox(self, case_id: int) -> list[dict[str, Any]]:
-        return self._outbox_rows("o.case_id = ?", (case_id,))
-
-    def update_outbox(self, outbox_id: int, now: int, **fields: Any) -> None:
-        """Set `state`, `attempts`, `next_attempt_at`, `last_error`, `remote_id` (any of them)."""
-        allowed = {"state", "attempts", "next_attempt_at", "last_error", "remote_id"}
-        assert set(fields) <= allowed, set(fields) - allowed
-        assignments = ", ".join(f"{name} = ?" for name in fields)
-        self.conn.execute(f"UPDATE outbox SET {assignments}, updated_at = ? WHERE id = ?",
-                          (*fields.values(), now, outbox_id))
-
-    def outbox_waiting(self) -> int:
-        """Rows not yet delivered: what the header shows."""
-        return self._reader().execute(
-            "SELECT count(*) FROM outbox WHERE state IN ('queued', 'sending', 'unknown', 'failed')").fetchone()[0]
 
     # -- accounts and sync state ---------------------------------------------
 
