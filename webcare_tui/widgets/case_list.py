@@ -108,7 +108,7 @@ class CaseList(ScrollView, can_focus=True):
         self.selected: set[int] = set()
         self._pages: OrderedDict[int, list[CaseRow]] = OrderedDict()
         self._strips: dict[tuple, Strip] = {}  # formatted rows
-        self._reading: set[int] = set()  # pages being read ahead
+        self._reading: set[tuple[int, int]] = set()  # (generation, page) being read in the background
 
     # -- data -----------------------------------------------------------------
 
@@ -184,23 +184,40 @@ class CaseList(ScrollView, can_focus=True):
         self._follow_cursor()
 
     def row(self, index: int) -> CaseRow | None:
-        """Row `index` of the view, from the page cache or one page query."""
+        """Row `index` of the view from the page cache; None while its page is being read."""
         if not 0 <= index < self.count or self.sort is None:
             return None
         number, offset = divmod(index, PAGE)
         page = self._pages.get(number)
         if page is None:
-            previous = self._pages.get(number - 1)
-            if previous and len(previous) == PAGE:
-                page = self.store.page_cases(self.query_, self.sort, after=previous[-1].sort_key(self.sort), limit=PAGE)
-            else:
-                page = self.store.page_cases(self.query_, self.sort, offset=number * PAGE, limit=PAGE)
-            self._pages[number] = page
-            if len(self._pages) > CACHED_PAGES:
-                self._pages.popitem(last=False)
-        else:
-            self._pages.move_to_end(number)
+            self._load_page(number)
+            return None
+        self._pages.move_to_end(number)
         return page[offset] if offset < len(page) else None
+
+    def _load_page(self, number: int) -> None:
+        """Read a page in the background (by keyset after the page before it, else by offset)
+        and repaint when it is there: the UI never waits on the database."""
+        generation, query, sort = self._generation, self.query_, self.sort
+        if (generation, number) in self._reading or sort is None:
+            return
+        self._reading.add((generation, number))
+        previous = self._pages.get(number - 1)
+        if previous and len(previous) == PAGE:
+            future = self.background.submit(self.store.page_cases, query, sort,
+                                            after=previous[-1].sort_key(sort), limit=PAGE)
+        else:
+            future = self.background.submit(self.store.page_cases, query, sort, offset=number * PAGE, limit=PAGE)
+
+        def store_page(page: list[CaseRow]) -> None:
+            self._reading.discard((generation, number))
+            if generation == self._generation:
+                self._pages[number] = page
+                if len(self._pages) > CACHED_PAGES:
+                    self._pages.popitem(last=False)
+                self.refresh()
+
+        deliver(self.app, future, store_page)
 
     def current_row(self) -> CaseRow | None:
         return self.row(self.cursor)
@@ -219,6 +236,8 @@ class CaseList(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         row = self.row(index)
         if row is None:
+            if index < self.count:  # its page is on its way
+                return Strip([Segment(" …".ljust(width), _style("dim"))])
             return Strip.blank(width)
         # A row's line changes with its data, the width, its selection and the minute (ages, due times).
         key = (row, width, row.id in self.selected, int(self.clock() // 60))
@@ -283,23 +302,10 @@ class CaseList(ScrollView, can_focus=True):
         self._read_ahead()
 
     def _read_ahead(self) -> None:
-        """Fetch the page after the one on screen in the background, so moving on never waits for it."""
-        bottom = self.scroll_offset.y + self.size.height + PAGE // 2
-        number = bottom // PAGE
-        current = self._pages.get(number - 1)
-        if (number in self._pages or number * PAGE >= self.count or not current or len(current) < PAGE
-                or number in self._reading or self.sort is None):
-            return
-        self._reading.add(number)
-        generation, query, sort = self._generation, self.query_, self.sort
-
-        def store_page(page: list[CaseRow]) -> None:
-            self._reading.discard(number)
-            if generation == self._generation:
-                self._pages[number] = page
-
-        deliver(self.app, self.background.submit(self.store.page_cases, query, sort,
-                                                 after=current[-1].sort_key(sort), limit=PAGE), store_page)
+        """Read the page below the screen before the cursor gets there."""
+        number = (self.scroll_offset.y + self.size.height + PAGE // 2) // PAGE
+        if number not in self._pages and number * PAGE < self.count:
+            self._load_page(number)
 
     def action_move_page(self, direction: int) -> None:
         self.action_move(direction * max(self.size.height - 1, 1))
