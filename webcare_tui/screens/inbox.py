@@ -67,7 +67,7 @@ class InboxScreen(MacroKeys, Screen):
 
     def on_screen_resume(self) -> None:
         if self.query_one(CaseList).sort is not None:  # back from a case: it may have left this view
-            self.refresh_data()
+            self.refresh_data(agent_acted=True)
 
     # -- views ----------------------------------------------------------------
 
@@ -132,9 +132,9 @@ class InboxScreen(MacroKeys, Screen):
             line.append(label, "reverse bold" if index == self.view_index else "")
         self.query_one("#views", Static).update(line, layout=False)  # one line, always: no layout pass
 
-    def refresh_data(self) -> None:
-        """New messages arrived: recount, keep the cursor on its case."""
-        self.query_one(CaseList).reload()
+    def refresh_data(self, *, agent_acted: bool = False) -> None:
+        """The data changed (new messages, or the agent's own action): recount, keep the cursor on its case."""
+        self.query_one(CaseList).reload(agent_acted=agent_acted)
         self.update_counts()
 
     def notice(self, text: str) -> None:
@@ -213,7 +213,7 @@ class InboxScreen(MacroKeys, Screen):
 
     def after_macro(self) -> None:
         self.query_one(CaseList).selected.clear()
-        self.refresh_data()
+        self.refresh_data(agent_acted=True)
         self.app.update_header()  # type: ignore[attr-defined]
 
     @on(CaseList.Opened)
@@ -225,7 +225,7 @@ class InboxScreen(MacroKeys, Screen):
         for case_id in ids:
             self.app.cases.set_status(case_id, "closed", actor=self.app.config.agent.id)  # type: ignore[attr-defined]
         self.query_one(CaseList).selected.clear()
-        self.refresh_data()
+        self.refresh_data(agent_acted=True)
         self.notice(f"closed {len(ids)} case{'s' if len(ids) != 1 else ''}")
 
     def action_assign(self) -> None:
@@ -243,7 +243,7 @@ class InboxScreen(MacroKeys, Screen):
                 self.notice(str(error))
                 return
             self.query_one(CaseList).selected.clear()
-            self.refresh_data()
+            self.refresh_data(agent_acted=True)
             self.notice(f"assigned {len(ids)} case{'s' if len(ids) != 1 else ''} to {agent}")
 
         self.app.push_screen(PromptScreen(f"Assign {len(ids)} case(s) to:", suggestions=self.app.agent_ids()), assign)  # type: ignore[attr-defined]

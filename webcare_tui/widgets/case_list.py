@@ -109,6 +109,7 @@ class CaseList(ScrollView, can_focus=True):
         self._pages: OrderedDict[int, list[CaseRow]] = OrderedDict()
         self._strips: dict[tuple, Strip] = {}  # formatted rows
         self._reading: set[tuple[int, int]] = set()  # (generation, page) being read in the background
+        self._stale: dict[int, list[CaseRow]] = {}  # pages shown until their fresh copies arrive
 
     # -- data -----------------------------------------------------------------
 
@@ -136,6 +137,7 @@ class CaseList(ScrollView, can_focus=True):
         self.selected.clear()
         self.cursor = 0
         self._pages.clear()
+        self._stale = {}
         self._pages[0] = first
         self._set_count(len(first))
         self.scroll_to(y=0, animate=False)
@@ -150,19 +152,26 @@ class CaseList(ScrollView, can_focus=True):
         self.refresh()
         self.post_message(self.Counted(count))
 
-    def reload(self) -> None:
-        """New data arrived: repaint now; recount and find the cursor's case again in the background.
+    def reload(self, *, agent_acted: bool = False) -> None:
+        """The data changed: recount and find the cursor's case again in the background.
 
-        Until the count returns, the cursor stays at its index (where, after a macro
-        moved its case out of the view, the next case now stands).
+        After the agent's own action (`agent_acted`) the cursor's page is read again at
+        once, so the next key acts on what the screen shows. After a sync the old rows
+        stay on screen until their fresh pages arrive (no flicker, no wait). Until the
+        count returns, the cursor stays at its index (where, after a macro moved its
+        case out of the view, the next case now stands).
         """
         current = self.current_row()
+        self._stale = {} if agent_acted else dict(self._pages)
         self._pages.clear()
         self._generation += 1
         generation, query, sort = self._generation, self.query_, self.sort
-        self.refresh()
         if sort is None:
             return
+        if agent_acted:
+            number = self.cursor // PAGE
+            self._pages[number] = self.store.page_cases(query, sort, offset=number * PAGE, limit=PAGE)
+        self.refresh()
 
         def count_and_find() -> tuple[int, int | None]:
             count = self.store.count_cases(query)
@@ -191,7 +200,8 @@ class CaseList(ScrollView, can_focus=True):
         page = self._pages.get(number)
         if page is None:
             self._load_page(number)
-            return None
+            page = self._stale.get(number)  # the rows shown before, until the fresh page is here
+            return page[offset] if page is not None and offset < len(page) else None
         self._pages.move_to_end(number)
         return page[offset] if offset < len(page) else None
 
@@ -213,6 +223,7 @@ class CaseList(ScrollView, can_focus=True):
             self._reading.discard((generation, number))
             if generation == self._generation:
                 self._pages[number] = page
+                self._stale.pop(number, None)
                 if len(self._pages) > CACHED_PAGES:
                     self._pages.popitem(last=False)
                 self.refresh()
