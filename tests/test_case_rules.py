@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from conftest import DAY, HOUR, MINUTE, T0, msg
 
+from webcare_tui.case_query import CaseQuery
 from webcare_tui.case_rules import ThreadingRules
 from webcare_tui.cases import CaseService
 from webcare_tui.ingest import ingest
 from webcare_tui.store import CaseFilter
+from webcare_tui.store.inbox import SORTS
 
 
 def cases_of(store, author="anna"):
@@ -149,8 +151,11 @@ def test_author_details_are_updated_but_unknown_fields_never_erase(store):
     assert author == {"name": "Anna", "followers": 5000}
 
 
-def test_full_text_search_finds_messages_by_word(store):
+def test_full_text_search_finds_cases_by_word_and_phrase(store):
     ingest(store, [msg(0, text="Mijn wifi doet het niet"), msg(60, author="bram", text="Pakket kwijt")])
-    [hit] = store.search_messages("wifi")
-    assert store.db.execute("SELECT text FROM messages WHERE id = ?", [hit]).fetchone()[0] == "Mijn wifi doet het niet"
-    assert store.search_messages('"doet het"') == [hit]
+
+    def found(*words):
+        return [row.author_handle for row in store.page_cases(CaseQuery(text=words), SORTS["recent"])]
+
+    assert found("wifi") == ["@anna"]
+    assert found("doet het") == ["@anna"] and found("het doet") == []  # a phrase keeps its order

@@ -7,10 +7,12 @@ import itertools
 import pytest
 from conftest import HOUR, MINUTE, T0, msg
 
+from webcare_tui.case_query import CaseQuery
 from webcare_tui.config import Account
 from webcare_tui.connectors.base import Capabilities, Connector, ConnectorError, SentReply
 from webcare_tui.ingest import ingest
 from webcare_tui.outbox import Outbox, OutboxWorker, ReplyError, signed
+from webcare_tui.store.inbox import SORTS
 
 
 class Platform(Connector):
@@ -189,7 +191,7 @@ def test_discarding_takes_the_reply_out_of_the_case(store, outbox, case_id):
     case = store.get_case(case_id)
     assert (case["status"], case["message_count"]) == ("open", 1)
     assert store.outbox_row(outbox_id)["state"] == "discarded" and store.outbox_waiting() == 0
-    assert store.search_messages("Verkeerde") == []
+    assert store.page_cases(CaseQuery(text=("Verkeerde",)), SORTS["recent"]) == []  # gone from search too
 
 
 def test_offline_work_queues_up(store, outbox):

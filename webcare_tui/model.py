@@ -55,8 +55,3 @@ class Message:
     url: str | None = None
     language: str | None = None
     sentiment: float | None = None
-
-    @property
-    def key(self) -> tuple[str, str]:
-        """The message's identity: ingesting the same key twice is a no-op."""
-        return (self.platform, self.external_id)

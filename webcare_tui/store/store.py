@@ -109,10 +109,6 @@ class Store(InboxQueries, OutboxQueries):
             conn.execute("PRAGMA busy_timeout = 1000")
         conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
-    def open_reader(self) -> Store:
-        """Another connection to the same file, for reading from another thread (WAL lets it)."""
-        return Store(self.path)
-
     def close(self) -> None:
         reader = getattr(self.__dict__.get("_readers"), "conn", None)
         if reader is not None:
@@ -433,23 +429,7 @@ class Store(InboxQueries, OutboxQueries):
                 for table in ("authors", "cases", "messages", "memos", "case_events", "outbox")
             }
 
-    def search_messages(self, query: str, limit: int = 50) -> list[int]:
-        """Ids of messages matching an FTS5 query, newest first."""
-        with self._lock:
-            return [
-                row[0]
-                for row in self.conn.execute(
-                    "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?", (query, limit)
-                )
-            ]
-
     # -- accounts and sync state ---------------------------------------------
-
-    def ensure_account(self, name: str, platform: str, now: int) -> None:
-        with self.transaction():
-            self.conn.execute(
-                "INSERT OR IGNORE INTO accounts (name, platform, created_at) VALUES (?, ?, ?)", (name, platform, now)
-            )
 
     def sync_state(self, account: str) -> dict[str, Any]:
         rows = self._rows("SELECT * FROM sync_state WHERE account = ?", (account,))

@@ -81,13 +81,6 @@ class CaseList(ScrollView, can_focus=True):
         Binding("enter", "open", "Open", id="list.open"),
     ]
 
-    class Counted(Message):
-        """The view's row count is known."""
-
-        def __init__(self, count: int) -> None:
-            super().__init__()
-            self.count = count
-
     class Opened(Message):
         def __init__(self, case_id: int) -> None:
             super().__init__()
@@ -150,7 +143,6 @@ class CaseList(ScrollView, can_focus=True):
         self.count = count
         self.virtual_size = Size(self.size.width, count)
         self.refresh()
-        self.post_message(self.Counted(count))
 
     def reload(self, *, agent_acted: bool = False) -> None:
         """The data changed: recount and find the cursor's case again in the background.
