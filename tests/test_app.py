@@ -354,3 +354,12 @@ async def test_shift_key_previews_a_macro_without_applying_it(team_inbox):
         assert "Compliment on case" in str(app.screen.query_one("Static").render())
         await pilot.press("enter")  # apply from the preview
         assert team_inbox.get_case(anna)["status"] == "closed"
+
+
+async def test_a_preview_shows_the_customers_name_as_inert_text(team_inbox):
+    team_inbox.conn.execute("UPDATE authors SET name = ? WHERE platform_author_id = 'anna'", ("Anna\x1b]0;x\x07 [b]",))
+    app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("3", "W")  # Terugbellen starts "Hoi {author.first_name}"
+        shown = str(app.screen.query_one("Static").render())
+        assert "Hoi Anna, we bellen" in shown and "\x1b" not in shown and "\x07" not in shown

@@ -15,7 +15,7 @@ from webcare_tui.case_rules import Event
 from webcare_tui.cases import CaseError, CaseService
 from webcare_tui.config import Agent
 from webcare_tui.macros import Macro
-from webcare_tui.outbox import Outbox, ReplyError, signed
+from webcare_tui.outbox import Outbox, ReplyError, signature_for, signed
 from webcare_tui.store import Store, StoreError, case_row
 from webcare_tui.templates import TemplateError, case_values, render
 
@@ -63,7 +63,7 @@ class MacroRunner:
     def _texts(self, macro: Macro, case_id: int, ask: str | None) -> tuple[str | None, str | None]:
         """The macro's reply (signed) and memo for this case."""
         case = self.store.get_case(case_id)
-        signature = self.agent.signature.get(case["platform"], self.agent.signature.get("default", ""))
+        signature = signature_for(case["platform"], self.agent.signature)
         values = case_values(case, self.agent.name, self.agent.initials, signature, ask)
         template = macro.reply or (self.blocks.get(macro.reply_block) if macro.reply_block else None)
         try:

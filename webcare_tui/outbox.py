@@ -33,9 +33,14 @@ class ReplyError(ValueError):
     """A reply that cannot be queued as it is; the message says why."""
 
 
+def signature_for(platform: str, signatures: dict[str, str]) -> str:
+    """The agent's signature on this platform (" ^TR" on X), or the default one."""
+    return signatures.get(platform, signatures.get("default", ""))
+
+
 def signed(text: str, platform: str, signatures: dict[str, str]) -> str:
-    """The reply with the agent's signature for this platform (or the default one)."""
-    signature = signatures.get(platform, signatures.get("default", ""))
+    """The reply with the agent's signature for this platform, never twice."""
+    signature = signature_for(platform, signatures)
     return text.rstrip() + signature if signature and not text.rstrip().endswith(signature.strip()) else text.rstrip()
 
 

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from webcare_tui.cases import CaseError
-from webcare_tui.outbox import ReplyError
+from webcare_tui.outbox import ReplyError, signature_for
 from webcare_tui.safe_text import clean
 from webcare_tui.screens.macro_keys import MacroKeys
 from webcare_tui.screens.prompt import PromptScreen
@@ -94,7 +94,7 @@ class CaseScreen(MacroKeys, Screen):
         title = Text.assemble(
             (f"Case {case['id']}  ", "bold"), (case["status"].upper(), "bold reverse"), "  ",
             (case["platform"], "bold"), "  ", (author, "bold"), "  owner: ", (case["owner"] or "nobody", "green"),
-            "  ", (" ".join(f"#{label}" for label in map(str, case["labels"])), "italic cyan"),
+            "  ", (clean(" ".join(f"#{label}" for label in case["labels"]), single_line=True), "italic cyan"),
             (f"  priority {case['priority']}" if case["priority"] else "", "bold red"),
         )
         self.query_one("#title", Static).update(title)
@@ -224,7 +224,7 @@ class CaseScreen(MacroKeys, Screen):
         context = self.app.store.reply_context(self.case_id)  # type: ignore[attr-defined]
         if visibility == "same":
             visibility = context["last_inbound_visibility"] or "public"
-        signature = config.agent.signature.get(self.case["platform"], config.agent.signature.get("default", ""))
+        signature = signature_for(self.case["platform"], config.agent.signature)
         values = case_values(self.case, config.agent.name, config.agent.initials, signature)
 
         def send(result: tuple[str, str] | None) -> None:

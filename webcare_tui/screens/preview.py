@@ -10,6 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from webcare_tui.macro_runner import Preview
+from webcare_tui.safe_text import clean
 
 
 class PreviewScreen(ModalScreen[bool]):
@@ -33,10 +34,10 @@ class PreviewScreen(ModalScreen[bool]):
         text.append(self.preview.summary + "\n")
         if self.preview.memo:
             text.append("\nMemo\n", "bold underline")
-            text.append(self.preview.memo + "\n")  # Text: the rendered template is shown as it is
+            text.append(clean(self.preview.memo) + "\n")  # it may hold the customer's name
         if self.preview.reply:
             text.append("\nReply\n", "bold underline")
-            text.append(self.preview.reply + "\n")
+            text.append(clean(self.preview.reply) + "\n")
         text.append("\nenter applies it · escape closes", "dim")
         with Vertical():
             yield Static(text)

@@ -20,13 +20,12 @@ class OutboxQueries:
         """What a reply in this case needs: recipient, account, last inbound message."""
         rows = self._rows(
             "SELECT c.platform, c.account, a.platform_author_id AS recipient_id, a.id AS author_row,"
-            " (SELECT external_id FROM messages WHERE case_id = c.id AND direction = 'in'"
-            "  ORDER BY created_at DESC, id DESC LIMIT 1) AS last_inbound_id,"
-            " (SELECT visibility FROM messages WHERE case_id = c.id AND direction = 'in'"
-            "  ORDER BY created_at DESC, id DESC LIMIT 1) AS last_inbound_visibility,"
-            " (SELECT account FROM messages WHERE case_id = c.id AND direction = 'in'"
-            "  ORDER BY created_at DESC, id DESC LIMIT 1) AS last_inbound_account"
-            " FROM cases c JOIN authors a ON a.id = c.author_id WHERE c.id = ?",
+            " m.external_id AS last_inbound_id, m.visibility AS last_inbound_visibility,"
+            " m.account AS last_inbound_account"
+            " FROM cases c JOIN authors a ON a.id = c.author_id"
+            " LEFT JOIN messages m ON m.id = (SELECT id FROM messages WHERE case_id = c.id AND direction = 'in'"
+            "  ORDER BY created_at DESC, id DESC LIMIT 1)"
+            " WHERE c.id = ?",
             (case_id,),
         )
         if not rows:
