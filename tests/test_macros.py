@@ -58,8 +58,7 @@ status = "closed"
     assert [m.name for m in macros.macros] == ["Goed", "Dubbel"]
     assert f"{a}:9: macro 'Fout': there is no agent 'piet' (the team: jeroen, sanne, tim)" in macros.errors
     assert any(e.startswith(f"{a}:10: macro 'Fout': unknown action or setting 'colour'") for e in macros.errors)
-    assert f"{a}:11: macro 'Fout': reply: unknown variable {{author.voornaam}}" in " ".join(macros.errors) or any(
-        e.startswith(f"{a}:11: macro 'Fout': reply: unknown variable {{author.voornaam}}") for e in macros.errors)
+    assert any(e.startswith(f"{a}:11: macro 'Fout': reply: unknown variable {{author.voornaam}}") for e in macros.errors)
     assert any(e.startswith(f"{a}:12: macro 'Fout': status is one of open, pending, closed") for e in macros.errors)
     assert any(f"{a}:14: key 'g' is already 'Goed'" in e for e in macros.errors)
     assert any(e.startswith(f"{folder / 'broken.toml'}: ") and "line 2" in e for e in macros.errors)

@@ -61,7 +61,8 @@ class MacroKeys:
         grace = self.app.macro_runner.grace  # type: ignore[attr-defined]
         self.notice(f"{applied.summary} · u undoes for {grace} s")  # type: ignore[attr-defined]
 
-    def action_macro_picker(self) -> None:
+    def _pick_macro(self, question: str, then) -> None:
+        """Ask for a macro of this screen by name (with completion), then call `then(macro)`."""
         macros = [m for m in self.app.macros.macros if m.scope in ("any", self.scope)]  # type: ignore[attr-defined]
         if not macros:
             self.notice("no macros: put macro files in the macros folder (webcare macros check tells what is wrong)")  # type: ignore[attr-defined]
@@ -70,13 +71,16 @@ class MacroKeys:
         def chosen(name: str | None) -> None:
             macro = self.app.macros.by_name(name) if name else None  # type: ignore[attr-defined]
             if macro is not None:
-                self.run_macro(macro)
+                then(macro)
             elif name:
                 self.notice(f"there is no macro {name!r}")  # type: ignore[attr-defined]
 
         listing = " · ".join(f"{m.name}{f' [{m.key}]' if m.key else ''}" for m in macros)
-        self.app.push_screen(PromptScreen(f"Macro (type to complete): {listing}",  # type: ignore[attr-defined]
-                                          suggestions=[m.name for m in macros]), chosen)
+        self.app.push_screen(PromptScreen(f"{question} {listing}", suggestions=[m.name for m in macros]),  # type: ignore[attr-defined]
+                             chosen)
+
+    def action_macro_picker(self) -> None:
+        self._pick_macro("Macro (type to complete):", self.run_macro)
 
     def action_preview(self, index: int) -> None:
         self.show_preview(self.app.macros.macros[index])  # type: ignore[attr-defined]
@@ -97,14 +101,7 @@ class MacroKeys:
                              lambda apply: self.run_macro(macro) if apply else None)
 
     def action_preview_picker(self) -> None:
-        macros = [m for m in self.app.macros.macros if m.scope in ("any", self.scope)]  # type: ignore[attr-defined]
-
-        def chosen(name: str | None) -> None:
-            macro = self.app.macros.by_name(name) if name else None  # type: ignore[attr-defined]
-            if macro is not None:
-                self.show_preview(macro)
-
-        self.app.push_screen(PromptScreen("Preview which macro?", suggestions=[m.name for m in macros]), chosen)  # type: ignore[attr-defined]
+        self._pick_macro("Preview which macro?", self.show_preview)
 
     def action_undo(self) -> None:
         applied = self.app.last_applied  # type: ignore[attr-defined]
