@@ -199,3 +199,13 @@ def test_offline_work_queues_up(store, outbox):
     for case in store.list_cases():
         outbox.queue_reply(case["id"], "We kijken ernaar", agent="tim")
     assert store.outbox_waiting() == 3 and {c["status"] for c in store.list_cases()} == {"pending"}
+
+
+async def test_a_token_in_a_send_error_is_not_stored(store, outbox, case_id):
+    outbox_id = outbox.queue_reply(case_id, "Komt goed", agent="tim")
+    platform = Platform()
+    platform._secret = "tok-7781-SECRET"
+    platform.failures = [ConnectorError("POST https://api.example/bottok-7781-SECRET/sendMessage: 403", retryable=False)]
+    [result] = await OutboxWorker(store, {"brand-x": platform}, clock=lambda: T0 + HOUR).deliver_due()
+    assert "SECRET" not in result.error and "SECRET" not in store.outbox_row(outbox_id)["last_error"]
+    assert "bot•••/sendMessage" in store.outbox_row(outbox_id)["last_error"]

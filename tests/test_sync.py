@@ -123,3 +123,17 @@ async def test_the_demo_streams_live_messages_and_customers_answer_our_replies(s
     await runner.sync_once()
     answered = [c for c in waiting if store.get_case(c["id"])["message_count"] > before[c["id"]]]
     assert 1 <= len(answered) <= len(waiting)
+
+
+async def test_a_token_quoted_in_an_error_never_reaches_the_screen_the_log_or_the_store(store, caplog):
+    class Leaky(Scripted):
+        def __init__(self):
+            super().__init__({None: ValueError("GET https://api.telegram.org/bot123:S3CRET-token/getUpdates: 502")})
+            self._secret = "123:S3CRET-token"
+
+    [status] = await SyncRunner(store, {"brand-x": Leaky()}).sync_once()
+    assert "api.telegram.org/bot•••/getUpdates" in status.error and "S3CRET" not in status.error
+    assert "S3CRET" not in caplog.text and "bot•••" in caplog.text
+    assert "S3CRET" not in store.sync_state("brand-x")["last_error"]
+    dump = "\n".join(store.conn.iterdump())
+    assert "S3CRET" not in dump

@@ -204,6 +204,7 @@ class OutboxWorker:
             try:
                 found = await connector.find_sent(self._reply(row))
             except ConnectorError as error:
+                error = connector.safe(error)
                 self._mark(row, state="unknown", last_error=f"{UNKNOWN_HELP} ({error.message})")
                 results.append(Delivery(row["id"], "unknown", error.message))
                 continue
@@ -244,6 +245,7 @@ class OutboxWorker:
 
     def _failed(self, row: dict, connector: Connector, error: ConnectorError, attempts: int) -> Delivery:
         now = int(self.clock())
+        error = connector.safe(error)
         if error.outcome_unknown and not connector.capabilities.idempotent_send:
             self._mark(row, state="unknown", last_error=f"{UNKNOWN_HELP} ({error.message})")
             return Delivery(row["id"], "unknown", error.message)

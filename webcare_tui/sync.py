@@ -89,10 +89,10 @@ class SyncRunner:
                 if not page.more:
                     break
         except ConnectorError as error:
-            return self._failed(account, error, total)
+            return self._failed(account, connector.safe(error), total)
         except Exception as error:  # a connector bug must not kill the app: show it, retry later
-            log.exception("sync of %s failed", account)
-            unexpected = ConnectorError(f"unexpected error: {type(error).__name__}: {error}")
+            unexpected = connector.safe(ConnectorError(f"unexpected error: {type(error).__name__}: {error}"))
+            log.error("sync of %s failed: %s", account, unexpected.message)  # no traceback: it may quote the token
             return self._failed(account, unexpected, total, state="error")
         if total:  # new history may hold pending cases that closed by themselves meanwhile
             await asyncio.to_thread(self.cases.close_due)

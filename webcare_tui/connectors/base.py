@@ -8,7 +8,7 @@ keeps its cursor; the outbox worker hands it what to send.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
 from typing import ClassVar
 
@@ -93,6 +93,14 @@ class Connector(ABC):
         self.account = account
         self._secret = secret
         self.http = http
+
+    def redact(self, text: str) -> str:
+        """`text` without this account's secret (some APIs put the token in the URL an error quotes)."""
+        return text.replace(self._secret, "•••") if self._secret and len(self._secret) >= 4 else text
+
+    def safe(self, error: ConnectorError) -> ConnectorError:
+        """The error with the secret taken out of its message, fit to show, log or store."""
+        return replace(error, message=self.redact(error.message))
 
     @abstractmethod
     async def fetch(self, cursor: str | None) -> FetchResult:
