@@ -8,7 +8,7 @@ keeps its cursor; the outbox worker hands it what to send.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib.metadata import entry_points
 from typing import ClassVar
 
@@ -38,6 +38,9 @@ class FetchResult:
     messages: list[Message]
     cursor: str | None  # where the next fetch starts; stored only once `messages` are ingested
     more: bool = False  # another page is ready: fetch again at once
+    # Items of the page that could not be read (malformed, unknown type we cannot map), each
+    # "id: reason"; the sync reports them and goes on with the rest.
+    skipped: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,161 @@
+"""Provides `HttpApi`: one platform's HTTP calls, with every failure turned into a `ConnectorError`.
+
+Each real connector talks to its platform through one `HttpApi`. It maps what goes
+wrong on the wire to what the sync and outbox workers need to decide:
+
+- no connection, DNS failure → retryable ("offline");
+- a timeout while sending a write → `outcome_unknown` (the platform may have it);
+- 401/403 with a refused token → `needs_auth`;
+- 429 → `retry_after` from `Retry-After` or the platform's reset header;
+- 5xx → retryable; other 4xx → permanent, in the platform's own words.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from webcare_tui.connectors.base import ConnectorError
+
+TIMEOUT = httpx.Timeout(20.0, connect=10.0)
+MAX_ERROR_TEXT = 300
+
+
+def retry_after_seconds(response: httpx.Response, clock: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from `Retry-After` (seconds or HTTP date) or an `x-rate-limit-reset`/
+    `x-ratelimit-reset` header (epoch seconds or an ISO time, as Mastodon sends)."""
+    value = response.headers.get("retry-after")
+    if value:
+        try:
+            return max(float(value), 0.0)
+        except ValueError:
+            try:
+                return max(parsedate_to_datetime(value).timestamp() - clock(), 0.0)
+            except (TypeError, ValueError):
+                pass
+    for name in ("x-rate-limit-reset", "x-ratelimit-reset"):
+        value = response.headers.get(name)
+        if not value:
+            continue
+        try:
+            return max(float(value) - clock(), 0.0)
+        except ValueError:
+            try:
+                from datetime import datetime
+
+                return max(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() - clock(), 0.0)
+            except ValueError:
+                continue
+    return None
+
+
+def error_text(response: httpx.Response) -> str:
+    """The platform's own words for a failed call: a JSON error field, else the body's start."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        for key in ("error_description", "error", "message", "detail", "description", "errors", "title"):
+            value = body.get(key)
+            if isinstance(value, dict):  # Graph API: {"error": {"message": ...}}
+                value = value.get("message") or value.get("type")
+            if isinstance(value, list) and value:  # X: {"errors": [{"message": ...}]}
+                first = value[0]
+                value = first.get("message") or first.get("detail") if isinstance(first, dict) else first
+            if value:
+                return str(value)[:MAX_ERROR_TEXT]
+    text = response.text.strip()
+    return text[:MAX_ERROR_TEXT] or response.reason_phrase
+
+
+class HttpApi:
+    """A platform's HTTP API for one account.
+
+    Args:
+        platform: shown in error messages ("Mastodon said: …").
+        base_url: every path is relative to it.
+        headers: sent on every call (the bearer token goes here, never into a URL we log).
+        http: a client to use (tests pass one); otherwise one is made and owned.
+        is_auth_error: decides whether a 401/403 means the token is refused (the default);
+            platforms that answer 403 for other reasons narrow it.
+    """
+
+    def __init__(self, platform: str, base_url: str, headers: dict[str, str] | None = None,
+                 http: httpx.AsyncClient | None = None, *, clock: Callable[[], float] = time.time,
+                 is_auth_error: Callable[[httpx.Response], bool] = lambda response: response.status_code == 401,
+                 rate_limit_status: Callable[[httpx.Response], bool] = lambda response: response.status_code == 429) -> None:
+        self.platform = platform
+        self.base_url = base_url.rstrip("/")
+        self.headers = headers or {}
+        self._own = http is None
+        self.http = http or httpx.AsyncClient(timeout=TIMEOUT)
+        self.clock = clock
+        self.is_auth_error = is_auth_error
+        self.rate_limit_status = rate_limit_status
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else f"{self.base_url}/{path.lstrip('/')}"
+
+    async def request(self, method: str, path: str, *, write: bool = False, expect: tuple[int, ...] = (),
+                      **kwargs: Any) -> httpx.Response:
+        """Make one call; returns the response when its status is 2xx (or in `expect`).
+
+        Args:
+            write: the call changes something on the platform: a timeout after the request
+                left means its outcome is unknown.
+
+        Raises:
+            ConnectorError: in plain words, with retryable/retry_after/needs_auth/outcome_unknown set.
+        """
+        headers = self.headers | kwargs.pop("headers", {})
+        try:
+            response = await self.http.request(method, self.url(path), headers=headers, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            raise ConnectorError(f"cannot reach {self.platform} ({type(error).__name__})") from None
+        except httpx.TimeoutException as error:
+            raise ConnectorError(f"{self.platform} did not answer in time ({type(error).__name__})",
+                                 outcome_unknown=write) from None
+        except httpx.TransportError as error:
+            raise ConnectorError(f"network error talking to {self.platform} ({type(error).__name__})",
+                                 outcome_unknown=write) from None
+        if response.is_success or response.status_code in expect:
+            return response
+        raise self.failure(response)
+
+    def failure(self, response: httpx.Response) -> ConnectorError:
+        """The `ConnectorError` a failed response stands for."""
+        status = response.status_code
+        said = error_text(response)
+        if self.is_auth_error(response):
+            return ConnectorError(f"{self.platform} refused the token ({status}: {said}); sign in again with"
+                                  " `webcare accounts add`", retryable=False, needs_auth=True)
+        if self.rate_limit_status(response):
+            wait = retry_after_seconds(response, self.clock)
+            return ConnectorError(f"{self.platform} rate limit reached ({said})",
+                                  retry_after=wait if wait is not None else 60.0)
+        if status >= 500:
+            return ConnectorError(f"{self.platform} had a server error ({status}: {said})")
+        return ConnectorError(f"{self.platform} refused the request ({status}: {said})", retryable=False)
+
+    async def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """`request` and its JSON body.
+
+        Raises:
+            ConnectorError: as `request`, or the body is not JSON (retryable: a proxy's error page).
+        """
+        response = await self.request(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError:
+            raise ConnectorError(f"{self.platform} sent a response that is not JSON"
+                                 f" ({response.status_code}, {response.headers.get('content-type', 'no type')})",
+                                 outcome_unknown=kwargs.get("write", False)) from None
+
+    async def aclose(self) -> None:
+        if self._own:
+            await self.http.aclose()
