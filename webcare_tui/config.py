@@ -177,3 +177,42 @@ def append_view(path: Path, name: str, query: str, key: str) -> None:
     block = f"\n[[view]]\nname = {_toml_string(name)}\nquery = {_toml_string(query)}\nkey = {_toml_string(key)}\n"
     with path.open("a", encoding="utf-8") as handle:
         handle.write(block)
+
+
+def append_account(path: Path, name: str, platform: str, options: dict[str, Any]) -> None:
+    """Add an `[[account]]` block (no secrets: those live in the keyring) to the config file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["", "[[account]]", f"name = {_toml_string(name)}", f"platform = {_toml_string(platform)}"]
+    for key, value in options.items():
+        rendered = _toml_string(value) if isinstance(value, str) else str(value).lower() if isinstance(
+            value, bool) else str(value)
+        lines.append(f"{key} = {rendered}")
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
+def remove_account(path: Path, name: str) -> bool:
+    """Take the `[[account]]` block named `name` out of the config file, keeping every other line.
+
+    Returns:
+        Whether there was one.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return False
+    lines = text.splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if line.lstrip().startswith("[")] + [len(lines)]
+    for start, end in zip(starts, starts[1:]):
+        if lines[start].strip() != "[[account]]":
+            continue
+        block = "".join(lines[start + 1:end])
+        try:
+            if tomllib.loads(block).get("name") == name:
+                while start > 0 and not lines[start - 1].strip():  # the blank line before it, too
+                    start -= 1
+                path.write_text("".join(lines[:start] + lines[end:]), encoding="utf-8")
+                return True
+        except tomllib.TOMLDecodeError:
+            continue
+    return False

@@ -35,3 +35,44 @@ def get_secret(account: str) -> str | None:
             f"cannot read the token of account {account!r}: no usable keyring ({type(error).__name__})."
             f" Install a backend (pip install keyrings.alt) or set {env_name(account)} for headless use."
         ) from None
+
+
+def _no_backend(account: str, error: Exception) -> CredentialsError:
+    return CredentialsError(
+        f"cannot store the token of account {account!r}: this machine has no usable keyring"
+        f" ({type(error).__name__}). Install a backend (pip install keyrings.alt) or, for headless use,"
+        f" set {env_name(account)} in the environment instead."
+    )
+
+
+def set_secret(account: str, secret: str) -> None:
+    """Keep the account's token in the keyring.
+
+    Raises:
+        CredentialsError: no keyring backend; the message says how to fix it.
+    """
+    try:
+        keyring.set_password(SERVICE, account, secret)
+    except keyring.errors.KeyringError as error:
+        raise _no_backend(account, error) from None
+
+
+def delete_secret(account: str) -> bool:
+    """Remove the account's token from the keyring; returns whether there was one."""
+    try:
+        keyring.delete_password(SERVICE, account)
+    except keyring.errors.PasswordDeleteError:
+        return False
+    except keyring.errors.KeyringError as error:
+        raise _no_backend(account, error) from None
+    return True
+
+
+def secret_source(account: str) -> str | None:
+    """Where the account's token comes from: "environment", "keyring" or None (missing)."""
+    if os.environ.get(env_name(account)):
+        return "environment"
+    try:
+        return "keyring" if keyring.get_password(SERVICE, account) else None
+    except keyring.errors.KeyringError:
+        return None

@@ -1,0 +1,132 @@
+"""`webcare accounts`: tokens go to the keyring, never to the config file; plain errors without a keyring."""
+
+from __future__ import annotations
+
+import io
+import tomllib
+
+import keyring
+import keyring.backend
+import keyring.backends.fail
+import pytest
+
+from webcare_tui import cli
+from webcare_tui.credentials import SERVICE, get_secret
+
+TOKEN = "tok-3f9a1c7e5b2d"
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """The OS keyring's interface, kept in memory (the test's edge, like a fake HTTP server)."""
+
+    priority = 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service, username):
+        return self.secrets.get((service, username))
+
+    def set_password(self, service, username, password):
+        self.secrets[(service, username)] = password
+
+    def delete_password(self, service, username):
+        if (service, username) not in self.secrets:
+            raise keyring.errors.PasswordDeleteError("not found")
+        del self.secrets[(service, username)]
+
+
+@pytest.fixture
+def memory_keyring():
+    before = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(before)
+
+
+@pytest.fixture
+def paths(tmp_path, monkeypatch):
+    config = tmp_path / "config.toml"
+    config.write_text('[agent]\nid = "tim"\nname = "Tim Ruiter"\n', encoding="utf-8")
+    monkeypatch.delenv("WEBCARE_TOKEN_BRAND_DEMO", raising=False)
+    return config, tmp_path / "webcare.db"
+
+
+def run(paths, *args, stdin: str = "") -> tuple[int, str, str]:
+    config, db = paths
+    out, err = io.StringIO(), io.StringIO()
+    old = cli.sys.stdin, cli.sys.stdout, cli.sys.stderr
+    cli.sys.stdin, cli.sys.stdout, cli.sys.stderr = io.StringIO(stdin), out, err
+    try:
+        code = cli.main(["--config", str(config), "--db", str(db), *args])
+    finally:
+        cli.sys.stdin, cli.sys.stdout, cli.sys.stderr = old
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_add_keeps_the_token_in_the_keyring_and_the_options_in_the_config(paths, memory_keyring):
+    code, out, _ = run(paths, "accounts", "add", "demo", "brand-demo", "--set", "seed=3", "--set",
+                       "base_url=https://example.social", "--token-stdin", stdin=TOKEN + "\n")
+    assert code == 0, out
+    assert memory_keyring.secrets[(SERVICE, "brand-demo")] == TOKEN
+    text = paths[0].read_text(encoding="utf-8")
+    assert TOKEN not in text
+    [account] = tomllib.loads(text)["account"]
+    assert account == {"name": "brand-demo", "platform": "demo", "seed": 3, "base_url": "https://example.social"}
+    assert get_secret("brand-demo") == TOKEN
+
+    code, out, _ = run(paths, "accounts", "list")
+    assert code == 0
+    assert "brand-demo" in out and "token: keyring" in out and "last sync: never" in out
+    assert TOKEN not in out
+
+
+def test_the_same_name_twice_is_refused_and_changes_nothing(paths, memory_keyring):
+    run(paths, "accounts", "add", "demo", "brand-demo", "--token-stdin", stdin=TOKEN)
+    before = paths[0].read_text(encoding="utf-8")
+    code, _, err = run(paths, "accounts", "add", "demo", "brand-demo", "--token-stdin", stdin="other-token")
+    assert code == 1 and "already" in err
+    assert paths[0].read_text(encoding="utf-8") == before
+    assert memory_keyring.secrets[(SERVICE, "brand-demo")] == TOKEN
+
+
+def test_remove_deletes_the_token_and_only_its_block(paths, memory_keyring):
+    run(paths, "accounts", "add", "demo", "brand-demo", "--token-stdin", stdin=TOKEN)
+    run(paths, "accounts", "add", "demo", "brand-other", "--set", "seed=9", "--token-stdin", stdin="t2-secret")
+    code, out, _ = run(paths, "accounts", "remove", "brand-demo")
+    assert code == 0 and "and its token" in out
+    assert (SERVICE, "brand-demo") not in memory_keyring.secrets
+    data = tomllib.loads(paths[0].read_text(encoding="utf-8"))
+    assert [a["name"] for a in data["account"]] == ["brand-other"]
+    assert data["agent"]["name"] == "Tim Ruiter"
+    code, _, err = run(paths, "accounts", "remove", "brand-demo")
+    assert code == 1 and "no account" in err
+
+
+def test_an_unknown_platform_names_the_installed_ones(paths, memory_keyring):
+    code, _, err = run(paths, "accounts", "add", "myspace", "brand-ms", "--token-stdin", stdin=TOKEN)
+    assert code == 2 and "myspace" in err and "demo" in err
+    assert not memory_keyring.secrets
+
+
+def test_without_a_keyring_backend_the_error_says_how_to_fix_it(paths):
+    before = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    try:
+        code, _, err = run(paths, "accounts", "add", "demo", "brand-demo", "--token-stdin", stdin=TOKEN)
+    finally:
+        keyring.set_keyring(before)
+    assert code == 2
+    assert "keyrings.alt" in err and "WEBCARE_TOKEN_BRAND_DEMO" in err
+    assert TOKEN not in err
+    assert "[[account]]" not in paths[0].read_text(encoding="utf-8")  # nothing half-added
+
+
+def test_a_headless_token_from_the_environment_wins(paths, memory_keyring, monkeypatch):
+    monkeypatch.setenv("WEBCARE_TOKEN_BRAND_DEMO", "env-token-1234")
+    run(paths, "accounts", "add", "demo", "brand-demo", "--token-stdin", stdin=TOKEN)
+    assert get_secret("brand-demo") == "env-token-1234"
+    _, out, _ = run(paths, "accounts", "list")
+    assert "token: environment" in out
