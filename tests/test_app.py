@@ -309,6 +309,23 @@ async def test_a_macro_key_taken_by_a_built_in_action_is_reported_not_bound(team
                    for m in messages), messages
 
 
+async def test_a_two_key_macro_shows_what_may_follow_and_applies_the_one_chosen(team_inbox):
+    app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("3")
+        anna = app.screen.query_one(CaseList).current_row().id
+        await pilot.press("i")
+        hint = str(app.screen.query_one("Label").render())
+        assert "n Storing (nl)" in hint and "d Störung (de)" in hint and "e Outage (en)" in hint
+        await pilot.press("e")
+        [row] = team_inbox.case_outbox(anna)
+        assert row["payload"]["text"].startswith("Hi Anna, thanks for letting us know! There is an outage")
+        assert team_inbox.get_case(anna)["labels"] == ["Storing"]
+        await pilot.press("i", "q")  # not a second key of any macro: nothing happens
+        assert "no macro on that key" in str(app.screen.query_one("#notice").render())
+        assert len(team_inbox.case_outbox(anna)) == 1 and isinstance(app.screen, InboxScreen)
+
+
 async def test_a_search_saved_as_a_view_lands_in_the_config_file(team_inbox, tmp_path):
     from webcare_tui.config import load_config
 

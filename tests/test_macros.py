@@ -176,3 +176,14 @@ def test_headless_apply(store, runner, tmp_path, capsys, monkeypatch):
     assert "Hypotheken: assigned Jeroen" in capsys.readouterr().out
     assert store.get_case(anna)["owner"] == "jeroen"
     assert main(["--db", str(store.path), "macro", "apply", "Nope", "--case", str(anna)]) == 2
+
+
+def test_two_key_sequences_load_and_a_key_cannot_also_start_one(tmp_path):
+    (tmp_path / "a.toml").write_text(
+        '[[macro]]\nname = "Outage"\nkey = "i e"\nstatus = "pending"\n'
+        '[[macro]]\nname = "Info"\nkey = "i"\nstatus = "closed"\n'
+        '[[macro]]\nname = "Three"\nkey = "i e x"\nstatus = "closed"\n', encoding="utf-8")
+    macros = load_macros([tmp_path])
+    assert macros.by_name("Outage").key == "i e"
+    assert any("key 'i e' starts with 'i', which is 'Info'" in error for error in macros.errors), macros.errors
+    assert any(":11:" in error and "'i e x' is not a key" in error for error in macros.errors), macros.errors

@@ -4,7 +4,7 @@ A macro file holds one or more ``[[macro]]`` tables::
 
     [[macro]]
     name = "Hypotheken"
-    key = "h"                       # optional; scope = "inbox" | "case" limits where it works
+    key = "h"                       # optional ("ctrl+h", "f5", or two keys "g h"); scope = "inbox" | "case"
     assign = "jeroen"
     labels_add = ["Vraag", "Hypotheken"]
     memo = "Hoi Jeroen, kun jij hiernaar kijken?"
@@ -30,7 +30,8 @@ ACTIONS = ("assign", "unassign", "labels_add", "labels_remove", "memo", "reply",
            "status", "priority", "like", "request_approval")
 FIELDS = ("name", "key", "scope", "description", "ask", *ACTIONS)
 STATUSES = ("open", "pending", "closed")
-_KEY = re.compile(r"^((ctrl|shift|alt)\+)*([a-z0-9]|f[0-9]{1,2}|[A-Z])$")
+_ONE_KEY = r"((ctrl|shift|alt)\+)*([a-z0-9]|f[0-9]{1,2}|[A-Z])"
+_KEY = re.compile(rf"^{_ONE_KEY}( {_ONE_KEY})?$")  # one key, or a two-key sequence such as "g h"
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,14 @@ def load_macros(folders: list[Path], *, agents: set[str] | None = None, blocks: 
             if other is not None:
                 result.errors.append(f"{macro.source}: key {macro.key!r} is already {other.name!r}'s ({other.source})")
             keys[(scope, macro.key)] = macro
+    for (scope, key), macro in keys.items():  # "g" alone would make "g h" unreachable
+        prefix = key.split(" ")[0]
+        if " " in key and (scope, prefix) in keys:
+            other = keys[(scope, prefix)]
+            problem = (f"{macro.source}: key {key!r} starts with {prefix!r}, which is {other.name!r}'s"
+                       f" ({other.source}); a key cannot be both a macro and the start of a sequence")
+            if problem not in result.errors:
+                result.errors.append(problem)
     return result
 
 
@@ -190,7 +199,7 @@ def _build(table: dict[str, Any], problem, agents: set[str] | None, blocks: dict
 
     key = text("key")
     if key is not None and not _KEY.match(key):
-        problem("key", f"{label}: key {key!r} is not one key such as \"h\", \"ctrl+h\" or \"f5\"")
+        problem("key", f"{label}: key {key!r} is not a key such as \"h\", \"ctrl+h\", \"f5\" or two keys \"g h\"")
     scope = text("scope") or "any"
     if scope not in ("any", "inbox", "case"):
         problem("scope", f"{label}: scope is \"inbox\", \"case\" or \"any\", not {scope!r}")

@@ -23,12 +23,21 @@ class MacroKeys:
         """Bind each macro's key here, unless a built-in action has it (that is reported)."""
         nodes = [self, *self.query("*")]  # type: ignore[attr-defined]  # the list's own keys (j, k, g…) count too
         taken = {key for node in nodes for key, bindings in node._bindings.key_to_bindings.items() if bindings}
+        self.sequences: dict[str, dict[str, int]] = {}  # first key → second key → macro index
         for index, macro in enumerate(self.app.macros.macros):  # type: ignore[attr-defined]
             if not macro.key or macro.scope not in ("any", self.scope):
                 continue
-            if macro.key in taken:
+            first, _, second = macro.key.partition(" ")
+            if first in taken and not (second and first in self.sequences):
                 self.app.macro_conflicts.add(f"{macro.source}: key {macro.key!r} of macro {macro.name!r} is taken by "  # type: ignore[attr-defined]
                                              f"a built-in action on the {self.scope} screen; pick another")
+                continue
+            if second:
+                if first not in self.sequences:
+                    self.sequences[first] = {}
+                    self._bindings.bind(first, f"sequence({first!r})", "Macro keys", show=False)  # type: ignore[attr-defined]
+                    taken.add(first)
+                self.sequences[first][second] = index
                 continue
             self._bindings.bind(macro.key, f"macro({index})", macro.name, show=False)  # type: ignore[attr-defined]
             shifted = macro.key.upper() if len(macro.key) == 1 and macro.key.islower() else None
@@ -36,6 +45,22 @@ class MacroKeys:
                 self._bindings.bind(shifted, f"preview({index})", f"Preview {macro.name}", show=False)  # type: ignore[attr-defined]
         self.refresh_bindings()  # type: ignore[attr-defined]
         self.app.report_macro_problems()  # type: ignore[attr-defined]
+
+    def action_sequence(self, first: str) -> None:
+        """The first key of a two-key macro: show what may follow, then apply the one chosen."""
+        from webcare_tui.screens.sequence import SequenceScreen
+
+        following = self.sequences[first]
+        macros = self.app.macros.macros  # type: ignore[attr-defined]
+
+        def chosen(second: str | None) -> None:
+            if second is None:
+                self.notice(f"{first} …: no macro on that key")  # type: ignore[attr-defined]
+            else:
+                self.run_macro(macros[following[second]])
+
+        self.app.push_screen(SequenceScreen(first, {key: macros[i].name for key, i in following.items()}),  # type: ignore[attr-defined]
+                             chosen)
 
     def action_macro(self, index: int) -> None:
         self.run_macro(self.app.macros.macros[index])  # type: ignore[attr-defined]
