@@ -7,6 +7,7 @@
     webcare demo [--seed N] [--days D]
     webcare sync --once
     webcare accounts add PLATFORM NAME [--set KEY=VALUE]... | list | remove NAME
+    webcare rules check | test MESSAGE-JSON
 """
 
 from __future__ import annotations
@@ -194,6 +195,39 @@ def cmd_macro_apply(args: argparse.Namespace, config: Config, store: Store, out:
     return 0
 
 
+def cmd_rules(args: argparse.Namespace, config: Config, store: Store, out: TextIO) -> int:
+    from webcare_tui.message_format import InvalidMessage, parse_message
+    from webcare_tui.runtime import rule_book
+
+    book = rule_book(config)
+    for error in book.errors:
+        print(error, file=sys.stderr)
+    if args.action == "check":
+        print(f"{len(book.rules)} rules valid, {len(book.errors)} errors in {config.path or 'no config file'}",
+              file=out)
+        return 1 if book.errors else 0
+    if args.message == "-":
+        source = sys.stdin.read()
+    elif args.message.lstrip().startswith("{"):
+        source = args.message
+    else:
+        source = Path(args.message).read_text(encoding="utf-8")
+    try:
+        message = parse_message(json.loads(source))
+    except (ValueError, InvalidMessage) as error:
+        print(f"webcare: not a message in the JSON Lines format: {error}", file=sys.stderr)
+        return 2
+    fired = book.firing(message, message.author_type or "customer", message.author_followers)
+    if not fired:
+        print("no rule fires", file=out)
+    for rule in fired:
+        does = [f"assign {rule.assign}" if rule.assign else "", f"assign team {rule.assign_team} (round-robin)"
+                if rule.assign_team else "", " ".join(f"+{label}" for label in rule.labels),
+                f"priority {rule.priority}" if rule.priority is not None else "", f"view {rule.view}" if rule.view else ""]
+        print(f"{rule.name} ({rule.source}, set {rule.rule_set}): {', '.join(d for d in does if d)}", file=out)
+    return 1 if book.errors else 0
+
+
 def _option(text: str) -> tuple[str, Any]:
     """KEY=VALUE from the command line; numbers and true/false become TOML numbers and booleans."""
     key, sep, value = text.partition("=")
@@ -315,6 +349,13 @@ def build_parser() -> argparse.ArgumentParser:
     remove = accounts_actions.add_parser("remove", help="remove the account and delete its token")
     remove.add_argument("name")
     accounts.set_defaults(handler=cmd_accounts)
+
+    rules = commands.add_parser("rules", help="check the routing rules, or see which fire for a message")
+    rules_actions = rules.add_subparsers(dest="action", required=True, metavar="ACTION")
+    rules_actions.add_parser("check", help="validate the [[rule]] tables; exit 1 on any error")
+    test = rules_actions.add_parser("test", help="which rules fire for one message (JSON, a file, or - for stdin)")
+    test.add_argument("message", metavar="MESSAGE-JSON")
+    rules.set_defaults(handler=cmd_rules)
     return parser
 
 

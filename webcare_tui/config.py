@@ -19,8 +19,8 @@ import platformdirs
 from webcare_tui.case_rules import ThreadingRules
 
 APP = "webcare-tui"
-SECTIONS = {"agent", "team", "cases", "kpi", "account", "view", "keymap", "macros", "rules", "alerts", "demo",
-            "blocks"}
+SECTIONS = {"agent", "team", "cases", "kpi", "account", "view", "keymap", "macros", "rules", "rule", "alerts",
+            "demo", "blocks"}
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 

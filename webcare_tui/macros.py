@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from webcare_tui.templates import TemplateError, variables_in
+from webcare_tui.toml_lines import line_of, table_starts
 
 ACTIONS = ("assign", "unassign", "labels_add", "labels_remove", "memo", "reply", "reply_block", "visibility",
            "status", "priority", "like", "request_approval")
@@ -82,21 +83,6 @@ class MacroSet:
         return next((m for m in self.macros if m.name.lower() == name.lower()), None)
 
 
-def _line_of(lines: list[str], start: int, key: str) -> int:
-    """The line (1-based) of `key = …` in the macro table starting at line `start`."""
-    for number in range(start, len(lines) + 1):
-        text = lines[number - 1].strip()
-        if number > start and text.startswith("[["):
-            break
-        if re.match(rf"^{re.escape(key)}\s*=", text):
-            return number
-    return start
-
-
-def _table_starts(lines: list[str]) -> list[int]:
-    return [number for number, line in enumerate(lines, start=1) if line.strip() == "[[macro]]"]
-
-
 def load_macros(folders: list[Path], *, agents: set[str] | None = None, blocks: dict[str, str] | None = None) -> MacroSet:
     """Every macro in the *.toml files of `folders` (later folders override earlier ones by name).
 
@@ -145,17 +131,17 @@ def _load_file(path: Path, errors: list[str], agents: set[str] | None, blocks: d
         errors.append(f"{path}: cannot read: {error}")
         return []
     lines = text.splitlines()
-    starts = _table_starts(lines)
+    starts = table_starts(lines, "macro")
     unknown_top = [key for key in data if key != "macro"]
     for key in unknown_top:
-        errors.append(f"{path}:{_line_of(lines, 1, key)}: unknown setting {key!r}; macros are [[macro]] tables")
+        errors.append(f"{path}:{line_of(lines, 1, key)}: unknown setting {key!r}; macros are [[macro]] tables")
     loaded = []
     for index, table in enumerate(data.get("macro", [])):
         start = starts[index] if index < len(starts) else 1
         problems: list[str] = []
 
         def problem(key: str, message: str, problems: list[str] = problems, start: int = start) -> None:
-            problems.append(f"{path}:{_line_of(lines, start, key)}: {message}")
+            problems.append(f"{path}:{line_of(lines, start, key)}: {message}")
 
         macro = _build(table, problem, agents, blocks, source=f"{path}:{start}")
         errors.extend(problems)

@@ -60,3 +60,13 @@ def team_agents(config: Config) -> set[str]:
     """Everyone a macro may assign to; empty means unknown (the demo's team is not configured)."""
     agents = {str(agent["id"]) for agent in config.team if isinstance(agent, dict) and agent.get("id")}
     return agents | {config.agent.id} if agents else set()
+
+
+def rule_book(config: Config):
+    """The routing rules of the config file (with any problems in `.errors`)."""
+    from webcare_tui.rules import RuleBook, load_rules
+
+    if config.path is None or not config.raw:
+        return RuleBook()
+    timezone = str(config.raw.get("kpi", {}).get("timezone", "Europe/Amsterdam"))
+    return load_rules(config.raw, config.path.read_text(encoding="utf-8"), config.path, timezone=timezone)

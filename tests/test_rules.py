@@ -1,0 +1,214 @@
+"""Routing rules: conditions, first/all sets, round-robin over who is at work, and file:line errors."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from conftest import T0, msg
+
+from webcare_tui.case_rules import open_case
+from webcare_tui.rules import Router, load_rules
+from webcare_tui.working_hours import HoursError, WorkingHours
+
+AMS = ZoneInfo("Europe/Amsterdam")
+WEDNESDAY_10 = datetime(2025, 11, 26, 10, 0, tzinfo=AMS).timestamp()
+WEDNESDAY_20 = datetime(2025, 11, 26, 20, 0, tzinfo=AMS).timestamp()
+
+CONFIG = '''
+[team]
+agents = [
+  { id = "jeroen", name = "Jeroen", team = "hypotheken", hours = "mon-fri 08:30-17:00" },
+  { id = "fleur", name = "Fleur", team = "hypotheken", hours = "mon-fri 08:30-17:00" },
+  { id = "nina", name = "Nina", team = "hypotheken", hours = "sat-sun 10:00-18:00, mon-fri 17:00-22:00" },
+  { id = "sanne", name = "Sanne", role = "lead" },
+]
+
+[rules]
+brand_names = ["Bol", "bol.com"]
+brand_handles = ["@bol"]
+sets = { triage = "first" }
+
+[[rule]]
+name = "Pers"
+set = "triage"
+author_type = "press"
+priority = 3
+view = "Pers"
+
+[[rule]]
+name = "Hypotheken"
+set = "triage"
+words = ["hypotheek", "mortgage", "Baufinanzierung"]
+assign_team = "hypotheken"
+labels = ["Hypotheken", "Vraag"]
+
+[[rule]]
+name = "Boos en groot"
+sentiment = "negative"
+followers_min = 10000
+priority = 2
+labels = ["Escalatie"]
+
+[[rule]]
+name = "Proactief"
+mention = "proactive"
+platform = ["x", "mastodon"]
+labels = ["Proactief"]
+'''
+
+
+def book(text: str = CONFIG):
+    return load_rules(tomllib.loads(text), text, "config.toml")
+
+
+def fired(text: str, **fields) -> list[str]:
+    message = replace(msg(0, text=text), **fields)
+    return [rule.name for rule in book().firing(message, fields.pop("author_type", "customer"))]
+
+
+def test_the_example_rules_load_without_errors():
+    loaded = book()
+    assert loaded.errors == []
+    assert [r.name for r in loaded.rules] == ["Pers", "Hypotheken", "Boos en groot", "Proactief"]
+    assert loaded.views() == ["Pers"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Vraag over mijn hypotheek!", ["Hypotheken"]),
+    ("HYPOTHEEK-rente omhoog?", ["Hypotheken"]),  # any case; a hyphen is a word boundary
+    ("hypotheekadviseur gezocht", []),  # a word inside another word is not the word
+    ("Frage zur Baufinanzierung", ["Hypotheken"]),
+    ("my mortgage application", ["Hypotheken"]),
+])
+def test_words_match_whole_words_in_any_case_and_language(text, expected):
+    assert fired(text) == expected
+
+
+def test_first_match_sets_stop_and_all_match_sets_go_on():
+    loaded = book()
+    press = replace(msg(0, text="Vraag over de hypotheek voor een artikel"), sentiment=-0.8)
+    names = [rule.name for rule in loaded.firing(press, "press", 50_000)]
+    assert names == ["Pers", "Boos en groot"]  # triage stopped at Pers; the default set goes on
+
+
+def test_sentiment_and_follower_conditions_need_known_values():
+    loaded = book()
+    angry = replace(msg(0, text="Weer geen levering!!"), sentiment=-0.7)
+    assert [r.name for r in loaded.firing(angry, "customer", 25_000)] == ["Boos en groot"]
+    assert loaded.firing(angry, "customer", 9_999) == []
+    assert loaded.firing(angry, "customer", None) == []  # unknown followers never match
+    assert loaded.firing(replace(angry, sentiment=None), "customer", 25_000) == []
+
+
+def test_proactive_means_named_without_a_mention():
+    loaded = book()
+    names = lambda text, **kw: [r.name for r in loaded.firing(replace(msg(0, text=text), **kw))]  # noqa: E731
+    assert names("Bestelling via bol.com komt niet aan") == ["Proactief"]
+    assert names("@bol mijn bestelling komt niet aan") == []  # mentioned: direct, not proactive
+    assert names("bol.com is traag", visibility="private") == []  # a DM is written to us
+    assert names("bol.com is traag", platform="facebook") == []
+    assert names("Ik ga bollen planten") == []
+
+
+def test_outbound_messages_are_never_routed():
+    assert book().firing(msg(0, "out", text="Over je hypotheek: ^TR")) == []
+
+
+def test_round_robin_over_the_team_skips_who_is_off_work():
+    now = [WEDNESDAY_10]
+    router = Router(book(), last_assigned=lambda team: None, clock=lambda: now[0])
+    assert [router.next_in("hypotheken") for _ in range(3)] == ["jeroen", "fleur", "jeroen"]
+    now[0] = WEDNESDAY_20  # evening: only Nina works
+    assert [router.next_in("hypotheken") for _ in range(2)] == ["nina", "nina"]
+    now[0] = datetime(2025, 11, 26, 23, 30, tzinfo=AMS).timestamp()
+    assert router.next_in("hypotheken") is None
+
+
+def test_the_turn_survives_a_restart():
+    router = Router(book(), last_assigned=lambda team: "jeroen", clock=lambda: WEDNESDAY_10)
+    assert router.next_in("hypotheken") == "fleur"
+
+
+def test_route_assigns_labels_raises_priority_and_names_the_rule():
+    router = Router(book(), last_assigned=lambda team: None, clock=lambda: WEDNESDAY_10)
+    case = open_case(1, 1, "x", "brand-x", T0)
+    routing = router.route(msg(0, text="Mijn hypotheek loopt af"), case, "customer", 120)
+    assert (case.owner, case.status) == ("jeroen", "open")
+    assert routing.labels == {"Hypotheken", "Vraag"}
+    assert [(e.actor, e.kind) for e in routing.events] == [
+        ("rule:Hypotheken", "labels"), ("rule:Hypotheken", "assigned"), ("rule:Hypotheken", "status")]
+    again = router.route(msg(60, text="En de hypotheek van mijn buurman?"), case, "customer", 120,
+                         has_labels=lambda label: True)
+    assert case.owner == "jeroen" and again.events == []  # an owned case stays with its owner
+
+
+def test_nobody_at_work_leaves_the_case_unassigned_and_says_why():
+    router = Router(book(), last_assigned=lambda team: None,
+                    clock=lambda: datetime(2025, 11, 26, 23, 30, tzinfo=AMS).timestamp())
+    case = open_case(1, 1, "x", "brand-x", T0)
+    routing = router.route(msg(0, text="hypotheek"), case, "customer", 1)
+    assert case.owner is None and case.status == "new"
+    assert any(e.kind == "not assigned" and "nobody" in e.detail["reason"] for e in routing.events)
+
+
+def test_errors_name_the_line_and_the_valid_rules_still_load():
+    text = CONFIG + '''
+[[rule]]
+name = "Kapot"
+sentiment = "boos"
+assign_team = "marketing"
+colour = "red"
+labels = ["x"]
+
+[[rule]]
+name = "Niks"
+platform = "x"
+'''
+    loaded = book(text)
+    lines = text.splitlines()
+    kapot = lines.index('name = "Kapot"') + 1
+    assert f"config.toml:{kapot + 1}: rule 'Kapot': sentiment 'boos' is not one of negative, neutral, positive" \
+        in loaded.errors
+    assert any(e.startswith(f"config.toml:{kapot + 2}:") and "no agent is in team 'marketing'" in e
+               for e in loaded.errors)
+    assert any(e.startswith(f"config.toml:{kapot + 3}:") and "unknown condition or action 'colour'" in e
+               for e in loaded.errors)
+    assert any("rule 'Niks': does nothing" in e for e in loaded.errors)
+    assert [r.name for r in loaded.rules] == ["Pers", "Hypotheken", "Boos en groot", "Proactief"]
+
+
+def test_working_hours():
+    hours = WorkingHours.parse("mon-fri 08:30-17:00, sat 10:00-14:00")
+    assert hours.is_working(WEDNESDAY_10) and not hours.is_working(WEDNESDAY_20)
+    assert hours.is_working(datetime(2025, 11, 29, 11, 0, tzinfo=AMS).timestamp())  # Saturday
+    assert not hours.is_working(datetime(2025, 11, 30, 11, 0, tzinfo=AMS).timestamp())  # Sunday
+    with pytest.raises(HoursError, match="mon-fri 08:30-17:00"):
+        WorkingHours.parse("weekdays 9-5")
+    with pytest.raises(HoursError, match="end comes before the start"):
+        WorkingHours.parse("mon 17:00-09:00")
+
+
+def test_rules_check_and_test_from_the_command_line(tmp_path, capsys):
+    import json
+
+    from webcare_tui.cli import main
+
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    db = str(tmp_path / "w.db")
+    assert main(["--config", str(config), "--db", db, "rules", "check"]) == 0
+    assert "4 rules valid, 0 errors" in capsys.readouterr().out
+    message = {"platform": "x", "account": "brand-x", "external_id": "1", "author_id": "u1", "author_handle": "@k",
+               "author_name": "K", "author_followers": 40000, "text": "Hypotheek?? Schandalig!",
+               "created_at": "2025-11-26T10:00:00+01:00", "direction": "in", "visibility": "public"}
+    assert main(["--config", str(config), "--db", db, "rules", "test", json.dumps(message)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Hypotheken (") and "assign team hypotheken (round-robin), +Hypotheken +Vraag" in out
+    config.write_text(CONFIG + '\n[[rule]]\nname = "Fout"\nfollowers_min = -3\nlabels = ["x"]\n', encoding="utf-8")
+    assert main(["--config", str(config), "--db", db, "rules", "check"]) == 1
+    err = capsys.readouterr().err
+    assert f"config.toml:{len(CONFIG.splitlines()) + 4}: rule 'Fout': followers_min must be a whole number" in err
