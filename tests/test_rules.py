@@ -12,6 +12,7 @@ from conftest import T0, msg
 
 from webcare_tui.case_rules import open_case
 from webcare_tui.rules import Router, load_rules
+from webcare_tui.store import CaseFilter
 from webcare_tui.working_hours import HoursError, WorkingHours
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -212,3 +213,43 @@ def test_rules_check_and_test_from_the_command_line(tmp_path, capsys):
     assert main(["--config", str(config), "--db", db, "rules", "check"]) == 1
     err = capsys.readouterr().err
     assert f"config.toml:{len(CONFIG.splitlines()) + 4}: rule 'Fout': followers_min must be a whole number" in err
+
+
+def test_rules_route_at_ingest_and_the_case_trail_names_them(store):
+    from webcare_tui.ingest import ingest
+
+    loaded = book()
+    router = Router(loaded, store.last_rule_assignment, clock=lambda: WEDNESDAY_10)
+    ingest(store, [msg(0, author="kees", text="Vraag over mijn hypotheek"),
+                   msg(60, author="kees", text="Nog een hypotheek vraag"),
+                   msg(120, author="lot", text="Ook een hypotheek!")], router=router)
+    kees, lot = sorted(store.list_cases(), key=lambda c: c["id"])
+    assert (kees["owner"], kees["status"], kees["labels"]) == ("jeroen", "open", ["Hypotheken", "Vraag"])
+    assert lot["owner"] == "fleur"  # the next in turn
+    trail = [(e["actor"], e["kind"]) for e in store.case_events(kees["id"]) if e["actor"].startswith("rule:")]
+    assert trail == [("rule:Hypotheken", "labels"), ("rule:Hypotheken", "assigned"), ("rule:Hypotheken", "status")]
+    restarted = Router(loaded, store.last_rule_assignment, clock=lambda: WEDNESDAY_10)
+    ingest(store, [msg(180, author="mo", text="hypotheek")], router=restarted)
+    assert store.list_cases(CaseFilter(author="mo"))[0]["owner"] == "jeroen"  # the turn went on after fleur
+
+
+def test_an_import_routes_with_the_configured_rules(tmp_path, capsys):
+    import json
+
+    from webcare_tui.cli import main
+    from webcare_tui.store import Store
+
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    lines = [{"platform": "x", "account": "brand-x", "external_id": str(n), "author_id": f"u{n}",
+              "author_handle": f"@u{n}", "author_name": "U", "author_type": "press" if n == 2 else None,
+              "text": text, "created_at": f"2025-11-26T09:0{n}:00+01:00", "direction": "in", "visibility": "public"}
+             for n, text in enumerate(["Iets over bol.com", "Goedemorgen", "Persvraag over de hypotheek"])]
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(json.dumps({k: v for k, v in line.items() if v is not None}) for line in lines))
+    assert main(["--config", str(config), "--db", str(tmp_path / "w.db"), "import", str(source)]) == 0
+    with Store(tmp_path / "w.db") as opened:
+        by_author = {c["author_handle"]: c for c in opened.list_cases()}
+    assert by_author["@u0"]["labels"] == ["Proactief"]
+    assert by_author["@u1"]["labels"] == [] and by_author["@u1"]["owner"] is None
+    assert (by_author["@u2"]["labels"], by_author["@u2"]["priority"]) == (["Pers"], 3)

@@ -29,6 +29,7 @@ from webcare_tui.case_rules import ThreadingRules
 from webcare_tui.ingest import IngestCounts, Threader, batches, ingest
 from webcare_tui.message_format import InvalidMessage, parse_message, read_jsonl
 from webcare_tui.model import Message
+from webcare_tui.rules import Router
 from webcare_tui.store import IngestRows, Store, StoreError
 
 Source = Path | str | Iterable[dict[str, Any]]  # a file, "-" for stdin, or message dicts
@@ -72,7 +73,8 @@ def _parse(item: dict[str, Any]) -> Message | InvalidMessage:
 
 
 def import_jsonl(store: Store, sources: Iterable[Source], rules: ThreadingRules = ThreadingRules(),
-                 on_reject: Callable[[str, int, str], None] = lambda source, line, reason: None) -> ImportResult:
+                 on_reject: Callable[[str, int, str], None] = lambda source, line, reason: None,
+                 router: Router | None = None) -> ImportResult:
     """Import every source in order; returns the counts."""
     result = ImportResult()
 
@@ -81,7 +83,7 @@ def import_jsonl(store: Store, sources: Iterable[Source], rules: ThreadingRules 
             name = "stdin" if str(source) == "-" else str(source) if isinstance(source, (str, Path)) else "demo"
             yield from _messages(source, name, result, on_reject)
 
-    counts = bulk_ingest(store, everything(), rules)
+    counts = bulk_ingest(store, everything(), rules, router=router)
     result.new_messages, result.duplicates, result.new_cases = counts.new_messages, counts.duplicates, counts.new_cases
     return result
 
@@ -140,7 +142,8 @@ class _Writer:
 
     def send(self, rows: IngestRows) -> None:
         # msgpack, not the queue's pickle: 8x cheaper to encode, and this process is busy
-        fields = (rows.new_authors, rows.changed_authors, rows.new_cases, rows.changed_cases, rows.messages, rows.events)
+        fields = (rows.new_authors, rows.changed_authors, rows.new_cases, rows.changed_cases, rows.messages, rows.events,
+                  rows.labels)
         self.pending.put(msgspec.msgpack.encode(fields))
         self.unconfirmed += 1
 
@@ -164,14 +167,14 @@ BULK_BATCH = 50_000  # larger than ingest's: fewer commits and lookups, measured
 
 
 def bulk_ingest(store: Store, messages: Iterable[Message], rules: ThreadingRules = ThreadingRules(),
-                batch_size: int = BULK_BATCH) -> IngestCounts:
+                batch_size: int = BULK_BATCH, router: Router | None = None) -> IngestCounts:
     """Like `ingest.ingest`, pipelined over two processes once the input is larger than a batch."""
     if str(store.path) == ":memory:":
-        return ingest(store, messages, rules, batch_size)
+        return ingest(store, messages, rules, batch_size, router)
     total = IngestCounts()
     writer: _Writer | None = None
     with store.transaction():
-        threader = Threader(store, rules, store.next_ids())
+        threader = Threader(store, rules, store.next_ids(), router)
     try:
         for number, batch in enumerate(batches(messages, batch_size)):
             if number == 0:

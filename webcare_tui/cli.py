@@ -54,7 +54,9 @@ def cmd_import(args: argparse.Namespace, config: Config, store: Store, out: Text
         if source != "-" and not Path(source).is_file():
             print(f"webcare: {source}: no such file", file=sys.stderr)
             return 2
-    result = import_jsonl(store, sources, config.threading, on_reject=report)
+    from webcare_tui.runtime import router_for
+
+    result = import_jsonl(store, sources, config.threading, on_reject=report, router=router_for(config, store))
     summary = {"new_messages": result.new_messages, "duplicates": result.duplicates,
                "rejected": result.rejected, "new_cases": result.new_cases}
     if args.json:

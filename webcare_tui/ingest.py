@@ -17,6 +17,7 @@ from operator import attrgetter
 from webcare_tui import case_rules
 from webcare_tui.case_rules import CaseState, Event, Placement, ThreadingRules
 from webcare_tui.model import Message
+from webcare_tui.rules import Router
 from webcare_tui.store import AuthorRecord, IngestRows, Store, case_row, event_row
 
 BATCH = 20_000
@@ -50,9 +51,11 @@ class Threader:
     batch may still be on its way to the disk while the next one is threaded.
     """
 
-    def __init__(self, reader: Store, rules: ThreadingRules, next_ids: tuple[int, int, int]) -> None:
+    def __init__(self, reader: Store, rules: ThreadingRules, next_ids: tuple[int, int, int],
+                 router: Router | None = None) -> None:
         self.reader = reader
         self.rules = rules
+        self.router = router  # routing rules, applied to each inbound message after threading
         self.next_author, self.next_case, self.next_message = next_ids
         self.in_flight = _InFlight()
 
@@ -66,7 +69,8 @@ class Threader:
         new_cases: dict[int, CaseState] = {}
         touched: dict[int, CaseState] = {}
         events: list[Event] = []
-        for message, author_row in zip(fresh, authors):
+        for message, author in zip(fresh, authors):
+            author_row = author.id
             case = cases.get(author_row)
             placement, auto_closed_at = case_rules.place(case, message.created_at, self.rules)
             if auto_closed_at is not None:
@@ -82,6 +86,14 @@ class Threader:
                 touched[case.id] = case
             current.cases[author_row] = case
             events.extend(case_rules.add_message(case, message.created_at, message.direction, message.agent))
+            if self.router is not None and message.direction == "in":
+                routing = self.router.route(message, case, author.author_type, author.followers,
+                                            has_labels=self._label_check(case.id, new_cases, rows))
+                if routing.events:
+                    rows.labels.extend((case.id, label) for label in sorted(routing.labels))
+                    events.extend(routing.events)
+                    if case.id not in new_cases:
+                        touched[case.id] = case
             rows.messages.append((
                 self.next_message, message.platform, message.account, message.external_id, case.id, author_row,
                 message.direction, message.visibility, message.text, message.created_at,
@@ -94,6 +106,13 @@ class Threader:
         counts.new_cases = len(new_cases)
         self.in_flight = current
         return rows, counts
+
+    def _label_check(self, case_id: int, new_cases: dict[int, CaseState], rows: IngestRows):
+        """Whether the case has a label already: stored, or given earlier in this batch."""
+        given = {label for case, label in rows.labels if case == case_id}
+        if case_id in new_cases:
+            return given.__contains__
+        return lambda label: label in given or self.reader.has_label(case_id, label)
 
     def _fresh(self, batch: list[Message], previous: _InFlight, current: _InFlight) -> list[Message]:
         """The batch less what is stored already or repeated, oldest first."""
@@ -111,8 +130,9 @@ class Threader:
         fresh.sort(key=attrgetter("created_at"))  # stable: equal times keep their order
         return fresh
 
-    def _authors(self, fresh: list[Message], previous: _InFlight, current: _InFlight, rows: IngestRows) -> list[int]:
-        """The author row id of each message (new authors get their ids here)."""
+    def _authors(self, fresh: list[Message], previous: _InFlight, current: _InFlight,
+                 rows: IngestRows) -> list[AuthorRecord]:
+        """The author of each message (new authors get their row ids here)."""
         wanted: dict[str, set[str]] = defaultdict(set)
         for message in fresh:
             if (message.platform, message.author_id) not in previous.authors:
@@ -136,7 +156,7 @@ class Threader:
             elif _update_author(record, message):
                 changed[record.id] = record
             known[key] = record
-            author_rows.append(record.id)
+            author_rows.append(record)
         rows.changed_authors = [(r.handle, r.name, r.followers, r.author_type, r.id) for r in changed.values()]
         return author_rows
 
@@ -171,12 +191,12 @@ def batches(messages: Iterable[Message], size: int = BATCH) -> Iterator[list[Mes
 
 
 def ingest(store: Store, messages: Iterable[Message], rules: ThreadingRules = ThreadingRules(),
-           batch_size: int = BATCH) -> IngestCounts:
+           batch_size: int = BATCH, router: Router | None = None) -> IngestCounts:
     """Store and thread messages; each batch is one transaction. For sync and small imports."""
     total = IngestCounts()
     for batch in batches(messages, batch_size):
         with store.transaction():
-            rows, counts = Threader(store, rules, store.next_ids()).prepare(batch)
+            rows, counts = Threader(store, rules, store.next_ids(), router).prepare(batch)
             store.write_ingest(rows)
         total.add(counts)
     return total

@@ -70,3 +70,15 @@ def rule_book(config: Config):
         return RuleBook()
     timezone = str(config.raw.get("kpi", {}).get("timezone", "Europe/Amsterdam"))
     return load_rules(config.raw, config.path.read_text(encoding="utf-8"), config.path, timezone=timezone)
+
+
+def router_for(config: Config, store: Store, clock=None):
+    """A `Router` for ingest when the config has routing rules, else None (the rules' problems in `.book.errors`)."""
+    import time
+
+    from webcare_tui.rules import Router
+
+    book = rule_book(config)
+    if not book.rules:
+        return None
+    return Router(book, store.last_rule_assignment, clock or time.time)

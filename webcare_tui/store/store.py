@@ -50,6 +50,7 @@ class IngestRows:
     changed_cases: list[tuple] = field(default_factory=list)
     messages: list[tuple] = field(default_factory=list)  # the columns of the messages table, in order
     events: list[tuple] = field(default_factory=list)  # see event_row()
+    labels: list[tuple] = field(default_factory=list)  # case_id, label name (given by routing rules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +225,8 @@ class Store(InboxQueries, OutboxQueries):
         )
         conn.executemany("INSERT INTO messages_fts (rowid, text) VALUES (?, ?)", ((r[0], r[8]) for r in rows.messages))
         self._insert_events(rows.events)
+        for case_id, label in rows.labels:
+            self.set_labels(case_id, add=[label])
 
     def _update_cases(self, rows: list[tuple]) -> None:
         """Rewrite the threading fields of cases from rows in `_CASE_COLUMNS` order."""
@@ -393,6 +396,18 @@ class Store(InboxQueries, OutboxQueries):
         """All cases of one author (by author row id), newest first."""
         return self._rows("SELECT id, status, created_at, last_message_at, message_count FROM cases"
                           " WHERE author_id = ? AND merged_into IS NULL ORDER BY created_at DESC", (author_id,))
+
+    def has_label(self, case_id: int, name: str) -> bool:
+        return self.conn.execute(
+            "SELECT 1 FROM case_labels JOIN labels ON labels.id = label_id WHERE case_id = ? AND name = ?",
+            (case_id, name)).fetchone() is not None
+
+    def last_rule_assignment(self, team: str) -> str | None:
+        """The agent a routing rule last gave a case of `team` (the round-robin turn)."""
+        row = self.conn.execute(
+            "SELECT json_extract(detail, '$.to') FROM case_events WHERE kind = 'assigned' AND actor LIKE 'rule:%'"
+            " AND json_extract(detail, '$.team') = ? ORDER BY id DESC LIMIT 1", (team,)).fetchone()
+        return row[0] if row else None
 
     def set_labels(self, case_id: int, add: Iterable[str] = (), remove: Iterable[str] = ()) -> None:
         for name in add:
