@@ -19,6 +19,7 @@ import orjson
 import sqlite_utils
 
 from webcare_tui.case_rules import CaseState, Event
+from webcare_tui.store.alerts import AlertQueries
 from webcare_tui.store.errors import StoreError
 from webcare_tui.store.inbox import InboxQueries
 from webcare_tui.store.migrations import migrate
@@ -72,7 +73,7 @@ def _marks(count: int) -> str:
     return ",".join("?" * count)
 
 
-class Store(InboxQueries, OutboxQueries):
+class Store(InboxQueries, OutboxQueries, AlertQueries):
     """The local cache: messages, authors, cases, labels, memos, events, outbox, sync state."""
 
     def __init__(self, path: str | Path) -> None:

@@ -1,0 +1,175 @@
+"""Provides alerts: a case about to miss its deadline, a negative voice with a large audience, a storm building.
+
+Thresholds come from the config's ``[alerts]`` section::
+
+    [alerts]
+    deadline_within = "10m"     # a case whose act-before time passes within this
+    audience_followers = 10000  # a negative message from an author with more followers (or of type press)
+    negative_below = -0.2       # what counts as negative (sentiment score)
+    spike_factor = 3            # messages on one label or keyword in the last 15 minutes
+    spike_min = 5               #   over K times the usual rate at that hour (and at least this many)
+    spike_keywords = ["storing", "Störung", "outage"]
+    spike_days = 28             # "usual": the same time of day over this many earlier days
+    bell = true                 # ring the terminal bell on a new alert
+
+`check` reads what it needs through the store's queries and returns the alerts
+of the moment; each has a stable key, so the app can tell new ones from known ones.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from webcare_tui.config import ConfigError, parse_duration
+from webcare_tui.deadlines import act_before, describe_remaining
+from webcare_tui.rules import phrase_pattern
+from webcare_tui.safe_text import clean
+
+SPIKE_WINDOW = 15 * 60
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    deadline_within: int = 10 * 60
+    audience_followers: int = 10_000
+    negative_below: float = -0.2
+    spike_factor: float = 3.0
+    spike_min: int = 5
+    spike_keywords: tuple[str, ...] = ()
+    spike_days: int = 28
+    bell: bool = False
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any], where: Callable[[str], str]) -> AlertSettings:
+        """Read `[alerts]`; `where(key)` names the file and line for errors.
+
+        Raises:
+            ConfigError: in plain words.
+        """
+        known = {f for f in cls.__dataclass_fields__}
+        for key in section:
+            if key not in known:
+                raise ConfigError(f"{where(key)}: unknown alert setting (known: {', '.join(sorted(known))})")
+        values: dict[str, Any] = {}
+        if "deadline_within" in section:
+            values["deadline_within"] = parse_duration(section["deadline_within"], where("deadline_within"))
+        for key, kind in (("audience_followers", int), ("spike_min", int), ("spike_days", int),
+                          ("spike_factor", float), ("negative_below", float)):
+            if key in section:
+                value = section[key]
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
+                    raise ConfigError(f"{where(key)}: {key} must be a number")
+                values[key] = kind(value)
+        if "spike_keywords" in section:
+            words = section["spike_keywords"]
+            if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+                raise ConfigError(f"{where('spike_keywords')}: give a list of words, e.g. [\"storing\", \"outage\"]")
+            values["spike_keywords"] = tuple(words)
+        if "bell" in section:
+            if not isinstance(section["bell"], bool):
+                raise ConfigError(f"{where('bell')}: bell is true or false")
+            values["bell"] = section["bell"]
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: str  # "deadline", "audience" or "spike"
+    key: str  # the same situation keeps the same key from one check to the next
+    text: str  # plain text (customer text is cleaned), one line
+    case_id: int | None = None  # the case it opens; a spike opens its newest case
+
+
+@dataclass
+class AlertState:
+    """What the agent has been told already: the app rings only for new keys."""
+
+    known: set[str] = field(default_factory=set)
+
+    def new(self, alerts: list[Alert]) -> list[Alert]:
+        fresh = [alert for alert in alerts if alert.key not in self.known]
+        self.known = {alert.key for alert in alerts}
+        return fresh
+
+
+def deadline_alerts(rows: list[dict[str, Any]], now: int, settings: AlertSettings,
+                    deadline_for: Callable[[str], int]) -> list[Alert]:
+    """Cases waiting on us whose act-before time passes within `deadline_within` (or passed)."""
+    alerts = []
+    for row in rows:
+        due = act_before(row["platform"], row["waiting_since"], row["last_inbound_at"], deadline_for(row["platform"]))
+        if due is None or due - now > settings.deadline_within:
+            continue
+        left = due - now
+        when = f"in {describe_remaining(left)}" if left >= 0 else f"{describe_remaining(-left)} ago"
+        who = clean(row["author_handle"] or row["author_name"] or "?", single_line=True)
+        verb = "must be answered" if left >= 0 else "missed its deadline"
+        alerts.append(Alert("deadline", f"deadline:{row['id']}:{row['waiting_since']}",
+                            f"case {row['id']} ({who}, {row['platform']}) {verb} {when}", row["id"]))
+    return alerts
+
+
+def audience_alerts(rows: list[dict[str, Any]]) -> list[Alert]:
+    """Negative messages from authors with a large audience or of type press (rows from the store's query)."""
+    alerts = []
+    for row in rows:
+        who = clean(row["author_handle"] or row["author_name"] or "?", single_line=True)
+        reach = "press" if row["author_type"] == "press" else f"{row['followers']:,} followers"
+        text = clean(row["text"], single_line=True)
+        snippet = text if len(text) <= 60 else text[:59] + "…"
+        alerts.append(Alert("audience", f"audience:{row['message_id']}",
+                            f"negative from {who} ({reach}) on {row['platform']}: {snippet}", row["case_id"]))
+    return alerts
+
+
+def topics(text: str, labels: list[str], keywords: dict[str, Any]) -> set[str]:
+    """The topics one message counts for: its case's labels and the spike keywords in its text."""
+    found = {f"#{label}" for label in labels}
+    folded = text.casefold()
+    found.update(word for word, pattern in keywords.items() if pattern.search(folded))
+    return found
+
+
+def spike_alerts(recent: list[dict[str, Any]], earlier: list[list[dict[str, Any]]],
+                 settings: AlertSettings) -> list[Alert]:
+    """Topics with more messages in the last window than `spike_factor` × their usual count.
+
+    Args:
+        recent: inbound messages of the last 15 minutes (text, labels, case_id).
+        earlier: the same 15 minutes of the day on each earlier day, for the usual rate.
+    """
+    keywords = {word: phrase_pattern([word]) for word in settings.spike_keywords}
+    now_counts: Counter[str] = Counter()
+    newest_case: dict[str, int] = {}
+    for row in recent:
+        for topic in topics(row["text"], row["labels"], keywords):
+            now_counts[topic] += 1
+            newest_case[topic] = row["case_id"]
+    usual: Counter[str] = Counter()
+    for window in earlier:
+        for row in window:
+            usual.update(topics(row["text"], row["labels"], keywords))
+    days = max(len(earlier), 1)
+    alerts = []
+    for topic, count in now_counts.most_common():
+        rate = usual[topic] / days
+        if count >= settings.spike_min and count > settings.spike_factor * rate:
+            times = f"{count / rate:.0f}× the usual {rate:.1f}" if rate else "usually none"
+            alerts.append(Alert("spike", f"spike:{topic}",
+                                f"spike: {count} messages on {topic} in 15 minutes ({times})", newest_case[topic]))
+    return alerts
+
+
+def check(store: Any, now: int, settings: AlertSettings, deadline_for: Callable[[str], int],
+          shortest_deadline: int) -> list[Alert]:
+    """Every alert of the moment, most urgent kind first."""
+    waiting = store.cases_waiting_since(now + settings.deadline_within - min(shortest_deadline, 24 * 3600))
+    negative = store.negative_messages(now - SPIKE_WINDOW, settings.negative_below, settings.audience_followers)
+    recent = store.inbound_between(now - SPIKE_WINDOW, now)
+    earlier = [store.inbound_between(now - day * 86_400 - SPIKE_WINDOW, now - day * 86_400)
+               for day in range(1, settings.spike_days + 1)]
+    return [*deadline_alerts(waiting, now, settings, deadline_for), *audience_alerts(negative),
+            *spike_alerts(recent, earlier, settings)]
