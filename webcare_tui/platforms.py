@@ -14,4 +14,5 @@ MAX_REPLY_LENGTH = {"x": 280, "mastodon": 500, "instagram": 1000, "messenger": 2
 REPLY_WINDOWS = {"whatsapp": 24 * 3600, "messenger": 24 * 3600, "instagram": 24 * 3600}
 
 # Platforms where we can like (favourite, react to) a customer's message.
-LIKE_PLATFORMS = frozenset({"x", "facebook", "instagram", "mastodon", "telegram", "matrix", "whatsapp"})
+# Instagram's API cannot like comments or messages.
+LIKE_PLATFORMS = frozenset({"x", "facebook", "mastodon", "telegram", "matrix", "whatsapp"})
