@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -130,14 +131,36 @@ def cmd_demo(args: argparse.Namespace, config: Config, store: Store, out: TextIO
 
 
 def cmd_sync(args: argparse.Namespace, config: Config, store: Store, out: TextIO) -> int:
-    runner = SyncRunner(store, build_connectors(config), config.threading)
+    """One round both ways: fetch every account, then deliver what the outbox holds (for cron and scripts)."""
+    from webcare_tui.outbox import OutboxWorker
+    from webcare_tui.runtime import router_for
+
+    connectors = build_connectors(config)
+
+    async def round_trip():
+        try:
+            statuses = await SyncRunner(store, connectors, config.threading, router=router_for(config, store)).sync_once()
+            worker = OutboxWorker(store, connectors)
+            return statuses, [*await worker.recover(), *await worker.deliver_due()]
+        finally:
+            for connector in connectors.values():
+                await connector.aclose()
+
+    statuses, deliveries = asyncio.run(round_trip())
     failed = 0
-    for status in asyncio.run(runner.sync_once()):
+    for status in statuses:
         line = f"{status.account}: {status.state}, {status.new_messages} new messages"
         if status.error:
             line += f" ({clean(status.error, single_line=True)})"
             failed += 1
         print(line, file=out)
+    if deliveries:
+        states = Counter(delivery.state for delivery in deliveries)
+        print("outbox: " + ", ".join(f"{count} {state}" for state, count in sorted(states.items())), file=out)
+        for delivery in deliveries:
+            if delivery.error:
+                print(f"  outbox {delivery.outbox_id}: {delivery.state}: {clean(delivery.error, single_line=True)}",
+                      file=out)
     return 1 if failed else 0
 
 

@@ -20,6 +20,7 @@ from webcare_tui.case_rules import ThreadingRules
 from webcare_tui.cases import CaseService
 from webcare_tui.connectors.base import Connector, ConnectorError
 from webcare_tui.ingest import IngestCounts, ingest
+from webcare_tui.rules import Router
 from webcare_tui.store import Store
 
 log = logging.getLogger(__name__)
@@ -52,10 +53,12 @@ class SyncRunner:
         rules: ThreadingRules = ThreadingRules(),
         on_status: Callable[[SyncStatus], None] = lambda status: None,
         clock: Callable[[], float] = time.time,
+        router: Router | None = None,
     ) -> None:
         self.store = store
         self.connectors = connectors
         self.rules = rules
+        self.router = router  # routing rules applied at ingest
         self.on_status = on_status
         self.cases = CaseService(store, rules, clock)
         self.clock = clock
@@ -71,7 +74,7 @@ class SyncRunner:
 
     def _ingest_page(self, account: str, page_messages: list, cursor: str | None) -> IngestCounts:
         with self.store.transaction():  # the page and its cursor land together or not at all
-            counts = ingest(self.store, page_messages, self.rules)
+            counts = ingest(self.store, page_messages, self.rules, router=self.router)
             self._save(account, cursor=cursor, state="online", last_error=None,
                        last_sync_at=int(self.clock()), failures=0)
         return counts

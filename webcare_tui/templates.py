@@ -43,6 +43,9 @@ def variables_in(template: str) -> list[str]:
     return fields
 
 
+MAY_BE_EMPTY = {"agent.signature"}  # an agent may sign nothing; an empty {ask} or name is a mistake
+
+
 def render(template: str, values: Mapping[str, str]) -> str:
     """Fill a template; every variable it uses must have a value.
 
@@ -50,7 +53,7 @@ def render(template: str, values: Mapping[str, str]) -> str:
         TemplateError: unknown variable, or one without a value here (e.g. {ask}).
     """
     for name in variables_in(template):
-        if values.get(name) in (None, ""):
+        if values.get(name) is None or (values[name] == "" and name not in MAY_BE_EMPTY):
             raise TemplateError(f"{{{name}}} has no value for this case")
     return _Fill(values).format(template)
 
