@@ -130,3 +130,12 @@ def test_a_headless_token_from_the_environment_wins(paths, memory_keyring, monke
     assert get_secret("brand-demo") == "env-token-1234"
     _, out, _ = run(paths, "accounts", "list")
     assert "token: environment" in out
+
+
+def test_an_account_with_wrong_options_is_a_plain_error_not_a_traceback(paths, memory_keyring):
+    code, _, _ = run(paths, "accounts", "add", "matrix", "brand-matrix", "--set", "base_url=https://m.example",
+                     "--token-stdin", stdin=TOKEN)
+    assert code == 0
+    code, out, err = run(paths, "sync", "--once")
+    assert code == 2 and "account 'brand-matrix' (matrix):" in err and "user_id" in err
+    assert "Traceback" not in err and TOKEN not in err + out

@@ -393,13 +393,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"webcare: {error}", file=sys.stderr)
         return 2
     with store:
-        if args.command is None:
-            from webcare_tui.app import make_app
-
-            make_app(config, store).run()
-            return 0
         try:
+            if args.command is None:
+                from webcare_tui.app import make_app
+
+                make_app(config, store).run()
+                return 0
             return args.handler(args, config, store, sys.stdout)
-        except (StoreError, CaseError, CredentialsError, KeyError) as error:
-            print(f"webcare: {error}", file=sys.stderr)
+        except (StoreError, CaseError, CredentialsError, ConfigError, KeyError) as error:
+            print(f"webcare: {str(error).strip(chr(39))}", file=sys.stderr)  # KeyError quotes its text
             return 2

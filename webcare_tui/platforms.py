@@ -8,7 +8,7 @@ from __future__ import annotations
 
 # Longest reply each platform accepts (characters).
 MAX_REPLY_LENGTH = {"x": 280, "mastodon": 500, "instagram": 1000, "messenger": 2000, "facebook": 8000,
-                    "whatsapp": 4096, "telegram": 4096}
+                    "whatsapp": 4096, "telegram": 4096, "matrix": 15000}
 
 # Free-form replies only within this long after the customer's last message (seconds).
 REPLY_WINDOWS = {"whatsapp": 24 * 3600, "messenger": 24 * 3600, "instagram": 24 * 3600}

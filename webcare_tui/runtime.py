@@ -6,7 +6,7 @@ from pathlib import Path
 
 import platformdirs
 
-from webcare_tui.config import APP, Account, Config, db_path
+from webcare_tui.config import APP, Account, Config, ConfigError, db_path
 from webcare_tui.connectors.base import Connector, connector_class
 from webcare_tui.credentials import get_secret
 from webcare_tui.store import Store
@@ -31,13 +31,17 @@ def build_connectors(config: Config) -> dict[str, Connector]:
 
     Raises:
         KeyError: an account names a platform no installed connector speaks.
+        ConfigError: an account's options are wrong.
         CredentialsError: a secret could not be read.
     """
     built = {}
     for account in accounts(config):
         cls = connector_class(account.platform)
         secret = None if account.platform == "demo" else get_secret(account.name)
-        built[account.name] = cls(account, secret)
+        try:
+            built[account.name] = cls(account, secret)
+        except ValueError as error:  # a connector that checks its options up front
+            raise ConfigError(f"account {account.name!r} ({account.platform}): {error}") from None
     return built
 
 
