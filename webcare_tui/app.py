@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from webcare_tui.case_query import View, builtin_views
-from webcare_tui.cases import CaseService
+from webcare_tui.cases import CaseService, case_actions_of
 from webcare_tui.config import Config, append_view, config_path
 from webcare_tui.connectors.base import Connector
 from webcare_tui.macro_runner import DEFAULT_GRACE, Applied, MacroRunner
@@ -41,7 +41,7 @@ class WebcareApp(App):
         self.config = config
         self.store = store
         self.connectors = connectors
-        self.cases = CaseService(store, config.threading, clock)
+        self.cases = CaseService(store, config.threading, clock, remote_actions=case_actions_of(connectors))
         self.outbox = Outbox(store, config.threading, clock=clock)
         self.macros = load_macros(macro_folders(config), agents=team_agents(config) or None,
                                   blocks=config.raw.get("blocks", {}))

@@ -2,32 +2,78 @@
 
 Each method is one transaction that changes the case and writes its case events,
 so the TUI, the CLI and scripts share one path and one audit trail.
+
+Team mode: where the case's account keeps case state itself (a helpdesk such as
+Chatwoot, see `Capabilities.case_actions`), the same transaction queues the change
+in the outbox as a "case_action" row, and `apply_remote` takes in what teammates
+changed there. A teammate's newer change of the owner or status wins over ours
+that has not gone out yet; ours is then failed with the reason, and the case says
+so: nothing is overwritten silently.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from webcare_tui import case_rules
 from webcare_tui.case_rules import CaseState, Event, ThreadingRules
+from webcare_tui.connectors.base import Connector, RemoteCase
 from webcare_tui.model import CaseStatus
 from webcare_tui.store import Store, StoreError
+
+NOT_SENT = ("queued", "failed", "unknown")  # outbox states of a change that has not reached the platform
 
 
 class CaseError(ValueError):
     """An action that the rules do not allow; the message says why."""
 
 
+def case_actions_of(connectors: Mapping[str, Connector]) -> Callable[[str], frozenset[str]]:
+    """Which case actions each account's platform keeps itself: `CaseService(remote_actions=...)`."""
+    return lambda account: connectors[account].capabilities.case_actions if account in connectors else frozenset()
+
+
+def no_remote_actions(account: str) -> frozenset[str]:
+    """The default: no platform keeps case state, every case is ours alone."""
+    return frozenset()
+
+
 class CaseService:
+    """What an agent (or the system) does to cases, one transaction each.
+
+    Args:
+        remote_actions: the case actions ("labels", "assign", "status", "memo") an account's
+            platform keeps itself (`case_actions_of(connectors)`); those are queued for it too.
+    """
+
     def __init__(self, store: Store, rules: ThreadingRules = ThreadingRules(),
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, *,
+                 remote_actions: Callable[[str], frozenset[str]] = no_remote_actions,
+                 new_key: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
         self.store = store
         self.rules = rules
         self.clock = clock
+        self.remote_actions = remote_actions
+        self.new_key = new_key
 
     def _now(self) -> int:
         return int(self.clock())
+
+    def _queue_remote(self, case_id: int, action: str, value: dict[str, Any], now: int) -> dict[str, int]:
+        """Queue the change for the case's platform where it keeps that itself (call inside the
+        transaction of the local change); returns {"outbox_id": id} for the event, or {}."""
+        if self.remote_actions is no_remote_actions:
+            return {}
+        context = self.store.reply_context(case_id)
+        account = context["last_inbound_account"] or context["account"]
+        if action not in self.remote_actions(account):
+            return {}
+        payload = {"action": action, "value": value, "in_reply_to": context["last_inbound_id"]}
+        return {"outbox_id": self.store.add_outbox(self.new_key(), case_id, account, context["platform"],
+                                                   "case_action", payload, now)}
 
     def _case(self, case_id: int) -> CaseState:
         try:
@@ -42,7 +88,8 @@ class CaseService:
             if case.owner == agent:
                 return
             now = self._now()
-            events = [Event(case_id, now, actor, "assigned", {"from": case.owner, "to": agent})]
+            queued = self._queue_remote(case_id, "assign", {"owner": agent}, now)
+            events = [Event(case_id, now, actor, "assigned", {"from": case.owner, "to": agent} | queued)]
             case.owner = agent
             if case.status in (CaseStatus.NEW, CaseStatus.OPEN):
                 new_status = CaseStatus.OPEN if agent else CaseStatus.NEW
@@ -59,17 +106,33 @@ class CaseService:
         with self.store.transaction():
             case = self._case(case_id)
             if case.status == status:
+                self._align_remote_status(case_id, status)
                 return
             now = self._now()
             if status == CaseStatus.OPEN and not case.owner:
                 status = CaseStatus.NEW  # open means somebody owns it
-            event = Event(case_id, now, actor, "status", {"from": case.status, "to": status})
+            queued = {} if status == CaseStatus.AWAITING_APPROVAL else (  # an approval is ours alone
+                self._queue_remote(case_id, "status", {"status": status}, now))
+            event = Event(case_id, now, actor, "status", {"from": case.status, "to": status} | queued)
             case.status = status
             case.closed_at = now if status == CaseStatus.CLOSED else None
             if status in (CaseStatus.NEW, CaseStatus.OPEN) and case.waiting_since is None:
                 case.waiting_since = now  # reopened by hand: it waits on us from now on
             self.store.save_case(case)
             self.store.add_events([event])
+
+    def _align_remote_status(self, case_id: int, status: str) -> None:
+        """The case has `status` here already (our reply made it pending), but the platform that
+        keeps case state last said otherwise: ask it for `status` too (a macro's "pending")."""
+        if self.remote_actions is no_remote_actions:
+            return
+        known = self.store.remote_case_state(case_id)
+        if known is None or known["status"] is None or status == CaseStatus.AWAITING_APPROVAL:
+            return
+        same = {CaseStatus.NEW: CaseStatus.OPEN}.get(status, status)  # the platform has no "new"
+        waiting = any(row["payload"]["action"] == "status" for row in self.store.case_actions_waiting(case_id))
+        if known["status"] != same and not waiting:
+            self._queue_remote(case_id, "status", {"status": status}, self._now())
 
     def set_priority(self, case_id: int, priority: int, actor: str) -> None:
         """0 normal … 3 urgent."""
@@ -93,7 +156,10 @@ class CaseService:
             after = set(self.store.case_labels(case_id))
             if before != after:
                 detail = {"added": sorted(after - before), "removed": sorted(before - after)}
-                self.store.add_events([Event(case_id, self._now(), actor, "labels", detail)])
+                now = self._now()
+                detail |= self._queue_remote(case_id, "labels", {"add": detail["added"], "remove": detail["removed"]},
+                                             now)
+                self.store.add_events([Event(case_id, now, actor, "labels", detail)])
 
     def memo(self, case_id: int, actor: str, text: str) -> int:
         """An internal note on the case; never sent to the customer."""
@@ -103,7 +169,8 @@ class CaseService:
             case = self._case(case_id)
             now = self._now()
             memo_id = self.store.add_memo(case_id, case.author_id, actor, text, now)
-            self.store.add_events([Event(case_id, now, actor, "memo", {"memo_id": memo_id})])
+            queued = self._queue_remote(case_id, "memo", {"text": text}, now)
+            self.store.add_events([Event(case_id, now, actor, "memo", {"memo_id": memo_id} | queued)])
             return memo_id
 
     def split(self, message_id: int, actor: str) -> int:
@@ -158,3 +225,104 @@ class CaseService:
                 for case_id, at in closed
             )
             return len(closed)
+
+    # -- team mode: what teammates changed on the platform --------------------
+
+    def apply_remote(self, account: str, platform: str, remote: RemoteCase) -> int:
+        """Take in the platform's state of one conversation (call it after its messages are ingested).
+
+        A field the platform changed since it last reported becomes the case's, written to the
+        case events with the platform as actor. Where our own change of the owner or status has
+        not gone out yet: a newer remote change wins and ours is failed with the reason (an event
+        "conflict" and the outbox row's last_error); an older one waits for ours to arrive. Labels
+        merge: ours still queued are kept on top of theirs (the platform call is read-modify-write).
+
+        Returns:
+            How many fields of the case changed; 0 when the conversation has no case here.
+        """
+        with self.store.transaction():
+            case_id = self.store.case_of_thread(platform, remote.thread)
+            if case_id is None:
+                return 0
+            known = self.store.remote_case_state(case_id)
+            if known is not None and remote.updated_at < known["updated_at"]:
+                return 0  # an older report than the one applied
+            known = known or {"status": None, "owner": None, "labels": None, "updated_at": None}
+            first = known["updated_at"] is None
+            case = self._case(case_id)
+            waiting = self.store.case_actions_waiting(case_id)
+            now = self._now()
+            events: list[Event] = []
+            saved = {"status": remote.status, "owner": remote.owner, "labels": remote.labels}
+            for field, action in (("owner", "assign"), ("status", "status")):
+                theirs = getattr(remote, field)
+                if (field == "status" and theirs is None) or (not first and theirs == known[field]):
+                    saved[field] = known[field]
+                    continue  # not reported, or not changed there
+                ours = [row for row in waiting if row["payload"]["action"] == action]
+                if any(row["state"] == "sending" for row in ours):
+                    saved[field] = known[field]  # on its way: look again at the next sync
+                    continue
+                if ours and remote.updated_at <= max(row["created_at"] for row in ours):
+                    continue  # ours is newer: it goes out and will be the platform's state
+                for row in ours:
+                    events.append(self._conflict(row, case_id, field, theirs, platform, now))
+                events.extend(self._take_remote(case, field, theirs, platform, remote.updated_at))
+            if remote.labels is not None and (first or _folded(remote.labels) != _folded(known["labels"] or [])):
+                events.extend(self._take_remote_labels(case_id, remote.labels, waiting, platform, now))
+            else:
+                saved["labels"] = known["labels"] if remote.labels is None else list(remote.labels)
+            self.store.save_case(case)
+            self.store.save_remote_case_state(case_id, account, saved["status"], saved["owner"],
+                                              None if saved["labels"] is None else list(saved["labels"]),
+                                              remote.updated_at)
+            self.store.add_events(events)
+            return sum(1 for event in events if event.kind != "conflict")
+
+    def _conflict(self, row: dict, case_id: int, field: str, theirs: Any, platform: str, now: int) -> Event:
+        yours = row["payload"]["value"].get("owner" if field == "owner" else "status")
+        reason = (f"not sent: on {platform} the {field} was changed to {theirs or 'nobody'} after you set it to"
+                  f" {yours or 'nobody'}; theirs is kept. Apply yours again if it still holds.")
+        self.store.update_outbox(row["id"], now, state="failed", last_error=reason)
+        return Event(case_id, now, platform, "conflict", {"field": field, "yours": yours, "theirs": theirs,
+                                                          "outbox_id": row["id"], "message": reason})
+
+    @staticmethod
+    def _take_remote(case: CaseState, field: str, theirs: Any, actor: str, at: int) -> list[Event]:
+        """Set the case's owner or status to the platform's (in memory; the caller saves)."""
+        if field == "owner":
+            if case.owner == theirs:
+                return []
+            event = Event(case.id, at, actor, "assigned", {"from": case.owner, "to": theirs})
+            case.owner = theirs
+            return [event]
+        status = CaseStatus.NEW if theirs == CaseStatus.OPEN and not case.owner else theirs
+        if status not in CaseStatus.__members__.values() or case.status == status:
+            return []
+        event = Event(case.id, at, actor, "status", {"from": case.status, "to": status})
+        case.status = status
+        case.closed_at = at if status == CaseStatus.CLOSED else None
+        if status in (CaseStatus.NEW, CaseStatus.OPEN) and case.waiting_since is None:
+            case.waiting_since = at
+        return [event]
+
+    def _take_remote_labels(self, case_id: int, theirs: Iterable[str], waiting: list[dict], actor: str,
+                            now: int) -> list[Event]:
+        """The case's labels become the platform's, with our label changes not yet sent on top."""
+        wanted = {label.casefold(): label for label in theirs}
+        for row in waiting:
+            if row["payload"]["action"] == "labels":
+                wanted |= {label.casefold(): label for label in row["payload"]["value"].get("add", [])}
+                for label in row["payload"]["value"].get("remove", []):
+                    wanted.pop(label.casefold(), None)
+        before = {label.casefold(): label for label in self.store.case_labels(case_id)}
+        add = [label for key, label in wanted.items() if key not in before]
+        remove = [label for key, label in before.items() if key not in wanted]
+        if not add and not remove:
+            return []
+        self.store.set_labels(case_id, add, remove)
+        return [Event(case_id, now, actor, "labels", {"added": sorted(add), "removed": sorted(remove)})]
+
+
+def _folded(labels: Iterable[str]) -> set[str]:
+    return {label.casefold() for label in labels}

@@ -193,6 +193,7 @@ def cmd_macro_apply(args: argparse.Namespace, config: Config, store: Store, out:
     from webcare_tui.cases import CaseService
     from webcare_tui.macro_runner import MacroError, MacroRunner
     from webcare_tui.outbox import Outbox
+    from webcare_tui.runtime import remote_actions_of
 
     macros, _ = _macro_set(config, None)
     macro = macros.by_name(args.name)
@@ -200,7 +201,7 @@ def cmd_macro_apply(args: argparse.Namespace, config: Config, store: Store, out:
         known = ", ".join(sorted(m.name for m in macros.macros)) or "none"
         print(f"webcare: there is no macro {args.name!r} (known: {known})", file=sys.stderr)
         return 2
-    cases = CaseService(store, config.threading)
+    cases = CaseService(store, config.threading, remote_actions=remote_actions_of(config))
     runner = MacroRunner(store, cases, Outbox(store, config.threading), config.agent,
                          blocks=config.raw.get("blocks", {}), grace=0)
     try:

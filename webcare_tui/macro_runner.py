@@ -2,7 +2,9 @@
 
 Undo works for `grace` seconds: the bundle's reply and like wait in the outbox
 until then, so undoing restores owner, status, priority and labels, deletes the
-memo and takes the reply back before anything reached the platform.
+memo and takes the reply back before anything reached the platform. In team mode
+(Chatwoot) the label, assignment, status and memo changes the case service queues
+for the platform wait with them, in the macro's order.
 """
 
 from __future__ import annotations
@@ -107,6 +109,7 @@ class MacroRunner:
 
     def _apply_one(self, macro: Macro, case_id: int, ask: str | None, actor: str, hold: int,
                    applied: Applied) -> None:
+        queued_before = {row["id"] for row in self.store.case_outbox(case_id)}
         applied.cases[case_id] = case_row(self.store.case_state(case_id))
         applied.labels[case_id] = self.store.case_labels(case_id)
         reply, memo = self._texts(macro, case_id, ask)
@@ -132,6 +135,10 @@ class MacroRunner:
             self.cases.set_status(case_id, "awaiting_approval", actor)
         if macro.status:
             self.cases.set_status(case_id, macro.status, actor)
+        for row in self.store.case_outbox(case_id):  # the platform's side of assign, labels, memo, status
+            if row["kind"] == "case_action" and row["id"] not in queued_before:
+                self.store.update_outbox(row["id"], int(self.clock()), next_attempt_at=hold)
+                applied.outbox.append(row["id"])
         self.store.add_events([Event(case_id, int(self.clock()), actor, "macro", {"name": macro.name})])
 
     def _summary(self, macro: Macro, count: int, notes: list[str]) -> str:

@@ -8,6 +8,13 @@ permanent refusal with the platform's words. A row whose outcome is unknown
 (a crash or timeout mid-send) is repeated only where the platform honours the
 idempotency key; elsewhere it is looked up among the account's own posts, and
 when that cannot tell, it waits for the agent instead of risking a double post.
+
+Rows of kind "case_action" carry an agent's label, assignment, status or memo change
+to a platform that keeps case state itself (Chatwoot); `CaseService` queues them with
+the local change. They go in order with the case's replies, under the same retry,
+backoff and failure rules. Setting labels, owner or status twice is harmless, so
+those are simply repeated after an unknown outcome; a memo (a note on the platform)
+is looked up first, like a reply.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from dataclasses import dataclass
 
 from webcare_tui import case_rules
 from webcare_tui.case_rules import Event, ThreadingRules
-from webcare_tui.connectors.base import Connector, ConnectorError, OutgoingReply, SentReply
+from webcare_tui.connectors.base import CaseAction, Connector, ConnectorError, OutgoingReply, SentReply
 from webcare_tui.platforms import LIKE_PLATFORMS, MAX_REPLY_LENGTH
 from webcare_tui.store import Store, StoreError
 from webcare_tui.sync import backoff
@@ -179,6 +186,19 @@ class OutboxWorker:
         return OutgoingReply(row["idempotency_key"], row["platform"], row["account"], payload["recipient_id"],
                              payload["text"], payload["visibility"], payload["in_reply_to"])
 
+    @staticmethod
+    def _case_action(row: dict) -> CaseAction:
+        payload = row["payload"]
+        return CaseAction(row["idempotency_key"], row["platform"], row["account"], payload["action"],
+                          payload["value"], payload.get("in_reply_to"))
+
+    @staticmethod
+    def _idempotent(row: dict, connector: Connector) -> bool:
+        """Whether sending the row again cannot publish it twice."""
+        if row["kind"] == "case_action":
+            return row["payload"]["action"] != "memo"  # labels, owner and status are set, not added
+        return connector.capabilities.idempotent_send
+
     def _mark(self, row: dict, **fields) -> None:
         with self.store.transaction():
             self.store.update_outbox(row["id"], int(self.clock()), **fields)
@@ -197,11 +217,20 @@ class OutboxWorker:
             connector = self._connector(row["account"])
             if connector is None:
                 continue
-            if connector.capabilities.idempotent_send or row["kind"] == "like":
+            if self._idempotent(row, connector) or row["kind"] == "like":
                 self._mark(row, state="queued", next_attempt_at=None)  # a repeat is harmless
                 results.append(Delivery(row["id"], "queued"))
                 continue
             try:
+                if row["kind"] == "case_action":
+                    applied = await connector.find_case_action(self._case_action(row))
+                    if applied:
+                        self._mark(row, state="sent", last_error=None)
+                        results.append(Delivery(row["id"], "sent"))
+                    else:
+                        self._mark(row, state="queued", next_attempt_at=None)
+                        results.append(Delivery(row["id"], "queued"))
+                    continue
                 found = await connector.find_sent(self._reply(row))
             except ConnectorError as error:
                 error = connector.safe(error)
@@ -232,6 +261,11 @@ class OutboxWorker:
                     self._mark(row, state="sent", last_error=None)
                     results.append(Delivery(row["id"], "sent"))
                     continue
+                if row["kind"] == "case_action":
+                    remote_id = await connector.apply_case_action(self._case_action(row))
+                    self._mark(row, state="sent", last_error=None, remote_id=remote_id)
+                    results.append(Delivery(row["id"], "sent"))
+                    continue
                 sent = await connector.send_reply(self._reply(row))
             except ConnectorError as error:
                 results.append(self._failed(row, connector, error, attempts))
@@ -246,7 +280,7 @@ class OutboxWorker:
     def _failed(self, row: dict, connector: Connector, error: ConnectorError, attempts: int) -> Delivery:
         now = int(self.clock())
         error = connector.safe(error)
-        if error.outcome_unknown and not connector.capabilities.idempotent_send:
+        if error.outcome_unknown and not self._idempotent(row, connector):
             self._mark(row, state="unknown", last_error=f"{UNKNOWN_HELP} ({error.message})")
             return Delivery(row["id"], "unknown", error.message)
         if error.needs_auth or not error.retryable:

@@ -26,6 +26,17 @@ def accounts(config: Config) -> tuple[Account, ...]:
     return (Account(DEMO_ACCOUNT, "demo", {"seed": config.demo_seed}),)
 
 
+def remote_actions_of(config: Config):
+    """Which case actions each account's platform keeps itself (Chatwoot), without building connectors."""
+    kinds = {}
+    for account in accounts(config):
+        try:
+            kinds[account.name] = connector_class(account.platform).capabilities.case_actions
+        except KeyError:
+            continue
+    return lambda name: kinds.get(name, frozenset())
+
+
 def build_connectors(config: Config) -> dict[str, Connector]:
     """One connector per account, by account name.
 

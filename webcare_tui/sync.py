@@ -5,6 +5,10 @@ one round. Each fetched page is ingested and its cursor saved in one transaction
 so a restart resumes exactly where the last stored page ended. A connector that
 fails is retried with exponential backoff (or after the platform's Retry-After) and
 its error reported, never raised into the app.
+
+Platforms that keep case state themselves (Chatwoot: team mode) report it with each
+page (`FetchResult.remote_cases`); it is applied in the page's transaction, after
+its messages, through `CaseService.apply_remote`.
 """
 
 from __future__ import annotations
@@ -13,12 +17,12 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from webcare_tui.case_rules import ThreadingRules
 from webcare_tui.cases import CaseService
-from webcare_tui.connectors.base import Connector, ConnectorError
+from webcare_tui.connectors.base import Connector, ConnectorError, RemoteCase
 from webcare_tui.ingest import IngestCounts, ingest
 from webcare_tui.rules import Router
 from webcare_tui.store import Store
@@ -72,9 +76,12 @@ class SyncRunner:
         )
         return state
 
-    def _ingest_page(self, account: str, page_messages: list, cursor: str | None) -> IngestCounts:
+    def _ingest_page(self, account: str, page_messages: list, cursor: str | None,
+                     remote_cases: Sequence[RemoteCase] = (), platform: str = "") -> IngestCounts:
         with self.store.transaction():  # the page and its cursor land together or not at all
             counts = ingest(self.store, page_messages, self.rules, router=self.router)
+            for remote in remote_cases:
+                self.cases.apply_remote(account, platform, remote)
             self._save(account, cursor=cursor, state="online", last_error=None,
                        last_sync_at=int(self.clock()), failures=0)
         return counts
@@ -87,7 +94,8 @@ class SyncRunner:
             for _ in range(MAX_PAGES):
                 cursor = self.store.sync_state(account)["cursor"]
                 page = await connector.fetch(cursor)
-                counts = await asyncio.to_thread(self._ingest_page, account, page.messages, page.cursor)
+                counts = await asyncio.to_thread(self._ingest_page, account, page.messages, page.cursor,
+                                                 page.remote_cases, connector.platform)
                 total += counts.new_messages
                 if not page.more:
                     break

@@ -31,6 +31,24 @@ class Capabilities:
     # Sending the same idempotency key twice publishes once (Mastodon's Idempotency-Key,
     # Matrix's txnId): a send whose outcome is unknown may simply be repeated.
     idempotent_send: bool = False
+    # Case actions the platform keeps itself (a helpdesk such as Chatwoot): "labels", "assign",
+    # "status", "memo". An agent's change of these is queued for the platform too.
+    case_actions: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class RemoteCase:
+    """A platform's own state of one conversation, for platforms that keep case state (Chatwoot).
+
+    Fields that are None were not reported. `status` and `owner` are in our terms (a status of
+    `model.CaseStatus`, an agent id); the connector maps the platform's.
+    """
+
+    thread: str  # every external id of the conversation's messages starts with this (Chatwoot: "42:")
+    updated_at: int  # when the platform last changed the conversation (epoch seconds)
+    status: str | None = None
+    owner: str | None = None
+    labels: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -41,6 +59,8 @@ class FetchResult:
     # Items of the page that could not be read (malformed, unknown type we cannot map), each
     # "id: reason"; the sync reports them and goes on with the rest.
     skipped: list[str] = field(default_factory=list)
+    # The platform's case state of conversations that changed (platforms that keep it).
+    remote_cases: list[RemoteCase] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -52,6 +72,22 @@ class OutgoingReply:
     text: str
     visibility: str  # "public" or "private"
     in_reply_to: str | None = None  # external id of the message answered
+
+
+@dataclass(frozen=True)
+class CaseAction:
+    """An agent's change of a case, to be applied on the platform too (`Capabilities.case_actions`).
+
+    `kind` and `value`: "labels" {"add": [...], "remove": [...]}, "assign" {"owner": agent id or None},
+    "status" {"status": a case status}, "memo" {"text": ...}.
+    """
+
+    idempotency_key: str
+    platform: str
+    account: str
+    kind: str
+    value: dict
+    in_reply_to: str | None = None  # external id of the customer's last message: names the conversation
 
 
 @dataclass(frozen=True)
@@ -138,6 +174,25 @@ class Connector(ABC):
     async def like(self, external_id: str) -> None:
         """Like/favourite a message on the platform."""
         raise ConnectorError(f"{self.platform} has no likes", retryable=False)
+
+    async def apply_case_action(self, action: CaseAction) -> str | None:
+        """Apply an agent's case change on the platform (labels, assignment, status, memo).
+
+        Returns:
+            The platform's id of what it created (a memo's note), or None.
+
+        Raises:
+            ConnectorError: it was not applied (`retryable` says whether to try again).
+        """
+        raise ConnectorError(f"{self.platform} keeps no {action.kind} of its own", retryable=False)
+
+    async def find_case_action(self, action: CaseAction) -> bool:
+        """Whether `action` reached the platform (after a crash mid-send; memos are not idempotent).
+
+        Raises:
+            ConnectorError: the platform gives no way to tell.
+        """
+        raise ConnectorError(f"{self.platform} gives no way to check what was applied", retryable=False)
 
     async def aclose(self) -> None:  # noqa: B027 (optional hook, not abstract)
         """Release network resources."""

@@ -108,7 +108,7 @@ class CaseScreen(MacroKeys, Screen):
         """Messages, memos and events in time order; customer text always as plain text."""
         store = self.app.store  # type: ignore[attr-defined]
         items: list[tuple[int, int, Static]] = []
-        delivery = {row["payload"]["message_id"]: row for row in store.case_outbox(case_id)}
+        delivery = {row["payload"]["message_id"]: row for row in store.case_outbox(case_id) if row["kind"] == "reply"}
         self.message_ids = []
         for number, message in enumerate(store.case_messages(case_id), start=1):
             self.message_ids.append(message["id"])

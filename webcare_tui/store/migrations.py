@@ -160,6 +160,18 @@ MIGRATIONS: list[str] = [
     CREATE INDEX cases_open_owner ON cases (owner, waiting_since, id)
         WHERE status IN ('new', 'open', 'awaiting_approval');
     """,
+    # 5: team mode: the case state a helpdesk (Chatwoot) last reported per case, so a sync
+    # sees what a teammate changed there; labels as a JSON list.
+    """
+    CREATE TABLE remote_case_state (
+        case_id INTEGER PRIMARY KEY REFERENCES cases(id),
+        account TEXT NOT NULL,
+        status TEXT,
+        owner TEXT,
+        labels TEXT,
+        updated_at INTEGER NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,4 +1,5 @@
-"""Provides `OutboxQueries`: the store's SQL for replies we write and the outbox that delivers them."""
+"""Provides `OutboxQueries`: the store's SQL for replies we write, the outbox that delivers them and
+the case state a helpdesk platform reported (team mode)."""
 
 from __future__ import annotations
 
@@ -108,3 +109,37 @@ class OutboxQueries:
         return self._reader().execute(
             "SELECT count(*) FROM outbox WHERE state IN ('queued', 'sending', 'unknown', 'failed')").fetchone()[0]
 
+
+    def case_actions_waiting(self, case_id: int) -> list[dict[str, Any]]:
+        """The case's platform-side case actions not yet delivered (queued, sending, failed, unknown)."""
+        return self._outbox_rows("o.case_id = ? AND o.kind = 'case_action' AND o.state IN"
+                                 " ('queued', 'sending', 'failed', 'unknown')", (case_id,))
+
+    # -- remote case state (team mode) -----------------------------------------
+
+    def case_of_thread(self, platform: str, thread: str) -> int | None:
+        """The case holding the latest message whose external id starts with `thread` (a platform
+        conversation), or None. A range on the unique (platform, external_id) index, not LIKE."""
+        end = thread[:-1] + chr(ord(thread[-1]) + 1)
+        row = self.conn.execute(
+            "SELECT case_id FROM messages WHERE platform = ? AND external_id >= ? AND external_id < ?"
+            " ORDER BY created_at DESC, id DESC LIMIT 1", (platform, thread, end)).fetchone()
+        return row[0] if row else None
+
+    def remote_case_state(self, case_id: int) -> dict[str, Any] | None:
+        """What the platform last reported of the case: status, owner, labels (a list), updated_at."""
+        rows = self._rows("SELECT status, owner, labels, updated_at FROM remote_case_state WHERE case_id = ?",
+                          (case_id,))
+        if not rows:
+            return None
+        rows[0]["labels"] = orjson.loads(rows[0]["labels"]) if rows[0]["labels"] is not None else None
+        return rows[0]
+
+    def save_remote_case_state(self, case_id: int, account: str, status: str | None, owner: str | None,
+                               labels: list[str] | None, updated_at: int) -> None:
+        self.conn.execute(
+            "INSERT INTO remote_case_state (case_id, account, status, owner, labels, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO UPDATE SET account = excluded.account,"
+            " status = excluded.status, owner = excluded.owner, labels = excluded.labels,"
+            " updated_at = excluded.updated_at",
+            (case_id, account, status, owner, None if labels is None else orjson.dumps(labels).decode(), updated_at))

@@ -1,0 +1,399 @@
+"""Provides `ChatwootConnector`: team mode, every agent's console on the team's Chatwoot server.
+
+Chatwoot already receives WhatsApp, Messenger, Instagram, X, Telegram, e-mail and web
+chat; this connector syncs its conversations and messages through the application API
+(`/api/v1/accounts/{account_id}/...`, token in the `api_access_token` header) and maps
+our case actions onto Chatwoot's: a reply is an outgoing message, a memo a private
+note, labels, assignment and status (open, snoozed, resolved) are the conversation's.
+What a teammate changes in Chatwoot comes back as `FetchResult.remote_cases`.
+
+Account options (never secrets; the token is in the keyring):
+    base_url: the Chatwoot server, e.g. "https://chat.example.com" (required).
+    account_id: the numeric Chatwoot account (required).
+    agents: Chatwoot agents by id (or e-mail) → our agent ids, e.g. {"12" = "jeroen"}; an
+        agent not listed shows as "chatwoot:12". Assigning to one of ours needs their id here.
+    inbox_ids: only conversations of these inboxes (default: every inbox the token sees).
+    initial_pages: conversation pages (25 each) read on the first sync (default 2).
+    max_pages: conversation pages read per fetch later on (default 8); more continue at once.
+
+What Chatwoot documents and this follows: `message_type` is an integer in responses
+(0 incoming, 1 outgoing, 2 activity, 3 template); activity messages (status and
+assignment notices) are not messages to us, their effect arrives as case state.
+Private notes are internal (our memos), never customer messages. A conversation
+list page holds 25, newest activity first, with `meta` counts; messages page by
+`after`/`before` message ids (100 after an id, else the latest 20). Posting labels
+replaces the whole set, so labels are read, merged and written back. `can_reply`
+false means the channel's reply window closed (WhatsApp's 24 hours): a reply is
+refused with that reason rather than sent to fail. Chatwoot takes no idempotency
+key, so `find_sent` looks for our message among the conversation's latest ones.
+
+The cursor (JSON) holds the newest conversation activity seen (`since`) and a floor
+of message ids (`after`). The floor lags one sync behind the newest id seen, so a
+message written while a sync walks the conversations is read by the next one;
+ingest drops what it already has. A change Chatwoot makes without new activity on
+the conversation (a label on an old, quiet one) shows when the conversation next
+becomes active.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from webcare_tui.config import Account
+from webcare_tui.connectors.base import (
+    Capabilities,
+    CaseAction,
+    Connector,
+    ConnectorError,
+    FetchResult,
+    OutgoingReply,
+    RemoteCase,
+    SentReply,
+)
+from webcare_tui.connectors.http import HttpApi
+from webcare_tui.model import Message
+
+PAGE_SIZE = 25  # conversations per list page (Chatwoot's fixed page size)
+AFTER_LIMIT = 100  # messages Chatwoot returns after an id
+MAX_MESSAGE_PAGES = 20  # per conversation and fetch, so one flood cannot stall the sync
+INCOMING, OUTGOING, ACTIVITY, TEMPLATE = 0, 1, 2, 3
+# Chatwoot's status → ours. "snoozed" without a time waits for the contact's next message,
+# which is what our pending means; Chatwoot's own "pending" is not yet picked up.
+FROM_STATUS = {"open": "open", "pending": "pending", "snoozed": "pending", "resolved": "closed"}
+TO_STATUS = {"new": "open", "open": "open", "pending": "snoozed", "closed": "resolved"}
+TWITTER = "Channel::TwitterProfile"
+
+
+def _int(value: Any) -> int | None:
+    """An integer field (Chatwoot's numbers may arrive as floats); None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """A JSON object field, or an empty one when it is missing or of another type."""
+    return value if isinstance(value, dict) else {}
+
+
+class ChatwootConnector(Connector):
+    platform = "chatwoot"
+    capabilities = Capabilities(max_reply_length=None, private_messages=True, like=False, idempotent_send=False,
+                                case_actions=frozenset({"labels", "assign", "status", "memo"}))
+
+    def __init__(self, account: Account, secret: str | None = None, http: httpx.AsyncClient | None = None, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(account, secret, http)
+        options = account.options
+        base_url = options.get("base_url")
+        raw_id = options.get("account_id")
+        account_id = int(raw_id) if isinstance(raw_id, str) and raw_id.isdigit() else _int(raw_id)
+        agents = options.get("agents", {})
+        # A misconfigured account fails its calls in plain words instead of stopping the app.
+        self._problem: ConnectorError | None = None
+        if not isinstance(base_url, str) or not base_url.startswith(("https://", "http://")):
+            self._problem = ConnectorError(f"account {account.name!r}: the option base_url must be the Chatwoot"
+                                           ' server\'s address, e.g. "https://chat.example.com"', retryable=False)
+        elif account_id is None:
+            self._problem = ConnectorError(f"account {account.name!r}: the option account_id must be the numeric"
+                                           " Chatwoot account id", retryable=False)
+        elif not isinstance(agents, dict) or not all(isinstance(value, str) for value in agents.values()):
+            self._problem = ConnectorError(f"account {account.name!r}: the option agents maps Chatwoot agent ids"
+                                           ' to ours, e.g. agents = {"12" = "jeroen"}', retryable=False)
+        elif not secret:
+            self._problem = ConnectorError(f"account {account.name!r} has no Chatwoot access token; sign in with"
+                                           " `webcare accounts add`", retryable=False, needs_auth=True)
+        agents = agents if isinstance(agents, dict) else {}
+        self.base_url = base_url.rstrip("/") if isinstance(base_url, str) else "https://chatwoot.invalid"
+        self.account_id = account_id or 0
+        self.agents = {str(key).casefold(): value for key, value in agents.items()}
+        self.agent_ids = {value: int(key) for key, value in agents.items() if str(key).isdigit()}
+        try:
+            self.inbox_ids = {int(i) for i in options["inbox_ids"]} if options.get("inbox_ids") else None
+            self.initial_pages = max(1, int(options.get("initial_pages", 2)))
+            self.max_pages = max(1, int(options.get("max_pages", 8)))
+        except (TypeError, ValueError):
+            self._problem = self._problem or ConnectorError(
+                f"account {account.name!r}: inbox_ids is a list of numbers, initial_pages and max_pages numbers",
+                retryable=False)
+            self.inbox_ids, self.initial_pages, self.max_pages = None, 2, 8
+        self.clock = clock
+        self.api = HttpApi("Chatwoot", self.base_url, {"api_access_token": secret or ""}, http, clock=clock)
+        self._conversations: dict[int, dict[str, Any]] = {}  # what send_reply needs: can_reply, channel
+
+    def _path(self, suffix: str = "") -> str:
+        if self._problem:
+            raise self._problem
+        return f"/api/v1/accounts/{self.account_id}/conversations{suffix}"
+
+    def _url(self, conversation_id: int) -> str:
+        return f"{self.base_url}/app/accounts/{self.account_id}/conversations/{conversation_id}"
+
+    # -- reading ---------------------------------------------------------------
+
+    def _agent(self, agent: Any) -> str | None:
+        """Our id of a Chatwoot agent object (by id, then e-mail); unknown ones as "chatwoot:12"."""
+        if not isinstance(agent, dict) or _int(agent.get("id")) is None:
+            return None
+        key = str(_int(agent["id"]))
+        email = agent.get("email")
+        return self.agents.get(key) or (self.agents.get(email.casefold()) if isinstance(email, str) else None) or (
+            f"chatwoot:{key}")
+
+    async def _conversation_page(self, page: int) -> tuple[list[Any], int | None]:
+        params: dict[str, Any] = {"status": "all", "assignee_type": "all", "page": page}
+        if self.inbox_ids is not None and len(self.inbox_ids) == 1:
+            params["inbox_id"] = next(iter(self.inbox_ids))
+        body = await self.api.json("GET", self._path(), params=params)
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict) or not isinstance(data.get("payload"), list):
+            raise ConnectorError("Chatwoot sent a conversation list without data.payload", retryable=False)
+        return data["payload"], _int(_object(data.get("meta")).get("all_count"))
+
+    async def _messages(self, conversation_id: int, after: int | None) -> list[Any]:
+        """The conversation's messages after the id `after` (all of them, oldest first), or its latest 20."""
+        found: list[Any] = []
+        for _ in range(MAX_MESSAGE_PAGES):
+            params = {"after": after} if after is not None else {}
+            body = await self.api.json("GET", self._path(f"/{conversation_id}/messages"), params=params)
+            payload = body.get("payload") if isinstance(body, dict) else None
+            if not isinstance(payload, list):
+                raise ConnectorError(f"Chatwoot sent messages of conversation {conversation_id} without a payload list",
+                                     retryable=False)
+            found.extend(payload)
+            ids = [_int(item.get("id")) for item in payload if isinstance(item, dict)]
+            ids = [i for i in ids if i is not None]
+            if after is None or len(payload) < AFTER_LIMIT or not ids:
+                break
+            after = max(ids)
+        return found
+
+    def _remote(self, conversation: dict[str, Any], conversation_id: int, activity: int) -> RemoteCase:
+        meta = _object(conversation.get("meta"))
+        labels = conversation.get("labels")
+        updated = _int(conversation.get("updated_at"))
+        return RemoteCase(
+            thread=f"{conversation_id}:",
+            updated_at=max(updated or 0, activity),
+            status=FROM_STATUS.get(conversation.get("status")),  # type: ignore[arg-type]
+            owner=self._agent(meta.get("assignee")),
+            labels=tuple(str(label) for label in labels) if isinstance(labels, list) else None,
+        )
+
+    def _message(self, item: Any, conversation: dict[str, Any], conversation_id: int) -> Message | str | None:
+        """A Chatwoot message as ours; a str says why it was skipped; None: not a message to us."""
+        if not isinstance(item, dict):
+            return f"{conversation_id}:?: not an object"
+        message_id, created_at, kind = _int(item.get("id")), _int(item.get("created_at")), item.get("message_type")
+        ref = f"{conversation_id}:{message_id if message_id is not None else '?'}"
+        if message_id is None or created_at is None:
+            return f"{ref}: no id or created_at"
+        if isinstance(kind, str):  # older servers and webhooks spell it out
+            kind = {"incoming": INCOMING, "outgoing": OUTGOING, "activity": ACTIVITY, "template": TEMPLATE}.get(kind)
+        if kind == ACTIVITY or item.get("private") is True:
+            return None  # a status notice, or an internal note: not said to or by the customer
+        if kind not in (INCOMING, OUTGOING, TEMPLATE):
+            return f"{ref}: message_type {item.get('message_type')!r} is not one we read"
+        attributes = _object(item.get("content_attributes"))
+        if attributes.get("deleted"):
+            return f"{ref}: deleted"
+        text = item.get("content")
+        attachments = item.get("attachments") if isinstance(item.get("attachments"), list) else []
+        if not isinstance(text, str) or not text.strip():
+            if not attachments:
+                return f"{ref}: no text and no attachment"
+            kinds = ", ".join(str(a.get("file_type", "file")) for a in attachments if isinstance(a, dict))
+            text = f"[attachment: {kinds or 'file'}]"
+        meta = _object(conversation.get("meta"))
+        contact = _object(meta.get("sender"))
+        sender = _object(item.get("sender"))
+        incoming = kind == INCOMING
+        if not contact and incoming:
+            contact = sender
+        if not contact or _int(contact.get("id")) is None:
+            return f"{ref}: no contact"
+        additional = _object(contact.get("additional_attributes"))
+        handle = additional.get("screen_name") or contact.get("phone_number") or contact.get("email") or (
+            contact.get("identifier"))
+        conv_attributes = conversation.get("additional_attributes")
+        tweet = isinstance(conv_attributes, dict) and conv_attributes.get("type") == "tweet"
+        public = meta.get("channel") == TWITTER and tweet
+        return Message(
+            platform=self.platform, account=self.account.name, external_id=f"{conversation_id}:{message_id}",
+            author_id=str(_int(contact["id"])), text=text, created_at=created_at,
+            direction="in" if incoming else "out", visibility="public" if public else "private",
+            author_handle=str(handle) if handle else None,
+            author_name=contact.get("name") if isinstance(contact.get("name"), str) else None,
+            agent=None if incoming else (self._agent(sender) if sender.get("type") == "user" else None),
+            url=self._url(conversation_id),
+        )
+
+    async def fetch(self, cursor: str | None) -> FetchResult:
+        try:
+            state = json.loads(cursor) if cursor else {}
+        except ValueError:
+            state = {}
+        state = state if isinstance(state, dict) else {}
+        since, after, seen = state.get("since"), state.get("after"), state.get("seen")
+        page, top, newest = state.get("page", 1), state.get("top", since), state.get("newest", seen)
+        budget = self.initial_pages if since is None else self.max_pages
+        messages: list[Message] = []
+        remote: list[RemoteCase] = []
+        skipped: list[str] = []
+        done = False
+        for _ in range(budget):
+            conversations, total = await self._conversation_page(page)
+            for conversation in conversations:
+                conversation_id = _int(conversation.get("id")) if isinstance(conversation, dict) else None
+                activity = _int(conversation.get("last_activity_at")) if conversation_id is not None else None
+                if conversation_id is None or activity is None:
+                    skipped.append(f"conversation {conversation_id or '?'}: no id or last_activity_at")
+                    continue
+                if since is not None and activity < since:
+                    done = True  # newest activity first: the rest is older than the last sync
+                    break
+                top = max(top or 0, activity)
+                if self.inbox_ids is not None and _int(conversation.get("inbox_id")) not in self.inbox_ids:
+                    continue
+                self._conversations[conversation_id] = {"can_reply": conversation.get("can_reply"),
+                                                        "channel": _object(conversation.get("meta")).get("channel")}
+                for item in await self._messages(conversation_id, after):
+                    parsed = self._message(item, conversation, conversation_id)
+                    if isinstance(item, dict) and _int(item.get("id")) is not None:
+                        newest = max(newest or 0, _int(item["id"]))  # type: ignore[type-var]
+                    if isinstance(parsed, Message):
+                        messages.append(parsed)
+                    elif parsed is not None:
+                        skipped.append(parsed)
+                remote.append(self._remote(conversation, conversation_id, activity))
+            page += 1
+            if done or len(conversations) < PAGE_SIZE or (total is not None and (page - 1) * PAGE_SIZE >= total):
+                done = True
+                break
+        messages.sort(key=lambda message: message.created_at)
+        if done or since is None:  # a first sync reads a bounded history, not the whole account
+            floor = seen if seen is not None else newest
+            next_state = {"since": top if top is not None else since, "after": floor, "seen": newest}
+            return FetchResult(messages, json.dumps(next_state), more=False, skipped=skipped, remote_cases=remote)
+        next_state = {"since": since, "after": after, "seen": seen, "page": page, "top": top, "newest": newest}
+        return FetchResult(messages, json.dumps(next_state), more=True, skipped=skipped, remote_cases=remote)
+
+    # -- writing ---------------------------------------------------------------
+
+    @staticmethod
+    def _conversation_of(external_id: str | None) -> int:
+        """The conversation id in one of our external ids ("conversation_id:message_id").
+
+        Raises:
+            ConnectorError: it names no Chatwoot conversation.
+        """
+        head = (external_id or "").partition(":")[0]
+        if not head.isdigit():
+            raise ConnectorError(f"{external_id!r} names no Chatwoot conversation; there is nothing to answer",
+                                 retryable=False)
+        return int(head)
+
+    def _sent(self, body: Any, conversation_id: int) -> SentReply:
+        message_id = _int(body.get("id")) if isinstance(body, dict) else None
+        if message_id is None:
+            raise ConnectorError("Chatwoot took the message but sent back no id", outcome_unknown=True)
+        created_at = _int(body.get("created_at")) or int(self.clock())
+        return SentReply(f"{conversation_id}:{message_id}", created_at, self._url(conversation_id))
+
+    async def _post_message(self, conversation_id: int, text: str, private: bool) -> Any:
+        return await self.api.json("POST", self._path(f"/{conversation_id}/messages"), write=True, json={
+            "content": text, "message_type": "outgoing", "private": private, "content_type": "text"})
+
+    async def send_reply(self, reply: OutgoingReply) -> SentReply:
+        conversation_id = self._conversation_of(reply.in_reply_to)
+        known = self._conversations.get(conversation_id, {})
+        if known.get("can_reply") is False:
+            raise ConnectorError(f"the reply window of this {known.get('channel') or 'channel'} conversation has"
+                                 " closed (Chatwoot: can_reply is false); the customer has to write first",
+                                 retryable=False)
+        if known.get("channel") == TWITTER and len(reply.text) > 280:
+            raise ConnectorError(f"the reply has {len(reply.text)} characters; X allows 280", retryable=False)
+        # Chatwoot's "private" is an internal note: a reply is never one (a DM channel is private already).
+        return self._sent(await self._post_message(conversation_id, reply.text, private=False), conversation_id)
+
+    async def _latest(self, conversation_id: int, *, private: bool, text: str) -> dict[str, Any] | None:
+        """Our message with this text among the conversation's latest, or None."""
+        body = await self.api.json("GET", self._path(f"/{conversation_id}/messages"))
+        payload = body.get("payload") if isinstance(body, dict) else None
+        if not isinstance(payload, list):
+            raise ConnectorError("Chatwoot sent messages without a payload list; cannot tell what was sent",
+                                 retryable=False)
+        for item in reversed(payload):
+            if (isinstance(item, dict) and item.get("message_type") in (OUTGOING, "outgoing")
+                    and bool(item.get("private")) == private and (item.get("content") or "").strip() == text.strip()):
+                return item
+        return None
+
+    async def find_sent(self, reply: OutgoingReply) -> SentReply | None:
+        conversation_id = self._conversation_of(reply.in_reply_to)
+        found = await self._latest(conversation_id, private=False, text=reply.text)
+        return None if found is None else self._sent(found, conversation_id)
+
+    async def find_case_action(self, action: CaseAction) -> bool:
+        if action.kind != "memo":
+            return False  # labels, owner and status are set again: a repeat changes nothing
+        conversation_id = self._conversation_of(action.in_reply_to)
+        return await self._latest(conversation_id, private=True, text=action.value["text"]) is not None
+
+    async def apply_case_action(self, action: CaseAction) -> str | None:
+        conversation_id = self._conversation_of(action.in_reply_to)
+        value = action.value
+        if action.kind == "memo":  # a private note: the team sees it in Chatwoot, the customer never does
+            return self._sent(await self._post_message(conversation_id, value["text"], private=True),
+                              conversation_id).external_id
+        if action.kind == "labels":
+            await self._labels(conversation_id, value.get("add", []), value.get("remove", []))
+            return None
+        if action.kind == "assign":
+            await self.api.request("POST", self._path(f"/{conversation_id}/assignments"), write=True,
+                                json={"assignee_id": self._agent_id(value.get("owner"))})  # None unassigns
+            return None
+        if action.kind == "status":
+            status = TO_STATUS.get(value.get("status"))
+            if status is None:
+                raise ConnectorError(f"Chatwoot has no status for {value.get('status')!r}", retryable=False)
+            await self.api.request("POST", self._path(f"/{conversation_id}/toggle_status"), write=True,
+                                json={"status": status})
+            return None
+        raise ConnectorError(f"Chatwoot has no case action {action.kind!r}", retryable=False)
+
+    def _agent_id(self, owner: str | None) -> int | None:
+        if owner is None:
+            return None
+        if owner in self.agent_ids:
+            return self.agent_ids[owner]
+        if owner.startswith("chatwoot:") and owner[9:].isdigit():
+            return int(owner[9:])
+        raise ConnectorError(f"no Chatwoot agent id for {owner!r}: add it to the account's agents option,"
+                             f' e.g. agents = {{"12" = "{owner}"}}', retryable=False)
+
+    async def _labels(self, conversation_id: int, add: list[str], remove: list[str]) -> None:
+        """Chatwoot's POST replaces the whole set: read it, merge our change, write it back."""
+        body = await self.api.json("GET", self._path(f"/{conversation_id}/labels"))
+        current = body.get("payload") if isinstance(body, dict) else None
+        if not isinstance(current, list):
+            raise ConnectorError("Chatwoot sent a conversation's labels without a payload list", retryable=False)
+        removing = {label.casefold() for label in remove}
+        labels = [str(label) for label in current if str(label).casefold() not in removing]
+        present = {label.casefold() for label in labels}
+        labels += [label for label in add if label.casefold() not in present and label.casefold() not in removing]
+        if labels == [str(label) for label in current]:
+            return  # already so: nothing to write
+        await self.api.request("POST", self._path(f"/{conversation_id}/labels"), write=True, json={"labels": labels})
+
+    async def aclose(self) -> None:
+        await self.api.aclose()
