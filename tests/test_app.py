@@ -270,6 +270,7 @@ async def test_the_hypotheken_key_applies_the_bundle_and_u_undoes_it(team_inbox)
         notice = str(app.screen.query_one("#notice").render())
         assert "Hypotheken: assigned Jeroen, +Vraag +Hypotheken, memo, reply queued, pending" in notice
         assert app.screen.query_one(CaseList).count == 3  # it left All open
+        assert app.screen.query_one(CaseList).current_row().author_handle == "@bram"  # the next case is up
         clock[0] += 5
         await pilot.press("u")
         after = team_inbox.get_case(anna)

@@ -78,7 +78,7 @@ class CaseScreen(MacroKeys, Screen):
     def target_ids(self) -> list[int]:
         return [self.case_id]
 
-    def after_macro(self) -> None:
+    def after_macro(self, changed: list[int] | None = None) -> None:
         self.show_case()
         self.app.update_header()  # type: ignore[attr-defined]
 

@@ -132,9 +132,10 @@ class InboxScreen(MacroKeys, Screen):
             line.append(label, "reverse bold" if index == self.view_index else "")
         self.query_one("#views", Static).update(line, layout=False)  # one line, always: no layout pass
 
-    def refresh_data(self, *, agent_acted: bool = False) -> None:
-        """The data changed (new messages, or the agent's own action): recount, keep the cursor on its case."""
-        self.query_one(CaseList).reload(agent_acted=agent_acted)
+    def refresh_data(self, *, agent_acted: bool = False, changed: list[int] | None = None) -> None:
+        """The data changed (new messages, or the agent's own action on `changed` cases): recount,
+        keep the cursor on its case."""
+        self.query_one(CaseList).reload(agent_acted=agent_acted, changed=changed)
         self.update_counts()
 
     def notice(self, text: str) -> None:
@@ -211,9 +212,9 @@ class InboxScreen(MacroKeys, Screen):
     def target_ids(self) -> list[int]:
         return self.query_one(CaseList).target_ids()
 
-    def after_macro(self) -> None:
+    def after_macro(self, changed: list[int] | None = None) -> None:
         self.query_one(CaseList).selected.clear()
-        self.refresh_data(agent_acted=True)
+        self.refresh_data(agent_acted=True, changed=changed)
         self.app.update_header()  # type: ignore[attr-defined]
 
     @on(CaseList.Opened)

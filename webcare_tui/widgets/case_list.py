@@ -144,40 +144,54 @@ class CaseList(ScrollView, can_focus=True):
         self.virtual_size = Size(self.size.width, count)
         self.refresh()
 
-    def reload(self, *, agent_acted: bool = False) -> None:
+    def reload(self, *, agent_acted: bool = False, changed: list[int] | None = None) -> None:
         """The data changed: recount and find the cursor's case again in the background.
 
         After the agent's own action (`agent_acted`) the cursor's page is read again at
-        once, so the next key acts on what the screen shows. After a sync the old rows
+        once, so the next key acts on what the screen shows: when the action's cases
+        (`changed`) are known, by patching the page with just those rows, read by id.
+        After a sync the old rows
         stay on screen until their fresh pages arrive (no flicker, no wait). Until the
         count returns, the cursor stays at its index (where, after a macro moved its
         case out of the view, the next case now stands).
         """
         current = self.current_row()
+        number = self.cursor // PAGE
+        shown = self._pages.get(number)
         self._stale = {} if agent_acted else dict(self._pages)
         self._pages.clear()
         self._generation += 1
         generation, query, sort = self._generation, self.query_, self.sort
         if sort is None:
             return
-        if agent_acted:
-            number = self.cursor // PAGE
+        if agent_acted and changed and shown is not None:
+            self._pages[number] = self._patched(shown, changed)
+        elif agent_acted:
             self._pages[number] = self.store.page_cases(query, sort, offset=number * PAGE, limit=PAGE)
         self.refresh()
 
-        def count_and_find() -> tuple[int, int | None]:
+        def count_and_find() -> tuple[int, int | None, list[CaseRow] | None]:
             count = self.store.count_cases(query)
+            page = self.store.page_cases(query, sort, offset=number * PAGE, limit=PAGE) if agent_acted else None
             if current is None:
-                return count, None
+                return count, None, page
             position = self.store.case_position(query, sort, current.sort_key(sort))
             found = self.store.page_cases(query, sort, offset=position, limit=1)
-            return count, position if found and found[0].id == current.id else None
+            return count, position if found and found[0].id == current.id else None, page
 
-        def relocate(count: int, position: int | None) -> None:
+        def relocate(count: int, position: int | None, page: list[CaseRow] | None) -> None:
             if generation == self._generation:
+                if page is not None:  # the patched page, now in its exact order and full again
+                    self._pages[number] = page
                 self._relocate(count, position)
 
         deliver(self.app, self.background.submit(count_and_find), relocate, unpack=True)
+
+    def _patched(self, page: list[CaseRow], changed: list[int]) -> list[CaseRow]:
+        """`page` with the changed cases read again by id, less those that left the view."""
+        ids = set(changed)
+        fresh = {row.id: row for row in self.store.case_rows_in_view(self.query_, [r.id for r in page if r.id in ids])}
+        return [fresh.get(row.id, row) for row in page if row.id not in ids or row.id in fresh]
 
     def _relocate(self, count: int, position: int | None) -> None:
         self._set_count(count)
