@@ -106,3 +106,45 @@ def test_settings_from_the_config_with_plain_errors():
         AlertSettings.from_config({"spike_factor": "veel"}, lambda key: f"config.toml:3: alerts.{key}")
     with pytest.raises(ConfigError, match="unknown alert setting"):
         AlertSettings.from_config({"beep": True}, lambda key: f"config.toml:3: alerts.{key}")
+
+
+async def test_the_header_shows_the_most_urgent_alert_and_bang_lists_them(store):
+    from webcare_tui.app import make_app
+    from webcare_tui.config import Config
+    from webcare_tui.screens.alerts import AlertsScreen
+    from webcare_tui.screens.case import CaseScreen
+
+    ingest(store, [msg(0, author="anna"), msg(25 * MINUTE, author="bram")])
+    app = make_app(Config(), store, connectors={}, clock=lambda: T0 + 26 * MINUTE)
+    async with app.run_test(size=(140, 30)) as pilot:
+        for _ in range(50):
+            if app.alerts:
+                break
+            await pilot.pause(0.02)
+        assert "⚠ case 1 (@anna, x) must be answered in 4m" in app.sub_title
+        await pilot.press("exclamation_mark")
+        assert isinstance(app.screen, AlertsScreen)
+        await pilot.press("enter")
+        assert isinstance(app.screen, CaseScreen) and app.screen.case_id == 1
+
+
+async def test_routing_rule_views_become_inbox_columns(store, tmp_path):
+    from webcare_tui.app import make_app
+    from webcare_tui.config import load_config
+    from webcare_tui.runtime import router_for
+    from webcare_tui.widgets.case_list import CaseList
+
+    path = tmp_path / "config.toml"
+    path.write_text('[[rule]]\nname = "Pers"\nauthor_type = "press"\nview = "Pers"\n', encoding="utf-8")
+    ingest(store, [msg(0, author="anna"), replace(msg(MINUTE, author="krant", text="Vraag"), author_type="press")],
+           router=router_for(load_config(path), store))
+    app = make_app(load_config(path), store, connectors={})
+    async with app.run_test(size=(140, 30)) as pilot:
+        assert [view.name for view in app.views][-1] == "Pers" and app.views[-1].key == "6"
+        await pilot.press("6")
+        cases = app.screen.query_one(CaseList)
+        for _ in range(50):
+            if cases.count == 1:
+                break
+            await pilot.pause(0.02)
+        assert cases.count == 1 and cases.current_row().author_handle == "@krant"

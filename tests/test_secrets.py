@@ -13,7 +13,6 @@ import json
 import logging
 from pathlib import Path
 
-import httpx
 import respx
 from test_accounts import MemoryKeyring
 

@@ -5,7 +5,7 @@ Thresholds come from the config's ``[alerts]`` section::
     [alerts]
     deadline_within = "10m"     # a case whose act-before time passes within this
     audience_followers = 10000  # a negative message from an author with more followers (or of type press)
-    negative_below = -0.2       # what counts as negative (sentiment score)
+    negative_below = -0.05      # what counts as negative (sentiment score; the analyser's own cut)
     spike_factor = 3            # messages on one label or keyword in the last 15 minutes
     spike_min = 5               #   over K times the usual rate at that hour (and at least this many)
     spike_keywords = ["storing", "Störung", "outage"]
@@ -35,7 +35,7 @@ SPIKE_WINDOW = 15 * 60
 class AlertSettings:
     deadline_within: int = 10 * 60
     audience_followers: int = 10_000
-    negative_below: float = -0.2
+    negative_below: float = -0.05
     spike_factor: float = 3.0
     spike_min: int = 5
     spike_keywords: tuple[str, ...] = ()

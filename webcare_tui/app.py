@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +13,9 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from webcare_tui.alerts import Alert, AlertState
+from webcare_tui.alerts import check as check_alerts
+from webcare_tui.approvals import approval_rule, is_lead
 from webcare_tui.case_query import View, builtin_views
 from webcare_tui.cases import CaseService, case_actions_of
 from webcare_tui.config import Config, append_view, config_path
@@ -19,12 +23,14 @@ from webcare_tui.connectors.base import Connector
 from webcare_tui.macro_runner import DEFAULT_GRACE, Applied, MacroRunner
 from webcare_tui.macros import load_macros
 from webcare_tui.outbox import Delivery, Outbox, OutboxWorker
-from webcare_tui.runtime import build_connectors, macro_folders, team_agents
+from webcare_tui.runtime import alert_settings, build_connectors, macro_folders, router_for, rule_book, team_agents
 from webcare_tui.safe_text import clean
+from webcare_tui.screens.alerts import AlertsScreen
 from webcare_tui.screens.case import CaseScreen
 from webcare_tui.screens.inbox import InboxScreen
 from webcare_tui.store import Store
 from webcare_tui.sync import SyncRunner, SyncStatus
+from webcare_tui.widgets.background import deliver
 
 
 class WebcareApp(App):
@@ -32,6 +38,7 @@ class WebcareApp(App):
     BINDINGS = [
         Binding("question_mark", "toggle_help", "Keys", id="app.keys"),
         Binding("ctrl+q", "quit", "Quit", show=False, id="app.quit"),
+        Binding("exclamation_mark", "alerts", "Alerts", id="app.alerts"),
     ]
 
     def __init__(self, config: Config, store: Store, connectors: dict[str, Connector],
@@ -42,7 +49,7 @@ class WebcareApp(App):
         self.store = store
         self.connectors = connectors
         self.cases = CaseService(store, config.threading, clock, remote_actions=case_actions_of(connectors))
-        self.outbox = Outbox(store, config.threading, clock=clock)
+        self.outbox = Outbox(store, config.threading, clock=clock, needs_approval=approval_rule(config.team))
         self.macros = load_macros(macro_folders(config), agents=team_agents(config) or None,
                                   blocks=config.raw.get("blocks", {}))
         self.macro_conflicts: set[str] = set()
@@ -51,12 +58,27 @@ class WebcareApp(App):
                                         grace=int(config.raw.get("macros", {}).get("undo_grace", DEFAULT_GRACE)),
                                         clock=clock)
         self.last_applied: Applied | None = None
-        self.views: list[View] = builtin_views(config.agent.id) + [
-            View(view["name"], builtin_views(config.agent.id)[2].query, str(view.get("key", "")), view["query"])
-            for view in config.raw.get("view", [])
-        ]
+        self.rules = rule_book(config)
+        self.views = self._views()
         self.sync_states: dict[str, str] = {}
+        self.alert_settings = alert_settings(config)
+        self.alerts: list[Alert] = []
+        self.alert_state = AlertState()
         self.background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcare-counts")
+
+    def _views(self) -> list[View]:
+        """The built-in views, the saved ones from the config, and a column per routing rule's view."""
+        me = self.config.agent.id
+        views = builtin_views(me, lead=is_lead(self.config.team, me))
+        open_cases = views[2].query
+        views += [View(view["name"], open_cases, str(view.get("key", "")), view["query"])
+                  for view in self.config.raw.get("view", [])]
+        for name in self.rules.views():
+            if any(view.name == name for view in views):
+                continue
+            free = next((str(n) for n in range(1, 10) if all(view.key != str(n) for view in views)), "")
+            views.append(View(name, open_cases, free, f"label:{json.dumps(name)}"))
+        return views
 
     def binding_ids(self) -> set[str]:
         """Every action id an agent can remap in the config's [keymap]."""
@@ -82,6 +104,8 @@ class WebcareApp(App):
         if str(self.store.path) != ":memory:":
             self.store.defer_checkpoints()  # a checkpoint's fsync never lands on a keystroke
             self.set_interval(20, lambda: self.background.submit(self.store.checkpoint))
+        self.set_interval(30, self.check_alerts)
+        self.check_alerts()
         self.sub_title = f"{self.config.agent.name} · starting"
         self.push_screen(InboxScreen())
         self.report_macro_problems()
@@ -100,8 +124,9 @@ class WebcareApp(App):
         self.views.append(View(name, builtin_views(self.config.agent.id)[2].query, key, query))
 
     def report_macro_problems(self) -> None:
-        """Tell the agent, once, which macros did not load or could not get their key."""
-        problems = [p for p in self.macros.errors + sorted(self.macro_conflicts) if p not in self._reported]
+        """Tell the agent, once, which macros and rules did not load or could not get their key."""
+        problems = [p for p in self.macros.errors + self.rules.errors + sorted(self.macro_conflicts)
+                    if p not in self._reported]
         if problems:
             self._reported.update(problems)
             self.notify("\n".join(problems), title="macros not loaded or without their key", severity="error",
@@ -133,7 +158,8 @@ class WebcareApp(App):
 
     @work(exclusive=True, group="sync", exit_on_error=False)
     async def run_sync(self) -> None:
-        runner = SyncRunner(self.store, self.connectors, self.config.threading, on_status=self.on_sync_status)
+        runner = SyncRunner(self.store, self.connectors, self.config.threading, on_status=self.on_sync_status,
+                            clock=self.clock, router=router_for(self.config, self.store, self.clock))
         await runner.run(interval=5.0)
 
     @work(exclusive=True, group="outbox", exit_on_error=False)
@@ -147,10 +173,30 @@ class WebcareApp(App):
                 screen.show_case()
 
     def update_header(self) -> None:
-        """Who is signed in, each account's sync state, and what waits in the outbox."""
+        """Who is signed in, each account's sync state, what waits in the outbox, and the most urgent alert."""
         parts = [self.config.agent.name, *(f"{account} {state}" for account, state in self.sync_states.items())]
         parts.append(f"outbox {self.store.outbox_waiting()}")
+        if self.alerts:
+            more = f" (+{len(self.alerts) - 1} more)" if len(self.alerts) > 1 else ""
+            parts.append(f"⚠ {self.alerts[0].text}{more} · ! lists them")
         self.sub_title = " · ".join(parts)
+
+    def check_alerts(self) -> None:
+        """Look for alerts off the UI thread; ring for new ones when the config asks."""
+        deadline = self.config.deadline
+        future = self.background.submit(check_alerts, self.store, int(self.clock()), self.alert_settings,
+                                        lambda platform: deadline, deadline)
+
+        def show(found: list[Alert]) -> None:
+            self.alerts = found
+            if self.alert_state.new(found) and self.alert_settings.bell:
+                self.bell()
+            self.update_header()
+
+        deliver(self, future, show)
+
+    def action_alerts(self) -> None:
+        self.push_screen(AlertsScreen(self.alerts))
 
     def on_sync_status(self, status: SyncStatus) -> None:
         label = status.state if not status.error else f"{status.state}: {clean(status.error, single_line=True)}"

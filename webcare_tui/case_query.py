@@ -74,14 +74,19 @@ class View:
     source: str = ""  # the query text it came from, for saved views
 
 
-def builtin_views(me: str) -> list[View]:
-    """The views every agent has: Mine, Unassigned, All open, Pending, Closed."""
+APPROVALS = View("Approvals", CaseQuery(statuses=("awaiting_approval",)), "6")
+
+
+def builtin_views(me: str, *, lead: bool = False) -> list[View]:
+    """The views every agent has: Mine, Unassigned, All open, Pending, Closed; and for a lead
+    (`approvals.is_lead`) Approvals on key 6: the cases whose reply draft waits for a lead."""
     return [
         View("Mine", CaseQuery(owner=me, statuses=("new", "open", "awaiting_approval")), "1"),
         View("Unassigned", CaseQuery(statuses=("new",), assigned=False), "2"),
         View("All open", CaseQuery(statuses=("new", "open", "awaiting_approval")), "3"),
         View("Pending", CaseQuery(statuses=("pending",)), "4"),
         View("Closed", CaseQuery(statuses=("closed",)), "5"),
+        *([APPROVALS] if lead else []),
     ]
 
 

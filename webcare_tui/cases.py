@@ -204,10 +204,13 @@ class CaseService:
                 raise CaseError(f"cases {target_id} and {source_id} are with different authors; only one author's cases merge")
             was_closed = target.status == CaseStatus.CLOSED and source.status != CaseStatus.CLOSED
             self.store.move_case_contents(source_id, target_id)
+            drafts = self.store.move_drafts(source_id, target_id)  # a reply waiting for a lead goes along
             case_rules.summarize(target, self.store.case_message_times(target_id))
             if was_closed:  # the merged-in conversation is still going on
                 target.status, target.closed_at = source.status, None
             target.status = case_rules.status_from_messages(target)
+            if drafts:
+                target.status, target.closed_at = CaseStatus.AWAITING_APPROVAL, None
             self.store.save_case(target)
             now = self._now()
             self.store.add_events([

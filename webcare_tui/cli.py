@@ -29,6 +29,7 @@ from webcare_tui.config import Config, ConfigError, load_config
 from webcare_tui.credentials import CredentialsError
 from webcare_tui.runtime import build_connectors, open_store
 from webcare_tui.safe_text import clean
+from webcare_tui.sentiment import sentiment_label
 from webcare_tui.store import CaseFilter, SchemaTooNew, Store, StoreError
 from webcare_tui.sync import SyncRunner
 
@@ -101,7 +102,9 @@ def cmd_case(args: argparse.Namespace, config: Config, store: Store, out: TextIO
         data["author"]["followers"] = case["author_followers"]
         data["author"]["type"] = case["author_type"]
         data["closed_at"] = _local(case["closed_at"])
-        data["messages"] = [{**message, "created_at": _local(message["created_at"])} for message in messages]
+        data["messages"] = [{**message, "created_at": _local(message["created_at"]),
+                             "sentiment_label": sentiment_label(message["sentiment"])
+                             if message["sentiment"] is not None else None} for message in messages]
         data["memos"] = [{**memo, "created_at": _local(memo["created_at"])} for memo in store.case_memos(args.id)]
         data["events"] = [{**event, "at": _local(event["at"])} for event in store.case_events(args.id)]
         _print_json(data, out)
@@ -190,6 +193,7 @@ def cmd_macros(args: argparse.Namespace, config: Config, store: Store, out: Text
 
 
 def cmd_macro_apply(args: argparse.Namespace, config: Config, store: Store, out: TextIO) -> int:
+    from webcare_tui.approvals import approval_rule
     from webcare_tui.cases import CaseService
     from webcare_tui.macro_runner import MacroError, MacroRunner
     from webcare_tui.outbox import Outbox
@@ -202,8 +206,8 @@ def cmd_macro_apply(args: argparse.Namespace, config: Config, store: Store, out:
         print(f"webcare: there is no macro {args.name!r} (known: {known})", file=sys.stderr)
         return 2
     cases = CaseService(store, config.threading, remote_actions=remote_actions_of(config))
-    runner = MacroRunner(store, cases, Outbox(store, config.threading), config.agent,
-                         blocks=config.raw.get("blocks", {}), grace=0)
+    outbox = Outbox(store, config.threading, needs_approval=approval_rule(config.team))
+    runner = MacroRunner(store, cases, outbox, config.agent, blocks=config.raw.get("blocks", {}), grace=0)
     try:
         if args.dry_run:
             for case_id in args.case:

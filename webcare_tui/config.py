@@ -216,3 +216,11 @@ def remove_account(path: Path, name: str) -> bool:
         except tomllib.TOMLDecodeError:
             continue
     return False
+
+
+def locator(config: Config, section: str):
+    """`where(key)` → "file:line: section.key" for errors about keys of one section of the config file."""
+    if config.path is None or not config.path.exists():
+        return lambda key: f"[{section}] {key}"
+    reader = _Reader(config.path, config.path.read_text(encoding="utf-8"))
+    return lambda key: reader.where(key, section)

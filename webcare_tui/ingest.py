@@ -18,6 +18,7 @@ from webcare_tui import case_rules
 from webcare_tui.case_rules import CaseState, Event, Placement, ThreadingRules
 from webcare_tui.model import Message
 from webcare_tui.rules import Router
+from webcare_tui.sentiment import analyse, score_sentiment
 from webcare_tui.store import AuthorRecord, IngestRows, Store, case_row, event_row
 
 BATCH = 20_000
@@ -86,6 +87,11 @@ class Threader:
                 touched[case.id] = case
             current.cases[author_row] = case
             events.extend(case_rules.add_message(case, message.created_at, message.direction, message.agent))
+            if message.direction == "in" and message.sentiment is None:  # before routing, which may ask
+                if message.language is None:
+                    message.language, message.sentiment = analyse(message.text)
+                else:
+                    message.sentiment = score_sentiment(message.text, message.language)
             if self.router is not None and message.direction == "in":
                 routing = self.router.route(message, case, author.author_type, author.followers,
                                             has_labels=self._label_check(case.id, new_cases, rows))

@@ -2,7 +2,10 @@
 
 Undo works for `grace` seconds: the bundle's reply and like wait in the outbox
 until then, so undoing restores owner, status, priority and labels, deletes the
-memo and takes the reply back before anything reached the platform. In team mode
+memo and takes the reply back before anything reached the platform. A macro with
+`request_approval` (or any macro of an agent who needs approval) puts its reply up for a
+lead's approval as a draft (see `approvals`); the macro's status then waits for that
+decision too, since the approval makes the case pending. In team mode
 (Chatwoot) the label, assignment, status and memo changes the case service queues
 for the platform wait with them, in the macro's order.
 """
@@ -40,6 +43,7 @@ class Applied:
     memos: list[int] = field(default_factory=list)
     outbox: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # actions the platform could not take
+    drafts: int = 0  # replies put up for a lead's approval
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,7 @@ class MacroRunner:
                     self._apply_one(macro, case_id, ask, actor, hold, applied)
         except (CaseError, ReplyError, TemplateError, StoreError) as error:
             raise MacroError(f"{macro.name}: {error}; nothing was changed") from None
-        applied.summary = self._summary(macro, len(case_ids), applied.notes)
+        applied.summary = self._summary(macro, len(case_ids), applied.notes, applied.drafts)
         return applied
 
     def _apply_one(self, macro: Macro, case_id: int, ask: str | None, actor: str, hold: int,
@@ -121,9 +125,13 @@ class MacroRunner:
             self.cases.label(case_id, actor, add=macro.labels_add, remove=macro.labels_remove)
         if memo:
             applied.memos.append(self.cases.memo(case_id, actor, memo))
+        drafted = False
         if reply:
-            applied.outbox.append(self.outbox.queue_reply(case_id, reply, agent=actor, visibility=macro.visibility,
-                                                          hold_until=hold))
+            outbox_id = self.outbox.queue_reply(case_id, reply, agent=actor, visibility=macro.visibility,
+                                                hold_until=hold, approval=macro.request_approval)
+            applied.outbox.append(outbox_id)
+            drafted = self.store.outbox_row(outbox_id)["state"] == "awaiting_approval"
+            applied.drafts += drafted
         if macro.like:
             try:
                 applied.outbox.append(self.outbox.queue_like(case_id, agent=actor, hold_until=hold))
@@ -131,9 +139,13 @@ class MacroRunner:
                 applied.notes.append(f"no like: {error}")  # reported, not silently dropped
         if macro.priority is not None:
             self.cases.set_priority(case_id, macro.priority, actor)
-        if macro.request_approval:
+        if macro.request_approval and not drafted:
             self.cases.set_status(case_id, "awaiting_approval", actor)
-        if macro.status:
+        if macro.status and drafted:  # the lead's decision moves the case (approved: pending; rejected: open)
+            note = f"status {macro.status} left to the lead: the reply awaits approval"
+            if note not in applied.notes:
+                applied.notes.append(note)
+        elif macro.status:
             self.cases.set_status(case_id, macro.status, actor)
         for row in self.store.case_outbox(case_id):  # the platform's side of assign, labels, memo, status
             if row["kind"] == "case_action" and row["id"] not in queued_before:
@@ -141,9 +153,13 @@ class MacroRunner:
                 applied.outbox.append(row["id"])
         self.store.add_events([Event(case_id, int(self.clock()), actor, "macro", {"name": macro.name})])
 
-    def _summary(self, macro: Macro, count: int, notes: list[str]) -> str:
+    def _summary(self, macro: Macro, count: int, notes: list[str], drafts: int = 0) -> str:
         where = f" ({count} cases)" if count > 1 else ""
-        done = macro.summary(done=True, liked=len(notes) < count)  # a like some platform could take
+        refused = sum(1 for note in notes if note.startswith("no like:"))
+        done = macro.summary(done=True, liked=refused < count)  # a like some platform could take
+        if drafts:  # the status is the lead's to set now: a note says so
+            done = done.replace(", approval requested", "").replace("reply queued", "reply sent for approval")
+            done = done.removesuffix(f", {macro.status}") if macro.status else done
         return f"{macro.name}{where}: " + ", ".join([done, *notes] if done else notes)
 
     def undo(self, applied: Applied) -> str:
@@ -158,7 +174,7 @@ class MacroRunner:
         with self.store.transaction():
             for outbox_id in applied.outbox:
                 row = self.store.outbox_row(outbox_id)
-                if row["state"] not in ("queued", "failed"):
+                if row["state"] not in ("queued", "failed", "awaiting_approval"):
                     raise MacroError(f"cannot undo {applied.macro}: its {row['kind']} is {row['state']}")
                 self.outbox.discard(outbox_id, actor=self.agent.id)
             for memo_id in applied.memos:

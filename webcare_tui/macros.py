@@ -221,8 +221,6 @@ def _build(table: dict[str, Any], problem, agents: set[str] | None, blocks: dict
     unassign, like, request_approval = flag("unassign"), flag("like"), flag("request_approval")
     if assign and unassign:
         problem("unassign", f"{label}: assign and unassign together")
-    if request_approval and (reply or reply_block):
-        problem("request_approval", f"{label}: request_approval cannot send a reply yet (approvals are not built)")
     actions = [a for a in ACTIONS if a in table and a != "visibility"]
     if not actions:
         problem("name", f"{label}: does nothing (give at least one of {', '.join(ACTIONS)})")

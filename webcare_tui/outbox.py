@@ -15,6 +15,11 @@ the local change. They go in order with the case's replies, under the same retry
 backoff and failure rules. Setting labels, owner or status twice is harmless, so
 those are simply repeated after an unknown outcome; a memo (a note on the platform)
 is looked up first, like a reply.
+
+A reply that needs a lead's approval (the agent is marked `needs_approval`, or a
+macro asks for it) is stored as a draft: an outbox row in state "awaiting_approval"
+that the worker never selects, with no message in the case yet. `approvals.Approvals`
+turns it into a queued reply or rejects it.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from dataclasses import dataclass
 from webcare_tui import case_rules
 from webcare_tui.case_rules import Event, ThreadingRules
 from webcare_tui.connectors.base import CaseAction, Connector, ConnectorError, OutgoingReply, SentReply
+from webcare_tui.model import CaseStatus
 from webcare_tui.platforms import LIKE_PLATFORMS, MAX_REPLY_LENGTH
 from webcare_tui.store import Store, StoreError
 from webcare_tui.sync import backoff
@@ -55,47 +61,86 @@ def reply_limit(platform: str) -> int | None:
     return MAX_REPLY_LENGTH.get(platform)
 
 
+def checked_text(text: str, platform: str) -> str:
+    """The reply text as it will be sent.
+
+    Raises:
+        ReplyError: empty, or longer than the platform allows.
+    """
+    text = text.strip()
+    if not text:
+        raise ReplyError("the reply is empty")
+    limit = reply_limit(platform)
+    if limit is not None and len(text) > limit:
+        raise ReplyError(f"the reply has {len(text)} characters; {platform} allows {limit}")
+    return text
+
+
+def nobody_needs_approval(agent: str) -> bool:
+    """The default: every agent's replies go straight to the outbox."""
+    return False
+
+
+def post_reply(store: Store, case_id: int, context: dict, key: str, text: str, visibility: str, agent: str,
+               account: str, now: int) -> tuple[int, list[Event]]:
+    """Write our reply into its case (call inside a transaction): the message, and what it does to the case.
+
+    Returns:
+        The message id and the events the reply caused (owner by replying, status).
+    """
+    message_id = store.insert_message(case_id, context["author_row"], context["platform"], account, f"local:{key}",
+                                      text, now, "out", visibility, context["last_inbound_id"], agent)
+    case = store.case_state(case_id)
+    events = case_rules.add_message(case, now, "out", agent)
+    if store.case_drafts(case_id):  # a draft still waits for a lead: so does the case
+        case.status, case.closed_at = CaseStatus.AWAITING_APPROVAL, None
+    store.save_case(case)
+    return message_id, events
+
+
 class Outbox:
-    """What an agent's send, retry and discard do to the store."""
+    """What an agent's send, retry and discard do to the store.
+
+    Args:
+        needs_approval: whether an agent's replies wait for a lead (`approvals.approval_rule(team)`).
+    """
 
     def __init__(self, store: Store, rules: ThreadingRules = ThreadingRules(), clock: Callable[[], float] = time.time,
-                 new_key: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
+                 new_key: Callable[[], str] = lambda: uuid.uuid4().hex, *,
+                 needs_approval: Callable[[str], bool] = nobody_needs_approval) -> None:
         self.store = store
         self.rules = rules
         self.clock = clock
         self.new_key = new_key
+        self.needs_approval = needs_approval
 
     def queue_reply(self, case_id: int, text: str, *, agent: str, visibility: str = "same",
-                    hold_until: int | None = None) -> int:
+                    hold_until: int | None = None, approval: bool = False) -> int:
         """Store `text` (signature included) as our reply in the case and queue it; returns the outbox id.
 
         `hold_until` keeps it from the platform until then (a macro's undo grace period).
+        With `approval` (a macro's request_approval), or when `agent` needs approval, the
+        reply becomes a draft that waits for a lead instead (see `is_draft`).
 
         Raises:
             ReplyError: empty, or longer than the platform allows.
         """
-        text = text.strip()
-        if not text:
+        if not text.strip():
             raise ReplyError("the reply is empty")
         now = int(self.clock())
         with self.store.transaction():
             context = self.store.reply_context(case_id)
             platform = context["platform"]
-            limit = reply_limit(platform)
-            if limit is not None and len(text) > limit:
-                raise ReplyError(f"the reply has {len(text)} characters; {platform} allows {limit}")
+            text = checked_text(text, platform)
             if visibility == "same":
                 visibility = context["last_inbound_visibility"] or "public"
             if visibility not in ("public", "private"):
                 raise ReplyError(f"visibility is public, private or same, not {visibility!r}")
             account = context["last_inbound_account"] or context["account"]
             key = self.new_key()
-            message_id = self.store.insert_message(
-                case_id, context["author_row"], platform, account, f"local:{key}", text, now, "out", visibility,
-                context["last_inbound_id"], agent)
-            case = self.store.case_state(case_id)
-            events = case_rules.add_message(case, now, "out", agent)
-            self.store.save_case(case)
+            if approval or self.needs_approval(agent):
+                return self._queue_draft(case_id, context, key, text, visibility, agent, account, now, hold_until)
+            message_id, events = post_reply(self.store, case_id, context, key, text, visibility, agent, account, now)
             outbox_id = self.store.add_outbox(key, case_id, account, platform, "reply", {
                 "message_id": message_id, "text": text, "visibility": visibility,
                 "recipient_id": context["recipient_id"], "in_reply_to": context["last_inbound_id"],
@@ -104,6 +149,28 @@ class Outbox:
                 self.store.update_outbox(outbox_id, now, next_attempt_at=hold_until)
             self.store.add_events([*events, Event(case_id, now, agent, "reply", {"outbox_id": outbox_id})])
             return outbox_id
+
+    def _queue_draft(self, case_id: int, context: dict, key: str, text: str, visibility: str, agent: str,
+                     account: str, now: int, hold_until: int | None) -> int:
+        """A reply that waits for a lead: no message in the case yet (nothing was sent), the case
+        awaits approval, and the drafting agent owns it as a reply would make them."""
+        outbox_id = self.store.add_outbox(key, case_id, account, context["platform"], "reply", {
+            "message_id": None, "text": text, "visibility": visibility, "recipient_id": context["recipient_id"],
+            "in_reply_to": context["last_inbound_id"], "agent": agent,
+        }, now, state="awaiting_approval")
+        if hold_until is not None:  # a macro's grace period still holds after an early approval
+            self.store.update_outbox(outbox_id, now, next_attempt_at=hold_until)
+        case = self.store.case_state(case_id)
+        events = []
+        if case.owner is None:
+            events.append(Event(case_id, now, agent, "assigned", {"from": None, "to": agent, "reason": "drafted"}))
+            case.owner = agent
+        if case.status != CaseStatus.AWAITING_APPROVAL:
+            events.append(Event(case_id, now, agent, "status", {"from": case.status, "to": "awaiting_approval"}))
+            case.status, case.closed_at = CaseStatus.AWAITING_APPROVAL, None
+        self.store.save_case(case)
+        self.store.add_events([*events, Event(case_id, now, agent, "approval requested", {"outbox_id": outbox_id})])
+        return outbox_id
 
     def queue_like(self, case_id: int, *, agent: str, hold_until: int | None = None) -> int:
         """Like the customer's last message on its platform; returns the outbox id.
@@ -140,13 +207,18 @@ class Outbox:
         """Give up on a row that was not delivered: the reply leaves the case too."""
         with self.store.transaction():
             row = self.store.outbox_row(outbox_id)
-            if row["state"] in ("sent", "discarded", "sending"):
+            if row["state"] in ("sent", "discarded", "sending", "rejected"):
                 raise ReplyError(f"that reply is {row['state']}; only a queued, failed or unknown one can be discarded")
             now = int(self.clock())
             self.store.update_outbox(outbox_id, now, state="discarded")
             if row["kind"] != "reply":
                 self.store.add_events([Event(row["case_id"], now, actor, f"{row['kind']} discarded",
                                              {"outbox_id": outbox_id})])
+                return
+            if is_draft(row):  # never in the case: the case stops waiting for a lead once no draft is left
+                events = [Event(row["case_id"], now, actor, "draft discarded", {"outbox_id": outbox_id})]
+                events += settle_after_draft(self.store, row["case_id"], now, actor)
+                self.store.add_events(events)
                 return
             self.store.delete_message(row["payload"]["message_id"])
             case = self.store.case_state(row["case_id"])
@@ -155,6 +227,28 @@ class Outbox:
                 case.status = "open" if case.owner else "new"
             self.store.save_case(case)
             self.store.add_events([Event(row["case_id"], now, actor, "reply discarded", {"outbox_id": outbox_id})])
+
+
+def is_draft(row: dict) -> bool:
+    """Whether an outbox row is a reply that never went to the outbox: waiting for, or refused by, a lead."""
+    return row["kind"] == "reply" and row["payload"].get("message_id") is None
+
+
+def settle_after_draft(store: Store, case_id: int, now: int, actor: str) -> list[Event]:
+    """A draft left the case without being sent (call inside the transaction): when no other
+    draft waits, the case goes back to open (new without an owner), or to pending where our
+    reply is still the last word. Returns the status event."""
+    case = store.case_state(case_id)
+    if case.status != CaseStatus.AWAITING_APPROVAL or store.case_drafts(case_id):
+        return []
+    if case.last_direction == "out":
+        status = CaseStatus.PENDING
+    else:
+        status = CaseStatus.OPEN if case.owner else CaseStatus.NEW
+    event = Event(case_id, now, actor, "status", {"from": case.status, "to": status})
+    case.status = status
+    store.save_case(case)
+    return [event]
 
 
 @dataclass(frozen=True)
@@ -248,6 +342,10 @@ class OutboxWorker:
         """Send every row that is due now, in order per case."""
         results = []
         for row in self.store.outbox_due(int(self.clock())):
+            if is_draft(row):  # cannot happen through Outbox and Approvals; a reply is never sent unapproved
+                self._mark(row, state="failed", last_error="a reply draft is sent only after a lead approves it")
+                results.append(Delivery(row["id"], "failed", "not approved"))
+                continue
             connector = self._connector(row["account"])
             if connector is None:
                 self._mark(row, state="failed", last_error=f"no connector for account {row['account']}")

@@ -36,6 +36,7 @@ from typing import Any
 
 from webcare_tui.case_rules import CaseState, Event
 from webcare_tui.model import AUTHOR_TYPES, CaseStatus, Message
+from webcare_tui.sentiment import sentiment_label
 from webcare_tui.toml_lines import line_of, table_starts
 from webcare_tui.working_hours import HoursError, WorkingHours
 
@@ -44,13 +45,11 @@ CONDITIONS = ("platform", "account", "words", "language", "sentiment", "author_t
 ACTIONS = ("assign", "assign_team", "labels", "priority", "view")
 FIELDS = ("name", "set", *CONDITIONS, *ACTIONS)
 SENTIMENTS = ("negative", "neutral", "positive")
-NEUTRAL_BAND = 0.2  # |score| below this is neutral
 
 
 def sentiment_of(score: float | None) -> str | None:
-    if score is None:
-        return None
-    return "negative" if score <= -NEUTRAL_BAND else "positive" if score >= NEUTRAL_BAND else "neutral"
+    """The message's sentiment label; None while it has no score (never matches a condition)."""
+    return None if score is None else sentiment_label(score)
 
 
 def phrase_pattern(phrases: Iterable[str]) -> re.Pattern[str] | None:

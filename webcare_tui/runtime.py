@@ -97,3 +97,11 @@ def router_for(config: Config, store: Store, clock=None):
     if not book.rules:
         return None
     return Router(book, store.last_rule_assignment, clock or time.time)
+
+
+def alert_settings(config: Config):
+    """The `[alerts]` thresholds (ConfigError names the line of a bad one)."""
+    from webcare_tui.alerts import AlertSettings
+    from webcare_tui.config import locator
+
+    return AlertSettings.from_config(config.raw.get("alerts", {}), locator(config, "alerts"))

@@ -1,8 +1,14 @@
-"""Provides `CaseScreen`: one conversation with its author, and the actions on it."""
+"""Provides `CaseScreen`: one conversation with its author, and the actions on it.
+
+A reply draft waiting for a lead shows in the conversation; a lead approves it (A),
+edits and approves it (E) or rejects it with a reason (X). An agent who needs approval
+sends replies for approval instead of to the outbox.
+"""
 
 from __future__ import annotations
 
 import webbrowser
+from collections import Counter
 from datetime import datetime
 
 from rich.text import Text
@@ -12,11 +18,13 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from webcare_tui.approvals import ApprovalError, Approvals, is_lead, leads, needs_approval
 from webcare_tui.cases import CaseError
-from webcare_tui.outbox import ReplyError, signature_for
+from webcare_tui.outbox import ReplyError, is_draft, signature_for
 from webcare_tui.safe_text import clean
 from webcare_tui.screens.macro_keys import MacroKeys
 from webcare_tui.screens.prompt import PromptScreen
+from webcare_tui.sentiment import author_sentiment, sentiment_label
 from webcare_tui.store import StoreError
 
 
@@ -34,6 +42,8 @@ class CaseScreen(MacroKeys, Screen):
     .in { border-left: thick $success; }
     .out { border-left: thick $primary; margin-left: 6; }
     .memo { border-left: thick $warning; background: $warning 10%; }
+    .draft { border-left: thick $secondary; margin-left: 6; background: $secondary 10%; }
+    .rejected { border-left: thick $error; margin-left: 6; color: $text-muted; }
     .event { color: $text-muted; margin: 0 1 0 1; }
     #notice { height: 1; color: $text-muted; }
     """
@@ -55,6 +65,9 @@ class CaseScreen(MacroKeys, Screen):
         Binding("b", "browser", "Open link", id="case.open_link"),
         Binding("t", "retry", "Retry send", show=False, id="case.retry_send"),
         Binding("x", "discard", "Discard send", show=False, id="case.discard_send"),
+        Binding("A", "approve", "Approve", id="case.approve"),
+        Binding("E", "edit_approve", "Edit+approve", id="case.edit_approve"),
+        Binding("X", "reject", "Reject", id="case.reject"),
         *MacroKeys.MACRO_BINDINGS,
     ]
 
@@ -86,6 +99,16 @@ class CaseScreen(MacroKeys, Screen):
     def actor(self) -> str:
         return self.app.config.agent.id  # type: ignore[attr-defined]
 
+    @property
+    def approvals(self) -> Approvals:
+        return Approvals(self.app.store, self.app.config.team, clock=self.app.clock)  # type: ignore[attr-defined]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The approval keys show only while a draft waits in this case."""
+        if action in ("approve", "edit_approve", "reject"):
+            return bool(getattr(self, "drafts", None))
+        return True
+
     def show_case(self) -> None:
         store = self.app.store  # type: ignore[attr-defined]
         case = store.get_case(self.case_id)
@@ -103,6 +126,7 @@ class CaseScreen(MacroKeys, Screen):
         conversation.mount_all(self._timeline(case["id"]))
         conversation.scroll_end(animate=False)
         self.query_one("#author", Static).update(self._author_panel(case))
+        self.refresh_bindings()
 
     def _timeline(self, case_id: int) -> list[Static]:
         """Messages, memos and events in time order; customer text always as plain text."""
@@ -122,6 +146,7 @@ class CaseScreen(MacroKeys, Screen):
             body = Text(clean(message["text"]))
             items.append((message["created_at"], 1, Static(Text.assemble(head, "\n", body),
                                                            classes="message " + ("in" if inbound else "out"))))
+        items += self._drafts(case_id)
         for memo in store.case_memos(case_id):
             text = Text.assemble((f"{_when(memo['created_at'])}  memo by {memo['agent']}\n", "dim"), clean(memo["text"]))
             items.append((memo["created_at"], 2, Static(text, classes="message memo")))
@@ -134,12 +159,42 @@ class CaseScreen(MacroKeys, Screen):
         items.sort(key=lambda item: (item[0], item[1]))
         return [widget for _, _, widget in items]
 
+    def _drafts(self, case_id: int) -> list[tuple[int, int, Static]]:
+        """Replies waiting for a lead, and those a lead rejected: never sent, so never shown as messages."""
+        store = self.app.store  # type: ignore[attr-defined]
+        team = self.app.config.team  # type: ignore[attr-defined]
+        self.drafts = store.case_drafts(case_id)
+        items = []
+        for row in self.drafts + store.case_drafts(case_id, "rejected"):
+            if not is_draft(row):
+                continue
+            payload = row["payload"]
+            head = Text.assemble((f"{_when(row['created_at'])}  ", "dim"), (f"draft by {payload['agent']}", "bold"),
+                                 (f"  {payload['visibility']}", "dim"))
+            if row["state"] == "awaiting_approval":
+                who = ", ".join(leads(team)) or "a lead"
+                keys = " · A approve · E edit and approve · X reject" if is_lead(team, self.actor) else ""
+                head.append(f"  [awaiting approval by {who}]{keys}", "bold magenta")
+                classes = "message draft"
+            else:
+                head.append(f"  [not approved: {clean(row['last_error'] or '', single_line=True)}]", "bold red")
+                classes = "message rejected"
+            items.append((row["created_at"], 1, Static(Text.assemble(head, "\n", clean(payload["text"])),
+                                                       classes=classes)))
+        return items
+
     def _author_panel(self, case: dict) -> Text:
         store = self.app.store  # type: ignore[attr-defined]
         text = Text()
         text.append(clean(case["author_handle"] or "", single_line=True) + "\n", "bold")
         text.append(clean(case["author_name"] or "", single_line=True) + "\n")
-        text.append(f"{case['author_followers'] or 0:,} followers · {case['author_type']}\n\n", "dim")
+        text.append(f"{case['author_followers'] or 0:,} followers · {case['author_type']}\n", "dim")
+        moods = store.author_moods(case["author_id"])
+        languages = Counter(language for language, _ in moods if language)
+        overall = author_sentiment(score for _, score in moods)
+        language = languages.most_common(1)[0][0] if languages else "language unknown"
+        mood = f"{sentiment_label(overall)} ({overall:+.2f})" if overall is not None else "no sentiment yet"
+        text.append(f"{language} · overall {mood}\n\n", "dim")
         text.append("Cases (e opens one)\n", "bold underline")
         for other in store.author_cases(case["author_id"]):
             marker = "▸ " if other["id"] == case["id"] else "  "
@@ -164,7 +219,7 @@ class CaseScreen(MacroKeys, Screen):
     def _act(self, action, done: str) -> None:
         try:
             action()
-        except (CaseError, ReplyError, StoreError) as error:
+        except (CaseError, ReplyError, StoreError, ApprovalError) as error:
             self.notice(str(error))
             return
         self.show_case()
@@ -227,16 +282,73 @@ class CaseScreen(MacroKeys, Screen):
         signature = signature_for(self.case["platform"], config.agent.signature)
         values = case_values(self.case, config.agent.name, config.agent.initials, signature)
 
+        for_approval = needs_approval(config.team, self.actor)
+
         def send(result: tuple[str, str] | None) -> None:
             if result is not None:
                 text, chosen = result
                 self._act(lambda: self.app.outbox.queue_reply(self.case_id, text, agent=self.actor,  # type: ignore[attr-defined]
-                                                              visibility=chosen), f"{chosen} reply queued")
+                                                              visibility=chosen, approval=for_approval),
+                          f"{chosen} reply sent for approval" if for_approval else f"{chosen} reply queued")
 
         author = clean(self.case["author_handle"] or self.case["author_name"] or "", single_line=True)
         self.app.push_screen(ReplyScreen(platform=self.case["platform"], recipient=author, visibility=visibility,
                                          signatures=config.agent.signature, blocks=config.raw.get("blocks", {}),
-                                         values=values), send)
+                                         values=values, purpose="approval" if for_approval else "send"), send)
+
+    # -- approvals (a lead on a case with a draft) ---------------------------------
+
+    def _waiting_draft(self, verb: str) -> tuple[dict, str] | None:
+        """The oldest draft waiting in this case and a note on any others, once the agent may `verb` it."""
+        drafts = self.app.store.case_drafts(self.case_id)  # type: ignore[attr-defined]
+        if not drafts:
+            self.notice("no reply waits for approval in this case")
+            return None
+        try:
+            self.approvals.check_lead(self.actor, verb)
+        except ApprovalError as error:
+            self.notice(str(error))
+            return None
+        return drafts[0], f" ({len(drafts) - 1} more waiting)" if len(drafts) > 1 else ""
+
+    def action_approve(self) -> None:
+        if found := self._waiting_draft("approve"):
+            draft, more = found
+            self._act(lambda: self.approvals.approve(draft["id"], self.actor),
+                      f"approved {draft['payload']['agent']}'s reply: queued{more}")
+
+    def action_edit_approve(self) -> None:
+        from webcare_tui.screens.reply import ReplyScreen
+
+        found = self._waiting_draft("approve")
+        if found is None:
+            return
+        draft, more = found
+
+        def approve(result: tuple[str, str] | None) -> None:
+            if result is not None:
+                self._act(lambda: self.approvals.approve(draft["id"], self.actor, text=result[0]),
+                          f"approved {draft['payload']['agent']}'s reply with your edits: queued{more}")
+
+        author = clean(self.case["author_handle"] or self.case["author_name"] or "", single_line=True)
+        payload = draft["payload"]
+        self.app.push_screen(ReplyScreen(platform=self.case["platform"], recipient=author,
+                                         visibility=payload["visibility"], signatures={}, blocks={}, values={},
+                                         text=payload["text"], purpose="approve"), approve)
+
+    def action_reject(self) -> None:
+        found = self._waiting_draft("reject")
+        if found is None:
+            return
+        draft, more = found
+        agent = draft["payload"]["agent"]
+
+        def reject(reason: str | None) -> None:
+            if reason is not None:
+                self._act(lambda: self.approvals.reject(draft["id"], self.actor, reason),
+                          f"rejected {agent}'s reply; they see your reason on the case{more}")
+
+        self.app.push_screen(PromptScreen(f"Why is {agent}'s reply not approved? (they see it on the case)"), reject)
 
     def _undelivered(self) -> dict | None:
         rows = [r for r in self.app.store.case_outbox(self.case_id) if r["state"] in ("failed", "unknown")]  # type: ignore[attr-defined]

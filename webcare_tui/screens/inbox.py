@@ -142,8 +142,11 @@ class InboxScreen(MacroKeys, Screen):
         self.query_one("#notice", Static).update(text, layout=False)
 
     def action_view(self, index: int) -> None:
-        if index < len(self.views):
-            self.view_index = index
+        """Number key `index + 1`: the view on that key (a view's key, not its place in the list)."""
+        key = str(index + 1)
+        found = next((number for number, view in enumerate(self.views) if view.key == key), None)
+        if found is not None:
+            self.view_index = found
             self.show_view()
 
     def action_sort(self) -> None:

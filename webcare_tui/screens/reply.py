@@ -15,7 +15,12 @@ from webcare_tui.templates import TemplateError, render
 
 
 class ReplyScreen(ModalScreen[tuple[str, str] | None]):
-    """Dismisses with (signed text, visibility), or None when cancelled."""
+    """Dismisses with (signed text, visibility), or None when cancelled.
+
+    `purpose` says what ctrl+s does: "send" (to the outbox), "approval" (the agent's reply
+    waits for a lead) or "approve" (a lead edits a draft, `text`, and approves it; the draft
+    keeps its author's signature and visibility).
+    """
 
     DEFAULT_CSS = """
     ReplyScreen { align: center middle; }
@@ -32,8 +37,10 @@ class ReplyScreen(ModalScreen[tuple[str, str] | None]):
     ]
 
     def __init__(self, *, platform: str, recipient: str, visibility: str, signatures: dict[str, str],
-                 blocks: dict[str, str], values: dict[str, str]) -> None:
+                 blocks: dict[str, str], values: dict[str, str], text: str = "", purpose: str = "send") -> None:
         super().__init__()
+        self.initial_text = text
+        self.purpose = purpose
         self.platform = platform
         self.recipient = recipient
         self.visibility = visibility
@@ -44,7 +51,7 @@ class ReplyScreen(ModalScreen[tuple[str, str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(id="title", markup=False)
-            yield TextArea(id="text", soft_wrap=True)
+            yield TextArea(self.initial_text, id="text", soft_wrap=True)
             yield Static(id="count", markup=False)
             yield Static(id="error", markup=False)
 
@@ -54,8 +61,12 @@ class ReplyScreen(ModalScreen[tuple[str, str] | None]):
         self.query_one(TextArea).focus()
 
     def update_title(self) -> None:
-        self.query_one("#title", Label).update(
-            f"Reply to {self.recipient} on {self.platform}, {self.visibility} (ctrl+t switches) · ctrl+s sends")
+        if self.purpose == "approve":
+            title = f"Edit the draft to {self.recipient} on {self.platform}, {self.visibility} · ctrl+s approves it"
+        else:
+            sends = "ctrl+s sends it for a lead's approval" if self.purpose == "approval" else "ctrl+s sends"
+            title = f"Reply to {self.recipient} on {self.platform}, {self.visibility} (ctrl+t switches) · {sends}"
+        self.query_one("#title", Label).update(title)
 
     def final_text(self) -> str:
         return signed(self.query_one(TextArea).text, self.platform, self.signatures)
@@ -74,6 +85,9 @@ class ReplyScreen(ModalScreen[tuple[str, str] | None]):
         self.query_one("#error", Static).update("")
 
     def action_toggle_visibility(self) -> None:
+        if self.purpose == "approve":
+            self.query_one("#error", Static).update("an approval keeps the draft's visibility")
+            return
         self.visibility = "private" if self.visibility == "public" else "public"
         self.update_title()
 

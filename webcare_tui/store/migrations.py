@@ -172,6 +172,54 @@ MIGRATIONS: list[str] = [
         updated_at INTEGER NOT NULL
     );
     """,
+    # 6: KPIs (dashboard, `webcare report`). A period's inbound and outbound messages are read
+    # from an index each, without the rows (a message is in one of the two: together they cost
+    # ingest about one index; `direction` is a column too, or SQLite would still read the row);
+    # a message's neighbours in its case and their direction come from messages_case alone, in
+    # (created_at, id) order (same entries, a little wider); waiting cases are grouped by platform
+    # and owner from their index alone; and the cases closed in a period.
+    """
+    DROP INDEX messages_case;
+    CREATE INDEX messages_case ON messages (case_id, created_at, id, direction);
+    CREATE INDEX messages_inbound ON messages (created_at, case_id, platform, sentiment, direction)
+        WHERE direction = 'in';
+    CREATE INDEX messages_outbound ON messages (created_at, case_id, platform, agent, direction)
+        WHERE direction = 'out';
+    CREATE INDEX cases_open_kpi ON cases (last_direction, platform, owner, waiting_since, status)
+        WHERE status IN ('new', 'open', 'awaiting_approval');
+    CREATE INDEX cases_closed ON cases (closed_at) WHERE status = 'closed';
+    """,
+    # 7: approvals: a reply that waits for a lead is an outbox row in state 'awaiting_approval'
+    # (the worker selects only 'queued'), and one the lead refused stays as 'rejected'. SQLite
+    # cannot change a CHECK constraint, so the (small) outbox table is rebuilt with its indexes.
+    """
+    CREATE TABLE outbox_new (
+        id INTEGER PRIMARY KEY,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        case_id INTEGER REFERENCES cases(id),
+        account TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'queued'
+            CHECK (state IN ('awaiting_approval', 'queued', 'sending', 'sent', 'failed', 'unknown', 'discarded',
+                             'rejected')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER,
+        last_error TEXT,
+        remote_id TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    INSERT INTO outbox_new (id, idempotency_key, case_id, account, platform, kind, payload, state, attempts,
+                            next_attempt_at, last_error, remote_id, created_at, updated_at)
+        SELECT id, idempotency_key, case_id, account, platform, kind, payload, state, attempts, next_attempt_at,
+               last_error, remote_id, created_at, updated_at FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_new RENAME TO outbox;
+    CREATE INDEX outbox_state ON outbox (state, next_attempt_at, id);
+    CREATE INDEX outbox_case ON outbox (case_id, id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

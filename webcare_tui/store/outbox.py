@@ -59,13 +59,30 @@ class OutboxQueries:
             self.conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
 
     def add_outbox(self, key: str, case_id: int, account: str, platform: str, kind: str, payload: dict,
-                   now: int) -> int:
+                   now: int, state: str = "queued") -> int:
+        """A new row: "queued" for the worker, or "awaiting_approval" (a draft the worker never selects)."""
         cursor = self.conn.execute(
-            "INSERT INTO outbox (idempotency_key, case_id, account, platform, kind, payload, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (key, case_id, account, platform, kind, orjson.dumps(payload).decode(), now, now),
+            "INSERT INTO outbox (idempotency_key, case_id, account, platform, kind, payload, state, created_at,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, case_id, account, platform, kind, orjson.dumps(payload).decode(), state, now, now),
         )
         return cursor.lastrowid
+
+    def set_outbox_payload(self, outbox_id: int, payload: dict, now: int) -> None:
+        """Replace a row's payload (an approved draft gets its message and the lead's text)."""
+        self.conn.execute("UPDATE outbox SET payload = ?, updated_at = ? WHERE id = ?",
+                          (orjson.dumps(payload).decode(), now, outbox_id))
+
+    def move_drafts(self, source: int, target: int) -> int:
+        """Move a case's reply drafts waiting for approval to another case (a merge); returns how many
+        wait in `target` now (call inside a transaction)."""
+        self.conn.execute("UPDATE outbox SET case_id = ? WHERE case_id = ? AND kind = 'reply'"
+                          " AND state = 'awaiting_approval'", (target, source))
+        return len(self.case_drafts(target))
+
+    def case_drafts(self, case_id: int, state: str = "awaiting_approval") -> list[dict[str, Any]]:
+        """A case's reply drafts in `state` ("awaiting_approval", or "rejected"), oldest first."""
+        return self._outbox_rows("o.case_id = ? AND o.kind = 'reply' AND o.state = ?", (case_id, state))
 
     def _outbox_rows(self, where: str, params: Sequence[Any], limit: int | None = None) -> list[dict[str, Any]]:
         sql = f"SELECT * FROM outbox o WHERE {where} ORDER BY o.id" + (f" LIMIT {int(limit)}" if limit else "")
@@ -76,10 +93,14 @@ class OutboxQueries:
 
     def outbox_due(self, now: int, limit: int = 20) -> list[dict[str, Any]]:
         """Queued rows ready to send, oldest first; a case's rows go strictly in order, so an
-        earlier row not yet sent (or failed, or of unknown outcome) holds back the later ones."""
+        earlier row not yet sent (or failed, or of unknown outcome) holds back the later ones.
+
+        Only 'queued' rows: a draft awaiting a lead's approval is never among them, and it holds
+        nothing back (it takes its place in line when it is approved)."""
         return self._outbox_rows(
             "o.state = 'queued' AND coalesce(o.next_attempt_at, 0) <= ? AND NOT EXISTS (SELECT 1 FROM outbox e"
-            " WHERE e.case_id = o.case_id AND e.id < o.id AND e.state NOT IN ('sent', 'discarded'))",
+            " WHERE e.case_id = o.case_id AND e.id < o.id"
+            "  AND e.state NOT IN ('sent', 'discarded', 'awaiting_approval', 'rejected'))",
             (now,),
             limit,
         )
@@ -108,7 +129,6 @@ class OutboxQueries:
         """Rows not yet delivered: what the header shows."""
         return self._reader().execute(
             "SELECT count(*) FROM outbox WHERE state IN ('queued', 'sending', 'unknown', 'failed')").fetchone()[0]
-
 
     def case_actions_waiting(self, case_id: int) -> list[dict[str, Any]]:
         """The case's platform-side case actions not yet delivered (queued, sending, failed, unknown)."""

@@ -345,6 +345,14 @@ class Store(InboxQueries, OutboxQueries, AlertQueries):
         case["labels"] = self.case_labels(case_id)
         return case
 
+    def author_moods(self, author_id: int, limit: int = 50) -> list[tuple[str | None, float | None]]:
+        """Language and sentiment of the author's latest inbound messages, oldest first."""
+        rows = self.conn.execute(
+            "SELECT m.language, m.sentiment, m.created_at FROM cases c JOIN messages m ON m.case_id = c.id"
+            " WHERE c.author_id = ? AND m.direction = 'in' ORDER BY m.created_at DESC LIMIT ?",
+            (author_id, limit)).fetchall()
+        return [(language, sentiment) for language, sentiment, _ in reversed(rows)]
+
     def case_messages(self, case_id: int) -> list[dict[str, Any]]:
         return self._rows(
             "SELECT id, platform, account, external_id, direction, visibility, text, created_at, in_reply_to,"
