@@ -29,6 +29,8 @@ def test_a_case_about_to_miss_its_deadline_and_one_that_missed_it(store):
     assert [a.text for a in later] == ["case 1 (@anna, x) missed its deadline 10m ago",
                                         "case 2 (@bram, x) must be answered in 5m"]
     assert later[0].case_id == 1
+    much_later = alerts_at(store, T0 + 60 * MINUTE)  # anna's and bram's misses are old news by now
+    assert [a.text for a in much_later] == ["case 3 (@cees, x) missed its deadline 5m ago"]
 
 
 def test_an_answered_or_pending_case_raises_no_deadline_alert(store):

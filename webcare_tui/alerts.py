@@ -97,11 +97,12 @@ class AlertState:
 
 def deadline_alerts(rows: list[dict[str, Any]], now: int, settings: AlertSettings,
                     deadline_for: Callable[[str], int]) -> list[Alert]:
-    """Cases waiting on us whose act-before time passes within `deadline_within` (or passed)."""
+    """Cases waiting on us whose act-before time passes within `deadline_within`, or passed at most that
+    long ago (older misses are no news: the inbox shows them, sorted by act-before time)."""
     alerts = []
     for row in rows:
         due = act_before(row["platform"], row["waiting_since"], row["last_inbound_at"], deadline_for(row["platform"]))
-        if due is None or due - now > settings.deadline_within:
+        if due is None or abs(due - now) > settings.deadline_within:
             continue
         left = due - now
         when = f"in {describe_remaining(left)}" if left >= 0 else f"{describe_remaining(-left)} ago"
@@ -164,9 +165,11 @@ def spike_alerts(recent: list[dict[str, Any]], earlier: list[list[dict[str, Any]
 
 
 def check(store: Any, now: int, settings: AlertSettings, deadline_for: Callable[[str], int],
-          shortest_deadline: int) -> list[Alert]:
+          shortest_deadline: int, longest_deadline: int | None = None) -> list[Alert]:
     """Every alert of the moment, most urgent kind first."""
-    waiting = store.cases_waiting_since(now + settings.deadline_within - min(shortest_deadline, 24 * 3600))
+    within = settings.deadline_within
+    longest = longest_deadline if longest_deadline is not None else shortest_deadline
+    waiting = store.cases_waiting_since(now - within - longest, now + within - min(shortest_deadline, 24 * 3600))
     negative = store.negative_messages(now - SPIKE_WINDOW, settings.negative_below, settings.audience_followers)
     recent = store.inbound_between(now - SPIKE_WINDOW, now)
     earlier = [store.inbound_between(now - day * 86_400 - SPIKE_WINDOW, now - day * 86_400)

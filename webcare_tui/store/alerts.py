@@ -18,13 +18,13 @@ class AlertQueries:
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
-    def cases_waiting_since(self, latest: int) -> list[dict[str, Any]]:
-        """New and open cases whose customer has waited since `latest` or earlier, longest first."""
+    def cases_waiting_since(self, earliest: int, latest: int) -> list[dict[str, Any]]:
+        """New and open cases whose customer started waiting between `earliest` and `latest`, longest first."""
         return self._read(
             "SELECT c.id, c.platform, c.waiting_since, c.last_inbound_at, a.handle AS author_handle,"
             " a.name AS author_name FROM cases c JOIN authors a ON a.id = c.author_id"
-            " WHERE c.status IN ('new', 'open') AND c.waiting_since <= ? AND c.merged_into IS NULL"
-            " ORDER BY c.waiting_since LIMIT ?", (latest, LIMIT))
+            " WHERE c.status IN ('new', 'open') AND c.waiting_since BETWEEN ? AND ? AND c.merged_into IS NULL"
+            " ORDER BY c.waiting_since LIMIT ?", (earliest, latest, LIMIT))
 
     def negative_messages(self, since: int, below: float, followers: int) -> list[dict[str, Any]]:
         """Inbound messages since `since` scored below `below`, from press or authors with ≥ `followers`."""
