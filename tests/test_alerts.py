@@ -119,7 +119,7 @@ async def test_the_header_shows_the_most_urgent_alert_and_bang_lists_them(store)
     ingest(store, [msg(0, author="anna"), msg(25 * MINUTE, author="bram")])
     app = make_app(Config(), store, connectors={}, clock=lambda: T0 + 26 * MINUTE)
     async with app.run_test(size=(140, 30)) as pilot:
-        for _ in range(50):
+        for _ in range(250):  # the check runs in the app's background thread
             if app.alerts:
                 break
             await pilot.pause(0.02)

@@ -27,6 +27,7 @@ from webcare_tui.runtime import alert_settings, build_connectors, macro_folders,
 from webcare_tui.safe_text import clean
 from webcare_tui.screens.alerts import AlertsScreen
 from webcare_tui.screens.case import CaseScreen
+from webcare_tui.screens.dashboard import DashboardScreen
 from webcare_tui.screens.inbox import InboxScreen
 from webcare_tui.store import Store
 from webcare_tui.sync import SyncRunner, SyncStatus
@@ -38,6 +39,7 @@ class WebcareApp(App):
     BINDINGS = [
         Binding("question_mark", "toggle_help", "Keys", id="app.keys"),
         Binding("ctrl+q", "quit", "Quit", show=False, id="app.quit"),
+        Binding("f2", "dashboard", "Dashboard", show=False, id="app.dashboard"),  # in ? and the palette
         Binding("exclamation_mark", "alerts", "Alerts", id="app.alerts"),
     ]
 
@@ -86,7 +88,7 @@ class WebcareApp(App):
         from webcare_tui.screens.reply import ReplyScreen
         from webcare_tui.widgets.case_list import CaseList
 
-        classes = (WebcareApp, InboxScreen, CaseScreen, ReplyScreen, CaseList)
+        classes = (WebcareApp, InboxScreen, CaseScreen, ReplyScreen, CaseList, DashboardScreen)
         extra = {binding.id for binding in MacroKeys.MACRO_BINDINGS}
         return extra | {binding.id for cls in classes for binding in cls.BINDINGS if getattr(binding, "id", None)}
 
@@ -149,6 +151,13 @@ class WebcareApp(App):
                 seen.add(binding.action)
                 yield SystemCommand(binding.description, f"key: {key}",
                                     partial(active.node.run_action, binding.action))
+
+    def action_dashboard(self) -> None:
+        """The KPI dashboard, from any screen; the same key closes it."""
+        if isinstance(self.screen, DashboardScreen):
+            self.pop_screen()
+        else:
+            self.push_screen(DashboardScreen())
 
     def action_toggle_help(self) -> None:
         if self.screen.query("HelpPanel"):

@@ -8,6 +8,7 @@
     webcare sync --once
     webcare accounts add PLATFORM NAME [--set KEY=VALUE]... | list | remove NAME
     webcare rules check | test MESSAGE-JSON
+    webcare report [--date D | --from D1 [--to D2]] [--by agent|platform|label] [--json|--csv]
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from webcare_tui import __version__
+from webcare_tui import __version__, report
 from webcare_tui.bulk import import_jsonl
 from webcare_tui.cases import CaseError
 from webcare_tui.config import Config, ConfigError, load_config
@@ -379,6 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
     remove = accounts_actions.add_parser("remove", help="remove the account and delete its token")
     remove.add_argument("name")
     accounts.set_defaults(handler=cmd_accounts)
+
+    report.add_parser(commands)
 
     rules = commands.add_parser("rules", help="check the routing rules, or see which fire for a message")
     rules_actions = rules.add_subparsers(dest="action", required=True, metavar="ACTION")

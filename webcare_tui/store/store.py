@@ -22,6 +22,7 @@ from webcare_tui.case_rules import CaseState, Event
 from webcare_tui.store.alerts import AlertQueries
 from webcare_tui.store.errors import StoreError
 from webcare_tui.store.inbox import InboxQueries
+from webcare_tui.store.kpi import KpiQueries
 from webcare_tui.store.migrations import migrate
 from webcare_tui.store.outbox import OutboxQueries
 
@@ -73,7 +74,7 @@ def _marks(count: int) -> str:
     return ",".join("?" * count)
 
 
-class Store(InboxQueries, OutboxQueries, AlertQueries):
+class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
     """The local cache: messages, authors, cases, labels, memos, events, outbox, sync state."""
 
     def __init__(self, path: str | Path) -> None:

@@ -1,0 +1,110 @@
+"""The dashboard, driven with Pilot: one key opens it, the tiles show the day, keys move between days."""
+
+from __future__ import annotations
+
+from conftest import MINUTE, T0, msg
+from test_app import screen_lines, wait_for
+from test_kpi import NOW, day  # noqa: F401 (the fixture)
+
+from webcare_tui.app import make_app
+from webcare_tui.config import Agent, Config
+from webcare_tui.ingest import ingest
+from webcare_tui.screens.dashboard import DashboardScreen
+from webcare_tui.screens.inbox import InboxScreen
+from webcare_tui.widgets.dashboard_charts import hour_bars, sentiment_text
+
+RAW = {"kpi": {"timezone": "Europe/Amsterdam", "deadline": "30m", "deadlines": {"facebook": "1h"},
+               "targets": {"service_level": 0.9, "avg_response": "20m", "open_max": 5}}}
+
+
+def text_of(screen, selector: str) -> str:
+    return "\n".join(screen_lines(screen.query_one(selector)))
+
+
+async def open_dashboard(pilot, app) -> DashboardScreen:
+    await pilot.press("f2")
+    assert isinstance(app.screen, DashboardScreen)
+    await wait_for(pilot, lambda: app.screen.data is not None and not app.screen.busy)
+    return app.screen
+
+
+async def test_one_key_opens_today_and_the_arrows_move_between_days(day):  # noqa: F811
+    day.conn.execute("UPDATE messages SET sentiment = NULL")  # as a store from before sentiment scoring
+    app = make_app(Config(raw=RAW), day, connectors={}, clock=lambda: NOW)
+    async with app.run_test(size=(160, 60)) as pilot:
+        dashboard = await open_dashboard(pilot, app)
+        assert "Tue 25 Nov 2025 · today, so far" in text_of(dashboard, "#datebar")
+        await wait_for(pilot, lambda: "Replies sent\n1" in "\n".join(line.strip("│╭╮╰╯─ ") for line in screen_lines(
+            dashboard.query_one("#tile-replies"))))  # the data, then its repaint
+        await pilot.press("left")
+        await wait_for(pilot, lambda: dashboard.data.day.day == 24 and not dashboard.busy)
+        assert "Mon 24 Nov 2025 · yesterday" in text_of(dashboard, "#datebar")
+        assert "10" in text_of(dashboard, "#tile-incoming")
+        service = text_of(dashboard, "#tile-service")
+        assert "85.7%" in service and "! near target (≥ 90.0%)" in service and "6/7 in time, 1 not due yet" in service
+        assert dashboard.query_one("#tile-service").has_class("near")
+        average = text_of(dashboard, "#tile-avg")
+        assert "22m24s" in average and "✗ off target (≤ 20m)" in average
+        assert dashboard.query_one("#tile-avg").has_class("off")
+        assert "✓ on target (≤ 5)" in text_of(dashboard, "#tile-open")
+        agents = text_of(dashboard, "#agents")
+        assert "sanne" in agents and "tim" in agents and "(unassigned)" in agents
+        assert "facebook" in text_of(dashboard, "#platforms") and "Storing" in text_of(dashboard, "#labels")
+        assert "no sentiment yet" in text_of(dashboard, "#sentiment")
+        assert "Mon" in text_of(dashboard, "#heatmap")
+        await pilot.press("g", *["backspace"] * 10, *"2025-11-23", "enter")
+        await wait_for(pilot, lambda: dashboard.data.day.day == 23 and not dashboard.busy)
+        assert "Sun 23 Nov 2025" in text_of(dashboard, "#datebar")
+        await pilot.press("g", *["backspace"] * 10, *"23-11", "enter")
+        assert "'23-11' is not a date" in text_of(dashboard, "#notice")
+        await pilot.press("t")
+        await wait_for(pilot, lambda: dashboard.data.day.day == 25 and not dashboard.busy)
+        await pilot.press("f2")  # the same key closes it
+        assert isinstance(app.screen, InboxScreen)
+
+
+async def test_todays_numbers_refresh_as_messages_arrive(day):  # noqa: F811
+    app = make_app(Config(raw=RAW), day, connectors={}, clock=lambda: NOW)
+    async with app.run_test(size=(160, 60)) as pilot:
+        dashboard = await open_dashboard(pilot, app)
+        assert dashboard.data.period.team.incoming == 0
+        ingest(day, [msg(7 * 60 * MINUTE + MINUTE, author="ilse")])  # 00:01 today, as a sync would
+        dashboard.tick()
+        await wait_for(pilot, lambda: "Incoming\n1" in "\n".join(line.strip("│╭╮╰╯─ ") for line in screen_lines(
+            dashboard.query_one("#tile-incoming"))))  # the data, then its repaint
+
+
+async def test_agents_see_only_their_own_row_when_the_lead_hides_the_comparison(day):  # noqa: F811
+    raw = {"kpi": {"timezone": "Europe/Amsterdam", "hide_agent_comparison": True},
+           "team": {"agents": [{"id": "sanne", "role": "lead"}, {"id": "tim"}]}}
+    app = make_app(Config(agent=Agent(id="tim"), raw=raw), day, connectors={}, clock=lambda: NOW)
+    async with app.run_test(size=(160, 60)) as pilot:
+        dashboard = await open_dashboard(pilot, app)
+        await pilot.press("left")
+        await wait_for(pilot, lambda: dashboard.data.day.day == 24 and not dashboard.busy)
+        agents = text_of(dashboard, "#agents")
+        assert "comparison hidden" in agents and "tim" in agents and "sanne" not in agents
+
+
+async def test_label_names_are_plain_text_and_bad_settings_are_reported(day):  # noqa: F811
+    [case] = [c["id"] for c in day.list_cases() if c["author_id"] == "dirk"]
+    day.set_labels(case, add=["[bold red]ALARM[/]"])
+    app = make_app(Config(raw={"kpi": {"timezone": "Mars/Olympus"}}), day, connectors={}, clock=lambda: T0)
+    async with app.run_test(size=(160, 60)) as pilot:
+        dashboard = await open_dashboard(pilot, app)
+        assert "kpi.timezone: 'Mars/Olympus' is not a time zone" in text_of(dashboard, "#notice")
+        assert "[bold red]ALARM[/]" in text_of(dashboard, "#labels")
+        assert "UTC" in text_of(dashboard, "#datebar")  # the defaults are used meanwhile
+
+
+def test_hour_bars_and_sentiment_shares():
+    today = [0] * 24
+    today[17], today[18] = 8, 4
+    last_week = [0] * 24
+    last_week[17] = 2
+    lines = hour_bars(today, last_week, height=4).plain.splitlines()
+    columns = [line[6 + 17 * 3: 6 + 17 * 3 + 2] for line in lines[:4]]
+    assert columns == ["█ ", "█ ", "█ ", "█▒"]  # 8 of 8: full; last week's 2 fills the lowest row
+    assert [line[6 + 18 * 3] for line in lines[:4]] == [" ", " ", "█", "█"]
+    shares = sentiment_text({"negative": 1, "neutral": 2, "positive": 1, "unscored": 6}).plain
+    assert "negative 25%" in shares and "neutral 50%" in shares and "positive 25%" in shares and "6 not scored" in shares

@@ -1,0 +1,323 @@
+"""Provides `DashboardScreen`: a day's KPIs at a glance, with target status, breakdowns and volume.
+
+The numbers come from `webcare_tui.kpi` over the store's aggregate queries, computed in
+the app's background thread, so keys stay responsive while sync runs; today's view
+refreshes itself every few seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Container, Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from webcare_tui.kpi import (
+    BUCKET,
+    TARGETS,
+    KpiConfigError,
+    Kpis,
+    KpiSettings,
+    PeriodKpis,
+    format_duration,
+    format_share,
+    format_span,
+    heatmap,
+    heatmap_range,
+    hourly,
+    judge,
+    period_kpis,
+    settings_from_config,
+)
+from webcare_tui.safe_text import clean
+from webcare_tui.screens.prompt import PromptScreen
+from webcare_tui.widgets.background import deliver
+from webcare_tui.widgets.dashboard_charts import heatmap_text, hour_bars, sentiment_text
+
+REFRESH = 5.0  # seconds between refreshes of today's numbers
+HEATMAP_AGE = 300.0
+SYMBOLS = {"ok": "✓", "near": "!", "off": "✗", None: "·"}
+WORDS = {"ok": "on target", "near": "near target", "off": "off target", None: "no data yet"}
+
+
+@dataclass
+class DashboardData:
+    day: date
+    now: int
+    period: PeriodKpis
+    today_hours: list[int]
+    last_week_hours: list[int]
+    heatmap: list[list[int]]
+
+
+def compute(store: Any, settings: KpiSettings, day: date, now: float,
+            grid: list[list[int]] | None = None) -> DashboardData:
+    """Everything the dashboard shows for `day` (runs in a background thread).
+
+    Args:
+        grid: the heatmap already computed for this day (weeks of volume change slowly).
+    """
+    period = period_kpis(store, settings, day, day, now)
+    week_ago = day - timedelta(days=7)
+    hours = hourly(store.kpi_inbound_buckets(period.start, period.end, BUCKET), settings, day)
+    before = hourly(store.kpi_inbound_buckets(*settings.day_bounds(week_ago), BUCKET), settings, week_ago)
+    if grid is None:
+        grid = heatmap(store.kpi_inbound_buckets(*heatmap_range(settings, day), BUCKET), settings)
+    return DashboardData(day, int(now), period, hours, before, grid)
+
+
+# (tile id, title, the KPI's attribute, how to show it, the target keys that judge it)
+TILES = (
+    ("incoming", "Incoming", "incoming", str, ()),
+    ("replies", "Replies sent", "replies", str, ("replies_min",)),
+    ("completed", "Completed", "completed", str, ("completed_min",)),
+    ("open", "Open (waiting on us)", "open", str, ("open_max",)),
+    ("avg", "Avg response", "response_avg", format_duration, ("avg_response",)),
+    ("median", "Median response", "response_median", format_duration, ("median_response",)),
+    ("first", "First response", "first_response_avg", format_duration, ("first_response",)),
+    ("service", "Service level", "service_level", format_share, ("service_level",)),
+)
+
+
+def _target_text(key: str, target: float) -> str:
+    kind, better = TARGETS[key][2], TARGETS[key][1]
+    shown = format_share(target) if kind == "share" else format_span(target) if kind == "duration" else f"{target:g}"
+    return f"{'≥' if better == 'min' else '≤'} {shown}"
+
+
+class DashboardScreen(Screen):
+    DEFAULT_CSS = """
+    DashboardScreen #datebar { height: 1; background: $boost; padding: 0 1; }
+    DashboardScreen #tiles { layout: grid; grid-size: 4; grid-rows: 6; height: auto; }
+    DashboardScreen .tile { height: 6; border: round $primary-lighten-1; padding: 0 1; }
+    DashboardScreen .tile.ok { border: round $success; }
+    DashboardScreen .tile.near { border: round $warning; }
+    DashboardScreen .tile.off { border: heavy $error; }
+    DashboardScreen .row { height: auto; }
+    DashboardScreen .panel { width: 1fr; height: auto; border: round $primary-darken-2; padding: 0 1; }
+    DashboardScreen #notice { height: 1; color: $text-muted; }
+    """
+    BINDINGS = [
+        Binding("escape,q", "back", "Back", id="dashboard.back"),
+        Binding("left,h", "shift(-1)", "Previous day", id="dashboard.previous"),
+        Binding("right,l", "shift(1)", "Next day", id="dashboard.next"),
+        Binding("t", "today", "Today", id="dashboard.today"),
+        Binding("g", "pick", "Go to date", id="dashboard.pick"),
+        Binding("r", "reload", "Refresh", show=False, id="dashboard.refresh"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.settings_error: str | None = None
+        self.day: date | None = None
+        self.data: DashboardData | None = None
+        self.busy = False
+        self.wanted: date | None = None  # a day asked for while another was being computed
+        self.heatmap_at = 0.0
+
+    @property
+    def settings(self) -> KpiSettings:
+        config = self.app.config  # type: ignore[attr-defined]
+        try:
+            return settings_from_config(config.raw, str(config.path or "config"))
+        except KpiConfigError as error:
+            self.settings_error = str(error)
+            return KpiSettings()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="datebar", markup=False)
+        with VerticalScroll():
+            with Container(id="tiles"):
+                for tile_id, *_ in TILES:
+                    yield Static(id=f"tile-{tile_id}", classes="tile", markup=False)
+            with Horizontal(classes="row"):
+                yield Static(id="agents", classes="panel")
+                yield Static(id="platforms", classes="panel")
+            with Horizontal(classes="row"):
+                yield Static(id="labels", classes="panel")
+                yield Static(id="sentiment", classes="panel")
+            yield Static(id="hours", classes="panel")
+            yield Static(id="heatmap", classes="panel")
+        yield Static(id="notice", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._settings = self.settings
+        self.day = self._settings.today(self.app.clock())  # type: ignore[attr-defined]
+        if self.settings_error:
+            self.notice(f"KPI settings not used: {self.settings_error}")
+        self.load()
+        self.set_interval(REFRESH, self.tick)
+
+    # -- loading --------------------------------------------------------------
+
+    def tick(self) -> None:
+        if self.day == self._settings.today(self.app.clock()) and not self.busy:  # type: ignore[attr-defined]
+            self.load()
+
+    def load(self) -> None:
+        """Compute the current day in the background; the latest asked-for day wins."""
+        if self.busy:
+            self.wanted = self.day
+            return
+        self.busy = True
+        day, store, settings, now = self.day, self.app.store, self._settings, self.app.clock()  # type: ignore[attr-defined]
+        self.show_datebar(computing=True)
+        # the heatmap is redrawn when the day changes, and every HEATMAP_AGE seconds
+        kept = self.data.heatmap if self.data and self.data.day == day and now - self.heatmap_at < HEATMAP_AGE else None
+        if kept is None:
+            self.heatmap_at = now
+        future = self.app.background.submit(compute, store, settings, day, now, kept)  # type: ignore[attr-defined]
+        future.add_done_callback(lambda finished: self._failed(finished))
+        deliver(self.app, future, self.loaded)
+
+    def _failed(self, future: Any) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            error = future.exception()
+            try:
+                self.app.call_from_thread(self._show_failure, f"could not compute the KPIs: {error}")
+            except RuntimeError:
+                pass
+
+    def _show_failure(self, text: str) -> None:
+        self.busy = False
+        self.notice(text)
+
+    def loaded(self, data: DashboardData) -> None:
+        self.busy = False
+        if self.wanted is not None and self.wanted != data.day:
+            self.wanted = None
+            self.load()
+            return
+        self.wanted = None
+        self.data = data
+        self.show(data)
+
+    # -- drawing --------------------------------------------------------------
+
+    def show_datebar(self, computing: bool = False) -> None:
+        settings, day = self._settings, self.day
+        today = settings.today(self.app.clock())  # type: ignore[attr-defined]
+        when = day.strftime("%a %d %b %Y")
+        if day == today:
+            when += " · today, so far"
+        elif day == today - timedelta(days=1):
+            when += " · yesterday"
+        parts = [f"◀ {when} ▶", settings.zone.key, f"deadline {format_span(settings.deadline)}"]
+        if settings.deadlines:
+            parts[-1] += " (" + ", ".join(f"{p} {format_span(s)}" for p, s in sorted(settings.deadlines.items())) + ")"
+        if settings.working_hours:
+            parts.append("response times and deadlines count working hours only")
+        if computing:
+            parts.append("computing…")
+        self.query_one("#datebar", Static).update(" · ".join(parts))
+
+    def show(self, data: DashboardData) -> None:
+        with self.app.batch_update():
+            self._show(data)
+
+    def _show(self, data: DashboardData) -> None:
+        settings, period = self._settings, data.period
+        self.show_datebar()
+        team, targets = period.team, settings.targets_for()
+        for tile_id, title, attribute, shown, keys in TILES:
+            value = getattr(team, attribute)
+            statuses = [(key, judge(value, targets[key], TARGETS[key][1])) for key in keys if key in targets]
+            text = Text(title + "\n", style="dim")
+            text.append(shown(value) if value is not None else "-", style="bold")
+            if tile_id == "open" and team.oldest_waiting_since is not None:
+                text.append(f"\noldest {format_duration(data.period.as_of - team.oldest_waiting_since)}")
+            if tile_id == "service":
+                judged = team.within_deadline + team.missed_deadline
+                text.append(f"\n{team.within_deadline}/{judged} in time, {team.not_yet_due} not due yet")
+            for key, status in statuses:
+                text.append(f"\n{SYMBOLS[status]} {WORDS[status]} ({_target_text(key, targets[key])})")
+            tile = self.query_one(f"#tile-{tile_id}", Static)
+            for status in ("ok", "near", "off"):  # the border's colour and weight; the symbol says it too
+                tile.set_class(any(found == status for _, found in statuses), status)
+            tile.update(text, layout=False)  # a tile's size never changes
+        self.query_one("#agents", Static).update(self.agent_table(period))
+        self.query_one("#platforms", Static).update(
+            _table("Per platform", "Platform", period.by_platform, ("incoming", "replies", "open", "avg", "service")))
+        self.query_one("#labels", Static).update(
+            _table("Per label", "Label", period.by_label, ("incoming", "open", "avg", "service"), none="(no label)"))
+        self.query_one("#hours", Static).update(
+            Text("Incoming per hour\n", style="bold") + hour_bars(data.today_hours, data.last_week_hours))
+        self.query_one("#sentiment", Static).update(Text("Sentiment (inbound)\n", style="bold")
+                                                    + sentiment_text(period.sentiment))
+        self.query_one("#heatmap", Static).update(
+            Text("Volume: hour × weekday\n", style="bold") + heatmap_text(data.heatmap, settings.heatmap_weeks))
+
+    def agent_table(self, period: PeriodKpis) -> Table:
+        me = self.app.config.agent.id  # type: ignore[attr-defined]
+        agents = period.by_agent
+        title = "Per agent"
+        if not self._settings.sees_agent_comparison(me):
+            agents = {key: value for key, value in agents.items() if key == me}
+            title += " (yours only: comparison hidden)"
+        return _table(title, "Agent", agents, ("handled", "replies", "avg", "open", "service"), none="(unassigned)")
+
+    # -- actions --------------------------------------------------------------
+
+    def notice(self, text: str) -> None:
+        self.query_one("#notice", Static).update(text, layout=False)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_shift(self, days: int) -> None:
+        self.go(self.day + timedelta(days=days))
+
+    def action_today(self) -> None:
+        self.go(self._settings.today(self.app.clock()))  # type: ignore[attr-defined]
+
+    def action_reload(self) -> None:
+        self.load()
+
+    def action_pick(self) -> None:
+        def picked(text: str | None) -> None:
+            if not text or not text.strip():
+                return
+            try:
+                self.go(date.fromisoformat(text.strip()))
+            except ValueError:
+                self.notice(f"{clean(text, single_line=True)!r} is not a date: type YYYY-MM-DD")
+
+        self.app.push_screen(PromptScreen("Show the day (YYYY-MM-DD):", value=self.day.isoformat()), picked)
+
+    def go(self, day: date) -> None:
+        self.day = day
+        self.notice("")
+        self.load()
+
+
+COLUMNS = {
+    "incoming": ("In", lambda k: str(k.incoming)),
+    "replies": ("Replies", lambda k: str(k.replies)),
+    "handled": ("Cases", lambda k: str(k.handled)),
+    "open": ("Open", lambda k: str(k.open)),
+    "avg": ("Avg resp", lambda k: format_duration(k.response_avg)),
+    "service": ("SL", lambda k: format_share(k.service_level)),
+}
+
+
+def _table(title: str, first: str, slices: dict[Any, Kpis], columns: tuple[str, ...], none: str = "-") -> Table:
+    """A breakdown as a Rich table; names (agents, labels) are shown as plain text, never markup."""
+    table = Table(title=title, title_justify="left", expand=True, box=None, pad_edge=False)
+    table.add_column(first, no_wrap=True, overflow="ellipsis")
+    for column in columns:
+        table.add_column(COLUMNS[column][0], justify="right", no_wrap=True)
+    for key in sorted(slices, key=lambda key: (key is None, str(key))):
+        name = none if key is None else clean(str(key), single_line=True)
+        table.add_row(Text(name), *(Text(COLUMNS[column][1](slices[key])) for column in columns))
+    if not slices:
+        table.add_row(Text("nothing this day", style="dim"), *("" for _ in columns))
+    return table
