@@ -90,7 +90,7 @@ class InboxScreen(MacroKeys, Screen):
             return
         sort = SORTS[self.sort_name] if self.sort_name else default_sort(query)
         self.query_one(CaseList).show(query, sort, in_background=in_background,
-                                      first=self.prefetched.pop((query, sort), None))
+                                      first=self.prefetched.get((query, sort)))  # kept: switching back reuses it
         self.show_counts(self.counts)
         self.notice(f"{self.views[self.view_index].name} · {sort.name}"
                     + (f" · search: {self.search_text}" if self.search_text else ""))

@@ -141,7 +141,15 @@ class CaseList(ScrollView, can_focus=True):
 
     def _set_count(self, count: int) -> None:
         self.count = count
-        self.virtual_size = Size(self.size.width, count)
+        size = Size(self.size.width, count)
+        height = self.scrollable_content_region.height
+        if (count > height) != (self.virtual_size.height > height):
+            self.virtual_size = size  # the scrollbar appears or goes: that needs a layout pass
+        else:
+            # Only the scrollbar's proportions change: skip the layout pass the reactive would
+            # run (a whole-screen reflow, most of a view switch's time on a 1M-message store).
+            self.set_reactive(ScrollView.virtual_size, size)
+            self._scroll_update(size)
         self.refresh()
 
     def reload(self, *, agent_acted: bool = False, changed: list[int] | None = None) -> None:
