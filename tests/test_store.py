@@ -71,3 +71,13 @@ def test_inbox_queries_use_indexes(store):
     assert "INDEX messages_case (case_id=?)" in thread and "TEMP B-TREE" not in thread
     assert "INDEX sqlite_autoindex_messages_1 (platform=? AND external_id=?)" in plan(
         "SELECT id FROM messages WHERE platform = ? AND external_id = ?", "x", "1")
+
+
+def test_the_store_opens_as_a_sqlite_utils_database_for_ad_hoc_exports(store):
+    from conftest import msg
+
+    from webcare_tui.ingest import ingest
+
+    ingest(store, [msg(0, author="anna"), msg(60, author="bram")])
+    assert {"messages", "cases", "authors", "outbox"} <= set(store.db.table_names())
+    assert store.db["messages"].count == 2

@@ -27,7 +27,6 @@ from webcare_tui.runtime import alert_settings, build_connectors, macro_folders,
 from webcare_tui.safe_text import clean
 from webcare_tui.screens.alerts import AlertsScreen
 from webcare_tui.screens.case import CaseScreen
-from webcare_tui.screens.dashboard import DashboardScreen
 from webcare_tui.screens.inbox import InboxScreen
 from webcare_tui.store import Store
 from webcare_tui.sync import SyncRunner, SyncStatus
@@ -84,6 +83,7 @@ class WebcareApp(App):
 
     def binding_ids(self) -> set[str]:
         """Every action id an agent can remap in the config's [keymap]."""
+        from webcare_tui.screens.dashboard import DashboardScreen
         from webcare_tui.screens.macro_keys import MacroKeys
         from webcare_tui.screens.reply import ReplyScreen
         from webcare_tui.widgets.case_list import CaseList
@@ -93,6 +93,8 @@ class WebcareApp(App):
         return extra | {binding.id for cls in classes for binding in cls.BINDINGS if getattr(binding, "id", None)}
 
     def apply_keymap(self) -> None:
+        if not self.config.keymap:
+            return
         known = self.binding_ids()
         unknown = [f"{self.config.keymap_where[action]}: no action with that id" for action in self.config.keymap
                    if action not in known]
@@ -154,6 +156,8 @@ class WebcareApp(App):
 
     def action_dashboard(self) -> None:
         """The KPI dashboard, from any screen; the same key closes it."""
+        from webcare_tui.screens.dashboard import DashboardScreen  # KPIs load when first asked for
+
         if isinstance(self.screen, DashboardScreen):
             self.pop_screen()
         else:

@@ -8,7 +8,6 @@ import platformdirs
 
 from webcare_tui.config import APP, Account, Config, ConfigError, db_path
 from webcare_tui.connectors.base import Connector, connector_class
-from webcare_tui.credentials import get_secret
 from webcare_tui.store import Store
 
 DEMO_ACCOUNT = "demo"
@@ -45,6 +44,8 @@ def build_connectors(config: Config) -> dict[str, Connector]:
         ConfigError: an account's options are wrong.
         CredentialsError: a secret could not be read.
     """
+    from webcare_tui.credentials import get_secret  # keyring: only for real accounts
+
     built = {}
     for account in accounts(config):
         cls = connector_class(account.platform)

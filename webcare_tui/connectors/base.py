@@ -10,12 +10,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 from importlib.metadata import entry_points
-from typing import ClassVar
-
-import httpx
+from typing import TYPE_CHECKING, ClassVar
 
 from webcare_tui.config import Account
 from webcare_tui.model import Message
+
+if TYPE_CHECKING:  # the demo path never needs httpx: it costs ~65 ms of start-up
+    import httpx
 
 GROUP = "webcare_tui.connectors"
 

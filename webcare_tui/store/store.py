@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import sqlite_utils
 
 from webcare_tui.case_rules import CaseState, Event
 from webcare_tui.store.alerts import AlertQueries
@@ -93,10 +92,17 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
         self.conn.execute("PRAGMA synchronous = NORMAL")
         self.conn.execute("PRAGMA busy_timeout = 5000")
         self.conn.execute("PRAGMA cache_size = -65536")
-        self.db = sqlite_utils.Database(self.conn)
         self._lock = threading.RLock()
         self._depth = 0
         self.schema_before = migrate(self.conn, str(self.path))
+
+    @property
+    def db(self):
+        """The store as a `sqlite_utils.Database`, for ad-hoc inspection and exports (imported when
+        first asked for: it costs ~60 ms of start-up)."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
 
     def defer_checkpoints(self) -> None:
         """Stop committing transactions from running WAL checkpoints (an fsync can take 100+ ms);
