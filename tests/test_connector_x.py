@@ -16,8 +16,9 @@ from conftest import T0
 from webcare_tui.config import Account
 from webcare_tui.connectors import x as xmod
 from webcare_tui.connectors.base import ConnectorError, OutgoingReply
-from webcare_tui.connectors.x import XConnector, read_dm_event, read_post, snowflake_time, weighted_length
+from webcare_tui.connectors.x import XConnector, read_dm_event, read_post, snowflake_time
 from webcare_tui.outbox import Outbox, OutboxWorker
+from webcare_tui.platforms import weighted_length
 from webcare_tui.sync import SyncRunner
 
 FIXTURES = Path(__file__).parent / "fixtures" / "x"

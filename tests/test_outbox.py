@@ -209,3 +209,10 @@ async def test_a_token_in_a_send_error_is_not_stored(store, outbox, case_id):
     [result] = await OutboxWorker(store, {"brand-x": platform}, clock=lambda: T0 + HOUR).deliver_due()
     assert "SECRET" not in result.error and "SECRET" not in store.outbox_row(outbox_id)["last_error"]
     assert "bot•••/sendMessage" in store.outbox_row(outbox_id)["last_error"]
+
+
+def test_x_counts_links_and_emoji_as_x_does_before_anything_is_queued(store, outbox, case_id):
+    link = "https://example.com/" + "a" * 200  # one link counts 23 on X, whatever its length
+    assert outbox.queue_reply(case_id, f"Kijk hier: {link}", agent="tim")
+    with pytest.raises(ReplyError, match="the reply has 282 characters; x allows 280"):
+        outbox.queue_reply(case_id, "🙏" * 141, agent="tim")  # 141 characters, but each emoji weighs 2

@@ -35,7 +35,7 @@ from webcare_tui import case_rules
 from webcare_tui.case_rules import Event, ThreadingRules
 from webcare_tui.connectors.base import CaseAction, Connector, ConnectorError, OutgoingReply, SentReply
 from webcare_tui.model import CaseStatus
-from webcare_tui.platforms import LIKE_PLATFORMS, MAX_REPLY_LENGTH
+from webcare_tui.platforms import LIKE_PLATFORMS, MAX_REPLY_LENGTH, reply_length
 from webcare_tui.store import Store, StoreError
 from webcare_tui.sync import backoff
 
@@ -71,8 +71,9 @@ def checked_text(text: str, platform: str) -> str:
     if not text:
         raise ReplyError("the reply is empty")
     limit = reply_limit(platform)
-    if limit is not None and len(text) > limit:
-        raise ReplyError(f"the reply has {len(text)} characters; {platform} allows {limit}")
+    length = reply_length(platform, text)
+    if limit is not None and length > limit:
+        raise ReplyError(f"the reply has {length} characters; {platform} allows {limit}")
     return text
 
 

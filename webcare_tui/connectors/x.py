@@ -46,7 +46,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import unicodedata
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
@@ -65,6 +64,7 @@ from webcare_tui.connectors.base import (
 )
 from webcare_tui.connectors.http import HttpApi, error_text
 from webcare_tui.model import Direction, Message, Visibility
+from webcare_tui.platforms import URL_PATTERN, weighted_length
 
 API = "https://api.x.com"
 PAGE_SIZE = 100
@@ -103,58 +103,6 @@ def _newer(a: str | None, b: str | None) -> str | None:
     return a if int(a) >= int(b) else b
 
 
-# --- X's weighted length (twitter-text configuration v3) ---------------------------------------
-
-_LIGHT = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x2037))  # count 1, the rest 2
-URL_LENGTH = 23  # every link is shortened to a t.co link of this length
-_URL = re.compile(
-    r"https?://\S+|(?<![\w@.-])(?:[a-z0-9-]+\.)+(?:com|net|org|nl|de|be|eu|io|co|uk|fr|info|app|shop)\b(?:/\S*)?",
-    re.IGNORECASE)
-_EMOJI_PARTS = {0x200D, 0xFE0E, 0xFE0F, 0x20E3}  # joiners and presentation selectors inside an emoji
-
-
-def _is_emoji(code: int) -> bool:
-    return 0x1F000 <= code <= 0x1FAFF or 0x2600 <= code <= 0x27BF
-
-
-def _weigh(text: str) -> int:
-    total = 0
-    in_emoji = False  # the previous character was (part of) an emoji
-    joining = False  # ... and a zero-width joiner followed it
-    flag_half = False  # the previous character was the first regional indicator of a flag
-    for char in text:
-        code = ord(char)
-        if in_emoji and (code in _EMOJI_PARTS or 0x1F3FB <= code <= 0x1F3FF or 0xE0020 <= code <= 0xE007F):
-            joining = code == 0x200D  # skin tones, selectors and tags belong to the emoji before them
-            continue
-        if joining and _is_emoji(code):  # the next part of a ZWJ sequence: one emoji in all
-            joining = False
-            continue
-        joining = False
-        in_emoji = _is_emoji(code)
-        regional = 0x1F1E6 <= code <= 0x1F1FF
-        if regional and flag_half:  # the second half of a flag
-            flag_half = False
-            continue
-        flag_half = regional
-        total += 1 if any(start <= code <= end for start, end in _LIGHT) else 2
-    return total
-
-
-def weighted_length(text: str) -> int:
-    """The length X counts for a post: links 23, emoji 2, CJK and other heavy characters 2, the rest 1.
-
-    An approximation of twitter-text v3 (X's own counter): it recognises http(s) links and
-    bare domains of common top-level domains, and emoji sequences joined by ZWJ.
-    """
-    text = unicodedata.normalize("NFC", text)
-    total, position = 0, 0
-    for match in _URL.finditer(text):
-        total += _weigh(text[position:match.start()]) + URL_LENGTH
-        position = match.end()
-    return total + _weigh(text[position:])
-
-
 _LEADING_MENTIONS = re.compile(r"^(?:\s*@\w+)+\s+")
 
 
@@ -164,7 +112,7 @@ def _comparable(text: str) -> str:
     X puts the answered author's @handle before a reply and turns every link into a t.co link.
     """
     text = _LEADING_MENTIONS.sub("", text)
-    return " ".join(_URL.sub("<link>", text).split())
+    return " ".join(URL_PATTERN.sub("<link>", text).split())
 
 
 def _parse_time(value: Any, item_id: str) -> int:

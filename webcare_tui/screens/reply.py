@@ -10,6 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static, TextArea
 
 from webcare_tui.outbox import reply_limit, signed
+from webcare_tui.platforms import reply_length
 from webcare_tui.screens.prompt import PromptScreen
 from webcare_tui.templates import TemplateError, render
 
@@ -72,7 +73,7 @@ class ReplyScreen(ModalScreen[tuple[str, str] | None]):
         return signed(self.query_one(TextArea).text, self.platform, self.signatures)
 
     def update_count(self) -> None:
-        length, limit = len(self.final_text()), reply_limit(self.platform)
+        length, limit = reply_length(self.platform, self.final_text()), reply_limit(self.platform)
         over = limit is not None and length > limit
         line = Text(f"{length}" + (f"/{limit}" if limit else "") + " characters with signature",
                     style="bold red" if over else "")
@@ -113,8 +114,9 @@ class ReplyScreen(ModalScreen[tuple[str, str] | None]):
         text, limit = self.final_text(), reply_limit(self.platform)
         if not self.query_one(TextArea).text.strip():
             self.query_one("#error", Static).update("the reply is empty")
-        elif limit is not None and len(text) > limit:
-            self.query_one("#error", Static).update(f"too long for {self.platform}: {len(text)} of {limit} characters")
+        elif limit is not None and reply_length(self.platform, text) > limit:
+            length = reply_length(self.platform, text)
+            self.query_one("#error", Static).update(f"too long for {self.platform}: {length} of {limit} characters")
         else:
             self.dismiss((text, self.visibility))
 
