@@ -123,7 +123,11 @@ async def test_the_header_shows_the_most_urgent_alert_and_bang_lists_them(store)
             if app.alerts:
                 break
             await pilot.pause(0.02)
-        assert "⚠ case 1 (@anna, x) must be answered in 4m" in app.sub_title
+        assert "⚠ case 1 (@anna, x) must be answered in 4m" in app.status_text
+        from webcare_tui.widgets.status_header import StatusHeader
+
+        header = "".join(segment.text for segment in app.screen.query_one(StatusHeader).render_line(0))
+        assert header.strip().startswith("webcare — Tim Ruiter") and "⚠ case 1 (@anna, x)" in header
         await pilot.press("exclamation_mark")
         assert isinstance(app.screen, AlertsScreen)
         await pilot.press("enter")

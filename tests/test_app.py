@@ -147,9 +147,9 @@ async def test_the_demo_sync_fills_an_empty_inbox(store):
     async with app.run_test(size=(100, 30)) as pilot:
         for _ in range(100):
             await pilot.pause(0.05)
-            if "demo online" in app.sub_title:
+            if "demo online" in app.status_text:
                 break
-        assert "demo online" in app.sub_title
+        assert "demo online" in app.status_text
         await pilot.pause(0.1)
         assert app.screen.query_one(CaseList).count == store.count_cases(app.views[0].query)
         await pilot.press("3")
@@ -170,7 +170,7 @@ async def test_reply_with_signature_is_stored_at_once_and_queued(team_inbox):
         [row] = team_inbox.case_outbox(case_id)
         assert row["state"] == "queued"
         assert "[queued]" in str(app.screen.query_one("#conversation").children[-1].render())
-        assert "outbox 1" in app.sub_title
+        assert "outbox 1" in app.status_text
         await pilot.press("escape")
         await pilot.press("1")  # the case left "Mine" (it was never there) and "All open"
         await pilot.press("3")
@@ -193,7 +193,7 @@ async def test_the_demo_delivers_a_reply_and_the_case_shows_it_sent(store):
                               clock=lambda: T0)
     app = make_app(Config(), store, connectors={"demo": connector})
     async with app.run_test(size=(120, 30)) as pilot:
-        await wait_for(pilot, lambda: "demo online" in app.sub_title)
+        await wait_for(pilot, lambda: "demo online" in app.status_text)
         await pilot.press("2")  # unassigned
         await wait_for(pilot, lambda: app.screen.query_one(CaseList).count > 0)
         await pilot.press("enter", "R", *"Stuur je ons je klantnummer?", "ctrl+s")

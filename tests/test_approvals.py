@@ -385,7 +385,7 @@ async def test_a_new_hire_sends_for_approval_and_sees_the_draft_wait(store, anna
         shown = conversation(app)
         assert "draft by noah" in shown and "[awaiting approval by sanne, lisa]" in shown
         assert "Dat kan, ik zoek het uit ^NV" in shown and "A approve" not in shown  # the keys are the leads'
-        assert "outbox 0" in app.sub_title
+        assert "outbox 0" in app.status_text
         await pilot.press("A")
         assert notice(app) == "only a lead can approve a reply (leads: sanne, lisa)"
         await pilot.press("X")
@@ -416,7 +416,7 @@ async def test_a_lead_approves_from_the_approvals_view(store, anna):
         assert notice(app) == "approved noah's reply: queued"
         assert store.outbox_row(draft)["state"] == "queued" and store.get_case(anna)["status"] == "pending"
         assert "[queued]" in conversation(app) and app.screen.check_action("approve", ()) is False
-        assert "outbox 1" in app.sub_title
+        assert "outbox 1" in app.status_text
         await pilot.press("escape")
         await wait_for(pilot, lambda: cases.count == 0)  # it left the Approvals view
 

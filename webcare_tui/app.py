@@ -31,6 +31,7 @@ from webcare_tui.screens.inbox import InboxScreen
 from webcare_tui.store import Store
 from webcare_tui.sync import SyncRunner, SyncStatus
 from webcare_tui.widgets.background import deliver
+from webcare_tui.widgets.status_header import StatusHeader
 
 
 class WebcareApp(App):
@@ -62,6 +63,7 @@ class WebcareApp(App):
         self.rules = rule_book(config)
         self.views = self._views()
         self.sync_states: dict[str, str] = {}
+        self.status_text = ""
         self.alert_settings = alert_settings(config)
         self.alerts: list[Alert] = []
         self.alert_state = AlertState()
@@ -110,7 +112,7 @@ class WebcareApp(App):
             self.set_interval(20, lambda: self.background.submit(self.store.checkpoint))
         self.set_interval(30, self.check_alerts)
         self.check_alerts()
-        self.sub_title = f"{self.config.agent.name} · starting"
+        self.show_status(f"{self.config.agent.name} · starting")
         self.push_screen(InboxScreen())
         self.report_macro_problems()
         if self.connectors:
@@ -192,7 +194,13 @@ class WebcareApp(App):
         if self.alerts:
             more = f" (+{len(self.alerts) - 1} more)" if len(self.alerts) > 1 else ""
             parts.append(f"⚠ {self.alerts[0].text}{more} · ! lists them")
-        self.sub_title = " · ".join(parts)
+        self.show_status(" · ".join(parts))
+
+    def show_status(self, text: str) -> None:
+        """The header line's text, repainted in place (see `StatusHeader`)."""
+        self.status_text = text
+        for header in self.screen.query(StatusHeader):
+            header.refresh()
 
     def check_alerts(self) -> None:
         """Look for alerts off the UI thread; ring for new ones when the config asks."""

@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Static
 
 from webcare_tui.approvals import ApprovalError, Approvals, is_lead, leads, needs_approval
 from webcare_tui.cases import CaseError
@@ -26,6 +26,7 @@ from webcare_tui.screens.macro_keys import MacroKeys
 from webcare_tui.screens.prompt import PromptScreen
 from webcare_tui.sentiment import author_sentiment, sentiment_label
 from webcare_tui.store import StoreError
+from webcare_tui.widgets.status_header import StatusHeader
 
 
 def _when(epoch: int) -> str:
@@ -76,7 +77,7 @@ class CaseScreen(MacroKeys, Screen):
         self.case_id = case_id
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield StatusHeader()
         yield Static(id="title")
         with Horizontal():
             yield VerticalScroll(id="conversation")
