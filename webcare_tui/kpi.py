@@ -29,6 +29,7 @@ import os
 import re
 import statistics
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -430,6 +431,9 @@ class PeriodKpis:
     sentiment: dict[str, int]  # negative, neutral, positive, unscored (inbound messages)
 
 
+_RUNS_READER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcare-kpi-runs")
+
+
 def period_kpis(source: KpiSource, settings: KpiSettings, first: date, last: date, now: float) -> PeriodKpis:
     """Every KPI of the days `first` through `last`, for the team and per agent, platform and label."""
     start, _ = settings.day_bounds(first)
@@ -443,6 +447,8 @@ def period_kpis(source: KpiSource, settings: KpiSettings, first: date, last: dat
         return groups[kind].setdefault(key, Kpis())
 
     sentiment = {"negative": 0, "neutral": 0, "positive": 0, "unscored": 0}
+    # the runs query, the longest, runs on the other core while the rest is read (SQLite lets go of the GIL)
+    runs_rows = _RUNS_READER.submit(source.kpi_runs, start, end) if start < now else None
     messages = source.kpi_messages(start, end)
     for direction, platform, who, count, negative, neutral, positive in messages["counts"]:
         name = "incoming" if direction == "in" else "replies"
@@ -471,7 +477,7 @@ def period_kpis(source: KpiSource, settings: KpiSettings, first: date, last: dat
             kpis.oldest_waiting_since = oldest
     make = Run._make
     runs = [make((*row[:8], tuple(sorted(row[8].split("\x1f"))) if row[8] else ()))
-            for row in source.kpi_runs(start, end)] if start < now else []
+            for row in runs_rows.result()] if runs_rows is not None else []
     judged = [(run, *judge_run(run, settings, now)) for run in runs]  # each run once; the slices share it
     add_judged(team, judged)
     split: dict[tuple[str, Any], list] = {}
