@@ -432,6 +432,37 @@ class PeriodKpis:
 
 
 _RUNS_READER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcare-kpi-runs")
+_RUN_FIELDS = ("runs", "within_deadline", "missed_deadline", "not_yet_due", "answered", "response_avg",
+               "response_median", "first_response_cases", "first_response_avg", "first_response_median",
+               "service_level")
+
+
+def _judged_runs(source: KpiSource, settings: KpiSettings, start: int, end: int,
+                 now: int) -> tuple[Kpis, dict[tuple[str, Any], Kpis]]:
+    """The run-based KPIs of the runs that started in [start, end): for the team and per agent,
+    platform and label (each run judged once; the slices share the verdicts)."""
+    make = Run._make
+    runs = [make((*row[:8], tuple(sorted(row[8].split("\x1f"))) if row[8] else ()))
+            for row in source.kpi_runs(start, end)]
+    judged = [(run, *judge_run(run, settings, now)) for run in runs]
+    team = Kpis()
+    add_judged(team, judged)
+    split: dict[tuple[str, Any], list] = {}
+    for entry in judged:
+        run = entry[0]
+        split.setdefault(("agent", run.agent or run.owner), []).append(entry)
+        split.setdefault(("platform", run.platform), []).append(entry)
+        for label in run.labels or (UNLABELLED,):
+            split.setdefault(("label", label), []).append(entry)
+    groups = {}
+    for key, entries in split.items():
+        add_judged(groups.setdefault(key, Kpis()), entries)
+    return team, groups
+
+
+def _take_runs(into: Kpis, judged: Kpis) -> None:
+    for name in _RUN_FIELDS:
+        setattr(into, name, getattr(judged, name))
 
 
 def period_kpis(source: KpiSource, settings: KpiSettings, first: date, last: date, now: float) -> PeriodKpis:
@@ -447,8 +478,9 @@ def period_kpis(source: KpiSource, settings: KpiSettings, first: date, last: dat
         return groups[kind].setdefault(key, Kpis())
 
     sentiment = {"negative": 0, "neutral": 0, "positive": 0, "unscored": 0}
-    # the runs query, the longest, runs on the other core while the rest is read (SQLite lets go of the GIL)
-    runs_rows = _RUNS_READER.submit(source.kpi_runs, start, end) if start < now else None
+    # the runs, the longest part, are read and judged in another thread while this one reads the
+    # rest: SQLite lets go of the GIL, so the two overlap on the machine's two cores
+    judged_runs = _RUNS_READER.submit(_judged_runs, source, settings, start, end, now) if start < now else None
     messages = source.kpi_messages(start, end)
     for direction, platform, who, count, negative, neutral, positive in messages["counts"]:
         name = "incoming" if direction == "in" else "replies"
@@ -475,20 +507,11 @@ def period_kpis(source: KpiSource, settings: KpiSettings, first: date, last: dat
         kpis.open += count
         if oldest is not None and (kpis.oldest_waiting_since is None or oldest < kpis.oldest_waiting_since):
             kpis.oldest_waiting_since = oldest
-    make = Run._make
-    runs = [make((*row[:8], tuple(sorted(row[8].split("\x1f"))) if row[8] else ()))
-            for row in runs_rows.result()] if runs_rows is not None else []
-    judged = [(run, *judge_run(run, settings, now)) for run in runs]  # each run once; the slices share it
-    add_judged(team, judged)
-    split: dict[tuple[str, Any], list] = {}
-    for entry in judged:
-        run = entry[0]
-        split.setdefault(("agent", run.agent or run.owner), []).append(entry)
-        split.setdefault(("platform", run.platform), []).append(entry)
-        for label in run.labels or (UNLABELLED,):
-            split.setdefault(("label", label), []).append(entry)
-    for (kind, key), entries in split.items():
-        add_judged(slot(kind, key), entries)
+    if judged_runs is not None:
+        team_runs, group_runs = judged_runs.result()
+        _take_runs(team, team_runs)
+        for (kind, key), kpis in group_runs.items():
+            _take_runs(slot(kind, key), kpis)
     return PeriodKpis(first, last, start, end, as_of, team, groups["agent"], groups["platform"], groups["label"],
                       sentiment)
 
