@@ -8,6 +8,7 @@ import sqlite3
 
 import pytest
 from conftest import HOUR, MINUTE, T0, msg
+from test_app import wait_for
 
 from webcare_tui.approvals import ApprovalError, Approvals, approval_rule, is_lead, needs_approval, team_problems
 from webcare_tui.case_query import CaseQuery, builtin_views
@@ -340,14 +341,6 @@ def test_a_lead_has_the_approvals_view_on_key_6():
 
 
 # -- the console -------------------------------------------------------------
-
-
-async def wait_for(pilot, condition, tries: int = 100) -> None:
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    assert condition()
 
 
 def notice(app) -> str:

@@ -8,15 +8,13 @@ every output is searched for the token.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from pathlib import Path
 
 import respx
 from test_accounts import MemoryKeyring
-
-from webcare_tui import cli
+from test_accounts import run as run_cli
 
 TOKEN = "tok-SECRET-4b7f19e2c8a3"
 BASE = "https://social.example"
@@ -28,14 +26,9 @@ def load(name: str):
 
 
 def run(config: Path, db: Path, *args: str, stdin: str = "") -> tuple[int, str]:
-    out = io.StringIO()
-    old = cli.sys.stdin, cli.sys.stdout, cli.sys.stderr
-    cli.sys.stdin, cli.sys.stdout, cli.sys.stderr = io.StringIO(stdin), out, out
-    try:
-        code = cli.main(["--config", str(config), "--db", str(db), *args])
-    finally:
-        cli.sys.stdin, cli.sys.stdout, cli.sys.stderr = old
-    return code, out.getvalue()
+    """The command's exit code and everything it printed (stdout and stderr)."""
+    code, out, err = run_cli((config, db), *args, stdin=stdin)
+    return code, out + err
 
 
 def test_the_token_is_nowhere_after_a_whole_run(tmp_path, monkeypatch):

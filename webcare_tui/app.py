@@ -174,7 +174,7 @@ class WebcareApp(App):
     @work(exclusive=True, group="sync", exit_on_error=False)
     async def run_sync(self) -> None:
         runner = SyncRunner(self.store, self.connectors, self.config.threading, on_status=self.on_sync_status,
-                            clock=self.clock, router=router_for(self.config, self.store, self.clock))
+                            clock=self.clock, router=router_for(self.config, self.store, self.clock, self.rules))
         await runner.run(interval=5.0)
 
     @work(exclusive=True, group="outbox", exit_on_error=False)

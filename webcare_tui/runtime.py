@@ -88,13 +88,13 @@ def rule_book(config: Config):
     return load_rules(config.raw, config.path.read_text(encoding="utf-8"), config.path, timezone=timezone)
 
 
-def router_for(config: Config, store: Store, clock=None):
-    """A `Router` for ingest when the config has routing rules, else None (the rules' problems in `.book.errors`)."""
+def router_for(config: Config, store: Store, clock=None, book=None):
+    """A `Router` for ingest when the config has routing rules, else None; `book` spares reading them again."""
     import time
 
     from webcare_tui.rules import Router
 
-    book = rule_book(config)
+    book = book if book is not None else rule_book(config)
     if not book.rules:
         return None
     return Router(book, store.last_rule_assignment, clock or time.time)

@@ -9,18 +9,13 @@ LIMIT = 200  # an alert list longer than this helps nobody
 
 
 class AlertQueries:
-    """Mixed into `Store`; reads through the calling thread's own reader (alerts are checked in the background)."""
+    """Mixed into `Store`; reads through the calling thread's own reader (`_read`: alerts are checked in the background)."""
 
     conn: sqlite3.Connection
 
-    def _read(self, sql: str, params: tuple) -> list[dict[str, Any]]:
-        cursor = self._reader().execute(sql, params)  # type: ignore[attr-defined]
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
-
     def cases_waiting_since(self, earliest: int, latest: int) -> list[dict[str, Any]]:
         """New and open cases whose customer started waiting between `earliest` and `latest`, longest first."""
-        return self._read(
+        return self._read(  # type: ignore[attr-defined]
             "SELECT c.id, c.platform, c.waiting_since, c.last_inbound_at, a.handle AS author_handle,"
             " a.name AS author_name FROM cases c JOIN authors a ON a.id = c.author_id"
             " WHERE c.status IN ('new', 'open') AND c.waiting_since BETWEEN ? AND ? AND c.merged_into IS NULL"
@@ -28,7 +23,7 @@ class AlertQueries:
 
     def negative_messages(self, since: int, below: float, followers: int) -> list[dict[str, Any]]:
         """Inbound messages since `since` scored below `below`, from press or authors with ≥ `followers`."""
-        return self._read(
+        return self._read(  # type: ignore[attr-defined]
             "SELECT m.id AS message_id, m.case_id, m.platform, m.text, a.handle AS author_handle,"
             " a.name AS author_name, a.followers, a.author_type FROM messages m JOIN authors a ON a.id = m.author_id"
             " WHERE m.created_at >= ? AND m.direction = 'in' AND m.sentiment <= ?"
@@ -37,7 +32,7 @@ class AlertQueries:
 
     def inbound_between(self, start: int, end: int) -> list[dict[str, Any]]:
         """Inbound messages created in [start, end): text, case and the case's labels."""
-        rows = self._read(
+        rows = self._read(  # type: ignore[attr-defined]
             "SELECT m.case_id, m.text, (SELECT group_concat(l.name, char(31)) FROM case_labels cl"
             "  JOIN labels l ON l.id = cl.label_id WHERE cl.case_id = m.case_id) AS labels"
             " FROM messages m WHERE m.created_at >= ? AND m.created_at < ? AND m.direction = 'in'"
