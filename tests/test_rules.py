@@ -11,15 +11,18 @@ import pytest
 from conftest import T0, msg
 
 from webcare_tui.case_rules import open_case
+from webcare_tui.kpi import Schedule
 from webcare_tui.rules import Router, load_rules
 from webcare_tui.store import CaseFilter
-from webcare_tui.working_hours import HoursError, WorkingHours
 
 AMS = ZoneInfo("Europe/Amsterdam")
 WEDNESDAY_10 = datetime(2025, 11, 26, 10, 0, tzinfo=AMS).timestamp()
 WEDNESDAY_20 = datetime(2025, 11, 26, 20, 0, tzinfo=AMS).timestamp()
 
 CONFIG = '''
+[kpi]
+timezone = "Europe/Amsterdam"
+
 [team]
 agents = [
   { id = "jeroen", name = "Jeroen", team = "hypotheken", hours = "mon-fri 08:30-17:00" },
@@ -68,7 +71,7 @@ def book(text: str = CONFIG):
 
 def fired(text: str, **fields) -> list[str]:
     message = replace(msg(0, text=text), **fields)
-    return [rule.name for rule in book().firing(message, fields.pop("author_type", "customer"))]
+    return [rule.name for rule in book().firing(message)]
 
 
 def test_the_example_rules_load_without_errors():
@@ -182,15 +185,15 @@ platform = "x"
     assert [r.name for r in loaded.rules] == ["Pers", "Hypotheken", "Boos en groot", "Proactief"]
 
 
-def test_working_hours():
-    hours = WorkingHours.parse("mon-fri 08:30-17:00, sat 10:00-14:00")
+def test_who_is_at_work_in_the_teams_time_zone():
+    hours = Schedule.parse("mon-fri 08:30-17:00, sat 10:00-14:00", AMS, "team agent 'jeroen': hours")
     assert hours.is_working(WEDNESDAY_10) and not hours.is_working(WEDNESDAY_20)
     assert hours.is_working(datetime(2025, 11, 29, 11, 0, tzinfo=AMS).timestamp())  # Saturday
     assert not hours.is_working(datetime(2025, 11, 30, 11, 0, tzinfo=AMS).timestamp())  # Sunday
-    with pytest.raises(HoursError, match="mon-fri 08:30-17:00"):
-        WorkingHours.parse("weekdays 9-5")
-    with pytest.raises(HoursError, match="end comes before the start"):
-        WorkingHours.parse("mon 17:00-09:00")
+    assert not hours.is_working(datetime(2025, 11, 26, 17, 0, tzinfo=AMS).timestamp())  # the end is free
+    broken = book(CONFIG.replace('hours = "mon-fri 08:30-17:00" },\n  { id = "fleur"',
+                                 'hours = "weekdays 9-5" },\n  { id = "fleur"'))
+    assert any("team agent 'jeroen': hours: 'weekdays 9-5' is not like" in error for error in broken.errors)
 
 
 def test_rules_check_and_test_from_the_command_line(tmp_path, capsys):

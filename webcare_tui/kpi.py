@@ -106,6 +106,10 @@ class Schedule:
             spans.append((_at(midnight, start), _at(midnight, end)))
         return spans
 
+    def is_working(self, moment: float) -> bool:
+        """Whether `moment` falls in working time (routing skips agents who are off)."""
+        return any(start <= moment < end for start, end in self._spans(_local_date(int(moment), self.zone)))
+
     def working_seconds(self, start: int, end: int) -> int:
         """Working time between two moments."""
         if end <= start:
@@ -202,6 +206,22 @@ def system_zone() -> ZoneInfo:
     return ZoneInfo("UTC")
 
 
+def configured_zone(raw: Mapping[str, Any], where: str = "config") -> ZoneInfo:
+    """The team's time zone: `[kpi] timezone`, else the machine's (KPIs, reports and working hours).
+
+    Raises:
+        KpiConfigError: it names no time zone.
+    """
+    kpi = raw.get("kpi", {})
+    if not isinstance(kpi, Mapping) or "timezone" not in kpi:
+        return system_zone()
+    try:
+        return ZoneInfo(str(kpi["timezone"]))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise KpiConfigError(f"{where}: kpi.timezone: {kpi['timezone']!r} is not a time zone such as "
+                             "\"Europe/Amsterdam\"") from None
+
+
 def settings_from_config(raw: Mapping[str, Any], where: str = "config") -> KpiSettings:
     """`[kpi]` and `[team]` of the config file → KPI settings.
 
@@ -219,13 +239,7 @@ def settings_from_config(raw: Mapping[str, Any], where: str = "config") -> KpiSe
     for key in kpi:
         if key not in _KPI_KEYS:
             raise KpiConfigError(f"{where}: kpi.{key}: unknown key (known: {', '.join(sorted(_KPI_KEYS))})")
-    zone = system_zone()
-    if "timezone" in kpi:
-        try:
-            zone = ZoneInfo(str(kpi["timezone"]))
-        except (ZoneInfoNotFoundError, ValueError):
-            raise KpiConfigError(f"{where}: kpi.timezone: {kpi['timezone']!r} is not a time zone such as "
-                                 "\"Europe/Amsterdam\"") from None
+    zone = configured_zone(raw, where)
     deadline = _duration(kpi.get("deadline", "30m"), f"{where}: kpi.deadline")
     deadlines = {str(platform): _duration(value, f"{where}: kpi.deadlines.{platform}")
                  for platform, value in _table(kpi.get("deadlines", {}), f"{where}: kpi.deadlines").items()}

@@ -33,12 +33,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from webcare_tui.case_rules import CaseState, Event
+from webcare_tui.kpi import KpiConfigError, Schedule, configured_zone, system_zone
 from webcare_tui.model import AUTHOR_TYPES, CaseStatus, Message
 from webcare_tui.sentiment import sentiment_label
 from webcare_tui.toml_lines import line_of, table_starts
-from webcare_tui.working_hours import HoursError, WorkingHours
 
 CONDITIONS = ("platform", "account", "words", "language", "sentiment", "author_type", "followers_min",
               "followers_max", "visibility", "mention")
@@ -112,7 +113,7 @@ class Rule:
 class TeamMember:
     id: str
     team: str | None
-    hours: WorkingHours | None
+    hours: Schedule | None
 
 
 @dataclass
@@ -145,7 +146,7 @@ class RuleBook:
         return fired
 
 
-def load_rules(data: dict[str, Any], text: str, path: Path | str, *, timezone: str = "Europe/Amsterdam") -> RuleBook:
+def load_rules(data: dict[str, Any], text: str, path: Path | str) -> RuleBook:
     """The rules of a parsed config file (`text` is its source, for line numbers). Never raises."""
     book = RuleBook()
     lines = text.splitlines()
@@ -168,7 +169,12 @@ def load_rules(data: dict[str, Any], text: str, path: Path | str, *, timezone: s
         setting_problem("sets", 'give each rule set "first" or "all", e.g. sets = { triage = "first" }')
     else:
         book.modes = dict(modes)
-    book.members = _members(data.get("team", {}), timezone, book.errors, path)
+    try:
+        zone = configured_zone(data, str(path))
+    except KpiConfigError as error:
+        book.errors.append(str(error))
+        zone = system_zone()
+    book.members = _members(data.get("team", {}), zone, book.errors, path)
     teams = {member.team for member in book.members if member.team}
     agents = {member.id for member in book.members}
     starts = table_starts(lines, "rule")
@@ -195,17 +201,17 @@ def _texts(value: Any, problem: Callable[[str], None]) -> list[str]:
     return value
 
 
-def _members(team: Any, timezone: str, errors: list[str], path: Path | str) -> list[TeamMember]:
+def _members(team: Any, zone: ZoneInfo, errors: list[str], path: Path | str) -> list[TeamMember]:
     members = []
     for agent in team.get("agents", []) if isinstance(team, dict) else []:
         if not isinstance(agent, dict) or not agent.get("id"):
             continue
         hours = None
         if agent.get("hours"):
-            try:
-                hours = WorkingHours.parse(str(agent["hours"]), str(agent.get("timezone", timezone)))
-            except HoursError as error:
-                errors.append(f"{path}: team agent {agent['id']!r}: hours: {error}")
+            try:  # the same reading of hours as the KPIs' working time
+                hours = Schedule.parse(agent["hours"], zone, f"{path}: team agent {agent['id']!r}: hours")
+            except KpiConfigError as error:
+                errors.append(str(error))
         members.append(TeamMember(str(agent["id"]), agent.get("team"), hours))
     return members
 

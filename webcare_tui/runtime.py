@@ -84,8 +84,7 @@ def rule_book(config: Config):
 
     if config.path is None or not config.raw:
         return RuleBook()
-    timezone = str(config.raw.get("kpi", {}).get("timezone", "Europe/Amsterdam"))
-    return load_rules(config.raw, config.path.read_text(encoding="utf-8"), config.path, timezone=timezone)
+    return load_rules(config.raw, config.path.read_text(encoding="utf-8"), config.path)
 
 
 def router_for(config: Config, store: Store, clock=None, book=None):
