@@ -154,3 +154,23 @@ async def test_routing_rule_views_become_inbox_columns(store, tmp_path):
                 break
             await pilot.pause(0.02)
         assert cases.count == 1 and cases.current_row().author_handle == "@krant"
+
+
+async def test_the_console_uses_each_platforms_own_deadline(store):
+    from webcare_tui.app import make_app
+    from webcare_tui.config import Config
+    from webcare_tui.widgets.case_list import CaseList
+
+    ingest(store, [msg(0, author="anna"), msg(0, author="fenna", platform="facebook")])
+    config = Config(raw={"kpi": {"deadline": "30m", "deadlines": {"facebook": "1h"}}})
+    app = make_app(config, store, connectors={}, clock=lambda: T0 + 26 * MINUTE)
+    async with app.run_test(size=(140, 30)) as pilot:
+        for _ in range(250):
+            if app.alerts:
+                break
+            await pilot.pause(0.02)
+        assert [alert.case_id for alert in app.alerts] == [1]  # facebook's hour is far from over
+        await pilot.press("3")
+        lines = {row: "".join(s.text for s in app.screen.query_one(CaseList).render_line(row)) for row in (0, 1)}
+        assert any("@anna" in line and "4m" in line for line in lines.values())
+        assert any("@fenna" in line and "34m" in line for line in lines.values())

@@ -20,6 +20,7 @@ from webcare_tui.case_query import View, builtin_views
 from webcare_tui.cases import CaseService, case_actions_of
 from webcare_tui.config import Config, append_view, config_path
 from webcare_tui.connectors.base import Connector
+from webcare_tui.kpi import settings_from_config
 from webcare_tui.macro_runner import DEFAULT_GRACE, Applied, MacroRunner
 from webcare_tui.macros import load_macros
 from webcare_tui.outbox import Delivery, Outbox, OutboxWorker
@@ -65,6 +66,8 @@ class WebcareApp(App):
         self.sync_states: dict[str, str] = {}
         self.status_text = ""
         self.alert_settings = alert_settings(config)
+        # deadlines per platform, time zone, targets: read once, for the inbox, alerts and dashboard
+        self.kpi_settings = settings_from_config(config.raw, str(config.path or "config"))
         self.alerts: list[Alert] = []
         self.alert_state = AlertState()
         self.background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcare-counts")
@@ -204,9 +207,10 @@ class WebcareApp(App):
 
     def check_alerts(self) -> None:
         """Look for alerts off the UI thread; ring for new ones when the config asks."""
-        deadline = self.config.deadline
+        kpi = self.kpi_settings
+        deadlines = [kpi.deadline, *kpi.deadlines.values()]
         future = self.background.submit(check_alerts, self.store, int(self.clock()), self.alert_settings,
-                                        lambda platform: deadline, deadline)
+                                        kpi.deadline_for, min(deadlines), max(deadlines))
 
         def show(found: list[Alert]) -> None:
             self.alerts = found

@@ -60,7 +60,6 @@ class Config:
     agent: Agent = field(default_factory=Agent)
     team: tuple[dict[str, Any], ...] = ()
     threading: ThreadingRules = field(default_factory=ThreadingRules)
-    deadline: int = 30 * 60  # service-level deadline for an answer, seconds
     accounts: tuple[Account, ...] = ()
     demo_seed: int = 7
     keymap: dict[str, str] = field(default_factory=dict)  # binding id → keys, e.g. "case.reply" → "r"
@@ -138,14 +137,13 @@ def load_config(path: Path | None = None) -> Config:
         options = {k: v for k, v in entry.items() if k not in ("name", "platform")}
         accounts.append(Account(name, platform, options))
     team = data.get("team", {}).get("agents", [])
-    deadline = parse_duration(data.get("kpi", {}).get("deadline", "30m"), reader.where("deadline", "kpi"))
     demo_seed = data.get("demo", {}).get("seed", 7)
     keymap = data.get("keymap", {})
     for action, keys in keymap.items():
         if not isinstance(keys, str) or not keys.strip():
             raise ConfigError(f"{reader.where(action, 'keymap')}: give the keys as text, e.g. \"r\" or \"ctrl+r,f5\"")
     keymap_where = {action: reader.where(action, "keymap") for action in keymap}
-    return Config(path=path, agent=agent, team=tuple(team), threading=threading, deadline=deadline,
+    return Config(path=path, agent=agent, team=tuple(team), threading=threading,
                   accounts=tuple(accounts), demo_seed=demo_seed, keymap=keymap, keymap_where=keymap_where, raw=data)
 
 

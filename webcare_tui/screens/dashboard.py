@@ -22,7 +22,6 @@ from textual.widgets import Footer, Static
 from webcare_tui.kpi import (
     BUCKET,
     TARGETS,
-    KpiConfigError,
     Kpis,
     KpiSettings,
     PeriodKpis,
@@ -34,7 +33,6 @@ from webcare_tui.kpi import (
     hourly,
     judge,
     period_kpis,
-    settings_from_config,
 )
 from webcare_tui.safe_text import clean
 from webcare_tui.screens.prompt import PromptScreen
@@ -116,21 +114,11 @@ class DashboardScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.settings_error: str | None = None
         self.day: date | None = None
         self.data: DashboardData | None = None
         self.busy = False
         self.wanted: date | None = None  # a day asked for while another was being computed
         self.heatmap_at = 0.0
-
-    @property
-    def settings(self) -> KpiSettings:
-        config = self.app.config  # type: ignore[attr-defined]
-        try:
-            return settings_from_config(config.raw, str(config.path or "config"))
-        except KpiConfigError as error:
-            self.settings_error = str(error)
-            return KpiSettings()
 
     def compose(self) -> ComposeResult:
         yield StatusHeader()
@@ -151,10 +139,8 @@ class DashboardScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self._settings = self.settings
+        self._settings: KpiSettings = self.app.kpi_settings  # type: ignore[attr-defined]  # checked at start-up
         self.day = self._settings.today(self.app.clock())  # type: ignore[attr-defined]
-        if self.settings_error:
-            self.notice(f"KPI settings not used: {self.settings_error}")
         self.load()
         self.set_interval(REFRESH, self.tick)
 

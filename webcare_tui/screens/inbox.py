@@ -55,7 +55,7 @@ class InboxScreen(MacroKeys, Screen):
         yield Static(id="views")
         yield Input(placeholder="search: words, \"phrases\", label:, platform:, author:@, status:, owner:me, "
                                 "!assigned, lang:, age:>2h, before:", id="search")
-        yield CaseList(self.app.store, self.app.background, deadline=self.app.config.deadline,  # type: ignore[attr-defined]
+        yield CaseList(self.app.store, self.app.background, deadline_for=self.app.kpi_settings.deadline_for,  # type: ignore[attr-defined]
                        clock=self.app.clock, id="cases")  # type: ignore[attr-defined]
         yield Static(id="notice", markup=False)
         yield Footer()

@@ -86,13 +86,13 @@ class CaseList(ScrollView, can_focus=True):
             super().__init__()
             self.case_id = case_id
 
-    def __init__(self, store: Store, background: Executor, *, deadline: int, clock: Callable[[], float] = time.time,
+    def __init__(self, store: Store, background: Executor, *, deadline_for: Callable[[str], int], clock: Callable[[], float] = time.time,
                  id: str | None = None) -> None:
         super().__init__(id=id)
         self.store = store
         self.background = background  # one thread for slow counts, off the key handlers
         self._generation = 0
-        self.deadline = deadline
+        self.deadline_for = deadline_for  # the service-level deadline per platform
         self.clock = clock
         self.query_: CaseQuery = CaseQuery()
         self.sort: Sort | None = None
@@ -279,7 +279,7 @@ class CaseList(ScrollView, can_focus=True):
         """One row as segments, column by column (cheaper than Rich Text on every repaint)."""
         now = self.clock()
         status, status_style = STATUS.get(row.status, (row.status[:4].upper(), ""))
-        due = act_before(row.platform, row.waiting_since, row.last_inbound_at, self.deadline)
+        due = act_before(row.platform, row.waiting_since, row.last_inbound_at, self.deadline_for(row.platform))
         if due is None:
             due_text, due_style = "", "dim"
         else:
