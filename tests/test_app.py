@@ -94,6 +94,22 @@ async def test_the_case_screen_shows_escape_sequences_as_inert_text(team_inbox):
         assert "\x1b" not in shown and "\x07" not in shown and "pwned" not in shown
 
 
+async def test_an_owner_from_a_helpdesk_is_shown_as_inert_text(team_inbox):
+    from webcare_tui.cases import CaseService
+
+    [anna] = [c["id"] for c in team_inbox.list_cases() if c["author_handle"] == "@anna"]
+    CaseService(team_inbox).assign(anna, "cw:\x1b]0;pwned\x07", actor="chatwoot")  # as team mode may report it
+    app = make_app(Config(), team_inbox, connectors={})
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("3")
+        row = next(line for line in screen_lines(app.screen.query_one(CaseList)) if "@anna" in line)
+        assert "cw:" in row and "\x1b" not in row and "\x07" not in row
+        await pilot.press("enter")
+        title = str(app.screen.query_one("#title").render())
+        trail = " ".join(str(child.render()) for child in app.screen.query_one("#conversation").children)
+        assert "owner: cw:" in title and "\x1b" not in title + trail and "\x07" not in title + trail
+
+
 async def test_search_narrows_the_view_while_typing(team_inbox):
     app = make_app(Config(), team_inbox, connectors={})
     async with app.run_test(size=(120, 30)) as pilot:
@@ -250,6 +266,22 @@ async def test_the_command_palette_lists_the_screens_actions(team_inbox):
         await pilot.press("3", "enter")
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert {"Reply", "Reply privately", "Assign", "Memo", "Split", "Merge", "Close"} <= titles
+
+
+async def test_a_macro_name_in_the_palette_is_text_not_markup(team_inbox, tmp_path, monkeypatch):
+    from textual.content import Content
+
+    from webcare_tui import runtime
+
+    folder = tmp_path / "macros"
+    folder.mkdir()
+    (folder / "m.toml").write_text('[[macro]]\nname = "[b]Sluit[/b]"\nkey = "z"\nstatus = "closed"\n')
+    monkeypatch.setattr(runtime, "EXAMPLE_MACROS", folder)
+    app = make_app(Config(), team_inbox, connectors={})
+    async with app.run_test(size=(120, 30)):
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        shown = [Content.from_markup(title).plain for title in titles]  # what the palette draws
+        assert "[b]Sluit[/b]" in shown
 
 
 async def test_the_hypotheken_key_applies_the_bundle_and_u_undoes_it(team_inbox):

@@ -94,3 +94,16 @@ def test_unknown_case_and_status_give_plain_errors(store, service):
     ingest(store, [msg(0)])
     with pytest.raises(CaseError, match="not a status"):
         service.set_status(1, "done", actor="tim")
+
+
+def test_a_bulk_action_changes_every_case_or_none(store):
+    from webcare_tui.cases import CaseError, CaseService
+
+    ingest(store, [msg(0, author="anna"), msg(60, author="bram")])
+    service = CaseService(store)
+    ids = sorted(c["id"] for c in store.list_cases())
+    with pytest.raises(CaseError):
+        service.for_all([*ids, 9999], lambda case_id: service.set_status(case_id, "closed", actor="tim"))
+    assert {c["status"] for c in store.list_cases()} == {"new"}  # the two real cases are untouched too
+    service.for_all(ids, lambda case_id: service.set_status(case_id, "closed", actor="tim"))
+    assert {c["status"] for c in store.list_cases()} == {"closed"}

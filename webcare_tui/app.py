@@ -11,6 +11,7 @@ from functools import partial
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.markup import escape
 from textual.screen import Screen
 
 from webcare_tui.alerts import Alert, AlertState
@@ -156,7 +157,8 @@ class WebcareApp(App):
             binding = active.binding
             if binding.description and binding.action not in seen:
                 seen.add(binding.action)
-                yield SystemCommand(binding.description, f"key: {key}",
+                # descriptions may hold macro names: text, never markup
+                yield SystemCommand(escape(binding.description), escape(f"key: {key}"),
                                     partial(active.node.run_action, binding.action))
 
     def action_dashboard(self) -> None:

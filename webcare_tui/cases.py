@@ -81,6 +81,16 @@ class CaseService:
         except StoreError as error:
             raise CaseError(str(error)) from None
 
+    def for_all(self, case_ids: list[int], change: Callable[[int], None]) -> None:
+        """`change` applied to every case in one transaction: all of them change, or none (bulk actions).
+
+        Raises:
+            CaseError: one case could not change; none did.
+        """
+        with self.store.transaction():
+            for case_id in case_ids:
+                change(case_id)
+
     def assign(self, case_id: int, agent: str | None, actor: str) -> None:
         """Give the case to `agent` (None: back to the unassigned queue)."""
         with self.store.transaction():

@@ -92,7 +92,7 @@ class CaseScreen(MacroKeys, Screen):
     def target_ids(self) -> list[int]:
         return [self.case_id]
 
-    def after_macro(self, changed: list[int] | None = None) -> None:
+    def after_action(self, changed: list[int] | None = None) -> None:
         self.show_case()
         self.app.update_header()  # type: ignore[attr-defined]
 
@@ -117,7 +117,7 @@ class CaseScreen(MacroKeys, Screen):
         author = clean(f"{case['author_handle'] or ''} {case['author_name'] or ''}".strip(), single_line=True)
         title = Text.assemble(
             (f"Case {case['id']}  ", "bold"), (case["status"].upper(), "bold reverse"), "  ",
-            (case["platform"], "bold"), "  ", (author, "bold"), "  owner: ", (case["owner"] or "nobody", "green"),
+            (case["platform"], "bold"), "  ", (author, "bold"), "  owner: ", (clean(case["owner"] or "nobody", single_line=True), "green"),
             "  ", (clean(" ".join(f"#{label}" for label in case["labels"]), single_line=True), "italic cyan"),
             (f"  priority {case['priority']}" if case["priority"] else "", "bold red"),
         )
@@ -149,13 +149,15 @@ class CaseScreen(MacroKeys, Screen):
                                                            classes="message " + ("in" if inbound else "out"))))
         items += self._drafts(case_id)
         for memo in store.case_memos(case_id):
-            text = Text.assemble((f"{_when(memo['created_at'])}  memo by {memo['agent']}\n", "dim"), clean(memo["text"]))
+            text = Text.assemble((f"{_when(memo['created_at'])}  memo by {clean(memo['agent'], single_line=True)}\n", "dim"), clean(memo["text"]))
             items.append((memo["created_at"], 2, Static(text, classes="message memo")))
         for event in store.case_events(case_id):
             if event["kind"] == "memo":
                 continue
             detail = ", ".join(f"{k} {v}" for k, v in event["detail"].items() if v not in (None, [], ""))
-            line = Text(f"{_when(event['at'])} · {event['actor']} · {event['kind']} {clean(detail, single_line=True)}")
+            # the actor may be a teammate's id from the helpdesk (team mode): cleaned like customer text
+            line = Text(f"{_when(event['at'])} · {clean(event['actor'], single_line=True)} · {event['kind']} "
+                        f"{clean(detail, single_line=True)}")
             items.append((event["at"], 0, Static(line, classes="event")))
         items.sort(key=lambda item: (item[0], item[1]))
         return [widget for _, _, widget in items]
@@ -170,7 +172,7 @@ class CaseScreen(MacroKeys, Screen):
             if not is_draft(row):
                 continue
             payload = row["payload"]
-            head = Text.assemble((f"{_when(row['created_at'])}  ", "dim"), (f"draft by {payload['agent']}", "bold"),
+            head = Text.assemble((f"{_when(row['created_at'])}  ", "dim"), (f"draft by {clean(payload['agent'], single_line=True)}", "bold"),
                                  (f"  {payload['visibility']}", "dim"))
             if row["state"] == "awaiting_approval":
                 who = ", ".join(leads(team)) or "a lead"
@@ -210,7 +212,7 @@ class CaseScreen(MacroKeys, Screen):
         if memos:
             text.append("\nMemos on this customer\n", "bold underline")
             for memo in memos[:5]:
-                text.append(f"{memo['agent']}: ", "dim")
+                text.append(f"{clean(memo['agent'], single_line=True)}: ", "dim")
                 text.append(clean(memo["text"], single_line=True)[:60] + "\n")
         return text
 

@@ -217,7 +217,7 @@ class InboxScreen(MacroKeys, Screen):
     def target_ids(self) -> list[int]:
         return self.query_one(CaseList).target_ids()
 
-    def after_macro(self, changed: list[int] | None = None) -> None:
+    def after_action(self, changed: list[int] | None = None) -> None:
         self.query_one(CaseList).selected.clear()
         self.refresh_data(agent_acted=True, changed=changed)
         self.app.update_header()  # type: ignore[attr-defined]
@@ -228,10 +228,13 @@ class InboxScreen(MacroKeys, Screen):
 
     def action_close_cases(self) -> None:
         ids = self.query_one(CaseList).target_ids()
-        for case_id in ids:
-            self.app.cases.set_status(case_id, "closed", actor=self.app.config.agent.id)  # type: ignore[attr-defined]
-        self.query_one(CaseList).selected.clear()
-        self.refresh_data(agent_acted=True)
+        cases, me = self.app.cases, self.app.config.agent.id  # type: ignore[attr-defined]
+        try:
+            cases.for_all(ids, lambda case_id: cases.set_status(case_id, "closed", actor=me))
+        except CaseError as error:
+            self.notice(f"nothing closed: {error}")
+            return
+        self.after_action(ids)
         self.notice(f"closed {len(ids)} case{'s' if len(ids) != 1 else ''}")
 
     def action_assign(self) -> None:
@@ -242,14 +245,13 @@ class InboxScreen(MacroKeys, Screen):
         def assign(agent: str | None) -> None:
             if not agent:
                 return
+            cases, me = self.app.cases, self.app.config.agent.id  # type: ignore[attr-defined]
             try:
-                for case_id in ids:
-                    self.app.cases.assign(case_id, agent.strip(), actor=self.app.config.agent.id)  # type: ignore[attr-defined]
+                cases.for_all(ids, lambda case_id: cases.assign(case_id, agent.strip(), actor=me))
             except CaseError as error:
-                self.notice(str(error))
+                self.notice(f"nobody assigned: {error}")
                 return
-            self.query_one(CaseList).selected.clear()
-            self.refresh_data(agent_acted=True)
+            self.after_action(ids)
             self.notice(f"assigned {len(ids)} case{'s' if len(ids) != 1 else ''} to {agent}")
 
         self.app.push_screen(PromptScreen(f"Assign {len(ids)} case(s) to:", suggestions=self.app.agent_ids()), assign)  # type: ignore[attr-defined]

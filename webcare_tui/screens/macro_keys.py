@@ -10,7 +10,7 @@ from webcare_tui.screens.prompt import PromptScreen
 
 
 class MacroKeys:
-    """Mixed into a screen that has `scope`, `target_ids()`, `notice()` and `after_macro()`."""
+    """Mixed into a screen that has `scope`, `target_ids()`, `notice()` and `after_action()`."""
 
     scope: str
     MACRO_BINDINGS = [
@@ -82,7 +82,7 @@ class MacroKeys:
             self.notice(str(error))  # type: ignore[attr-defined]
             return
         self.app.last_applied = applied  # type: ignore[attr-defined]
-        self.after_macro(ids)  # type: ignore[attr-defined]
+        self.after_action(ids)  # type: ignore[attr-defined]
         grace = self.app.macro_runner.grace  # type: ignore[attr-defined]
         self.notice(f"{applied.summary} · u undoes for {grace} s")  # type: ignore[attr-defined]
 
@@ -139,4 +139,4 @@ class MacroKeys:
             self.notice(str(error))  # type: ignore[attr-defined]
             return
         self.app.last_applied = None  # type: ignore[attr-defined]
-        self.after_macro(list(applied.cases))  # type: ignore[attr-defined]
+        self.after_action(list(applied.cases))  # type: ignore[attr-defined]

@@ -30,8 +30,8 @@ class PreviewScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         text = Text()
-        text.append(f"{self.macro_name} on case {self.preview.case_id}\n", "bold")
-        text.append(self.preview.summary + "\n")
+        text.append(f"{clean(self.macro_name, single_line=True)} on case {self.preview.case_id}\n", "bold")
+        text.append(clean(self.preview.summary) + "\n")
         if self.preview.memo:
             text.append("\nMemo\n", "bold underline")
             text.append(clean(self.preview.memo) + "\n")  # it may hold the customer's name

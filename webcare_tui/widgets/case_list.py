@@ -302,7 +302,7 @@ class CaseList(ScrollView, can_focus=True):
             (_fit(author, 18) + " ", "bold" if row.status in ("new", "open") else ""),
             (_fit(last, room), ""),
             (f" {labels}" if labels else "", "italic cyan"),
-            (f" {(row.owner or '-')[:8]:<8}", "green" if row.owner else "dim"),
+            (f" {clean(row.owner or '-', single_line=True)[:8]:<8}", "green" if row.owner else "dim"),
             (f"{_age(now - row.created_at):>5}", "dim"),
         ]
         segments = [Segment(text, _style(style)) for text, style in columns if text]
