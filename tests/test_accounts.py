@@ -139,3 +139,12 @@ def test_an_account_with_wrong_options_is_a_plain_error_not_a_traceback(paths, m
     code, out, err = run(paths, "sync", "--once")
     assert code == 2 and "account 'brand-matrix' (matrix):" in err and "user_id" in err
     assert "Traceback" not in err and TOKEN not in err + out
+
+
+def test_a_secret_given_as_an_option_is_refused_and_not_echoed(paths, memory_keyring, capsys):
+    with pytest.raises(SystemExit) as exited:  # argparse refuses it before anything runs
+        cli.main(["--config", str(paths[0]), "--db", str(paths[1]), "accounts", "add", "demo", "brand-demo",
+                  "--set", f"access_token={TOKEN}", "--token-stdin"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and "'access_token' is a secret" in err
+    assert TOKEN not in err + paths[0].read_text(encoding="utf-8") and not memory_keyring.secrets

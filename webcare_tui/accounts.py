@@ -12,7 +12,7 @@ import sys
 from datetime import datetime
 from typing import Any, TextIO
 
-from webcare_tui.config import Config, append_account, config_path, remove_account
+from webcare_tui.config import Config, append_account, config_path, is_secret_key, remove_account
 from webcare_tui.connectors.base import connector_class
 from webcare_tui.credentials import delete_secret, secret_source, set_secret
 from webcare_tui.safe_text import clean
@@ -40,7 +40,10 @@ def _option(text: str) -> tuple[str, Any]:
     """KEY=VALUE from the command line; numbers and true/false become TOML numbers and booleans."""
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"give options as KEY=VALUE, not {text!r}")
+        raise argparse.ArgumentTypeError(f"give options as KEY=VALUE, not {key.strip() or '=…'!r}")
+    if is_secret_key(key):  # said without the value: it is a secret
+        raise argparse.ArgumentTypeError(f"{key.strip()!r} is a secret: it is asked for (hidden) and kept in the"
+                                         " keyring, never written to the config file")
     lowered = value.strip().lower()
     if lowered in ("true", "false"):
         return key.strip(), lowered == "true"

@@ -25,6 +25,14 @@ _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 
 
+SECRET_WORDS = ("token", "password", "secret", "api_key", "apikey")  # what an account option must never be
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether an account option by this name would hold a secret (`access_token`, `client_secret`…)."""
+    return any(word in key.lower() for word in SECRET_WORDS)
+
+
 class ConfigError(ValueError):
     """The config file cannot be used; the message names file, line and key."""
 
@@ -65,6 +73,7 @@ class Config:
     keymap: dict[str, str] = field(default_factory=dict)  # binding id → keys, e.g. "case.reply" → "r"
     keymap_where: dict[str, str] = field(default_factory=dict)  # binding id → "file:line: keymap.id", for errors
     raw: dict[str, Any] = field(default_factory=dict)  # sections later features read
+    text: str = ""  # the file as read, for line numbers in later features' errors
 
 
 def parse_duration(value: Any, where: str) -> int:
@@ -128,8 +137,8 @@ def load_config(path: Path | None = None) -> Config:
         name, platform = entry.get("name"), entry.get("platform")
         if not isinstance(name, str) or not isinstance(platform, str):
             raise ConfigError(f"{reader.where('account', 'account')}: every [[account]] needs a name and a platform")
-        for secret in ("token", "password", "secret", "access_token", "api_access_token"):
-            if secret in entry:
+        for secret in entry:
+            if is_secret_key(secret):
                 raise ConfigError(
                     f"{reader.where(secret, 'account')}: secrets do not belong in the config file;"
                     f" run `webcare accounts add {platform} {name}` to keep it in the keyring"
@@ -144,7 +153,8 @@ def load_config(path: Path | None = None) -> Config:
             raise ConfigError(f"{reader.where(action, 'keymap')}: give the keys as text, e.g. \"r\" or \"ctrl+r,f5\"")
     keymap_where = {action: reader.where(action, "keymap") for action in keymap}
     return Config(path=path, agent=agent, team=tuple(team), threading=threading,
-                  accounts=tuple(accounts), demo_seed=demo_seed, keymap=keymap, keymap_where=keymap_where, raw=data)
+                  accounts=tuple(accounts), demo_seed=demo_seed, keymap=keymap, keymap_where=keymap_where, raw=data,
+                  text=text)
 
 
 def _agent(section: dict[str, Any], reader: _Reader) -> Agent:
@@ -218,7 +228,7 @@ def remove_account(path: Path, name: str) -> bool:
 
 def locator(config: Config, section: str):
     """`where(key)` → "file:line: section.key" for errors about keys of one section of the config file."""
-    if config.path is None or not config.path.exists():
+    if config.path is None or not config.text:
         return lambda key: f"[{section}] {key}"
-    reader = _Reader(config.path, config.path.read_text(encoding="utf-8"))
+    reader = _Reader(config.path, config.text)
     return lambda key: reader.where(key, section)

@@ -53,7 +53,8 @@ def build_connectors(config: Config) -> dict[str, Connector]:
         try:
             built[account.name] = cls(account, secret)
         except ValueError as error:  # a connector that checks its options up front
-            raise ConfigError(f"account {account.name!r} ({account.platform}): {error}") from None
+            said = str(error).replace(secret, "•••") if secret else str(error)  # whatever it quotes
+            raise ConfigError(f"account {account.name!r} ({account.platform}): {said}") from None
     return built
 
 
@@ -84,7 +85,7 @@ def rule_book(config: Config):
 
     if config.path is None or not config.raw:
         return RuleBook()
-    return load_rules(config.raw, config.path.read_text(encoding="utf-8"), config.path)
+    return load_rules(config.raw, config.text, config.path)
 
 
 def router_for(config: Config, store: Store, clock=None, book=None):
