@@ -30,7 +30,7 @@ import re
 import statistics
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
@@ -41,7 +41,6 @@ from webcare_tui.deadlines import DEFAULT_DEADLINE
 
 DAY = 86_400
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-NEGATIVE, POSITIVE = -0.05, 0.05  # the sentiment analyser's convention (as the inbox's mood: filter)
 NEAR = 0.10  # within 10% of a target on the wrong side: amber
 
 # target key → (the KPI it judges, "min" when higher is better / "max" when lower is, kind of value)
@@ -345,8 +344,6 @@ class Kpis:
     not_yet_due: int = 0
     service_level: float | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 WITHIN, MISSED, NOT_YET_DUE = "within", "missed", "not yet due"
@@ -354,8 +351,8 @@ WITHIN, MISSED, NOT_YET_DUE = "within", "missed", "not yet due"
 
 def judge_run(run: Run, settings: KpiSettings, now: int) -> tuple[int | None, str]:
     """A run's response time (None: not answered) and whether it was handled within its deadline."""
-    schedule = settings.schedule_for(run.agent or run.owner)
-    deadline = settings.deadlines.get(run.platform, settings.deadline)
+    schedule = settings.schedule_for(run.responder)
+    deadline = settings.deadline_for(run.platform)
     due = schedule.add(run.started_at, deadline) if schedule else run.started_at + deadline
     took = None
     handled_at = run.answered_at
@@ -464,7 +461,7 @@ def _judged_runs(source: KpiSource, settings: KpiSettings, start: int, end: int,
     split: dict[tuple[str, Any], list] = {}
     for entry in judged:
         run = entry[0]
-        split.setdefault(("agent", run.agent or run.owner), []).append(entry)
+        split.setdefault(("agent", run.responder), []).append(entry)
         split.setdefault(("platform", run.platform), []).append(entry)
         for label in run.labels or (UNLABELLED,):
             split.setdefault(("label", label), []).append(entry)

@@ -49,7 +49,6 @@ WORDS = {"ok": "on target", "near": "near target", "off": "off target", None: "n
 @dataclass
 class DashboardData:
     day: date
-    now: int
     period: PeriodKpis
     today_hours: list[int]
     last_week_hours: list[int]
@@ -69,7 +68,7 @@ def compute(store: Any, settings: KpiSettings, day: date, now: float,
     before = hourly(store.kpi_inbound_buckets(*settings.day_bounds(week_ago), BUCKET), settings, week_ago)
     if grid is None:
         grid = heatmap(store.kpi_inbound_buckets(*heatmap_range(settings, day), BUCKET), settings)
-    return DashboardData(day, int(now), period, hours, before, grid)
+    return DashboardData(day, period, hours, before, grid)
 
 
 # (tile id, title, the KPI's attribute, how to show it, the target keys that judge it)

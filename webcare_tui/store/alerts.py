@@ -22,11 +22,11 @@ class AlertQueries:
             " ORDER BY c.waiting_since LIMIT ?", (earliest, latest, LIMIT))
 
     def negative_messages(self, since: int, below: float, followers: int) -> list[dict[str, Any]]:
-        """Inbound messages since `since` scored below `below`, from press or authors with ≥ `followers`."""
+        """Inbound messages since `since` scored below `below` (the analyser's negative), from press or authors with ≥ `followers`."""
         return self._read(  # type: ignore[attr-defined]
             "SELECT m.id AS message_id, m.case_id, m.platform, m.text, a.handle AS author_handle,"
             " a.name AS author_name, a.followers, a.author_type FROM messages m JOIN authors a ON a.id = m.author_id"
-            " WHERE m.created_at >= ? AND m.direction = 'in' AND m.sentiment <= ?"
+            " WHERE m.created_at >= ? AND m.direction = 'in' AND m.sentiment < ?"
             " AND (a.followers >= ? OR a.author_type = 'press') ORDER BY m.created_at DESC LIMIT ?",
             (since, below, followers, LIMIT))
 
