@@ -40,7 +40,8 @@ async def test_one_key_opens_today_and_the_arrows_move_between_days(day):  # noq
         await pilot.press("left")
         await wait_for(pilot, lambda: dashboard.data.day.day == 24 and not dashboard.busy)
         assert "Mon 24 Nov 2025 · yesterday" in text_of(dashboard, "#datebar")
-        assert "10" in text_of(dashboard, "#tile-incoming")
+        assert "Incoming\n10" in "\n".join(line.strip("│╭╮╰╯─ ") for line in screen_lines(
+            dashboard.query_one("#tile-incoming")))
         service = text_of(dashboard, "#tile-service")
         assert "85.7%" in service and "! near target (≥ 90.0%)" in service and "6/7 in time, 1 not due yet" in service
         assert dashboard.query_one("#tile-service").has_class("near")

@@ -21,13 +21,16 @@ TEXTS = {
 def test_inbound_messages_get_a_language_and_a_sentiment(store):
     ingest(store, [msg(n * MINUTE, author=language, text=text) for n, (language, (text, _)) in
                    enumerate(TEXTS.items())] + [msg(10 * MINUTE, "out", author="nl", text="Sorry! Wat vervelend")])
-    for case in store.list_cases():
+    cases = store.list_cases()
+    assert sorted(case["author_handle"] for case in cases) == ["@de", "@en", "@nl"]
+    for case in cases:
         messages = store.case_messages(case["id"])
         inbound = [m for m in messages if m["direction"] == "in"]
         language = case["author_handle"].lstrip("@")
         assert [m["language"] for m in inbound] == [language]
         assert sentiment_label(inbound[0]["sentiment"]) == TEXTS[language][1]
-        assert all(m["sentiment"] is None for m in messages if m["direction"] == "out")  # our own words: not scored
+    [ours] = [m for c in cases for m in store.case_messages(c["id"]) if m["direction"] == "out"]
+    assert ours["sentiment"] is None and ours["language"] is None  # our own words are not scored
 
 
 def test_a_language_and_score_given_by_the_platform_are_kept(store):

@@ -79,6 +79,7 @@ def test_the_token_is_nowhere_after_a_whole_run(tmp_path, monkeypatch):
             assert liked.called and "outbox: 1 sent" in out, out
             liked.respond(500, json={"error": f"internal error for Bearer {TOKEN}"})
             code, out = run(config, db, "macro", "apply", "Compliment", "--case", "1")
+            assert code == 0, out
             code, out = run(config, db, "sync", "--once")
             assert "outbox: 1 queued" in out and "server error" in out, out
             outputs.append(out)
