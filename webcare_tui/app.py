@@ -187,10 +187,14 @@ class WebcareApp(App):
         await OutboxWorker(self.store, self.connectors).run(on_delivery=self.on_delivery)
 
     def on_delivery(self, deliveries: list[Delivery]) -> None:
+        """A delivery round did something: the header's count, and the case on screen (if one is)
+        shows its replies' new states; cases further down the stack read theirs when shown again."""
         self.update_header()
         for screen in self.screen_stack:
             if isinstance(screen, CaseScreen):
-                screen.show_case()
+                screen.stale = True
+        if isinstance(self.screen, CaseScreen):
+            self.screen.show_case()
 
     def update_header(self) -> None:
         """Who is signed in, each account's sync state, what waits in the outbox, and the most urgent alert."""

@@ -75,6 +75,7 @@ class CaseScreen(MacroKeys, Screen):
     def __init__(self, case_id: int) -> None:
         super().__init__()
         self.case_id = case_id
+        self.stale = False  # something changed while another screen was on top
 
     def compose(self) -> ComposeResult:
         yield StatusHeader()
@@ -91,6 +92,10 @@ class CaseScreen(MacroKeys, Screen):
 
     def target_ids(self) -> list[int]:
         return [self.case_id]
+
+    def on_screen_resume(self) -> None:
+        if self.stale:  # replies were delivered while another screen was on top
+            self.show_case()
 
     def after_action(self, changed: list[int] | None = None) -> None:
         self.show_case()
@@ -111,6 +116,7 @@ class CaseScreen(MacroKeys, Screen):
         return True
 
     def show_case(self) -> None:
+        self.stale = False
         store = self.app.store  # type: ignore[attr-defined]
         case = store.get_case(self.case_id)
         self.case = case

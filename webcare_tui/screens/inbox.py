@@ -67,8 +67,10 @@ class InboxScreen(MacroKeys, Screen):
         self.query_one(CaseList).focus()
 
     def on_screen_resume(self) -> None:
-        if self.query_one(CaseList).sort is not None:  # back from a case: it may have left this view
-            self.refresh_data(agent_acted=True)
+        # back from a case (it may have left this view) or a prompt: the rows on screen stay until
+        # their fresh copies arrive from the background, so closing a screen never waits on a query
+        if self.query_one(CaseList).sort is not None:
+            self.refresh_data()
 
     # -- views ----------------------------------------------------------------
 
