@@ -10,6 +10,9 @@ import pytest
 from webcare_tui.model import Direction, Message, Visibility
 from webcare_tui.store import Store
 
+# the platforms' specs and recorded responses beside the checkout (../shared/data; see its README):
+# tests that need them skip with the path they looked for when it is not there
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 T0 = 1_764_000_000  # 2025-11-24 16:00 UTC: the start of every timeline
 MINUTE, HOUR, DAY = 60, 3600, 86_400
 _ids = itertools.count(1)
@@ -30,3 +33,12 @@ def msg(at: int, direction: str = "in", *, author: str = "anna", platform: str =
         visibility=Visibility(visibility), author_handle=f"@{author}", author_name=author.title(),
         author_followers=100, agent=agent if agent or direction == "in" else "tim",
     )
+
+
+@pytest.fixture
+async def http():
+    """An httpx client for a connector under test (respx answers its requests)."""
+    import httpx
+
+    async with httpx.AsyncClient() as client:
+        yield client

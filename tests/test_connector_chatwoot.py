@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 import respx
-from conftest import HOUR, MINUTE, T0
+from conftest import HOUR, MINUTE, SHARED_DATA, T0
 
 from webcare_tui.cases import CaseService, case_actions_of
 from webcare_tui.config import Account, Agent
@@ -28,7 +28,7 @@ from webcare_tui.outbox import Outbox, OutboxWorker
 from webcare_tui.sync import SyncRunner
 
 FIXTURES = Path(__file__).parent / "fixtures" / "chatwoot"
-SPEC = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "api-specs" / "chatwoot-swagger" / "swagger" / (
+SPEC = SHARED_DATA / "api-specs" / "chatwoot-swagger" / "swagger" / (
     "swagger.json")
 BASE = "https://chat.example.com"
 TOKEN = "cw-token-5ecret"
@@ -126,12 +126,6 @@ def server():
     with respx.mock(assert_all_called=False) as mock:
         mock.route(host="chat.example.com").mock(side_effect=chatwoot.handle)
         yield chatwoot
-
-
-@pytest.fixture
-async def http():
-    async with httpx.AsyncClient() as client:
-        yield client
 
 
 def make(http, token: str = TOKEN, **options) -> ChatwootConnector:

@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 import respx
+from conftest import SHARED_DATA
 
 from webcare_tui.config import Account
 from webcare_tui.connectors.base import ConnectorError, OutgoingReply
@@ -28,7 +29,7 @@ from webcare_tui.outbox import Outbox, OutboxWorker
 from webcare_tui.sync import SyncRunner
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mastodon"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = SHARED_DATA
 CASSETTES = SHARED / "recorded" / "Mastodon.py" / "tests" / "cassettes"
 SPEC = SHARED / "api-specs" / "mastodon-openapi" / "dist" / "schema.json"
 BASE = "https://social.example"

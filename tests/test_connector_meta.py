@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 import respx
+from conftest import SHARED_DATA
 
 from webcare_tui.config import Account
 from webcare_tui.connectors.base import ConnectorError, OutgoingReply
@@ -26,7 +27,7 @@ from webcare_tui.outbox import Outbox, OutboxWorker
 from webcare_tui.sync import SyncRunner
 
 FIXTURES = Path(__file__).parent / "fixtures" / "meta"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = SHARED_DATA
 RECORDED = SHARED / "recorded" / "python-facebook" / "testdata"
 SPEC = SHARED / "api-specs" / "whatsapp-business-openapi" / "business-messaging-api_v23.0.yaml"
 
@@ -45,12 +46,6 @@ def fixture(name: str):
 
 def at(text: str) -> int:
     return graph_time(text)
-
-
-@pytest.fixture
-async def http():
-    async with httpx.AsyncClient() as client:
-        yield client
 
 
 def facebook(http, **options) -> FacebookConnector:

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 import respx
-from conftest import HOUR, T0
+from conftest import HOUR, SHARED_DATA, T0
 
 from webcare_tui.cases import CaseService
 from webcare_tui.config import Account, Agent
@@ -22,7 +22,7 @@ from webcare_tui.outbox import Outbox, OutboxWorker
 from webcare_tui.sync import SyncRunner
 
 FIXTURES = Path(__file__).parent / "fixtures" / "telegram"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = SHARED_DATA
 SPEC = SHARED / "api-specs" / "telegram-bot-api-spec" / "api.json"
 MACROS = Path(__file__).parent.parent / "macros"
 TOKEN = "7001234567:AAH-S3CRETs3cretS3CRETs3cretS3CRETx"
@@ -42,12 +42,6 @@ def ok(result) -> httpx.Response:
 
 def sent_json(route: respx.Route, index: int = -1) -> dict:
     return json.loads(route.calls[index].request.content)
-
-
-@pytest.fixture
-async def http():
-    async with httpx.AsyncClient() as client:
-        yield client
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 import respx
-from conftest import T0
+from conftest import SHARED_DATA, T0
 
 from webcare_tui.config import Account
 from webcare_tui.connectors import x as xmod
@@ -22,7 +22,7 @@ from webcare_tui.platforms import weighted_length
 from webcare_tui.sync import SyncRunner
 
 FIXTURES = Path(__file__).parent / "fixtures" / "x"
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = SHARED_DATA
 API = "https://api.x.com"
 US = "1072250532645998596"  # our account (@TweepyDev in the tweepy recordings)
 ANNA = "750362064426721281"
@@ -53,12 +53,6 @@ def pages(*responses: httpx.Response):
 @pytest.fixture
 def now():
     return [float(T0)]
-
-
-@pytest.fixture
-async def http():
-    async with httpx.AsyncClient() as client:
-        yield client
 
 
 @pytest.fixture
