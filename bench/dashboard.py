@@ -2,7 +2,7 @@
 
     python bench/dashboard.py [--runs 15]
 
-Uses the store bench/ui.py builds (bench/.cache/ui-1m.db, built on first use). "Today"
+Uses the store bench/ui.py builds (bench/.cache/ui-1m-labelled.db, built on first use). "Today"
 is the day of the store's newest message (Europe/Amsterdam), as of one minute after it.
 Prints the median and worst time of each aggregate query, of a whole day's KPIs
 (team, per agent, platform and label: what the tiles and tables need), of the hour ×

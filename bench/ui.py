@@ -24,22 +24,26 @@ from pathlib import Path
 STARTED = time.perf_counter()  # as early as this process can tell
 
 CACHE = Path(__file__).parent / ".cache"
-STORE = CACHE / "ui-1m.db"
+STORE = CACHE / "ui-1m-labelled.db"
 
 
 def build_store() -> Path:
     if STORE.exists():
         return STORE
     sys.path.insert(0, str(Path(__file__).parent))
-    from ingest import messages_file  # noqa: E402 (bench/ingest.py)
+    from ingest import END, messages_file  # noqa: E402 (bench/ingest.py)
 
     from webcare_tui.bulk import import_jsonl
+    from webcare_tui.config import load_config
+    from webcare_tui.runtime import router_for
     from webcare_tui.store import Store
 
     source = messages_file(1_000_000)
     partial = STORE.with_suffix(".partial")
     with Store(partial) as store:
-        import_jsonl(store, [source])
+        # topic labels from a real rule book: label views and per-label KPIs read them
+        rules = load_config(Path(__file__).parent / "rules.toml")
+        import_jsonl(store, [source], router=router_for(rules, store, clock=lambda: END.timestamp()))
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     partial.rename(STORE)
     return STORE

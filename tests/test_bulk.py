@@ -31,7 +31,30 @@ def snapshot(store: Store):
         rows("SELECT id, external_id, case_id, direction, text FROM messages ORDER BY id"),
         rows("SELECT case_id, at, actor, kind, detail FROM case_events ORDER BY id"),
         rows("SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'pakket OR Rechnung OR parcel' ORDER BY rowid"),
+        rows("SELECT case_id, name FROM case_labels JOIN labels ON labels.id = label_id ORDER BY case_id, name"),
     )
+
+
+RULES = """
+[[rule]]
+name = "Bezorging"
+words = ["pakket", "Paket", "parcel", "order", "Bestellung"]
+labels = ["Bezorging"]
+
+[[rule]]
+name = "Klacht"
+sentiment = "negative"
+labels = ["Klacht"]
+"""
+
+
+def router():
+    import tomllib
+
+    from webcare_tui.rules import Router, load_rules
+
+    book = load_rules(tomllib.loads(RULES), RULES, "rules.toml")
+    return Router(book, lambda team: None, clock=END.timestamp)
 
 
 def test_pipelined_import_equals_plain_ingest(tmp_path):
@@ -44,6 +67,16 @@ def test_pipelined_import_equals_plain_ingest(tmp_path):
         assert snapshot(piped) == snapshot(plain)
         again = bulk_ingest(piped, messages, batch_size=40)
         assert (again.new_messages, again.duplicates) == (0, len(messages))
+
+
+def test_routing_in_the_pipeline_sees_the_labels_of_the_batch_in_flight(tmp_path):
+    messages = demo_messages()
+    with Store(tmp_path / "plain.db") as plain, Store(tmp_path / "bulk.db") as piped:
+        ingest(plain, messages, batch_size=100_000, router=router())
+        bulk_ingest(piped, messages, batch_size=40, router=router())
+        expected = snapshot(plain)
+        assert len(expected[-1]) > 50  # the rules labelled many cases, most over several messages
+        assert snapshot(piped) == expected  # the same labels, and each "labels" event once
 
 
 def test_duplicates_across_in_flight_batches_are_caught(tmp_path):

@@ -43,6 +43,7 @@ class _InFlight:
     keys: set[tuple[str, str]] = field(default_factory=set)
     authors: dict[tuple[str, str], AuthorRecord] = field(default_factory=dict)
     cases: dict[int, CaseState] = field(default_factory=dict)  # by author row id
+    labels: dict[int, set[str]] = field(default_factory=dict)  # by case id: what routing gave the cases
 
 
 class Threader:
@@ -67,6 +68,7 @@ class Threader:
         rows = IngestRows()
         authors = self._authors(fresh, previous, current, rows)
         cases = self._current_cases(current, previous)
+        labels = self._labels(cases, previous) if self.router is not None else {}
         new_cases: dict[int, CaseState] = {}
         touched: dict[int, CaseState] = {}
         events: list[Event] = []
@@ -93,10 +95,12 @@ class Threader:
                 else:
                     message.sentiment = score_sentiment(message.text, message.language)
             if self.router is not None and message.direction == "in":
-                routing = self.router.route(message, case, author.author_type, author.followers,
-                                            has_labels=self._label_check(case.id, new_cases, rows))
+                has = labels.setdefault(case.id, set())
+                routing = self.router.route(message, case, author.author_type, author.followers, has.__contains__)
                 if routing.events:
                     rows.labels.extend((case.id, label) for label in sorted(routing.labels))
+                    has.update(routing.labels)
+                    current.labels[case.id] = has
                     events.extend(routing.events)
                     if case.id not in new_cases:
                         touched[case.id] = case
@@ -113,12 +117,12 @@ class Threader:
         self.in_flight = current
         return rows, counts
 
-    def _label_check(self, case_id: int, new_cases: dict[int, CaseState], rows: IngestRows):
-        """Whether the case has a label already: stored, or given earlier in this batch."""
-        given = {label for case, label in rows.labels if case == case_id}
-        if case_id in new_cases:
-            return given.__contains__
-        return lambda label: label in given or self.reader.has_label(case_id, label)
+    def _labels(self, cases: dict[int, CaseState], previous: _InFlight) -> dict[int, set[str]]:
+        """The labels of the batch's cases: stored, or given by the previous batch (maybe not stored yet)."""
+        labels = self.reader.labels_of([case.id for case in cases.values()])
+        for case_id, given in previous.labels.items():
+            labels.setdefault(case_id, set()).update(given)
+        return labels
 
     def _fresh(self, batch: list[Message], previous: _InFlight, current: _InFlight) -> list[Message]:
         """The batch less what is stored already or repeated, oldest first."""

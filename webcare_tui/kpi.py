@@ -367,15 +367,17 @@ def judge_run(run: Run, settings: KpiSettings, now: int) -> tuple[int | None, st
 
 def apply_runs(kpis: Kpis, runs: Iterable[Run], settings: KpiSettings, now: int) -> None:
     """Fill the run-based KPIs (response times, first response, service level) of `kpis`."""
-    add_judged(kpis, [(run, *judge_run(run, settings, now)) for run in runs])
+    runs = list(runs)
+    _fill_runs(kpis, runs, [judge_run(run, settings, now) for run in runs], range(len(runs)))
 
 
-def add_judged(kpis: Kpis, judged: list[tuple[Run, int | None, str]]) -> None:
-    """Fill the run-based KPIs from runs already judged by `judge_run`."""
-    responses = [took for _, took, _ in judged if took is not None]
-    firsts = [took for run, took, _ in judged if took is not None and run.first]
-    verdicts = [verdict for _, _, verdict in judged]
-    kpis.runs += len(judged)
+def _fill_runs(kpis: Kpis, runs: list[Run], judged: list[tuple[int | None, str]], indexes: Iterable[int]) -> None:
+    """Fill the run-based KPIs from the runs at `indexes`; judged[i] is `judge_run` of runs[i]."""
+    picked = [judged[i] for i in indexes]
+    responses = [took for took, _ in picked if took is not None]
+    firsts = [judged[i][0] for i in indexes if runs[i].first and judged[i][0] is not None]
+    verdicts = [verdict for _, verdict in picked]
+    kpis.runs += len(picked)
     kpis.within_deadline += verdicts.count(WITHIN)
     kpis.missed_deadline += verdicts.count(MISSED)
     kpis.not_yet_due += verdicts.count(NOT_YET_DUE)
@@ -442,32 +444,30 @@ class PeriodKpis:
     sentiment: dict[str, int]  # negative, neutral, positive, unscored (inbound messages)
 
 
-_RUNS_READER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcare-kpi-runs")
+_READERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="webcare-kpi")
 _RUN_FIELDS = ("runs", "within_deadline", "missed_deadline", "not_yet_due", "answered", "response_avg",
                "response_median", "first_response_cases", "first_response_avg", "first_response_median",
                "service_level")
 
 
-def _judged_runs(source: KpiSource, settings: KpiSettings, start: int, end: int,
-                 now: int) -> tuple[Kpis, dict[tuple[str, Any], Kpis]]:
-    """The run-based KPIs of the runs that started in [start, end): for the team and per agent,
-    platform and label (each run judged once; the slices share the verdicts)."""
-    make = Run._make
-    runs = [make((*row[:8], tuple(sorted(row[8].split("\x1f"))) if row[8] else ()))
-            for row in source.kpi_runs(start, end)]
-    judged = [(run, *judge_run(run, settings, now)) for run in runs]
-    team = Kpis()
-    add_judged(team, judged)
-    split: dict[tuple[str, Any], list] = {}
-    for entry in judged:
-        run = entry[0]
-        split.setdefault(("agent", run.responder), []).append(entry)
-        split.setdefault(("platform", run.platform), []).append(entry)
+def _run_kpis(rows: list[tuple], settings: KpiSettings, now: int) -> tuple[Kpis, dict[tuple[str, Any], Kpis]]:
+    """The run-based KPIs of the period's runs (rows of `kpi_runs`): for the team and per agent,
+    platform and label. Each run is judged once; the slices share the verdicts by index."""
+    runs = [Run(*row[:8], tuple(sorted(row[8].split("\x1f"))) if row[8] else ()) for row in rows]
+    judged = [judge_run(run, settings, now) for run in runs]
+    slices: dict[str, dict[Any, list[int]]] = {"agent": {}, "platform": {}, "label": {}}
+    by_agent, by_platform, by_label = slices["agent"], slices["platform"], slices["label"]
+    for index, run in enumerate(runs):
+        by_agent.setdefault(run.responder, []).append(index)
+        by_platform.setdefault(run.platform, []).append(index)
         for label in run.labels or (UNLABELLED,):
-            split.setdefault(("label", label), []).append(entry)
+            by_label.setdefault(label, []).append(index)
+    team = Kpis()
+    _fill_runs(team, runs, judged, range(len(runs)))
     groups = {}
-    for key, entries in split.items():
-        add_judged(groups.setdefault(key, Kpis()), entries)
+    for kind, members in slices.items():
+        for key, indexes in members.items():
+            _fill_runs(groups.setdefault((kind, key), Kpis()), runs, judged, indexes)
     return team, groups
 
 
@@ -489,9 +489,11 @@ def period_kpis(source: KpiSource, settings: KpiSettings, first: date, last: dat
         return groups[kind].setdefault(key, Kpis())
 
     sentiment = {"negative": 0, "neutral": 0, "positive": 0, "unscored": 0}
-    # the runs, the longest part, are read and judged in another thread while this one reads the
-    # rest: SQLite lets go of the GIL, so the two overlap on the machine's two cores
-    judged_runs = _RUNS_READER.submit(_judged_runs, source, settings, start, end, now) if start < now else None
+    # The three long queries run at once: SQLite lets go of the GIL while it works, so they
+    # share the machine's cores. The runs are judged only when all three are in: Python code
+    # running meanwhile would make each query wait for the GIL at every row it returns.
+    runs = _READERS.submit(source.kpi_runs, start, end) if start < now else None
+    open_rows = _READERS.submit(source.kpi_open_now) if now < end else _READERS.submit(source.kpi_open_at, end - 1)
     messages = source.kpi_messages(start, end)
     for direction, platform, who, count, negative, neutral, positive in messages["counts"]:
         name = "incoming" if direction == "in" else "replies"
@@ -512,14 +514,13 @@ def period_kpis(source: KpiSource, settings: KpiSettings, first: date, last: dat
         (team if kind == "team" else slot(kind, key)).handled += count
     for kind, key, count in source.kpi_completed(start, end):
         (team if kind == "team" else slot(kind, key)).completed += count
-    open_rows = source.kpi_open_now() if now < end else source.kpi_open_at(end - 1)
-    for kind, key, count, oldest in open_rows:
+    for kind, key, count, oldest in open_rows.result():
         kpis = team if kind == "team" else slot(kind, key)
         kpis.open += count
         if oldest is not None and (kpis.oldest_waiting_since is None or oldest < kpis.oldest_waiting_since):
             kpis.oldest_waiting_since = oldest
-    if judged_runs is not None:
-        team_runs, group_runs = judged_runs.result()
+    if runs is not None:
+        team_runs, group_runs = _run_kpis(runs.result(), settings, now)
         _take_runs(team, team_runs)
         for (kind, key), kpis in group_runs.items():
             _take_runs(slot(kind, key), kpis)

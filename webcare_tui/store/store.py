@@ -233,8 +233,11 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
         )
         conn.executemany("INSERT INTO messages_fts (rowid, text) VALUES (?, ?)", ((r[0], r[8]) for r in rows.messages))
         self._insert_events(rows.events)
-        for case_id, label in rows.labels:
-            self.set_labels(case_id, add=[label])
+        if rows.labels:
+            names = {name for _, name in rows.labels}
+            conn.executemany("INSERT OR IGNORE INTO labels (name) VALUES (?)", ((name,) for name in names))
+            conn.executemany("INSERT OR IGNORE INTO case_labels (case_id, label_id) SELECT ?, id FROM labels WHERE name = ?",
+                             rows.labels)
 
     def _update_cases(self, rows: list[tuple]) -> None:
         """Rewrite the threading fields of cases from rows in `_CASE_COLUMNS` order."""
@@ -413,10 +416,15 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
         return self._rows("SELECT id, status, created_at, last_message_at, message_count FROM cases"
                           " WHERE author_id = ? AND merged_into IS NULL ORDER BY created_at DESC", (author_id,))
 
-    def has_label(self, case_id: int, name: str) -> bool:
-        return self.conn.execute(
-            "SELECT 1 FROM case_labels JOIN labels ON labels.id = label_id WHERE case_id = ? AND name = ?",
-            (case_id, name)).fetchone() is not None
+    def labels_of(self, case_ids: Sequence[int]) -> dict[int, set[str]]:
+        """The label names of each of these cases that has any."""
+        found: dict[int, set[str]] = {}
+        for chunk in _chunks(case_ids):
+            for case_id, name in self.conn.execute(
+                    f"SELECT case_id, name FROM case_labels JOIN labels ON labels.id = label_id"
+                    f" WHERE case_id IN ({_marks(len(chunk))})", tuple(chunk)):
+                found.setdefault(case_id, set()).add(name)
+        return found
 
     def last_rule_assignment(self, team: str) -> str | None:
         """The agent a routing rule last gave a case of `team` (the round-robin turn)."""
