@@ -38,6 +38,47 @@ def test_an_older_file_is_migrated_and_keeps_its_data(tmp_path):
         assert store.case_memos(1)[0]["text"] == "terugbellen"
 
 
+def label_ids(store, case_id):
+    names = dict(store.conn.execute("SELECT id, name FROM labels"))
+    ids = store.conn.execute("SELECT label_ids FROM cases WHERE id = ?", (case_id,)).fetchone()[0]
+    return sorted(names[int(i)] for i in ids.split(",")) if ids else []
+
+
+def test_a_cases_own_copy_of_its_labels_follows_every_change(store):
+    ingest(store, [msg(0, author="anna"), msg(10, author="bram")])
+    anna, bram = (case["id"] for case in sorted(store.list_cases(), key=lambda c: c["id"]))
+    with store.transaction():
+        store.set_labels(anna, add=["Storing", "Factuur"])
+        store.set_labels(bram, add=["Klacht"])
+    assert (label_ids(store, anna), label_ids(store, bram)) == (["Factuur", "Storing"], ["Klacht"])
+    with store.transaction():
+        store.set_labels(anna, remove=["Storing"])
+        store.set_labels(bram, add=["Factuur"])
+    assert (label_ids(store, anna), label_ids(store, bram)) == (["Factuur"], ["Factuur", "Klacht"])
+    with store.transaction():
+        store.move_case_contents(bram, anna)  # a merge
+        store.set_labels(anna, add=["Factuur"])  # already there: nothing changes
+    assert (label_ids(store, anna), label_ids(store, bram)) == (["Factuur", "Klacht"], [])
+    with store.transaction():
+        store.set_labels(anna, remove=["Factuur", "Klacht"])
+    assert store.conn.execute("SELECT label_ids FROM cases WHERE id = ?", (anna,)).fetchone()[0] == ""
+
+
+def test_migration_8_copies_the_labels_a_file_had(tmp_path):
+    path = tmp_path / "v7.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, str(path), target=7)
+    conn.execute("INSERT INTO authors (id, platform, platform_author_id) VALUES (1, 'x', 'anna')")
+    for case_id in (1, 2):
+        conn.execute("INSERT INTO cases (id, author_id, platform, account, status, created_at, last_message_at,"
+                     " last_direction) VALUES (?, 1, 'x', 'a', 'open', 0, 0, 'in')", (case_id,))
+    conn.execute("INSERT INTO labels (id, name) VALUES (1, 'Storing'), (2, 'Factuur')")
+    conn.execute("INSERT INTO case_labels (case_id, label_id) VALUES (1, 2), (1, 1)")
+    conn.close()
+    with Store(path) as store:
+        assert (label_ids(store, 1), label_ids(store, 2)) == (["Factuur", "Storing"], [])
+
+
 def test_a_file_from_a_newer_version_is_refused_untouched(tmp_path):
     path = tmp_path / "future.db"
     with Store(path) as store:

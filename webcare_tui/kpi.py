@@ -351,15 +351,16 @@ WITHIN, MISSED, NOT_YET_DUE = "within", "missed", "not yet due"
 
 def judge_run(run: Run, settings: KpiSettings, now: int) -> tuple[int | None, str]:
     """A run's response time (None: not answered) and whether it was handled within its deadline."""
-    schedule = settings.schedule_for(run.responder)
-    deadline = settings.deadline_for(run.platform)
-    due = schedule.add(run.started_at, deadline) if schedule else run.started_at + deadline
+    _, platform, started_at, answered_at, agent, owner, closed_at, _, _ = run  # fields by position: a day has thousands
+    schedule = settings.schedule_for(agent or owner) if settings.working_hours else None
+    deadline = settings.deadlines.get(platform, settings.deadline)
+    due = schedule.add(started_at, deadline) if schedule else started_at + deadline
     took = None
-    handled_at = run.answered_at
+    handled_at = answered_at
     if handled_at is not None:
-        took = schedule.working_seconds(run.started_at, handled_at) if schedule else handled_at - run.started_at
-    elif run.closed_at is not None and run.closed_at >= run.started_at:
-        handled_at = run.closed_at  # completed without a reply (spam, "thanks!")
+        took = schedule.working_seconds(started_at, handled_at) if schedule else handled_at - started_at
+    elif closed_at is not None and closed_at >= started_at:
+        handled_at = closed_at  # completed without a reply (spam, "thanks!")
     if handled_at is not None:
         return took, WITHIN if handled_at <= due else MISSED
     return took, MISSED if now > due else NOT_YET_DUE
@@ -371,11 +372,11 @@ def apply_runs(kpis: Kpis, runs: Iterable[Run], settings: KpiSettings, now: int)
     _fill_runs(kpis, runs, [judge_run(run, settings, now) for run in runs], range(len(runs)))
 
 
-def _fill_runs(kpis: Kpis, runs: list[Run], judged: list[tuple[int | None, str]], indexes: Iterable[int]) -> None:
+def _fill_runs(kpis: Kpis, runs: list[tuple], judged: list[tuple[int | None, str]], indexes: Iterable[int]) -> None:
     """Fill the run-based KPIs from the runs at `indexes`; judged[i] is `judge_run` of runs[i]."""
     picked = [judged[i] for i in indexes]
     responses = [took for took, _ in picked if took is not None]
-    firsts = [judged[i][0] for i in indexes if runs[i].first and judged[i][0] is not None]
+    firsts = [judged[i][0] for i in indexes if runs[i][7] and judged[i][0] is not None]  # Run.first
     verdicts = [verdict for _, verdict in picked]
     kpis.runs += len(picked)
     kpis.within_deadline += verdicts.count(WITHIN)
@@ -450,17 +451,16 @@ _RUN_FIELDS = ("runs", "within_deadline", "missed_deadline", "not_yet_due", "ans
                "service_level")
 
 
-def _run_kpis(rows: list[tuple], settings: KpiSettings, now: int) -> tuple[Kpis, dict[tuple[str, Any], Kpis]]:
-    """The run-based KPIs of the period's runs (rows of `kpi_runs`): for the team and per agent,
-    platform and label. Each run is judged once; the slices share the verdicts by index."""
-    runs = [Run(*row[:8], tuple(sorted(row[8].split("\x1f"))) if row[8] else ()) for row in rows]
+def _run_kpis(runs: list[tuple], settings: KpiSettings, now: int) -> tuple[Kpis, dict[tuple[str, Any], Kpis]]:
+    """The run-based KPIs of the period's runs (rows of `kpi_runs`, shaped as `Run`): for the team and
+    per agent, platform and label. Each run is judged once; the slices share the verdicts by index."""
     judged = [judge_run(run, settings, now) for run in runs]
     slices: dict[str, dict[Any, list[int]]] = {"agent": {}, "platform": {}, "label": {}}
     by_agent, by_platform, by_label = slices["agent"], slices["platform"], slices["label"]
-    for index, run in enumerate(runs):
-        by_agent.setdefault(run.responder, []).append(index)
-        by_platform.setdefault(run.platform, []).append(index)
-        for label in run.labels or (UNLABELLED,):
+    for index, (_, platform, _, _, agent, owner, _, _, labels) in enumerate(runs):
+        by_agent.setdefault(agent or owner, []).append(index)  # Run.responder
+        by_platform.setdefault(platform, []).append(index)
+        for label in labels or (UNLABELLED,):
             by_label.setdefault(label, []).append(index)
     team = Kpis()
     _fill_runs(team, runs, judged, range(len(runs)))

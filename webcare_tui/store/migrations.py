@@ -220,6 +220,28 @@ MIGRATIONS: list[str] = [
     CREATE INDEX outbox_state ON outbox (state, next_attempt_at, id);
     CREATE INDEX outbox_case ON outbox (case_id, id);
     """,
+    # 8: a case's label ids on the case itself ("3,7"; '' for none), kept by triggers whatever
+    # writes case_labels. The KPIs group cases by it (a few dozen label sets) instead of joining
+    # case_labels per case: with most cases labelled, that join cost 200 ms for the open cases.
+    """
+    ALTER TABLE cases ADD COLUMN label_ids TEXT NOT NULL DEFAULT '';
+    UPDATE cases SET label_ids = (SELECT group_concat(label_id) FROM (
+        SELECT label_id FROM case_labels WHERE case_id = cases.id ORDER BY label_id))
+        WHERE id IN (SELECT case_id FROM case_labels);
+    CREATE TRIGGER case_labels_added AFTER INSERT ON case_labels BEGIN
+        UPDATE cases SET label_ids = (SELECT group_concat(label_id) FROM (
+            SELECT label_id FROM case_labels WHERE case_id = NEW.case_id ORDER BY label_id))
+            WHERE id = NEW.case_id;
+    END;
+    CREATE TRIGGER case_labels_removed AFTER DELETE ON case_labels BEGIN
+        UPDATE cases SET label_ids = coalesce((SELECT group_concat(label_id) FROM (
+            SELECT label_id FROM case_labels WHERE case_id = OLD.case_id ORDER BY label_id)), '')
+            WHERE id = OLD.case_id;
+    END;
+    DROP INDEX cases_open_kpi;
+    CREATE INDEX cases_open_kpi ON cases (last_direction, platform, owner, label_ids, waiting_since, status)
+        WHERE status IN ('new', 'open', 'awaiting_approval');
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -352,6 +352,7 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
         if not rows:
             raise StoreError(f"there is no case {case_id}")
         case = rows[0]
+        del case["label_ids"]  # the KPIs' copy of the labels, which follow by name
         case["labels"] = self.case_labels(case_id)
         return case
 
