@@ -92,6 +92,30 @@ def test_words_match_whole_words_in_any_case_and_language(text, expected):
     assert fired(text) == expected
 
 
+PHRASES = ["storing", "geen internet", "bol.com", "@bol", "Störung", "サポート"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Storing in Almere?", True),
+    ("al uren GEEN  internet", False),  # two spaces: not the phrase
+    ("al uren geen internet!", True),
+    ("geen internetverbinding", False),  # the phrase inside a longer word
+    ("besteld bij Bol.com gisteren", True),
+    ("www.bol.comfort.nl", False),
+    ("@bol help", True),
+    ("@bolletje", False),
+    ("Eine STÖRUNG seit heute", True),
+    ("サポート お願いします", True),
+    ("onderhoud gepland, geen storingen", False),
+])
+def test_phrases_find_whole_words_exactly_as_the_regex_does(text, expected):
+    from webcare_tui.rules import Phrases, phrase_pattern, words_of
+
+    folded = text.casefold()
+    assert Phrases.of(PHRASES).found_in(folded, words_of(folded)) is expected
+    assert (phrase_pattern(PHRASES).search(folded) is not None) is expected
+
+
 def test_first_match_sets_stop_and_all_match_sets_go_on():
     loaded = book()
     press = replace(msg(0, text="Vraag over de hypotheek voor een artikel"), sentiment=-0.8)
