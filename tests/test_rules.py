@@ -92,7 +92,7 @@ def test_words_match_whole_words_in_any_case_and_language(text, expected):
     assert fired(text) == expected
 
 
-PHRASES = ["storing", "geen internet", "bol.com", "@bol", "Störung", "サポート"]
+PHRASES = ["storing", "geen internet", "bol.com", "@bol", "Störung", "サポート", ".nl", ":-("]
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -107,6 +107,9 @@ PHRASES = ["storing", "geen internet", "bol.com", "@bol", "Störung", "サポー
     ("Eine STÖRUNG seit heute", True),
     ("サポート お願いします", True),
     ("onderhoud gepland, geen storingen", False),
+    ("kijk op bol.nl", False),  # ".nl" must start after a non-word character
+    ("kijk op www .nl", True),
+    ("weer niks :-(", True),  # a phrase without a word: always searched
 ])
 def test_phrases_find_whole_words_exactly_as_the_regex_does(text, expected):
     from webcare_tui.rules import Phrases, phrase_pattern, words_of

@@ -72,12 +72,14 @@ class Phrases:
     """Phrases to find as whole words (as `phrase_pattern` finds them), faster on many posts.
 
     A phrase of one word is looked up in the post's set of words, split once for all rules;
-    the regex runs only for a phrase like "geen internet" or "bol.com" that occurs in the post.
+    the regex runs for a phrase like "geen internet" or "bol.com" only when the post has the
+    phrase's first word (a whole-word match of the phrase makes that word one of the post's).
     """
 
     words: frozenset[str]
     others: tuple[str, ...]
     pattern: re.Pattern[str] | None
+    leads: frozenset[str] | None  # the first word of each of the others; None: one has no word
 
     @classmethod
     def of(cls, phrases: Iterable[str]) -> Phrases | None:
@@ -86,13 +88,16 @@ class Phrases:
             return None
         words = frozenset(p for p in folded if _WORD.fullmatch(p))
         others = tuple(sorted(folded - words))
-        return cls(words, others, phrase_pattern(others))
+        firsts = [_WORD.search(phrase) for phrase in others]
+        leads = None if None in firsts else frozenset(first.group() for first in firsts)
+        return cls(words, others, phrase_pattern(others), leads)
 
     def found_in(self, folded: str, words: set[str]) -> bool:
         if not self.words.isdisjoint(words):
             return True
-        return (self.pattern is not None and any(phrase in folded for phrase in self.others)
-                and self.pattern.search(folded) is not None)
+        if self.pattern is None or (self.leads is not None and self.leads.isdisjoint(words)):
+            return False
+        return self.pattern.search(folded) is not None
 
 
 @dataclass(frozen=True)
