@@ -316,11 +316,6 @@ class Run(NamedTuple):
     first: bool = False  # the case's first message: its response is the case's first response
     labels: tuple[str, ...] = ()
 
-    @property
-    def responder(self) -> str | None:
-        """Whom the run counts for: who answered it, else the case's owner."""
-        return self.agent or self.owner
-
 
 @dataclass
 class Kpis:
@@ -458,7 +453,7 @@ def _run_kpis(runs: list[tuple], settings: KpiSettings, now: int) -> tuple[Kpis,
     slices: dict[str, dict[Any, list[int]]] = {"agent": {}, "platform": {}, "label": {}}
     by_agent, by_platform, by_label = slices["agent"], slices["platform"], slices["label"]
     for index, (_, platform, _, _, agent, owner, _, _, labels) in enumerate(runs):
-        by_agent.setdefault(agent or owner, []).append(index)  # Run.responder
+        by_agent.setdefault(agent or owner, []).append(index)  # a run counts for who answered it, else the owner
         by_platform.setdefault(platform, []).append(index)
         for label in labels or (UNLABELLED,):
             by_label.setdefault(label, []).append(index)
