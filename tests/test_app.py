@@ -251,6 +251,10 @@ async def test_split_priority_and_the_customers_other_cases(team_inbox):
         first = app.screen.case_id
         await pilot.press("P", "P")
         assert team_inbox.get_case(first)["priority"] == 2
+        await pilot.press("P")
+        assert "priority 3 (urgent)" in str(app.screen.query_one("#notice").render())
+        await pilot.press("P")  # from urgent back to normal
+        assert team_inbox.get_case(first)["priority"] == 0
         await pilot.press("s", *"#3", "enter")  # anna's case has two messages
         assert "give a message number from #1 to #2" in str(app.screen.query_one("#notice").render())
         await pilot.press("s", *"2", "enter")
@@ -412,3 +416,24 @@ async def test_a_preview_shows_the_customers_name_as_inert_text(team_inbox):
         await pilot.press("3", "W")  # Terugbellen starts "Hoi {author.first_name}"
         shown = str(app.screen.query_one("Static").render())
         assert "Hoi Anna, we bellen" in shown and "\x1b" not in shown and "\x07" not in shown
+
+
+async def test_a_failed_reply_is_sent_again_or_discarded_from_its_case(team_inbox):
+    app = make_app(Config(), team_inbox, connectors={})
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("3", "enter")
+        case_id = app.screen.case_id
+        await pilot.press("t")
+        assert "no failed reply in this case" in str(app.screen.query_one("#notice").render())
+        first = app.outbox.queue_reply(case_id, "Dat zoeken we uit", agent="tim", visibility="public")
+        second = app.outbox.queue_reply(case_id, "Nog even geduld", agent="tim", visibility="public")
+        team_inbox.update_outbox(first, T0, state="failed", last_error="500 from the platform")
+        team_inbox.update_outbox(second, T0, state="unknown", last_error="timed out")
+        await pilot.press("t")  # the newest undelivered one
+        states = {row["id"]: row["state"] for row in team_inbox.case_outbox(case_id)}
+        assert states[second] == "queued" and states[first] == "failed"
+        await pilot.press("x")
+        states = {row["id"]: row["state"] for row in team_inbox.case_outbox(case_id)}
+        assert states[first] == "discarded" and states[second] == "queued"
+        await pilot.press("x")
+        assert "no failed reply in this case" in str(app.screen.query_one("#notice").render())

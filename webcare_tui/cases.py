@@ -27,6 +27,14 @@ from webcare_tui.store import Store, StoreError
 NOT_SENT = ("queued", "failed", "unknown")  # outbox states of a change that has not reached the platform
 
 
+PRIORITIES = ("normal", "raised", "high", "urgent")  # a case's priority is an index into this
+
+
+def next_priority(priority: int) -> int:
+    """The priority one key press gives: one step up, and from urgent back to normal."""
+    return (priority + 1) % len(PRIORITIES)
+
+
 class CaseError(ValueError):
     """An action that the rules do not allow; the message says why."""
 
@@ -145,8 +153,8 @@ class CaseService:
             self._queue_remote(case_id, "status", {"status": status}, self._now())
 
     def set_priority(self, case_id: int, priority: int, actor: str) -> None:
-        """0 normal … 3 urgent."""
-        if priority not in range(4):
+        """0 normal … 3 urgent (`PRIORITIES`)."""
+        if priority not in range(len(PRIORITIES)):
             raise CaseError("priority is 0 (normal) to 3 (urgent)")
         with self.store.transaction():
             case = self._case(case_id)

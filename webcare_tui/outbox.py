@@ -42,6 +42,9 @@ from webcare_tui.sync import backoff
 UNKNOWN_HELP = "it may have reached the platform; check there, then retry or discard it"
 
 
+UNDELIVERED = ("failed", "unknown")  # states an agent may retry or discard
+
+
 class ReplyError(ValueError):
     """A reply that cannot be queued as it is; the message says why."""
 
@@ -194,11 +197,16 @@ class Outbox:
             self.store.add_events([Event(case_id, now, agent, "like", {"outbox_id": outbox_id})])
             return outbox_id
 
+    def last_undelivered(self, case_id: int) -> dict | None:
+        """The case's newest outbox row that failed or whose outcome is unknown (what retry and discard act on)."""
+        rows = [row for row in self.store.case_outbox(case_id) if row["state"] in UNDELIVERED]
+        return rows[-1] if rows else None
+
     def retry(self, outbox_id: int, actor: str) -> None:
         """Send a failed (or unknown) row again."""
         with self.store.transaction():
             row = self.store.outbox_row(outbox_id)
-            if row["state"] not in ("failed", "unknown"):
+            if row["state"] not in UNDELIVERED:
                 raise ReplyError(f"that reply is {row['state']}, not failed")
             now = int(self.clock())
             self.store.update_outbox(outbox_id, now, state="queued", next_attempt_at=None, last_error=None)

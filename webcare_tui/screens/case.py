@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from webcare_tui.approvals import ApprovalError, Approvals, is_lead, leads, needs_approval
-from webcare_tui.cases import CaseError
+from webcare_tui.cases import PRIORITIES, CaseError, next_priority
 from webcare_tui.outbox import ReplyError, is_draft, signature_for
 from webcare_tui.safe_text import clean
 from webcare_tui.screens.macro_keys import MacroKeys
@@ -360,10 +360,10 @@ class CaseScreen(MacroKeys, Screen):
         self.app.push_screen(PromptScreen(f"Why is {agent}'s reply not approved? (they see it on the case)"), reject)
 
     def _undelivered(self) -> dict | None:
-        rows = [r for r in self.app.store.case_outbox(self.case_id) if r["state"] in ("failed", "unknown")]  # type: ignore[attr-defined]
-        if not rows:
+        row = self.app.outbox.last_undelivered(self.case_id)  # type: ignore[attr-defined]
+        if row is None:
             self.notice("no failed reply in this case")
-        return rows[-1] if rows else None
+        return row
 
     def action_retry(self) -> None:
         if row := self._undelivered():
@@ -374,9 +374,9 @@ class CaseScreen(MacroKeys, Screen):
             self._act(lambda: self.app.outbox.discard(row["id"], actor=self.actor), "reply discarded")  # type: ignore[attr-defined]
 
     def action_priority(self) -> None:
-        new = (self.case["priority"] + 1) % 4
+        new = next_priority(self.case["priority"])
         self._act(lambda: self.app.cases.set_priority(self.case_id, new, actor=self.actor),  # type: ignore[attr-defined]
-                  f"priority {new} ({('normal', 'raised', 'high', 'urgent')[new]})")
+                  f"priority {new} ({PRIORITIES[new]})")
 
     def action_split(self) -> None:
         def split(number: str | None) -> None:
