@@ -79,6 +79,57 @@ def test_migration_8_copies_the_labels_a_file_had(tmp_path):
         assert (label_ids(store, 1), label_ids(store, 2)) == (["Factuur", "Storing"], [])
 
 
+def waiting_counts(store):
+    """open_case_counts as kept by the triggers, and as counted from the cases themselves."""
+    kept = store.conn.execute("SELECT platform, coalesce(owner, '-'), label_ids, count FROM open_case_counts"
+                              " WHERE count != 0").fetchall()
+    counted = store.conn.execute(
+        "SELECT platform, coalesce(owner, '-'), label_ids, count(*) FROM cases WHERE last_direction = 'in'"
+        " AND status IN ('new', 'open', 'awaiting_approval') GROUP BY 1, 2, 3").fetchall()
+    return sorted(kept), sorted(counted)
+
+
+def test_the_waiting_case_counts_follow_every_change(store):
+    from webcare_tui.cases import CaseService
+
+    service = CaseService(store)
+    ingest(store, [msg(0, author="anna"), msg(10, author="bram", platform="facebook"), msg(20, author="cees"),
+                   msg(30, author="cees", text="Hallo?")])
+    anna, bram, cees = (case["id"] for case in sorted(store.list_cases(), key=lambda c: c["id"]))
+    kept, counted = waiting_counts(store)
+    assert kept == counted == [("facebook", "-", "", 1), ("x", "-", "", 2)]
+    service.assign(anna, "tim", actor="lisa")
+    service.label(bram, actor="tim", add=["Storing"])
+    ingest(store, [msg(HOUR, "out", author="cees", agent="sanne")])  # answered: no longer waiting
+    kept, counted = waiting_counts(store)
+    assert kept == counted and sum(row[3] for row in kept) == 2
+    service.set_status(anna, "closed", actor="tim")
+    ingest(store, [msg(2 * HOUR, author="cees", text="Dank!"), msg(2 * HOUR, author="dirk")])
+    service.label(bram, actor="tim", remove=["Storing"])
+    thanks = store.case_messages(cees)[-1]["id"]
+    split_off = service.split(thanks, actor="tim")
+    kept, counted = waiting_counts(store)
+    assert kept == counted and sum(row[3] for row in kept) == 3  # bram, dirk and the split-off "Dank!"
+    service.merge(cees, split_off, actor="tim")
+    kept, counted = waiting_counts(store)
+    assert kept == counted
+    assert sorted(row[:2] for row in kept) == [("facebook", "-"), ("x", "-"), ("x", "sanne")]
+
+
+def test_migration_9_counts_the_cases_a_file_had_waiting(tmp_path):
+    path = tmp_path / "v8.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, str(path), target=8)
+    conn.execute("INSERT INTO authors (id, platform, platform_author_id) VALUES (1, 'x', 'anna')")
+    for case_id, status, direction in ((1, "open", "in"), (2, "new", "in"), (3, "pending", "out"), (4, "open", "out")):
+        conn.execute("INSERT INTO cases (id, author_id, platform, account, status, created_at, last_message_at,"
+                     " last_direction) VALUES (?, 1, 'x', 'a', ?, 0, 0, ?)", (case_id, status, direction))
+    conn.close()
+    with Store(path) as store:
+        kept, counted = waiting_counts(store)
+        assert kept == counted == [("x", "-", "", 2)]
+
+
 def test_a_file_from_a_newer_version_is_refused_untouched(tmp_path):
     path = tmp_path / "future.db"
     with Store(path) as store:

@@ -18,6 +18,7 @@ from collections import Counter
 from typing import Any
 
 _OPEN = "c.status IN ('new', 'open', 'awaiting_approval') AND c.last_direction = 'in'"  # as in cases_open_kpi
+# and as open_case_counts counts (migration 9)
 _UNLABELLED = (None,)  # the by-label key of a case without labels
 
 
@@ -121,12 +122,17 @@ class KpiQueries:
             " WHERE c.status = 'closed' AND c.closed_at >= ? AND c.closed_at < ? AND c.merged_into IS NULL"
             " GROUP BY 1, 2, 3", (start, end)), self._label_sets(), with_oldest=False)
 
+    def _waiting_groups(self) -> list[tuple]:
+        """Cases waiting on us now per (platform, owner, label ids): the count (kept by triggers in
+        open_case_counts) and the oldest waiting_since (the group's first entry in cases_open_kpi)."""
+        return self._kpi(
+            "SELECT g.platform, g.owner, g.label_ids, g.count, (SELECT min(c.waiting_since) FROM cases c"
+            f"  INDEXED BY cases_open_kpi WHERE {_OPEN} AND c.platform = g.platform AND c.owner IS g.owner"
+            "  AND c.label_ids = g.label_ids) FROM open_case_counts g WHERE g.count > 0")
+
     def kpi_open_now(self) -> list[tuple]:
         """Cases waiting on us now: (kind, key, count, oldest waiting_since)."""
-        # grouped in the index's own order: one pass over it, no sorting
-        return _rollup(self._kpi(f"SELECT c.platform, c.owner, c.label_ids, count(*), min(c.waiting_since) FROM cases c"
-                                 f" INDEXED BY cases_open_kpi WHERE {_OPEN} GROUP BY 1, 2, 3"),
-                       self._label_sets(), with_oldest=True)
+        return _rollup(self._waiting_groups(), self._label_sets(), with_oldest=True)
 
     def kpi_open_at(self, at: int) -> list[tuple]:
         """Cases that waited on us at moment `at` (their last message by then inbound, and no close
@@ -136,8 +142,16 @@ class KpiQueries:
         answered or closed after `at`, so only cases with a reply or a close since then are looked
         at, one row each: the cost grows with the activity since `at`, not with the store.
         """
-        still = self._kpi(f"SELECT c.platform, c.owner, c.label_ids, count(*), min(c.waiting_since) FROM cases c"
-                          f" INDEXED BY cases_open_kpi WHERE {_OPEN} AND c.waiting_since <= ? GROUP BY 1, 2, 3", (at,))
+        # still waiting since before `at`: all waiting now, less those waiting only since (few)
+        since = {tuple(group): count for *group, count in self._kpi(
+            "SELECT platform, owner, label_ids, count(*) FROM ("
+            f" SELECT c.platform, c.owner, c.label_ids FROM cases c INDEXED BY cases_open_waiting"
+            f"  WHERE {_OPEN} AND c.waiting_since > ?"  # two index ranges: an OR would scan the index
+            f" UNION ALL SELECT c.platform, c.owner, c.label_ids FROM cases c INDEXED BY cases_open_waiting"
+            f"  WHERE {_OPEN} AND c.waiting_since IS NULL) GROUP BY 1, 2, 3", (at,))}
+        still = [(platform, owner, label_ids, left, oldest)  # a group with one left has its oldest before `at`
+                 for platform, owner, label_ids, count, oldest in self._waiting_groups()
+                 if (left := count - since.get((platform, owner, label_ids), 0))]
         since_then = self._kpi(
             "WITH cand AS MATERIALIZED (SELECT case_id AS id FROM messages INDEXED BY messages_outbound"
             "  WHERE direction = 'out' AND created_at > :at"
