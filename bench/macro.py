@@ -1,11 +1,12 @@
-"""Benchmark: applying a macro with one key on a store of 1,000,000 cached messages.
+"""Benchmark: one-key actions on a store of 1,000,000 cached messages.
 
     python bench/macro.py [--presses 200]
 
-Times, inside the app, from the macro key's handler to the callback after the
-refreshed screen (as ../shared/BENCH.md asks), applying the Hypotheken macro to the
-case under the cursor in "All open" again and again. Runs on a copy of the
-store bench/ui.py builds, so the cached store stays as it was.
+Times, inside the app, from the key's handler to the callback after the refreshed
+screen (as ../shared/BENCH.md asks): the Hypotheken macro applied to the case under
+the cursor in "All open" again and again, and on a case screen the priority key
+(an action that changes the case and adds a line to its timeline). Runs on a copy of
+the store bench/ui.py builds, so the cached store stays as it was.
 """
 
 from __future__ import annotations
@@ -51,6 +52,32 @@ async def presses(path: Path, count: int) -> list[float]:
     return samples
 
 
+async def case_presses(path: Path, count: int) -> list[float]:
+    from webcare_tui.app import make_app
+    from webcare_tui.config import Config
+    from webcare_tui.store import Store
+
+    samples: list[float] = []
+    with Store(path) as store:
+        app = make_app(Config(), store, connectors={})
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("3", "enter")
+            screen = app.screen
+            original = screen.action_priority
+
+            def timed() -> None:
+                started = time.perf_counter()
+                original()
+                screen.call_after_refresh(lambda: samples.append(time.perf_counter() - started))
+
+            screen.action_priority = timed
+            for _ in range(count):
+                await pilot.press("P")
+            await pilot.pause(0.2)
+            assert "priority" in str(screen.query_one("#notice").render())
+    return samples
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presses", type=int, default=200)
@@ -61,6 +88,7 @@ def main() -> None:
         shutil.copy(STORE, copy)
         print(f"machine: {os.cpu_count()} cores; store {copy.stat().st_size / 1e6:,.0f} MB (a copy)")
         report("macro key → refreshed inbox (Hypotheken)", asyncio.run(presses(copy, args.presses)))
+        report("case screen: priority key → refreshed case", asyncio.run(case_presses(copy, args.presses)))
 
 
 if __name__ == "__main__":

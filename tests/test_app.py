@@ -437,3 +437,36 @@ async def test_a_failed_reply_is_sent_again_or_discarded_from_its_case(team_inbo
         assert states[first] == "discarded" and states[second] == "queued"
         await pilot.press("x")
         assert "no failed reply in this case" in str(app.screen.query_one("#notice").render())
+
+
+async def test_the_case_timeline_adds_updates_and_rebuilds_only_what_changed(team_inbox):
+    ingest(team_inbox, [msg(HOUR, author="anna", text="En nu is de tv ook stuk")])
+    app = make_app(Config(), team_inbox, connectors={})
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("3", "enter")
+        conversation = app.screen.query_one("#conversation")
+
+        def texts():
+            return [str(child.render()) for child in conversation.children]
+
+        first = conversation.children[0]
+        before = texts()
+        await pilot.press("P")  # one event line more; the rest stays as it was
+        await pilot.pause()
+        assert conversation.children[0] is first
+        assert texts()[:len(before)] == before and "priority" in texts()[-1]
+        case_id = app.screen.case_id
+        outbox_id = app.outbox.queue_reply(case_id, "We kijken ernaar", agent="tim", visibility="public")
+        app.screen.show_case()
+        await pilot.pause()
+        reply = conversation.children[-1]
+        assert "[queued]" in str(reply.render())
+        team_inbox.update_outbox(outbox_id, T0, state="failed", last_error="500 <b>oops</b>")
+        app.screen.show_case()  # the reply's delivery state changes in place
+        await pilot.pause()
+        assert conversation.children[-1] is reply and "[failed: 500 <b>oops</b>]" in str(reply.render())
+        await pilot.press("s", "2", "enter")  # the second message leaves: the timeline is built anew
+        await pilot.pause()
+        assert conversation.children[0] is not first
+        assert not any("En nu is de tv ook stuk" in text for text in texts())
+        assert any("Mijn wifi is kapot" in text for text in texts())

@@ -76,6 +76,10 @@ class CaseScreen(MacroKeys, Screen):
         super().__init__()
         self.case_id = case_id
         self.stale = False  # something changed while another screen was on top
+        self.drafts: list[dict] = []  # replies in this case waiting for a lead
+        self._footer_drafts: bool | None = None  # what the footer's approval keys were shown for
+        self._shown: list[tuple[str, Text, str]] = []  # the timeline on screen, and its widgets
+        self._widgets: list[Static] = []
 
     def compose(self) -> ComposeResult:
         yield StatusHeader()
@@ -112,7 +116,7 @@ class CaseScreen(MacroKeys, Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The approval keys show only while a draft waits in this case."""
         if action in ("approve", "edit_approve", "reject"):
-            return bool(getattr(self, "drafts", None))
+            return bool(self.drafts)
         return True
 
     def show_case(self) -> None:
@@ -128,17 +132,35 @@ class CaseScreen(MacroKeys, Screen):
             (f"  priority {case['priority']}" if case["priority"] else "", "bold red"),
         )
         self.query_one("#title", Static).update(title)
-        conversation = self.query_one("#conversation", VerticalScroll)
-        conversation.remove_children()
-        conversation.mount_all(self._timeline(case["id"]))
-        conversation.scroll_end(animate=False)
+        self._show_timeline(self._timeline(case["id"]))
         self.query_one("#author", Static).update(self._author_panel(case))
-        self.refresh_bindings()
+        if self._footer_drafts is not bool(self.drafts):  # the footer rebuilds all its keys: only when needed
+            self._footer_drafts = bool(self.drafts)
+            self.refresh_bindings()
 
-    def _timeline(self, case_id: int) -> list[Static]:
-        """Messages, memos and events in time order; customer text always as plain text."""
+    def _show_timeline(self, items: list[tuple[str, Text, str]]) -> None:
+        """Show (key, content, classes) items, touching only what changed: an action usually adds a
+        line or two at the end, and remounting a long case's every widget took ~150 ms."""
+        conversation = self.query_one("#conversation", VerticalScroll)
+        shown, widgets = self._shown, self._widgets
+        if [key for key, _, _ in items[:len(shown)]] != [key for key, _, _ in shown]:  # not just added to
+            conversation.remove_children()
+            shown, widgets = [], []
+        for widget, item, before in zip(widgets, items, shown):
+            if item[1:] != before[1:]:  # a reply's delivery state, a draft's: in place
+                widget.update(item[1])
+                widget.set_classes(item[2])
+        added = [Static(content, classes=classes) for _, content, classes in items[len(shown):]]
+        if added:
+            conversation.mount_all(added)
+            conversation.scroll_end(animate=False)
+        self._shown, self._widgets = items, widgets + added
+
+    def _timeline(self, case_id: int) -> list[tuple[str, Text, str]]:
+        """Messages, memos and events in time order as (key, content, classes); customer text always
+        as plain text."""
         store = self.app.store  # type: ignore[attr-defined]
-        items: list[tuple[int, int, Static]] = []
+        items: list[tuple[int, int, str, Text, str]] = []
         delivery = {row["payload"]["message_id"]: row for row in store.case_outbox(case_id) if row["kind"] == "reply"}
         self.message_ids = []
         for number, message in enumerate(store.case_messages(case_id), start=1):
@@ -151,12 +173,12 @@ class CaseScreen(MacroKeys, Screen):
                 state = row["state"] + (f": {clean(row['last_error'], single_line=True)}" if row["last_error"] else "")
                 head.append(f"  [{state}]", "bold red" if row["state"] in ("failed", "unknown") else "yellow")
             body = Text(clean(message["text"]))
-            items.append((message["created_at"], 1, Static(Text.assemble(head, "\n", body),
-                                                           classes="message " + ("in" if inbound else "out"))))
+            items.append((message["created_at"], 1, f"message {message['id']}", Text.assemble(head, "\n", body),
+                          "message " + ("in" if inbound else "out")))
         items += self._drafts(case_id)
         for memo in store.case_memos(case_id):
             text = Text.assemble((f"{_when(memo['created_at'])}  memo by {clean(memo['agent'], single_line=True)}\n", "dim"), clean(memo["text"]))
-            items.append((memo["created_at"], 2, Static(text, classes="message memo")))
+            items.append((memo["created_at"], 2, f"memo {memo['id']}", text, "message memo"))
         for event in store.case_events(case_id):
             if event["kind"] == "memo":
                 continue
@@ -164,11 +186,11 @@ class CaseScreen(MacroKeys, Screen):
             # the actor may be a teammate's id from the helpdesk (team mode): cleaned like customer text
             line = Text(f"{_when(event['at'])} · {clean(event['actor'], single_line=True)} · {event['kind']} "
                         f"{clean(detail, single_line=True)}")
-            items.append((event["at"], 0, Static(line, classes="event")))
+            items.append((event["at"], 0, f"event {event['id']}", line, "event"))
         items.sort(key=lambda item: (item[0], item[1]))
-        return [widget for _, _, widget in items]
+        return [(key, content, classes) for _, _, key, content, classes in items]
 
-    def _drafts(self, case_id: int) -> list[tuple[int, int, Static]]:
+    def _drafts(self, case_id: int) -> list[tuple[int, int, str, Text, str]]:
         """Replies waiting for a lead, and those a lead rejected: never sent, so never shown as messages."""
         store = self.app.store  # type: ignore[attr-defined]
         team = self.app.config.team  # type: ignore[attr-defined]
@@ -188,8 +210,8 @@ class CaseScreen(MacroKeys, Screen):
             else:
                 head.append(f"  [not approved: {clean(row['last_error'] or '', single_line=True)}]", "bold red")
                 classes = "message rejected"
-            items.append((row["created_at"], 1, Static(Text.assemble(head, "\n", clean(payload["text"])),
-                                                       classes=classes)))
+            items.append((row["created_at"], 1, f"draft {row['id']}", Text.assemble(head, "\n", clean(payload["text"])),
+                          classes))
         return items
 
     def _author_panel(self, case: dict) -> Text:

@@ -373,7 +373,7 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
 
     def case_events(self, case_id: int) -> list[dict[str, Any]]:
         rows = self._rows(
-            "SELECT at, actor, kind, detail FROM case_events WHERE case_id = ? ORDER BY at, id", (case_id,)
+            "SELECT id, at, actor, kind, detail FROM case_events WHERE case_id = ? ORDER BY at, id", (case_id,)
         )
         for row in rows:
             row["detail"] = orjson.loads(row["detail"])
