@@ -4,9 +4,10 @@
 
 Times, inside the app, from the key's handler to the callback after the refreshed
 screen (as ../shared/BENCH.md asks): the Hypotheken macro applied to the case under
-the cursor in "All open" again and again, and on a case screen the priority key
-(an action that changes the case and adds a line to its timeline). Runs on a copy of
-the store bench/ui.py builds, so the cached store stays as it was.
+the cursor in "All open" again and again; enter on a case of "All open" (opening the
+case screen), then escape and j; and on a case screen the priority key (an action that
+changes the case and adds a line to its timeline). Runs on a copy of the store
+bench/ui.py builds, so the cached store stays as it was.
 """
 
 from __future__ import annotations
@@ -52,6 +53,31 @@ async def presses(path: Path, count: int) -> list[float]:
     return samples
 
 
+async def case_opens(path: Path, count: int) -> list[float]:
+    from webcare_tui.app import make_app
+    from webcare_tui.config import Config
+    from webcare_tui.store import Store
+
+    samples: list[float] = []
+    with Store(path) as store:
+        app = make_app(Config(), store, connectors={})
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("3")
+            original = app.open_case
+
+            def timed(case_id: int) -> None:
+                started = time.perf_counter()
+                original(case_id)
+                app.screen.call_after_refresh(lambda: samples.append(time.perf_counter() - started))
+
+            app.open_case = timed
+            for _ in range(count):
+                await pilot.press("enter")
+                await pilot.pause(0.05)  # the screen's first frame, before escape
+                await pilot.press("escape", "j")
+    return samples
+
+
 async def case_presses(path: Path, count: int) -> list[float]:
     from webcare_tui.app import make_app
     from webcare_tui.config import Config
@@ -88,6 +114,7 @@ def main() -> None:
         shutil.copy(STORE, copy)
         print(f"machine: {os.cpu_count()} cores; store {copy.stat().st_size / 1e6:,.0f} MB (a copy)")
         report("macro key → refreshed inbox (Hypotheken)", asyncio.run(presses(copy, args.presses)))
+        report("enter → case screen shown", asyncio.run(case_opens(copy, args.presses // 4)))
         report("case screen: priority key → refreshed case", asyncio.run(case_presses(copy, args.presses)))
 
 

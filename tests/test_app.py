@@ -470,3 +470,21 @@ async def test_the_case_timeline_adds_updates_and_rebuilds_only_what_changed(tea
         assert conversation.children[0] is not first
         assert not any("En nu is de tv ook stuk" in text for text in texts())
         assert any("Mijn wifi is kapot" in text for text in texts())
+
+
+async def test_the_footer_is_rebuilt_only_when_its_keys_change(team_inbox):
+    from textual.widgets._footer import FooterKey
+
+    app = make_app(Config(), team_inbox, connectors={})
+    async with app.run_test(size=(160, 30)) as pilot:
+        await pilot.press("3", "enter")
+        await pilot.pause()
+        keys = list(app.screen.query(FooterKey))
+        assert keys and "Approve" not in [key.description for key in keys]
+        app.screen.refresh_bindings()  # nothing changed: Textual's footer would build every key anew
+        await pilot.pause()
+        assert list(app.screen.query(FooterKey)) == keys
+        app.outbox.queue_reply(app.screen.case_id, "Concept", agent="noah", visibility="public", approval=True)
+        app.screen.show_case()  # a draft waits: the approval keys appear
+        await pilot.pause()
+        assert "Approve" in [key.description for key in app.screen.query(FooterKey)]

@@ -6,10 +6,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from webcare_tui.alerts import Alert
+from webcare_tui.widgets.footer import Footer
 
 STYLE = {"deadline": "bold red", "audience": "bold magenta", "spike": "bold yellow"}
 SYMBOL = {"deadline": "⏰", "audience": "📣", "spike": "📈"}

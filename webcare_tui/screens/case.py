@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from webcare_tui.approvals import ApprovalError, Approvals, is_lead, leads, needs_approval
 from webcare_tui.cases import PRIORITIES, CaseError, next_priority
@@ -26,6 +26,7 @@ from webcare_tui.screens.macro_keys import MacroKeys
 from webcare_tui.screens.prompt import PromptScreen
 from webcare_tui.sentiment import author_sentiment, sentiment_label
 from webcare_tui.store import StoreError
+from webcare_tui.widgets.footer import Footer
 from webcare_tui.widgets.status_header import StatusHeader
 
 

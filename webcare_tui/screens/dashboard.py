@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from webcare_tui.kpi import (
     BUCKET,
@@ -38,6 +38,7 @@ from webcare_tui.safe_text import clean
 from webcare_tui.screens.prompt import PromptScreen
 from webcare_tui.widgets.background import deliver
 from webcare_tui.widgets.dashboard_charts import heatmap_text, hour_bars, sentiment_text
+from webcare_tui.widgets.footer import Footer
 from webcare_tui.widgets.status_header import StatusHeader
 
 REFRESH = 5.0  # seconds between refreshes of today's numbers

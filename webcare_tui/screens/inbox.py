@@ -7,7 +7,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from webcare_tui.case_query import QueryError, View, parse_query
 from webcare_tui.cases import CaseError
@@ -16,6 +16,7 @@ from webcare_tui.screens.prompt import PromptScreen
 from webcare_tui.store.inbox import SORTS, default_sort
 from webcare_tui.widgets.background import deliver
 from webcare_tui.widgets.case_list import PAGE, CaseList
+from webcare_tui.widgets.footer import Footer
 from webcare_tui.widgets.status_header import StatusHeader
 
 
