@@ -488,3 +488,24 @@ async def test_the_footer_is_rebuilt_only_when_its_keys_change(team_inbox):
         app.screen.show_case()  # a draft waits: the approval keys appear
         await pilot.pause()
         assert "Approve" in [key.description for key in app.screen.query(FooterKey)]
+
+
+async def test_the_case_screen_is_kept_and_shows_each_case_opened(team_inbox):
+    app = make_app(Config(), team_inbox, connectors={})
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("3", "enter")
+        first, screen = app.screen.case_id, app.screen
+        await pilot.press("P")
+        assert "priority" in str(screen.query_one("#notice").render())
+        await pilot.press("escape", "j", "enter")
+        await pilot.pause()
+        assert app.screen is screen and screen.case_id != first
+        shown = " ".join(str(child.render()) for child in screen.query_one("#conversation").children)
+        texts = [m["text"] for m in team_inbox.case_messages(screen.case_id)]
+        others = [m["text"] for m in team_inbox.case_messages(first)]
+        assert all(text in shown for text in texts) and not any(text in shown for text in others)
+        assert str(screen.query_one("#notice").render()) == ""  # the last case's notice is gone
+        await pilot.press("!")  # the alerts screen over a case: a case opened from there gets a screen of its own
+        app.open_case(first)
+        await pilot.pause()
+        assert isinstance(app.screen, CaseScreen) and app.screen is not screen and app.screen.case_id == first

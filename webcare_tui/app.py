@@ -72,6 +72,7 @@ class WebcareApp(App):
         self.alerts: list[Alert] = []
         self.alert_state = AlertState()
         self.background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcare-counts")
+        self._case_screen: CaseScreen | None = None  # kept between cases: see open_case
 
     def _views(self) -> list[View]:
         """The built-in views, the saved ones from the config, and a column per routing rule's view."""
@@ -147,7 +148,17 @@ class WebcareApp(App):
         return sorted({self.config.agent.id, *team, *self.store.known_owners()})
 
     def open_case(self, case_id: int) -> None:
-        self.push_screen(CaseScreen(case_id))
+        """Show a case. One case screen is kept and shows each case opened while it is not on screen:
+        building a new screen (its header, footer keys and styles) took most of the time to open one."""
+        screen = self._case_screen
+        if screen is None:
+            screen = self._case_screen = CaseScreen(case_id)
+            self.install_screen(screen, name="case")
+        elif screen in self.screen_stack:  # open underneath (alerts on top of a case): a screen of its own
+            screen = CaseScreen(case_id)
+        else:
+            screen.show_other(case_id)
+        self.push_screen(screen)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The palette lists every action of the current screen by name, with its key."""

@@ -98,6 +98,12 @@ class CaseScreen(MacroKeys, Screen):
     def target_ids(self) -> list[int]:
         return [self.case_id]
 
+    def show_other(self, case_id: int) -> None:
+        """Show another case on this screen (kept by the app between cases)."""
+        self.case_id = case_id
+        self.notice("")
+        self.show_case()
+
     def on_screen_resume(self) -> None:
         if self.stale:  # replies were delivered while another screen was on top
             self.show_case()
