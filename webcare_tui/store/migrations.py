@@ -14,13 +14,13 @@ _SAME_GROUP = "OLD.platform IS NEW.platform AND OLD.owner IS NEW.owner AND OLD.l
 _GROUP = "platform = {row}.platform AND owner IS {row}.owner AND label_ids = {row}.label_ids"
 
 
-def _count(row: str, step: str) -> str:
-    """Statements adding `step` to the count of `row`'s group (creating the group first)."""
+def _count(row: str, delta: int) -> str:
+    """Statements adding `delta` to the count of `row`'s group (a group joined is created first)."""
+    group = _GROUP.format(row=row)
     create = (f"INSERT INTO open_case_counts (platform, owner, label_ids, count)"
               f" SELECT {row}.platform, {row}.owner, {row}.label_ids, 0"
-              f" WHERE NOT EXISTS (SELECT 1 FROM open_case_counts WHERE {_GROUP.format(row=row)});")
-    return (create if step == "+ 1" else "") + (
-        f" UPDATE open_case_counts SET count = count {step} WHERE {_GROUP.format(row=row)};")
+              f" WHERE NOT EXISTS (SELECT 1 FROM open_case_counts WHERE {group}); ")
+    return (create if delta > 0 else "") + f"UPDATE open_case_counts SET count = count + ({delta}) WHERE {group};"
 
 
 _KEY_COLUMNS = "status, last_direction, platform, owner, label_ids"
@@ -273,18 +273,18 @@ MIGRATIONS: list[str] = [
     INSERT INTO open_case_counts (platform, owner, label_ids, count)
         SELECT platform, owner, label_ids, count(*) FROM cases WHERE {_WAITING.format(row="cases")} GROUP BY 1, 2, 3;
     CREATE TRIGGER open_case_added AFTER INSERT ON cases WHEN {_WAITING.format(row="NEW")} BEGIN
-        {_count("NEW", "+ 1")}
+        {_count("NEW", 1)}
     END;
     CREATE TRIGGER open_case_removed AFTER DELETE ON cases WHEN {_WAITING.format(row="OLD")} BEGIN
-        {_count("OLD", "- 1")}
+        {_count("OLD", -1)}
     END;
     CREATE TRIGGER open_case_left AFTER UPDATE OF {_KEY_COLUMNS} ON cases
         WHEN {_WAITING.format(row="OLD")} AND NOT ({_WAITING.format(row="NEW")} AND {_SAME_GROUP}) BEGIN
-        {_count("OLD", "- 1")}
+        {_count("OLD", -1)}
     END;
     CREATE TRIGGER open_case_joined AFTER UPDATE OF {_KEY_COLUMNS} ON cases
         WHEN {_WAITING.format(row="NEW")} AND NOT ({_WAITING.format(row="OLD")} AND {_SAME_GROUP}) BEGIN
-        {_count("NEW", "+ 1")}
+        {_count("NEW", 1)}
     END;
     """,
 ]
