@@ -5,10 +5,10 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from conftest import HOUR, msg
+from conftest import HOUR, MINUTE, T0, msg
 
 from webcare_tui.ingest import ingest
-from webcare_tui.store import SCHEMA_VERSION, SchemaTooNew, Store, StoreError
+from webcare_tui.store import SCHEMA_VERSION, CaseFilter, SchemaTooNew, Store, StoreError
 from webcare_tui.store.migrations import migrate, schema_version
 
 
@@ -128,6 +128,73 @@ def test_migration_9_counts_the_cases_a_file_had_waiting(tmp_path):
     with Store(path) as store:
         kept, counted = waiting_counts(store)
         assert kept == counted == [("x", "-", "", 2)]
+
+
+def run_starts(store):
+    """Each message's stored run_start, and the one its case's order gives (2 first, 1 after ours)."""
+    stored, truth = {}, {}
+    for case_id, in store.conn.execute("SELECT DISTINCT case_id FROM messages").fetchall():
+        before = None
+        for message_id, direction, run_start in store.conn.execute(
+                "SELECT id, direction, run_start FROM messages WHERE case_id = ? ORDER BY created_at, id", (case_id,)):
+            stored[message_id] = run_start
+            truth[message_id] = None if direction == "out" else 2 if before is None else 1 if before == "out" else None
+            before = direction
+    return stored, truth
+
+
+def test_where_runs_start_stays_right_through_late_messages_splits_merges_and_discards(store, tmp_path):
+    import random
+
+    from webcare_tui.bulk import bulk_ingest
+    from webcare_tui.cases import CaseService
+    from webcare_tui.outbox import Outbox
+
+    rng = random.Random(7)
+    timeline = [msg(rng.randrange(0, 6 * HOUR), rng.choice(["in", "in", "out"]), author=rng.choice("abcd"))
+                for _ in range(120)]
+    ingest(store, timeline[:60], batch_size=7)  # in order within a batch, late across batches
+    ingest(store, sorted(timeline[60:], key=lambda m: -m.created_at), batch_size=5)  # newest first: mostly late
+    stored, truth = run_starts(store)
+    assert stored == truth and 2 in truth.values() and 1 in truth.values()
+    service, outbox = CaseService(store), Outbox(store, clock=lambda: T0 + 6 * HOUR + 45 * MINUTE)
+    case_id = store.list_cases(CaseFilter(author="a"))[0]["id"]
+    messages = store.case_messages(case_id)
+    service.split(messages[len(messages) // 2]["id"], actor="tim")
+    ingest(store, [msg(6 * HOUR + 30 * MINUTE, author="a", text="Hallo?")])
+    reply = outbox.queue_reply(case_id, "Dat zoeken we uit", agent="tim", visibility="public")
+    ingest(store, [msg(7 * HOUR, author="a", text="Nog iets")])  # the customer answers our reply
+    stored, truth = run_starts(store)
+    last = store.case_messages(case_id)[-1]["id"]
+    assert stored == truth and stored[last] == 1
+    outbox.discard(reply, actor="tim")  # the customer's message now follows their own
+    stored, truth = run_starts(store)
+    assert stored == truth and stored[last] is None
+    others = [c["id"] for c in store.list_cases(CaseFilter(author="a")) if c["id"] != case_id]
+    service.merge(case_id, others[0], actor="tim")
+    stored, truth = run_starts(store)
+    assert stored == truth
+    with Store(tmp_path / "piped.db") as piped:  # the two-process import: late messages across batches in flight
+        bulk_ingest(piped, sorted(timeline, key=lambda m: (m.created_at * 7919) % 1000), batch_size=9)
+        stored, truth = run_starts(piped)
+        assert stored == truth
+
+
+def test_migration_10_marks_where_runs_start_in_a_file(tmp_path):
+    path = tmp_path / "v9.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, str(path), target=9)
+    conn.execute("INSERT INTO authors (id, platform, platform_author_id) VALUES (1, 'x', 'anna')")
+    conn.execute("INSERT INTO cases (id, author_id, platform, account, status, created_at, last_message_at,"
+                 " last_direction) VALUES (1, 1, 'x', 'a', 'open', 0, 40, 'in')")
+    for message_id, direction, at in ((1, "in", 0), (2, "in", 10), (3, "out", 20), (4, "in", 30), (5, "in", 40)):
+        conn.execute("INSERT INTO messages (id, platform, account, external_id, case_id, author_id, direction,"
+                     " visibility, text, created_at) VALUES (?, 'x', 'a', ?, 1, 1, ?, 'public', 'hoi', ?)",
+                     (message_id, f"m{message_id}", direction, at))
+    conn.close()
+    with Store(path) as store:
+        marks = store.conn.execute("SELECT id, run_start FROM messages ORDER BY id").fetchall()
+    assert marks == [(1, 2), (2, None), (3, None), (4, 1), (5, None)]
 
 
 def test_a_file_from_a_newer_version_is_refused_untouched(tmp_path):

@@ -88,6 +88,11 @@ class Threader:
             elif case.id not in new_cases:
                 touched[case.id] = case
             current.cases[author_row] = case
+            run_start = None
+            if case.message_count and message.created_at < case.last_message_at:  # late: its neighbours are stored
+                rows.late_cases.append(case.id)
+            elif message.direction == "in":
+                run_start = 1 if case.last_direction == "out" else 2 if not case.message_count else None
             events.extend(case_rules.add_message(case, message.created_at, message.direction, message.agent))
             if message.direction == "in" and message.sentiment is None:  # before routing, which may ask
                 if message.language is None:
@@ -107,9 +112,10 @@ class Threader:
             rows.messages.append((
                 self.next_message, message.platform, message.account, message.external_id, case.id, author_row,
                 message.direction, message.visibility, message.text, message.created_at,
-                message.in_reply_to, message.agent, message.url, message.language, message.sentiment,
+                message.in_reply_to, message.agent, message.url, message.language, message.sentiment, run_start,
             ))
             self.next_message += 1
+        rows.late_cases = sorted(set(rows.late_cases))
         rows.new_cases = [case_row(case) for case in new_cases.values()]
         rows.changed_cases = [case_row(case) for case in touched.values()]
         rows.events = [event_row(event) for event in events]

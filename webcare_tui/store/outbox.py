@@ -44,6 +44,7 @@ class OutboxQueries:
              in_reply_to, agent),
         )
         self.conn.execute("INSERT INTO messages_fts (rowid, text) VALUES (?, ?)", (cursor.lastrowid, text))
+        self.recompute_run_starts([case_id])  # type: ignore[attr-defined]  # ours is the last word, as a rule
         return cursor.lastrowid
 
     def confirm_message(self, message_id: int, external_id: str, url: str | None) -> None:
@@ -52,11 +53,12 @@ class OutboxQueries:
                           (external_id, url, message_id))
 
     def delete_message(self, message_id: int) -> None:
-        row = self.conn.execute("SELECT text FROM messages WHERE id = ?", (message_id,)).fetchone()
+        row = self.conn.execute("SELECT text, case_id FROM messages WHERE id = ?", (message_id,)).fetchone()
         if row is not None:
             self.conn.execute("INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', ?, ?)",
                               (message_id, row[0]))
             self.conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+            self.recompute_run_starts([row[1]])  # type: ignore[attr-defined]
 
     def add_outbox(self, key: str, case_id: int, account: str, platform: str, kind: str, payload: dict,
                    now: int, state: str = "queued") -> int:

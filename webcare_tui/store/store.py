@@ -22,7 +22,7 @@ from webcare_tui.store.alerts import AlertQueries
 from webcare_tui.store.errors import StoreError
 from webcare_tui.store.inbox import InboxQueries
 from webcare_tui.store.kpi import KpiQueries
-from webcare_tui.store.migrations import migrate
+from webcare_tui.store.migrations import RUN_START, migrate
 from webcare_tui.store.outbox import OutboxQueries
 
 _CHUNK = 500  # ids per IN (...) list: far below SQLite's variable limit
@@ -52,6 +52,7 @@ class IngestRows:
     messages: list[tuple] = field(default_factory=list)  # the columns of the messages table, in order
     events: list[tuple] = field(default_factory=list)  # see event_row()
     labels: list[tuple] = field(default_factory=list)  # case_id, label name (given by routing rules)
+    late_cases: list[int] = field(default_factory=list)  # cases given a message older than their last: see run_start
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,16 +229,24 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
         self._update_cases(rows.changed_cases)
         conn.executemany(
             "INSERT INTO messages (id, platform, account, external_id, case_id, author_id, direction,"
-            f" visibility, text, created_at, in_reply_to, agent, url, language, sentiment) VALUES ({_marks(15)})",
+            f" visibility, text, created_at, in_reply_to, agent, url, language, sentiment, run_start)"
+            f" VALUES ({_marks(16)})",
             rows.messages,
         )
         conn.executemany("INSERT INTO messages_fts (rowid, text) VALUES (?, ?)", ((r[0], r[8]) for r in rows.messages))
         self._insert_events(rows.events)
+        self.recompute_run_starts(rows.late_cases)
         if rows.labels:
             names = {name for _, name in rows.labels}
             conn.executemany("INSERT OR IGNORE INTO labels (name) VALUES (?)", ((name,) for name in names))
             conn.executemany("INSERT OR IGNORE INTO case_labels (case_id, label_id) SELECT ?, id FROM labels WHERE name = ?",
                              rows.labels)
+
+    def recompute_run_starts(self, case_ids: Iterable[int]) -> None:
+        """Set `run_start` of every message of these cases from their order (after messages arrived
+        late, moved or went)."""
+        self.conn.executemany(f"UPDATE messages SET run_start = {RUN_START} WHERE case_id = ?",
+                              ((case_id,) for case_id in case_ids))
 
     def _update_cases(self, rows: list[tuple]) -> None:
         """Rewrite the threading fields of cases from rows in `_CASE_COLUMNS` order."""
@@ -290,12 +299,14 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
             "UPDATE messages SET case_id = ? WHERE case_id = ? AND (created_at > ? OR (created_at = ? AND id >= ?))",
             (to_case, case_id, created_at, created_at, message_id),
         )
+        self.recompute_run_starts([case_id, to_case])
         return cursor.rowcount
 
     def move_case_contents(self, source: int, target: int) -> None:
         """Move messages, memos, events and labels of `source` into `target` and mark it merged."""
         conn = self.conn
         conn.execute("UPDATE messages SET case_id = ? WHERE case_id = ?", (target, source))
+        self.recompute_run_starts([target])
         conn.execute("UPDATE memos SET case_id = ? WHERE case_id = ?", (target, source))
         conn.execute(
             "INSERT OR IGNORE INTO case_labels (case_id, label_id) SELECT ?, label_id FROM case_labels WHERE case_id = ?",
