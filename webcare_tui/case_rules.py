@@ -122,6 +122,25 @@ def _set_status(case: CaseState, status: str, at: int, actor: str, events: list[
             case.closed_at = None
 
 
+FIRST_MESSAGE, AFTER_OURS = 2, 1  # a message's run_start: where a run of customer messages starts
+
+
+def is_late(case: CaseState, at: int) -> bool:
+    """Whether a message at `at` comes before the case's last one (delivered late)."""
+    return bool(case.message_count) and at < case.last_message_at
+
+
+def run_start(case: CaseState, direction: str) -> int | None:
+    """Whether a message placed after the case's last one starts a run of customer messages:
+    FIRST_MESSAGE, AFTER_OURS or None. (The store's RUN_START says the same in SQL, for
+    messages that arrive late or move between cases.)"""
+    if direction != Direction.IN:
+        return None
+    if not case.message_count:
+        return FIRST_MESSAGE
+    return AFTER_OURS if case.last_direction == Direction.OUT else None
+
+
 def add_message(case: CaseState, at: int, direction: str, agent: str | None) -> list[Event]:
     """Record a message in `case` and move its status as the rules say.
 

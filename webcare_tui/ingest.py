@@ -88,11 +88,10 @@ class Threader:
             elif case.id not in new_cases:
                 touched[case.id] = case
             current.cases[author_row] = case
-            run_start = None
-            if case.message_count and message.created_at < case.last_message_at:  # late: its neighbours are stored
+            late = case_rules.is_late(case, message.created_at)
+            run_start = None if late else case_rules.run_start(case, message.direction)
+            if late:  # its neighbours may be stored already: the store marks the whole case again
                 rows.late_cases.append(case.id)
-            elif message.direction == "in":
-                run_start = 1 if case.last_direction == "out" else 2 if not case.message_count else None
             events.extend(case_rules.add_message(case, message.created_at, message.direction, message.agent))
             if message.direction == "in" and message.sentiment is None:  # before routing, which may ask
                 if message.language is None:

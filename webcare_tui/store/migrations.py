@@ -26,7 +26,8 @@ def _count(row: str, delta: int) -> str:
 _KEY_COLUMNS = "status, last_direction, platform, owner, label_ids"
 
 # A message's run_start (migration 10): 2 for the first message of its case, 1 for an inbound
-# message after one of ours (a run of customer messages starts), NULL otherwise.
+# message after one of ours (a run of customer messages starts), NULL otherwise; as
+# case_rules.run_start decides it at ingest.
 RUN_START = ("CASE WHEN messages.direction = 'out' THEN NULL ELSE CASE (SELECT q.direction FROM messages q"
              " WHERE q.case_id = messages.case_id AND (q.created_at, q.id) < (messages.created_at, messages.id)"
              " ORDER BY q.created_at DESC, q.id DESC LIMIT 1) WHEN 'out' THEN 1 WHEN 'in' THEN NULL ELSE 2 END END")
