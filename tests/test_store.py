@@ -131,14 +131,18 @@ def test_migration_9_counts_the_cases_a_file_had_waiting(tmp_path):
 
 
 def run_starts(store):
-    """Each message's stored run_start, and the one its case's order gives (2 first, 1 after ours)."""
+    """Each message's stored (run_start, answered_at, answered_by), and what its case's order gives:
+    2 for the first message, 1 after ours; a run start's answer is our next message."""
     stored, truth = {}, {}
     for case_id, in store.conn.execute("SELECT DISTINCT case_id FROM messages").fetchall():
+        rows = store.conn.execute("SELECT id, direction, created_at, agent, run_start, answered_at, answered_by"
+                                  " FROM messages WHERE case_id = ? ORDER BY created_at, id", (case_id,)).fetchall()
         before = None
-        for message_id, direction, run_start in store.conn.execute(
-                "SELECT id, direction, run_start FROM messages WHERE case_id = ? ORDER BY created_at, id", (case_id,)):
-            stored[message_id] = run_start
-            truth[message_id] = None if direction == "out" else 2 if before is None else 1 if before == "out" else None
+        for index, (message_id, direction, _, _, *marks) in enumerate(rows):
+            stored[message_id] = tuple(marks)
+            start = None if direction == "out" else 2 if before is None else 1 if before == "out" else None
+            answer = next(((at, agent) for _, way, at, agent, *_ in rows[index + 1:] if way == "out"), (None, None))
+            truth[message_id] = (start, *answer) if start else (None, None, None)
             before = direction
     return stored, truth
 
@@ -156,7 +160,9 @@ def test_where_runs_start_stays_right_through_late_messages_splits_merges_and_di
     ingest(store, timeline[:60], batch_size=7)  # in order within a batch, late across batches
     ingest(store, sorted(timeline[60:], key=lambda m: -m.created_at), batch_size=5)  # newest first: mostly late
     stored, truth = run_starts(store)
-    assert stored == truth and 2 in truth.values() and 1 in truth.values()
+    marks = [mark for mark, _, _ in truth.values()]
+    assert stored == truth and 2 in marks and 1 in marks
+    assert any(at for _, at, _ in truth.values()) and any(m and at is None for m, at, _ in truth.values())
     service, outbox = CaseService(store), Outbox(store, clock=lambda: T0 + 6 * HOUR + 45 * MINUTE)
     case_id = store.list_cases(CaseFilter(author="a"))[0]["id"]
     messages = store.case_messages(case_id)
@@ -166,10 +172,13 @@ def test_where_runs_start_stays_right_through_late_messages_splits_merges_and_di
     ingest(store, [msg(7 * HOUR, author="a", text="Nog iets")])  # the customer answers our reply
     stored, truth = run_starts(store)
     last = store.case_messages(case_id)[-1]["id"]
-    assert stored == truth and stored[last] == 1
+    assert stored == truth and stored[last] == (1, None, None)
+    ingest(store, [msg(8 * HOUR, "out", author="a", agent="sanne")])  # answered in order
+    stored, truth = run_starts(store)
+    assert stored == truth and stored[last] == (1, T0 + 8 * HOUR, "sanne")
     outbox.discard(reply, actor="tim")  # the customer's message now follows their own
     stored, truth = run_starts(store)
-    assert stored == truth and stored[last] is None
+    assert stored == truth and stored[last] == (None, None, None)
     others = [c["id"] for c in store.list_cases(CaseFilter(author="a")) if c["id"] != case_id]
     service.merge(case_id, others[0], actor="tim")
     stored, truth = run_starts(store)
@@ -180,7 +189,7 @@ def test_where_runs_start_stays_right_through_late_messages_splits_merges_and_di
         assert stored == truth
 
 
-def test_migration_10_marks_where_runs_start_in_a_file(tmp_path):
+def test_migrations_10_and_11_mark_where_runs_start_and_their_answers_in_a_file(tmp_path):
     path = tmp_path / "v9.db"
     conn = sqlite3.connect(path, isolation_level=None)
     migrate(conn, str(path), target=9)
@@ -193,8 +202,8 @@ def test_migration_10_marks_where_runs_start_in_a_file(tmp_path):
                      (message_id, f"m{message_id}", direction, at))
     conn.close()
     with Store(path) as store:
-        marks = store.conn.execute("SELECT id, run_start FROM messages ORDER BY id").fetchall()
-    assert marks == [(1, 2), (2, None), (3, None), (4, 1), (5, None)]
+        marks = store.conn.execute("SELECT id, run_start, answered_at FROM messages ORDER BY id").fetchall()
+    assert marks == [(1, 2, 20), (2, None, None), (3, None, None), (4, 1, None), (5, None, None)]
 
 
 def test_a_file_from_a_newer_version_is_refused_untouched(tmp_path):

@@ -143,7 +143,7 @@ class _Writer:
     def send(self, rows: IngestRows) -> None:
         # msgpack, not the queue's pickle: 8x cheaper to encode, and this process is busy
         fields = (rows.new_authors, rows.changed_authors, rows.new_cases, rows.changed_cases, rows.messages, rows.events,
-                  rows.labels, rows.late_cases)
+                  rows.labels, rows.late_cases, rows.answers)
         self.pending.put(msgspec.msgpack.encode(fields))
         self.unconfirmed += 1
 

@@ -92,6 +92,8 @@ class Threader:
             run_start = None if late else case_rules.run_start(case, message.direction)
             if late:  # its neighbours may be stored already: the store marks the whole case again
                 rows.late_cases.append(case.id)
+            elif message.direction == "out" and case.last_direction == "in":  # our reply ends the run it waited on
+                rows.answers.append((message.created_at, message.agent, case.id, self.next_message))
             events.extend(case_rules.add_message(case, message.created_at, message.direction, message.agent))
             if message.direction == "in" and message.sentiment is None:  # before routing, which may ask
                 if message.language is None:

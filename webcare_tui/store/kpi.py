@@ -177,16 +177,15 @@ class KpiQueries:
         started_at, answered_at, answering agent, owner, closed_at, first, labels).
 
         A run starts at an inbound message whose previous message in the case (by time, then id)
-        is outbound or missing (`first`): the message's `run_start`, read from messages_runs. Its
-        answer is the next outbound message of the case. closed_at is set only for a closed case
-        without an answer after the run. labels is a tuple of the case's label names.
+        is outbound or missing (`first`). Its answer is the next outbound message of the case. Both
+        are kept on the run's first message (`run_start`, `answered_at`, `answered_by`) and read from
+        messages_runs. closed_at is set only for a closed case without an answer after the run.
+        labels is a tuple of the case's label names.
         """
         rows = self._kpi(
-            "SELECT m.case_id, m.platform, m.created_at, a.created_at, a.agent, c.owner,"
-            " CASE WHEN a.id IS NULL AND c.status = 'closed' THEN c.closed_at END, m.run_start = 2, c.label_ids"
+            "SELECT m.case_id, m.platform, m.created_at, m.answered_at, m.answered_by, c.owner,"
+            " CASE WHEN m.answered_at IS NULL AND c.status = 'closed' THEN c.closed_at END, m.run_start = 2, c.label_ids"
             " FROM messages m INDEXED BY messages_runs JOIN cases c ON c.id = m.case_id"
-            " LEFT JOIN messages a ON a.id = (SELECT o.id FROM messages o WHERE o.case_id = m.case_id"
-            "  AND o.direction = 'out' AND (o.created_at, o.id) > (m.created_at, m.id) ORDER BY o.created_at, o.id LIMIT 1)"
             " WHERE m.run_start IS NOT NULL AND m.created_at >= ? AND m.created_at < ? AND c.merged_into IS NULL",
             (start, end))
         labels = self._label_sets()

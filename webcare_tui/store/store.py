@@ -22,7 +22,7 @@ from webcare_tui.store.alerts import AlertQueries
 from webcare_tui.store.errors import StoreError
 from webcare_tui.store.inbox import InboxQueries
 from webcare_tui.store.kpi import KpiQueries
-from webcare_tui.store.migrations import RUN_START, migrate
+from webcare_tui.store.migrations import ANSWERS, RUN_START, migrate
 from webcare_tui.store.outbox import OutboxQueries
 
 _CHUNK = 500  # ids per IN (...) list: far below SQLite's variable limit
@@ -53,6 +53,7 @@ class IngestRows:
     events: list[tuple] = field(default_factory=list)  # see event_row()
     labels: list[tuple] = field(default_factory=list)  # case_id, label name (given by routing rules)
     late_cases: list[int] = field(default_factory=list)  # cases given a message older than their last: see run_start
+    answers: list[tuple] = field(default_factory=list)  # our reply's created_at, agent, case_id, id: it answers a run
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +236,9 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
         )
         conn.executemany("INSERT INTO messages_fts (rowid, text) VALUES (?, ?)", ((r[0], r[8]) for r in rows.messages))
         self._insert_events(rows.events)
+        conn.executemany(  # our reply answers the run its case waits on: the one run start without an answer
+            "UPDATE messages SET answered_at = ?1, answered_by = ?2 WHERE case_id = ?3 AND run_start IS NOT NULL"
+            " AND answered_at IS NULL AND (created_at, id) < (?1, ?4)", rows.answers)
         self.recompute_run_starts(rows.late_cases)
         if rows.labels:
             names = {name for _, name in rows.labels}
@@ -243,10 +247,11 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
                              rows.labels)
 
     def recompute_run_starts(self, case_ids: Iterable[int]) -> None:
-        """Set `run_start` of every message of these cases from their order (after messages arrived
-        late, moved or went)."""
-        self.conn.executemany(f"UPDATE messages SET run_start = {RUN_START} WHERE case_id = ?",
-                              ((case_id,) for case_id in case_ids))
+        """Set `run_start` and the answers of every message of these cases from their order (after
+        messages arrived late, moved or went)."""
+        ids = [(case_id,) for case_id in case_ids]
+        self.conn.executemany(f"UPDATE messages SET run_start = {RUN_START} WHERE case_id = ?", ids)
+        self.conn.executemany(f"UPDATE messages SET {ANSWERS} WHERE case_id = ?", ids)
 
     def _update_cases(self, rows: list[tuple]) -> None:
         """Rewrite the threading fields of cases from rows in `_CASE_COLUMNS` order."""
