@@ -56,7 +56,7 @@ def measure(store: Store, settings: KpiSettings, label: str, day, today, now: in
     for name, query in queries:
         line(f"  {name}", timed(runs, query))
     line("  = the day's KPIs (tiles, agent/platform/label)", timed(runs, lambda: period_kpis(store, settings, day, day, now)),
-         "   <- target < 100 ms" if day == today else "")
+         "   <- target < 100 ms")
     line(f"  heatmap ({settings.heatmap_weeks} weeks; computed once per day shown)",
          timed(runs, lambda: store.kpi_inbound_buckets(*heatmap_range(settings, day), BUCKET)))
     line("  the dashboard's first load of the day", timed(runs, lambda: compute(store, settings, day, now)))
