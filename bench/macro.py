@@ -19,88 +19,77 @@ import shutil
 import sys
 import tempfile
 import time
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from ui import STORE, build_store, report  # noqa: E402 (bench/ui.py)
 
 
-async def presses(path: Path, count: int) -> list[float]:
+@asynccontextmanager
+async def running_app(path: Path):
+    """The app on the store at `path`, in a headless terminal: (app, pilot)."""
     from webcare_tui.app import make_app
     from webcare_tui.config import Config
     from webcare_tui.store import Store
-    from webcare_tui.widgets.case_list import CaseList
 
-    samples: list[float] = []
     with Store(path) as store:
         app = make_app(Config(), store, connectors={})
         async with app.run_test(size=(120, 40)) as pilot:
-            inbox = app.screen
-            cases = inbox.query_one(CaseList)
-            original = inbox.action_macro
+            yield app, pilot
 
-            def timed(index: int) -> None:
-                started = time.perf_counter()
-                original(index)
-                cases.call_after_refresh(lambda: samples.append(time.perf_counter() - started))
 
-            inbox.action_macro = timed
-            await pilot.press("3")
-            for _ in range(count):
-                await pilot.press("h")
-            await pilot.pause(0.2)
-            assert "Hypotheken" in str(inbox.query_one("#notice").render())
+def time_calls(owner, name: str, samples: list[float], refreshed) -> None:
+    """Wrap `owner.<name>`: each call is timed from its start to the callback after the next
+    refresh of `refreshed()` (the widget or screen that shows the result)."""
+    original = getattr(owner, name)
+
+    def timed(*args) -> None:
+        started = time.perf_counter()
+        original(*args)
+        refreshed().call_after_refresh(lambda: samples.append(time.perf_counter() - started))
+
+    setattr(owner, name, timed)
+
+
+async def presses(path: Path, count: int) -> list[float]:
+    from webcare_tui.widgets.case_list import CaseList
+
+    samples: list[float] = []
+    async with running_app(path) as (app, pilot):
+        inbox = app.screen
+        cases = inbox.query_one(CaseList)
+        time_calls(inbox, "action_macro", samples, lambda: cases)
+        await pilot.press("3")
+        for _ in range(count):
+            await pilot.press("h")
+        await pilot.pause(0.2)
+        assert "Hypotheken" in str(inbox.query_one("#notice").render())
     return samples
 
 
 async def case_opens(path: Path, count: int) -> list[float]:
-    from webcare_tui.app import make_app
-    from webcare_tui.config import Config
-    from webcare_tui.store import Store
-
     samples: list[float] = []
-    with Store(path) as store:
-        app = make_app(Config(), store, connectors={})
-        async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.press("3")
-            original = app.open_case
-
-            def timed(case_id: int) -> None:
-                started = time.perf_counter()
-                original(case_id)
-                app.screen.call_after_refresh(lambda: samples.append(time.perf_counter() - started))
-
-            app.open_case = timed
-            for _ in range(count):
-                await pilot.press("enter")
-                await pilot.pause(0.05)  # the screen's first frame, before escape
-                await pilot.press("escape", "j")
+    async with running_app(path) as (app, pilot):
+        await pilot.press("3")
+        time_calls(app, "open_case", samples, lambda: app.screen)
+        for _ in range(count):
+            await pilot.press("enter")
+            await pilot.pause(0.05)  # the screen's first frame, before escape
+            await pilot.press("escape", "j")
     return samples
 
 
 async def case_presses(path: Path, count: int) -> list[float]:
-    from webcare_tui.app import make_app
-    from webcare_tui.config import Config
-    from webcare_tui.store import Store
-
     samples: list[float] = []
-    with Store(path) as store:
-        app = make_app(Config(), store, connectors={})
-        async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.press("3", "enter")
-            screen = app.screen
-            original = screen.action_priority
-
-            def timed() -> None:
-                started = time.perf_counter()
-                original()
-                screen.call_after_refresh(lambda: samples.append(time.perf_counter() - started))
-
-            screen.action_priority = timed
-            for _ in range(count):
-                await pilot.press("P")
-            await pilot.pause(0.2)
-            assert "priority" in str(screen.query_one("#notice").render())
+    async with running_app(path) as (app, pilot):
+        await pilot.press("3", "enter")
+        screen = app.screen
+        time_calls(screen, "action_priority", samples, lambda: screen)
+        for _ in range(count):
+            await pilot.press("P")
+        await pilot.pause(0.2)
+        assert "priority" in str(screen.query_one("#notice").render())
     return samples
 
 
