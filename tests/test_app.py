@@ -26,6 +26,16 @@ async def wait_for(pilot, condition, tries: int = 100) -> None:
     assert condition()
 
 
+def only_macros(tmp_path, monkeypatch, text: str) -> None:
+    """The app loads this one macro file instead of the example macros."""
+    from webcare_tui import runtime
+
+    folder = tmp_path / "macros"
+    folder.mkdir()
+    (folder / "m.toml").write_text(text)
+    monkeypatch.setattr(runtime, "EXAMPLE_MACROS", folder)
+
+
 def screen_lines(widget) -> list[str]:
     return ["".join(segment.text for segment in widget.render_line(y)) for y in range(widget.size.height)]
 
@@ -275,12 +285,7 @@ async def test_the_command_palette_lists_the_screens_actions(team_inbox):
 async def test_a_macro_name_in_the_palette_is_text_not_markup(team_inbox, tmp_path, monkeypatch):
     from textual.content import Content
 
-    from webcare_tui import runtime
-
-    folder = tmp_path / "macros"
-    folder.mkdir()
-    (folder / "m.toml").write_text('[[macro]]\nname = "[b]Sluit[/b]"\nkey = "z"\nstatus = "closed"\n')
-    monkeypatch.setattr(runtime, "EXAMPLE_MACROS", folder)
+    only_macros(tmp_path, monkeypatch, '[[macro]]\nname = "[b]Sluit[/b]"\nkey = "z"\nstatus = "closed"\n')
     app = make_app(Config(), team_inbox, connectors={})
     async with app.run_test(size=(120, 30)):
         titles = [command.title for command in app.get_system_commands(app.screen)]
@@ -330,12 +335,7 @@ async def test_the_macro_picker_and_a_macro_that_asks(team_inbox):
 
 
 async def test_a_macro_key_taken_by_a_built_in_action_is_reported_not_bound(team_inbox, tmp_path, monkeypatch):
-    from webcare_tui import runtime
-
-    folder = tmp_path / "macros"
-    folder.mkdir()
-    (folder / "m.toml").write_text('[[macro]]\nname = "Sluit"\nkey = "j"\nstatus = "closed"\n')
-    monkeypatch.setattr(runtime, "EXAMPLE_MACROS", folder)
+    only_macros(tmp_path, monkeypatch, '[[macro]]\nname = "Sluit"\nkey = "j"\nstatus = "closed"\n')
     app = make_app(Config(), team_inbox, connectors={})
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.press("3", "j")
