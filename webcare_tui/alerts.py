@@ -128,7 +128,7 @@ def audience_alerts(rows: list[dict[str, Any]]) -> list[Alert]:
 
 def topics(text: str, labels: list[str], keywords: dict[str, Any]) -> set[str]:
     """The topics one message counts for: its case's labels and the spike keywords in its text."""
-    found = {f"#{label}" for label in labels}
+    found = {f"#{clean(label, single_line=True)}" for label in labels}  # labels may come from a helpdesk
     folded = text.casefold()
     found.update(word for word, pattern in keywords.items() if pattern.search(folded))
     return found

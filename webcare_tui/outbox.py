@@ -136,8 +136,7 @@ class Outbox:
             context = self.store.reply_context(case_id)
             platform = context["platform"]
             text = checked_text(text, platform)
-            if visibility == "same":
-                visibility = context["last_inbound_visibility"] or "public"
+            visibility = reply_visibility(context, visibility)
             if visibility not in ("public", "private"):
                 raise ReplyError(f"visibility is public, private or same, not {visibility!r}")
             account = context["last_inbound_account"] or context["account"]
@@ -236,6 +235,11 @@ class Outbox:
                 case.status = "open" if case.owner else "new"
             self.store.save_case(case)
             self.store.add_events([Event(row["case_id"], now, actor, "reply discarded", {"outbox_id": outbox_id})])
+
+
+def reply_visibility(context: dict, asked: str) -> str:
+    """The visibility of a reply: "same" is that of the customer's last message (public when unknown)."""
+    return context["last_inbound_visibility"] or "public" if asked == "same" else asked
 
 
 def is_draft(row: dict) -> bool:

@@ -20,13 +20,14 @@ from textual.widgets import Static
 
 from webcare_tui.approvals import ApprovalError, Approvals, is_lead, leads, needs_approval
 from webcare_tui.cases import PRIORITIES, CaseError, next_priority
-from webcare_tui.outbox import ReplyError, is_draft, signature_for
+from webcare_tui.outbox import UNDELIVERED, ReplyError, is_draft, reply_visibility, signature_for
 from webcare_tui.safe_text import clean
 from webcare_tui.screens.macro_keys import MacroKeys
 from webcare_tui.screens.prompt import PromptScreen
 from webcare_tui.sentiment import author_sentiment, sentiment_label
 from webcare_tui.store import StoreError
 from webcare_tui.widgets.footer import Footer
+from webcare_tui.widgets.notice import Notice
 from webcare_tui.widgets.status_header import StatusHeader
 
 
@@ -88,7 +89,7 @@ class CaseScreen(MacroKeys, Screen):
         with Horizontal():
             yield VerticalScroll(id="conversation")
             yield Static(id="author")
-        yield Static(id="notice", markup=False)
+        yield Notice()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -168,21 +169,22 @@ class CaseScreen(MacroKeys, Screen):
         as plain text."""
         store = self.app.store  # type: ignore[attr-defined]
         items: list[tuple[int, int, str, Text, str]] = []
-        delivery = {row["payload"]["message_id"]: row for row in store.case_outbox(case_id) if row["kind"] == "reply"}
+        outbox = store.case_outbox(case_id)  # deliveries and drafts, read once
+        delivery = {row["payload"]["message_id"]: row for row in outbox if row["kind"] == "reply"}
         self.message_ids = []
         for number, message in enumerate(store.case_messages(case_id), start=1):
             self.message_ids.append(message["id"])
             inbound = message["direction"] == "in"
-            who = "customer" if inbound else f"→ {message['agent'] or 'us'}"
+            who = "customer" if inbound else f"→ {clean(message['agent'] or 'us', single_line=True)}"
             head = Text.assemble((f"#{number} ", "bold dim"), (f"{_when(message['created_at'])}  ", "dim"), (who, "bold"),
                                  (f"  {message['visibility']}", "italic yellow" if message["visibility"] == "private" else "dim"))
             if (row := delivery.get(message["id"])) is not None and row["state"] != "sent":
                 state = row["state"] + (f": {clean(row['last_error'], single_line=True)}" if row["last_error"] else "")
-                head.append(f"  [{state}]", "bold red" if row["state"] in ("failed", "unknown") else "yellow")
+                head.append(f"  [{state}]", "bold red" if row["state"] in UNDELIVERED else "yellow")
             body = Text(clean(message["text"]))
             items.append((message["created_at"], 1, f"message {message['id']}", Text.assemble(head, "\n", body),
                           "message " + ("in" if inbound else "out")))
-        items += self._drafts(case_id)
+        items += self._drafts(outbox)
         for memo in store.case_memos(case_id):
             text = Text.assemble((f"{_when(memo['created_at'])}  memo by {clean(memo['agent'], single_line=True)}\n", "dim"), clean(memo["text"]))
             items.append((memo["created_at"], 2, f"memo {memo['id']}", text, "message memo"))
@@ -197,15 +199,14 @@ class CaseScreen(MacroKeys, Screen):
         items.sort(key=lambda item: (item[0], item[1]))
         return [(key, content, classes) for _, _, key, content, classes in items]
 
-    def _drafts(self, case_id: int) -> list[tuple[int, int, str, Text, str]]:
-        """Replies waiting for a lead, and those a lead rejected: never sent, so never shown as messages."""
-        store = self.app.store  # type: ignore[attr-defined]
+    def _drafts(self, outbox: list[dict]) -> list[tuple[int, int, str, Text, str]]:
+        """Replies waiting for a lead, and those a lead rejected (from the case's outbox rows): never
+        sent, so never shown as messages."""
         team = self.app.config.team  # type: ignore[attr-defined]
-        self.drafts = store.case_drafts(case_id)
+        drafts = [row for row in outbox if is_draft(row) and row["state"] in ("awaiting_approval", "rejected")]
+        self.drafts = [row for row in drafts if row["state"] == "awaiting_approval"]
         items = []
-        for row in self.drafts + store.case_drafts(case_id, "rejected"):
-            if not is_draft(row):
-                continue
+        for row in drafts:
             payload = row["payload"]
             head = Text.assemble((f"{_when(row['created_at'])}  ", "dim"), (f"draft by {clean(payload['agent'], single_line=True)}", "bold"),
                                  (f"  {payload['visibility']}", "dim"))
@@ -252,7 +253,7 @@ class CaseScreen(MacroKeys, Screen):
         return text
 
     def notice(self, text: str) -> None:
-        self.query_one("#notice", Static).update(text, layout=False)
+        self.query_one(Notice).say(text)
 
     def _act(self, action, done: str) -> None:
         try:
@@ -315,8 +316,7 @@ class CaseScreen(MacroKeys, Screen):
 
         config = self.app.config  # type: ignore[attr-defined]
         context = self.app.store.reply_context(self.case_id)  # type: ignore[attr-defined]
-        if visibility == "same":
-            visibility = context["last_inbound_visibility"] or "public"
+        visibility = reply_visibility(context, visibility)
         signature = signature_for(self.case["platform"], config.agent.signature)
         values = case_values(self.case, config.agent.name, config.agent.initials, signature)
 

@@ -39,6 +39,7 @@ from webcare_tui.screens.prompt import PromptScreen
 from webcare_tui.widgets.background import deliver
 from webcare_tui.widgets.dashboard_charts import heatmap_text, hour_bars, sentiment_text
 from webcare_tui.widgets.footer import Footer
+from webcare_tui.widgets.notice import Notice
 from webcare_tui.widgets.status_header import StatusHeader
 
 REFRESH = 5.0  # seconds between refreshes of today's numbers
@@ -135,7 +136,7 @@ class DashboardScreen(Screen):
                 yield Static(id="sentiment", classes="panel")
             yield Static(id="hours", classes="panel")
             yield Static(id="heatmap", classes="panel")
-        yield Static(id="notice", markup=False)
+        yield Notice()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -255,7 +256,7 @@ class DashboardScreen(Screen):
     # -- actions --------------------------------------------------------------
 
     def notice(self, text: str) -> None:
-        self.query_one("#notice", Static).update(text, layout=False)
+        self.query_one(Notice).say(text)
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -17,6 +17,7 @@ from webcare_tui.store.inbox import SORTS, default_sort
 from webcare_tui.widgets.background import deliver
 from webcare_tui.widgets.case_list import PAGE, CaseList
 from webcare_tui.widgets.footer import Footer
+from webcare_tui.widgets.notice import Notice
 from webcare_tui.widgets.status_header import StatusHeader
 
 
@@ -58,7 +59,7 @@ class InboxScreen(MacroKeys, Screen):
                                 "!assigned, lang:, age:>2h, before:", id="search")
         yield CaseList(self.app.store, self.app.background, deadline_for=self.app.kpi_settings.deadline_for,  # type: ignore[attr-defined]
                        clock=self.app.clock, id="cases")  # type: ignore[attr-defined]
-        yield Static(id="notice", markup=False)
+        yield Notice()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -144,7 +145,7 @@ class InboxScreen(MacroKeys, Screen):
         self.update_counts()
 
     def notice(self, text: str) -> None:
-        self.query_one("#notice", Static).update(text, layout=False)
+        self.query_one(Notice).say(text)
 
     def action_view(self, index: int) -> None:
         """Number key `index + 1`: the view on that key (a view's key, not its place in the list)."""
