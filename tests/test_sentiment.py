@@ -180,13 +180,20 @@ def test_dutch_and_german_lexicons_are_real_lexicons():
         assert len(sentiment._language(language).words) > 2_500, language
 
 
-@pytest.mark.parametrize("text", [
-    "", None, b"bytes", 17, "\x00\x01\x1b[31m\x7f", "\ud83d", "👍" * 3000, "slecht " * 2000, "goed " * 2000,
+@pytest.mark.parametrize(("text", "label"), [
+    ("\x00\x01\x1b[31m\x7f", "neutral"), ("\ud83d", "neutral"), ("👍" * 3000, "positive"),
+    ("slecht " * 2000, "negative"), ("goed " * 2000, "positive"),
 ])
-def test_any_input_gives_a_score_in_range(text):
-    score = score_sentiment(text, "nl")
-    assert isinstance(score, float)
-    assert -1.0 <= score <= 1.0
+def test_odd_text_is_scored_without_the_safety_net(text, label):
+    # _score has no except around it: a crash here fails, where score_sentiment would answer 0.0
+    score = sentiment._score(text[:sentiment.MAX_CHARS], sentiment._language("nl"))
+    assert isinstance(score, float) and -1.0 <= score <= 1.0
+    assert sentiment_label(score) == label
+
+
+@pytest.mark.parametrize("value", [None, b"bytes", 17])
+def test_what_is_not_text_is_neutral(value):
+    assert score_sentiment(value, "nl") == 0.0
 
 
 def test_nothing_to_go_on_is_exactly_neutral():
