@@ -249,3 +249,17 @@ def test_the_store_opens_as_a_sqlite_utils_database_for_ad_hoc_exports(store):
     ingest(store, [msg(0, author="anna"), msg(60, author="bram")])
     assert {"messages", "cases", "authors", "outbox"} <= set(store.db.table_names())
     assert store.db["messages"].count == 2
+
+
+def test_known_owners_lists_each_agent_once_by_index_seeks(store):
+    from webcare_tui.cases import CaseService
+
+    ingest(store, [msg(0, author=name) for name in "abcde"])
+    service = CaseService(store)
+    for case, agent in zip(store.list_cases(), ["tim", "sanne", "tim", None, "anouk"]):
+        if agent:
+            service.assign(case["id"], agent, actor="lead")
+    assert store.known_owners() == ["anouk", "sanne", "tim"]
+    plan = " ".join(row[3] for row in store.conn.execute(
+        "EXPLAIN QUERY PLAN SELECT min(owner) FROM cases WHERE owner > 'a'"))
+    assert "cases_owner" in plan

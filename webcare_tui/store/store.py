@@ -408,8 +408,12 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
         ]
 
     def known_owners(self) -> list[str]:
-        """Agents that own a case (for completion when handing over)."""
-        return [row[0] for row in self.conn.execute("SELECT DISTINCT owner FROM cases WHERE owner IS NOT NULL")]
+        """Agents that own a case (for completion when handing over): one index seek per agent,
+        not a pass over every case (that took 10-50 ms on the assign key with 300,000 cases)."""
+        return [row[0] for row in self.conn.execute(
+            "WITH RECURSIVE o(owner) AS (SELECT min(owner) FROM cases"
+            " UNION ALL SELECT (SELECT min(owner) FROM cases WHERE owner > o.owner) FROM o WHERE o.owner IS NOT NULL)"
+            " SELECT owner FROM o WHERE owner IS NOT NULL")]
 
     def author_crm(self, author_id: int) -> dict[str, Any]:
         """CRM fields known of an author (customer number, contract…), if any."""
