@@ -11,6 +11,7 @@ from __future__ import annotations
 from webcare_tui.platforms import REPLY_WINDOWS
 
 DEFAULT_DEADLINE = 30 * 60
+DUE_SOON = 10 * 60  # less left than this before the act-before time: the inbox shows it in yellow
 
 
 def act_before(platform: str, waiting_since: int | None, last_inbound_at: int | None,

@@ -24,10 +24,10 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from webcare_tui.case_query import CaseQuery
-from webcare_tui.deadlines import act_before, describe_remaining
+from webcare_tui.deadlines import DUE_SOON, act_before, describe_remaining
 from webcare_tui.safe_text import clean
 from webcare_tui.store import Store
-from webcare_tui.store.inbox import CaseRow, Sort
+from webcare_tui.store.inbox import OPEN_STATUSES, CaseRow, Sort
 from webcare_tui.widgets.background import deliver
 
 PAGE = 100
@@ -285,7 +285,7 @@ class CaseList(ScrollView, can_focus=True):
         else:
             left = int(due - now)
             due_text = describe_remaining(left)
-            due_style = "bold red" if left < 0 else "bold yellow" if left < 600 else ""
+            due_style = "bold red" if left < 0 else "bold yellow" if left < DUE_SOON else ""
         author = clean(row.author_handle or row.author_name or "?", single_line=True)
         labels = clean(" ".join(f"#{label}" for label in row.labels), single_line=True)
         last = clean(row.last_text, single_line=True)
@@ -299,7 +299,7 @@ class CaseList(ScrollView, can_focus=True):
             (f"{status:<5}", status_style),
             (f"{PLATFORMS.get(row.platform, row.platform[:2].upper()):<3}", "bold"),
             (f"{due_text:>6} ", due_style),
-            (_fit(author, 18) + " ", "bold" if row.status in ("new", "open") else ""),
+            (_fit(author, 18) + " ", "bold" if row.status in OPEN_STATUSES else ""),  # waiting on us
             (_fit(last, room), ""),
             (f" {labels}" if labels else "", "italic cyan"),
             (f" {clean(row.owner or '-', single_line=True)[:8]:<8}", "green" if row.owner else "dim"),
