@@ -16,6 +16,7 @@ from conftest import SHARED_DATA, T0
 from webcare_tui.config import Account
 from webcare_tui.connectors import x as xmod
 from webcare_tui.connectors.base import ConnectorError, OutgoingReply
+from webcare_tui.connectors.http import MAX_WAIT
 from webcare_tui.connectors.x import XConnector, read_dm_event, read_post, snowflake_time
 from webcare_tui.outbox import Outbox, OutboxWorker
 from webcare_tui.platforms import weighted_length
@@ -422,19 +423,24 @@ async def test_what_x_would_refuse_is_refused_before_sending(connector, x_api, r
     assert not error.value.retryable and not x_api.calls  # refused, never cut short and sent
 
 
-async def test_the_daily_posting_cap_waits_for_its_own_reset(connector, x_api, now):
+async def test_the_daily_posting_cap_holds_posting_for_at_most_max_wait(connector, x_api, now):
     route = x_api.post("/2/tweets").mock(return_value=ok(
         {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}, 429,
-        **{"x-rate-limit-remaining": "99", "x-rate-limit-reset": str(int(now[0]) + 900),
+        **{"x-rate-limit-remaining": "99", "x-rate-limit-reset": str(int(now[0]) + 60),
            "x-user-limit-24hour-limit": "17", "x-user-limit-24hour-remaining": "0",
            "x-user-limit-24hour-reset": str(int(now[0]) + 20_000)}))
     with pytest.raises(ConnectorError, match="24-hour limit") as error:
         await connector.send_reply(public("Komt goed"))
-    assert error.value.retry_after == 20_000 and error.value.retryable and not error.value.outcome_unknown
-    now[0] += 1000
+    # The 24-hour reset outweighs the 15-minute one, but no wait is longer than MAX_WAIT.
+    assert error.value.retry_after == MAX_WAIT and error.value.retryable and not error.value.outcome_unknown
+    now[0] += 600
     with pytest.raises(ConnectorError) as again:
         await connector.send_reply(public("Komt goed"))
-    assert again.value.retry_after == 19_000 and route.call_count == 1  # not asked again meanwhile
+    assert again.value.retry_after == MAX_WAIT - 600 and route.call_count == 1  # not asked again meanwhile
+    now[0] += MAX_WAIT - 600
+    with pytest.raises(ConnectorError, match="24-hour limit"):
+        await connector.send_reply(public("Komt goed"))
+    assert route.call_count == 2  # the hold is over: X is asked again, and holds it again
 
 
 async def test_a_refusal_by_x_is_permanent_in_its_own_words(connector, x_api):

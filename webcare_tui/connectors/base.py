@@ -104,7 +104,9 @@ class ConnectorError(Exception):
 
     Attributes:
         retryable: trying again later may work (network, 5xx, rate limit).
-        retry_after: seconds the platform asked us to wait, if it said.
+        retry_after: seconds to wait before trying again (a rate limit), if known; always held
+            within `http.bounded_wait`'s bounds, whatever a connector passes, so a worker never
+            sleeps forever on it.
         needs_auth: the token was refused: the account needs signing in again.
         outcome_unknown: the request may have reached the platform (a timeout after
             sending): the reply may be out already.
@@ -115,6 +117,12 @@ class ConnectorError(Exception):
     retry_after: float | None = None
     needs_auth: bool = False
     outcome_unknown: bool = False
+
+    def __post_init__(self) -> None:
+        if self.retry_after is not None:  # the last line of defence, for third-party connectors too
+            from webcare_tui.connectors.http import bounded_wait  # here: http imports httpx, the demo needs none
+
+            self.retry_after = bounded_wait(self.retry_after)
 
     def __str__(self) -> str:
         return self.message

@@ -170,8 +170,8 @@ class ChatwootConnector(Connector):
                 raise ConnectorError(f"Chatwoot sent messages of conversation {conversation_id} without a payload list",
                                      retryable=False)
             found.extend(payload)
-            ids = [_int(item.get("id")) for item in payload if isinstance(item, dict)]
-            ids = [i for i in ids if i is not None]
+            numbers = (_int(item.get("id")) for item in payload if isinstance(item, dict))
+            ids = [i for i in numbers if i is not None]
             if after is None or len(payload) < AFTER_LIMIT or not ids:
                 break
             after = max(ids)
@@ -181,10 +181,11 @@ class ChatwootConnector(Connector):
         meta = _object(conversation.get("meta"))
         labels = conversation.get("labels")
         updated = _int(conversation.get("updated_at"))
+        status = conversation.get("status")
         return RemoteCase(
             thread=f"{conversation_id}:",
             updated_at=max(updated or 0, activity),
-            status=FROM_STATUS.get(conversation.get("status")),  # type: ignore[arg-type]
+            status=FROM_STATUS.get(status) if isinstance(status, str) else None,
             owner=self._agent(meta.get("assignee")),
             labels=tuple(str(label) for label in labels) if isinstance(labels, list) else None,
         )
@@ -268,8 +269,9 @@ class ChatwootConnector(Connector):
                                                         "channel": _object(conversation.get("meta")).get("channel")}
                 for item in await self._messages(conversation_id, after):
                     parsed = self._message(item, conversation, conversation_id)
-                    if isinstance(item, dict) and _int(item.get("id")) is not None:
-                        newest = max(newest or 0, _int(item["id"]))  # type: ignore[type-var]
+                    item_id = _int(item.get("id")) if isinstance(item, dict) else None
+                    if item_id is not None:
+                        newest = max(newest or 0, item_id)
                     if isinstance(parsed, Message):
                         messages.append(parsed)
                     elif parsed is not None:
@@ -363,7 +365,8 @@ class ChatwootConnector(Connector):
                                 json={"assignee_id": self._agent_id(value.get("owner"))})  # None unassigns
             return None
         if action.kind == "status":
-            status = TO_STATUS.get(value.get("status"))
+            wanted = value.get("status")
+            status = TO_STATUS.get(wanted) if isinstance(wanted, str) else None
             if status is None:
                 raise ConnectorError(f"Chatwoot has no status for {value.get('status')!r}", retryable=False)
             await self.api.request("POST", self._path(f"/{conversation_id}/toggle_status"), write=True,

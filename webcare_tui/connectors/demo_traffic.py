@@ -1368,6 +1368,7 @@ class _History:
         self.heap: list[tuple[int, int, dict]] = []
         self.seq = 0  # tie-breaker and external-id key
         self.authors = 0
+        self.last: tuple[int, str, str, str | None] | None = None  # the last message emitted: (t, direction, id, agent)
         self.p_regular = min(0.08, 100 / max(1, self.per_day))
 
     def run(self) -> Iterator[dict]:
@@ -1604,8 +1605,9 @@ class LiveTraffic:
         rng = random.Random(f"{self.seed}:answer:{reply_id}")
         if rng.random() >= self.ANSWER_SHARE:
             return None
-        lang = reply.get("language") if reply.get("language") in LANGUAGES else "nl"
-        platform = reply.get("platform") if reply.get("platform") in PLATFORMS else "x"
+        language, named = reply.get("language"), reply.get("platform")
+        lang = language if isinstance(language, str) and language in LANGUAGES else "nl"
+        platform = named if isinstance(named, str) and named in PLATFORMS else "x"
         public = reply.get("visibility") == "public"
         author = _Author.__new__(_Author)
         author.idx = -1

@@ -6,14 +6,17 @@ wrong on the wire to what the sync and outbox workers need to decide:
 - no connection, DNS failure → retryable ("offline");
 - a timeout while sending a write → `outcome_unknown` (the platform may have it);
 - 401/403 with a refused token → `needs_auth`;
-- 429 → `retry_after` from `Retry-After` or the platform's reset header;
+- 429 → `retry_after` from `Retry-After` or the platform's reset header, bounded by
+  `bounded_wait` (never more than MAX_WAIT, never infinite);
 - 5xx → retryable; other 4xx → permanent, in the platform's own words.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -23,34 +26,69 @@ from webcare_tui.connectors.base import ConnectorError
 
 TIMEOUT = httpx.Timeout(20.0, connect=10.0)
 MAX_ERROR_TEXT = 300
+# Rate-limit waits (seconds): what a platform asks for is held to these (`bounded_wait`).
+MAX_WAIT = 900.0  # at worst the workers ask again after 15 minutes, whatever the platform said
+MIN_WAIT = 1.0  # a reset already past (clock skew) waits a moment, not a busy loop
+DEFAULT_WAIT = 60.0  # a limit without a readable wait
 
 
-def retry_after_seconds(response: httpx.Response, clock: Callable[[], float] = time.time) -> float | None:
+def bounded_wait(wait: float | None, *, unit: float = 1.0) -> float:
+    """Any wait a platform asks for, as seconds a worker can keep: within [MIN_WAIT, MAX_WAIT].
+
+    Every rate-limit wait and hold goes through here, so that no header or body can make a
+    worker sleep forever, spin, or crash (`inf`, `nan`, `1e300`, `10**400`, a reset long past).
+
+    Args:
+        wait: the platform's number of `unit`s; None when it said nothing readable.
+        unit: seconds per unit of `wait` (0.001 for Matrix's milliseconds, 60 for Meta's minutes).
+
+    Returns:
+        DEFAULT_WAIT when `wait` is None, not a number, NaN or infinite; MIN_WAIT when it is less
+        (zero, negative, a reset already past); MAX_WAIT when it is more; else `wait` in seconds.
+    """
+    if wait is None or isinstance(wait, bool) or not isinstance(wait, int | float):
+        return DEFAULT_WAIT
+    try:
+        number = float(wait)
+    except OverflowError:  # an integer beyond any float: finite, only huge
+        return MAX_WAIT if wait > 0 else MIN_WAIT
+    if not math.isfinite(number):
+        return DEFAULT_WAIT
+    return min(max(number * unit, MIN_WAIT), MAX_WAIT)  # a product too large for a float is inf: the cap
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def retry_after_seconds(response: httpx.Response, clock: Callable[[], float] = time.time) -> float:
     """Seconds to wait from `Retry-After` (seconds or HTTP date) or an `x-rate-limit-reset`/
-    `x-ratelimit-reset` header (epoch seconds or an ISO time, as Mastodon sends)."""
+    `x-ratelimit-reset` header (epoch seconds or an ISO time, as Mastodon sends), bounded by
+    `bounded_wait`: DEFAULT_WAIT when no header says a readable wait."""
     value = response.headers.get("retry-after")
     if value:
+        seconds = _number(value)
+        if seconds is not None:
+            return bounded_wait(seconds)
         try:
-            return max(float(value), 0.0)
-        except ValueError:
-            try:
-                return max(parsedate_to_datetime(value).timestamp() - clock(), 0.0)
-            except (TypeError, ValueError):
-                pass
+            return bounded_wait(parsedate_to_datetime(value).timestamp() - clock())
+        except (TypeError, ValueError, OverflowError):  # not a date, or a year no datetime holds
+            pass
     for name in ("x-rate-limit-reset", "x-ratelimit-reset"):
         value = response.headers.get(name)
         if not value:
             continue
-        try:
-            return max(float(value) - clock(), 0.0)
-        except ValueError:
+        epoch = _number(value)
+        if epoch is None:
             try:
-                from datetime import datetime
-
-                return max(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() - clock(), 0.0)
-            except ValueError:
+                epoch = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            except (ValueError, OverflowError):
                 continue
-    return None
+        return bounded_wait(epoch - clock())
+    return DEFAULT_WAIT
 
 
 def error_text(response: httpx.Response) -> str:
@@ -135,9 +173,8 @@ class HttpApi:
             return ConnectorError(f"{self.platform} refused the token ({status}: {said}); sign in again with"
                                   " `webcare accounts add`", retryable=False, needs_auth=True)
         if self.rate_limit_status(response):
-            wait = retry_after_seconds(response, self.clock)
             return ConnectorError(f"{self.platform} rate limit reached ({said})",
-                                  retry_after=wait if wait is not None else 60.0)
+                                  retry_after=retry_after_seconds(response, self.clock))
         if status >= 500:
             return ConnectorError(f"{self.platform} had a server error ({status}: {said})")
         return ConnectorError(f"{self.platform} refused the request ({status}: {said})", retryable=False)

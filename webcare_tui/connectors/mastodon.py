@@ -394,14 +394,15 @@ class MastodonConnector(Connector):
         params.append(("limit", self.page_size))
         if cursor is None:  # first sync: a few pages back from now
             notifications: list[Any] = []
-            url: str | None = "/api/v1/notifications"
+            url = "/api/v1/notifications"
             for _ in range(self.history_pages):
                 response = await self.api.request("GET", url, params=params if url.startswith("/") else None)
                 page = self._page(response)
                 notifications.extend(page)
-                url = self._next_link(response) if len(page) >= self.page_size else None
-                if url is None:
+                next_url = self._next_link(response) if len(page) >= self.page_size else None
+                if next_url is None:
                     break
+                url = next_url
             more = False
         else:
             response = await self.api.request("GET", "/api/v1/notifications", params=[*params, ("min_id", newest)])

@@ -44,7 +44,7 @@ import httpx
 
 from webcare_tui.config import Account
 from webcare_tui.connectors.base import Capabilities, Connector, ConnectorError, FetchResult, OutgoingReply, SentReply
-from webcare_tui.connectors.http import HttpApi, error_text, retry_after_seconds
+from webcare_tui.connectors.http import HttpApi, bounded_wait, error_text, retry_after_seconds
 from webcare_tui.model import Direction, Message, Visibility
 
 CLIENT = "/_matrix/client/v3"
@@ -98,11 +98,10 @@ class MatrixApi(HttpApi):
         if code == "M_LIMIT_EXCEEDED" or status == 429:
             wait = body.get("retry_after_ms")
             if isinstance(wait, int | float) and not isinstance(wait, bool) and wait >= 0:
-                seconds: float | None = wait / 1000
+                seconds = bounded_wait(wait, unit=0.001)
             else:
                 seconds = retry_after_seconds(response, self.clock)
-            return ConnectorError(f"Matrix rate limit reached ({said})", retry_after=seconds if seconds is not None
-                                  else 60.0)
+            return ConnectorError(f"Matrix rate limit reached ({said})", retry_after=seconds)
         if status >= 500:
             return ConnectorError(f"Matrix had a server error ({status} {said})")
         return ConnectorError(f"Matrix refused the request ({status} {said})", retryable=False)
@@ -337,12 +336,12 @@ class MatrixConnector(Connector):
             raise _Skip("missing event_id, sender, origin_server_ts or content")
         if event.get("type") == "m.room.encrypted":
             raise _Skip("end-to-end encrypted; this connector holds no keys to read it")
-        unsigned = event.get("unsigned") if isinstance(event.get("unsigned"), dict) else {}
+        unsigned, relates = _object(event.get("unsigned")), _object(content.get("m.relates_to"))
         if "redacted_because" in unsigned or not content:
             raise _Skip("redacted by its sender")
-        relates = content.get("m.relates_to") if isinstance(content.get("m.relates_to"), dict) else {}
         replaced = relates.get("event_id") if relates.get("rel_type") == "m.replace" else None
         new_content = content.get("m.new_content")
+        reply_to: str | None
         if isinstance(replaced, str):
             if not isinstance(new_content, dict):
                 raise _Skip("an edit without m.new_content")
@@ -356,9 +355,10 @@ class MatrixConnector(Connector):
             reply_to = _reply_target(relates)
         customer = sender
         if sender == self.user_id:
-            customer = self._customer_of(room_id, known, reply_to)
-            if customer is None:
+            answered = self._customer_of(room_id, known, reply_to)
+            if answered is None:
                 raise _Skip("our own message, but which customer it answers cannot be told")
+            customer = answered
         return Message(
             platform=self.platform, account=self.account.name, external_id=f"{room_id}|{event_id}",
             author_id=customer, text=text, created_at=ts // 1000,
@@ -464,15 +464,16 @@ def _edits_in(events: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], 
     edits: dict[str, dict[str, Any]] = {}
     folded: set[str] = set()
     for event in events:
-        content = event.get("content")
-        relates = content.get("m.relates_to") if isinstance(content, dict) else None
+        content = _object(event.get("content"))
+        relates = content.get("m.relates_to")
         if not isinstance(relates, dict) or relates.get("rel_type") != "m.replace":
             continue
-        original = relates.get("event_id")
-        if original in senders and senders[original] == event.get("sender") and \
-                isinstance(content.get("m.new_content"), dict):
+        original, edit_id = relates.get("event_id"), event.get("event_id")
+        if isinstance(original, str) and original in senders and senders[original] == event.get("sender") \
+                and isinstance(content.get("m.new_content"), dict):
             edits[original] = event  # timeline order: the last one wins
-            folded.add(event.get("event_id"))
+            if isinstance(edit_id, str):  # one without an id is skipped as malformed
+                folded.add(edit_id)
     return edits, folded
 
 

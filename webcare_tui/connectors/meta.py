@@ -43,7 +43,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from datetime import datetime
 from typing import Any, ClassVar
@@ -60,7 +60,7 @@ from webcare_tui.connectors.base import (
     OutgoingReply,
     SentReply,
 )
-from webcare_tui.connectors.http import HttpApi, error_text
+from webcare_tui.connectors.http import HttpApi, bounded_wait, error_text
 from webcare_tui.model import Message
 
 DEFAULT_BASE_URL = "https://graph.facebook.com/v23.0"
@@ -117,7 +117,7 @@ def usage_wait(response: httpx.Response) -> float | None:
         for entry in entries:
             minutes = entry.get("estimated_time_to_regain_access") if isinstance(entry, dict) else None
             if isinstance(minutes, int | float) and not isinstance(minutes, bool) and minutes > 0:
-                waits.append(minutes * 60.0)
+                waits.append(bounded_wait(minutes, unit=60.0))
     return max(waits) if waits else None
 
 
@@ -192,6 +192,10 @@ def _text(item: dict[str, Any], field: str) -> str:
     return " ".join(parts)
 
 
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _person(value: Any) -> dict[str, Any] | None:
     return value if isinstance(value, dict) and _id(value.get("id")) else None
 
@@ -209,7 +213,7 @@ def facebook_comment(item: Any, page_id: str, account: str) -> Message:
         raise Skip("no author (`from` needs a Page token with the MODERATE task)")
     created = graph_time(item.get("created_time"))
     text = _text(item, "message")
-    parent = item.get("parent") if isinstance(item.get("parent"), dict) else {}
+    parent = _object(item.get("parent"))
     outbound = str(author["id"]) == page_id
     if outbound:
         author = _person(parent.get("from"))
@@ -288,12 +292,13 @@ def conversation_message(item: Any, own: set[str], platform: str, account: str) 
     created = graph_time(item.get("created_time"))
     text = _text(item, "message")
     outbound = _is_own(sender["id"], own) or _is_own(sender.get("username"), own)
-    customer: dict[str, Any] | None = sender
+    customer = sender
     if outbound:
         recipients = item.get("to", {}).get("data") if isinstance(item.get("to"), dict) else None
-        customer = next((_person(r) for r in recipients or [] if _person(r) and str(r["id"]) not in own), None)
-        if customer is None:
+        recipient = next((_person(r) for r in recipients or [] if _person(r) and str(r["id"]) not in own), None)
+        if recipient is None:
             raise Skip("a message of ours with no recipient")
+        customer = recipient
     name = customer.get("name")
     handle = customer.get("username")
     return Message(
@@ -326,15 +331,14 @@ class MetaConnector(Connector):
         super().__init__(account, secret, http)
         options = account.options
         self.page_id = str(options.get("page_id") or "")
-        self.posts = _count(options, "posts", 10)
-        self.history_pages = _count(options, "history_pages", 2)
+        posts, history_pages = _count(options, "posts", 10), _count(options, "history_pages", 2)
         self.read_conversations = str(options.get("conversations", True)).lower() not in ("false", "0", "no")
         # A bad option must not stop the app: the account shows it as its error instead.
         self.setup_error = next((f"account {account.name!r}: option {name} is required" for name in self.required
                                  if not options.get(name)), None)
-        if self.setup_error is None and (self.posts is None or self.history_pages is None):
+        if self.setup_error is None and (posts is None or history_pages is None):
             self.setup_error = f"account {account.name!r}: options posts and history_pages are whole numbers ≥ 1"
-        self.posts, self.history_pages = self.posts or 10, self.history_pages or 2
+        self.posts, self.history_pages = posts or 10, history_pages or 2
         self.base_url = str(options.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
         self.clock = clock
         headers = {"Authorization": f"Bearer {secret}"} if secret else {}
@@ -356,7 +360,7 @@ class MetaConnector(Connector):
         self._ready()
         return await self.api.json("GET", path, params=params)
 
-    async def _pages(self, path: str, params: dict[str, Any], what: str, limit: int) -> AsyncIterator[list[Any]]:
+    async def _pages(self, path: str, params: dict[str, Any], what: str, limit: int) -> AsyncGenerator[list[Any], None]:
         """Yield the `data` lists of up to `limit` pages, following `paging.cursors.after`
         (use it under `aclosing`: a reader may stop early)."""
         params = dict(params)
@@ -594,7 +598,7 @@ class FacebookConnector(MetaConnector):
         found = await self._find_under(target, reply.text)
         if found is None:
             body = await self._get(target, {"fields": "parent{id}"})
-            parent = body.get("parent") if isinstance(body, dict) and isinstance(body.get("parent"), dict) else {}
+            parent = _object(body.get("parent")) if isinstance(body, dict) else {}
             if _id(parent.get("id")) and str(parent["id"]) != target:
                 found = await self._find_under(str(parent["id"]), reply.text)
         return found

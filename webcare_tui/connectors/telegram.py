@@ -55,7 +55,7 @@ import httpx
 
 from webcare_tui.config import Account
 from webcare_tui.connectors.base import Capabilities, Connector, ConnectorError, FetchResult, OutgoingReply, SentReply
-from webcare_tui.connectors.http import MAX_ERROR_TEXT, HttpApi, retry_after_seconds
+from webcare_tui.connectors.http import MAX_ERROR_TEXT, HttpApi, bounded_wait, retry_after_seconds
 from webcare_tui.model import Direction, Message, Visibility
 
 DEFAULT_BASE_URL = "https://api.telegram.org"
@@ -211,8 +211,8 @@ def _content(message: dict) -> str | None:
         elif kind == "dice":
             label = f"[dice {item.get('emoji', '🎲')} {item.get('value', '?')}]"
         elif kind in ("game", "invoice", "checklist"):
-            title = _str(item.get("title"))
-            label = f"[{kind}] {title}" if title else f"[{kind}]"
+            name = _str(item.get("title"))
+            label = f"[{kind}] {name}" if name else f"[{kind}]"
         else:
             label = f"[{kind.replace('_', ' ')}]"
         return f"{label} {caption}" if caption else label
@@ -307,9 +307,8 @@ class TelegramConnector(Connector):
                                   " `webcare accounts add`", retryable=False, needs_auth=True)
         if code == 429:
             wait = parameters.get("retry_after")
-            wait = float(wait) if isinstance(wait, int | float) else retry_after_seconds(response, self.clock)
-            return ConnectorError(f"Telegram rate limit reached ({said})",
-                                  retry_after=wait if wait is not None else 60.0)
+            seconds = bounded_wait(wait) if isinstance(wait, int | float) else retry_after_seconds(response, self.clock)
+            return ConnectorError(f"Telegram rate limit reached ({said})", retry_after=seconds)
         if code == 403 and _CANNOT_INITIATE in said:
             return ConnectorError("Telegram lets a bot write only to people who started a chat with the bot, and"
                                   f" this customer has not: answer in the group instead ({code}: {said})",

@@ -24,7 +24,9 @@ which do not fail the page. Posts read without `created_at` take the time their 
 
 Rate limits: X sends `x-rate-limit-remaining` and `x-rate-limit-reset` (epoch seconds) per
 endpoint. A 429 becomes `retry_after`; a successful call that leaves nothing remaining holds
-that endpoint until the reset, without asking X again. A fetch whose every feed is held raises
+that endpoint until the reset, without asking X again. Every hold is bounded like any wait
+(`http.bounded_wait`): a 24-hour cap is asked about again after MAX_WAIT, a reset header of
+`inf` or one far off never holds an endpoint for good. A fetch whose every feed is held raises
 with `retry_after`; one feed held while the other reads returns what was read. While calls
 remain, a feed is polled at most once per its share of the window (reset time left divided
 by the calls left), so a fast sync loop does not spend a small quota in its first minute.
@@ -62,7 +64,7 @@ from webcare_tui.connectors.base import (
     OutgoingReply,
     SentReply,
 )
-from webcare_tui.connectors.http import HttpApi, error_text
+from webcare_tui.connectors.http import HttpApi, bounded_wait, error_text
 from webcare_tui.model import Direction, Message, Visibility
 from webcare_tui.platforms import URL_PATTERN, weighted_length
 
@@ -123,10 +125,10 @@ def _parse_time(value: Any, item_id: str) -> int:
         except ValueError:
             raise Unreadable(f"created_at {value[:40]!r} is not a time") from None
         return int((moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp())
-    moment = snowflake_time(item_id)
-    if moment is None:
+    from_id = snowflake_time(item_id)
+    if from_id is None:
         raise Unreadable("no created_at")
-    return moment
+    return from_id
 
 
 def _item_id(item: Any) -> str:
@@ -335,6 +337,12 @@ class XConnector(Connector):
         """Seconds until `endpoint` may be called again (0: now)."""
         return max(self._held.get(endpoint, 0.0) - self.clock(), 0.0)
 
+    def _hold(self, endpoint: str, seconds: float | None) -> float:
+        """Hold `endpoint` for `seconds`, bounded as every wait is (`bounded_wait`); returns the hold."""
+        wait = bounded_wait(seconds)
+        self._held[endpoint] = self.clock() + wait
+        return wait
+
     async def _call(self, endpoint: str, method: str, path: str, *, write: bool = False, **kwargs: Any) -> dict:
         """One call to X; notes its rate-limit headers and returns the JSON object it answered.
 
@@ -351,16 +359,15 @@ class XConnector(Connector):
             response = await self.api.request(method, path, write=write, expect=(429,), **kwargs)
         except ConnectorError as error:
             if error.retry_after is not None:
-                self._held[endpoint] = self.clock() + error.retry_after
+                self._hold(endpoint, error.retry_after)
             raise
         if response.status_code == 429:
-            error = self.api.failure(response)
+            limited = self.api.failure(response)
             exhausted = self._exhausted_until(response)
-            if exhausted is not None and exhausted - self.clock() > (error.retry_after or 0.0):
-                error = replace(error, message=f"X's 24-hour limit reached ({error_text(response)})",
-                                retry_after=exhausted - self.clock())
-            self._held[endpoint] = self.clock() + (error.retry_after or 0.0)
-            raise error
+            if exhausted is not None and exhausted - self.clock() > (limited.retry_after or 0.0):
+                limited = replace(limited, message=f"X's 24-hour limit reached ({error_text(response)})",
+                                  retry_after=exhausted - self.clock())
+            raise replace(limited, retry_after=self._hold(endpoint, limited.retry_after))
         self._note_limits(endpoint, response)
         try:
             body = response.json()
@@ -392,7 +399,7 @@ class XConnector(Connector):
         """Hold `endpoint` when a limit is used up; else pace the next poll over what is left of the window."""
         exhausted = self._exhausted_until(response)
         if exhausted is not None:
-            self._held[endpoint] = exhausted
+            self._hold(endpoint, exhausted - self.clock())
             return
         try:
             remaining = int(response.headers["x-rate-limit-remaining"])
@@ -401,7 +408,7 @@ class XConnector(Connector):
             return
         now = self.clock()
         if reset > now:  # 15 calls left in 15 minutes: poll once a minute, not 15 times in the next 75 s
-            self._paced[endpoint] = now + (reset - now) / (remaining + 1)
+            self._paced[endpoint] = now + bounded_wait(reset - now) / (remaining + 1)
 
     @staticmethod
     def _data_list(body: dict, what: str) -> list:
@@ -660,10 +667,11 @@ class XConnector(Connector):
         body = await self._call("dm_send", "POST", f"/2/dm_conversations/with/{recipient}/messages", write=True,
                                 json={"text": text})
         data = body.get("data")
-        event_id = data.get("dm_event_id") if isinstance(data, dict) else None
+        sent: dict = data if isinstance(data, dict) else {}
+        event_id = sent.get("dm_event_id")
         if not isinstance(event_id, str) or not _ID.match(event_id):
             raise ConnectorError("X answered the direct message without its id; it may be sent", outcome_unknown=True)
-        conversation = data.get("dm_conversation_id")
+        conversation = sent.get("dm_conversation_id")
         url = f"https://x.com/messages/{conversation}" if isinstance(conversation, str) and conversation else None
         return SentReply(f"{DM_PREFIX}{event_id}", snowflake_time(event_id) or int(self.clock()), url)
 
@@ -706,8 +714,8 @@ class XConnector(Connector):
         recipient = reply.recipient_id
         if not _ID.match(recipient or ""):
             return None  # refused before any request
-        bound = (reply.in_reply_to or "").removeprefix(DM_PREFIX)
-        bound = bound if _ID.match(bound) else None  # our reply is newer than what it answers
+        answered = (reply.in_reply_to or "").removeprefix(DM_PREFIX)
+        bound = answered if _ID.match(answered) else None  # our reply is newer than what it answers
         wanted = " ".join(reply.text.split())
         token = None
         for _ in range(FIND_PAGES):
