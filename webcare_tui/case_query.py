@@ -17,6 +17,7 @@ import re
 import shlex
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
+from typing import Any, TypedDict
 
 from webcare_tui.model import AUTHOR_TYPES, CaseStatus
 
@@ -30,6 +31,17 @@ SENTIMENTS = ("negative", "neutral", "positive")
 
 class QueryError(ValueError):
     """A query that cannot be understood; the message says which part and why."""
+
+
+class _Single(TypedDict, total=False):
+    """The `CaseQuery` fields a query sets with one value (the last term wins)."""
+
+    owner: str
+    assigned: bool
+    author: str
+    active_before: int
+    active_after: int
+    min_priority: int
 
 
 @dataclass(frozen=True)
@@ -54,7 +66,7 @@ class CaseQuery:
 
     def narrowed(self, other: CaseQuery) -> CaseQuery:
         """Both queries at once (a view narrowed by a search)."""
-        merged = {}
+        merged: dict[str, Any] = {}  # field name → value: each field has its own type
         for name in self.__dataclass_fields__:
             mine, theirs = getattr(self, name), getattr(other, name)
             if isinstance(mine, tuple):
@@ -121,9 +133,9 @@ def parse_query(text: str, *, me: str, now: float) -> CaseQuery:
         terms = shlex.split(text, posix=True)
     except ValueError:
         raise QueryError("a quote is not closed") from None
-    found: dict[str, list] = {"text": [], "labels": [], "without_labels": [], "platforms": [], "accounts": [],
-                              "statuses": [], "languages": [], "author_types": [], "sentiments": []}
-    single: dict[str, object] = {}
+    found: dict[str, list[str]] = {"text": [], "labels": [], "without_labels": [], "platforms": [], "accounts": [],
+                                   "statuses": [], "languages": [], "author_types": [], "sentiments": []}
+    single: _Single = {}
     for term in terms:
         negated = term.startswith("!")
         body = term[1:] if negated else term
@@ -162,7 +174,10 @@ def parse_query(text: str, *, me: str, now: float) -> CaseQuery:
             if not match:
                 raise QueryError(f"age:{value} — write age:>2h or age:<30m (units m, h, d, w)")
             moment = int(now) - int(match[2]) * _UNITS[match[3]]
-            single["active_before" if match[1] == ">" else "active_after"] = moment
+            if match[1] == ">":
+                single["active_before"] = moment
+            else:
+                single["active_after"] = moment
         elif key == "before":
             single["active_before"] = _moment(value, key, end_of_day=False)
         elif key == "after":
@@ -175,5 +190,10 @@ def parse_query(text: str, *, me: str, now: float) -> CaseQuery:
             if not value.lstrip(">=").isdigit():
                 raise QueryError(f"priority:{value} — write priority:2 or priority:>=2")
             single["min_priority"] = int(value.lstrip(">="))
-    query = CaseQuery(**{name: tuple(values) for name, values in found.items()})
-    return replace(query, **single)  # type: ignore[arg-type]
+    query = CaseQuery(
+        text=tuple(found["text"]), labels=tuple(found["labels"]), without_labels=tuple(found["without_labels"]),
+        platforms=tuple(found["platforms"]), accounts=tuple(found["accounts"]), statuses=tuple(found["statuses"]),
+        languages=tuple(found["languages"]), author_types=tuple(found["author_types"]),
+        sentiments=tuple(found["sentiments"]),
+    )
+    return replace(query, **single)

@@ -28,12 +28,12 @@ from __future__ import annotations
 import os
 import re
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from webcare_tui.config import ConfigError, parse_duration
@@ -317,6 +317,11 @@ class Run(NamedTuple):
     labels: tuple[str, ...] = ()
 
 
+# A run as a plain tuple, its fields by position as in `Run` (a `Run` is one): what `kpi_runs` returns.
+# `first` is an int there (SQLite's 0 or 1), a bool in `Run`.
+RunRow: TypeAlias = tuple[int, str, int, int | None, str | None, str | None, int | None, int, tuple[str, ...]]
+
+
 @dataclass
 class Kpis:
     """The KPIs of one slice of a period (the team, an agent, a platform or a label); durations in seconds."""
@@ -344,7 +349,7 @@ class Kpis:
 WITHIN, MISSED, NOT_YET_DUE = "within", "missed", "not yet due"
 
 
-def judge_run(run: Run, settings: KpiSettings, now: int) -> tuple[int | None, str]:
+def judge_run(run: RunRow, settings: KpiSettings, now: int) -> tuple[int | None, str]:
     """A run's response time (None: not answered) and whether it was handled within its deadline."""
     _, platform, started_at, answered_at, agent, owner, closed_at, _, _ = run  # fields by position: a day has thousands
     schedule = settings.schedule_for(agent or owner) if settings.working_hours else None
@@ -367,11 +372,11 @@ def apply_runs(kpis: Kpis, runs: Iterable[Run], settings: KpiSettings, now: int)
     _fill_runs(kpis, runs, [judge_run(run, settings, now) for run in runs], range(len(runs)))
 
 
-def _fill_runs(kpis: Kpis, runs: list[tuple], judged: list[tuple[int | None, str]], indexes: Iterable[int]) -> None:
+def _fill_runs(kpis: Kpis, runs: Sequence[RunRow], judged: list[tuple[int | None, str]], indexes: Sequence[int]) -> None:
     """Fill the run-based KPIs from the runs at `indexes`; judged[i] is `judge_run` of runs[i]."""
     picked = [judged[i] for i in indexes]
     responses = [took for took, _ in picked if took is not None]
-    firsts = [judged[i][0] for i in indexes if runs[i][7] and judged[i][0] is not None]  # Run.first
+    firsts = [took for i in indexes if runs[i][7] and (took := judged[i][0]) is not None]  # Run.first
     verdicts = [verdict for _, verdict in picked]
     kpis.runs += len(picked)
     kpis.within_deadline += verdicts.count(WITHIN)
@@ -417,7 +422,7 @@ class KpiSource(Protocol):
     def kpi_completed(self, start: int, end: int) -> list[tuple]: ...
     def kpi_open_now(self) -> list[tuple]: ...
     def kpi_open_at(self, at: int) -> list[tuple]: ...
-    def kpi_runs(self, start: int, end: int) -> list[tuple]: ...
+    def kpi_runs(self, start: int, end: int) -> list[RunRow]: ...
     def kpi_inbound_buckets(self, start: int, end: int, size: int) -> list[tuple[int, int]]: ...
 
 
@@ -446,7 +451,7 @@ _RUN_FIELDS = ("runs", "within_deadline", "missed_deadline", "not_yet_due", "ans
                "service_level")
 
 
-def _run_kpis(runs: list[tuple], settings: KpiSettings, now: int) -> tuple[Kpis, dict[tuple[str, Any], Kpis]]:
+def _run_kpis(runs: list[RunRow], settings: KpiSettings, now: int) -> tuple[Kpis, dict[tuple[str, Any], Kpis]]:
     """The run-based KPIs of the period's runs (rows of `kpi_runs`, shaped as `Run`): for the team and
     per agent, platform and label. Each run is judged once; the slices share the verdicts by index."""
     judged = [judge_run(run, settings, now) for run in runs]
@@ -459,7 +464,7 @@ def _run_kpis(runs: list[tuple], settings: KpiSettings, now: int) -> tuple[Kpis,
             by_label.setdefault(label, []).append(index)
     team = Kpis()
     _fill_runs(team, runs, judged, range(len(runs)))
-    groups = {}
+    groups: dict[tuple[str, Any], Kpis] = {}
     for kind, members in slices.items():
         for key, indexes in members.items():
             _fill_runs(groups.setdefault((kind, key), Kpis()), runs, judged, indexes)

@@ -77,7 +77,7 @@ class MacroRunner:
             memo = render(macro.memo, values) if macro.memo else None
         except TemplateError as error:
             raise MacroError(f"{macro.name}: {error}") from None
-        if reply is not None and "{agent.signature}" not in template:  # type: ignore[operator]
+        if template and reply is not None and "{agent.signature}" not in template:
             reply = signed(reply, case["platform"], self.agent.signature)
         return reply, memo
 

@@ -156,9 +156,9 @@ def _build(table: dict[str, Any], problem, agents: set[str] | None, blocks: dict
         problem("name", "a macro needs a name")
         return None
     label = f"macro {name!r}"
-    for key in table:
-        if key not in FIELDS:
-            problem(key, f"{label}: unknown action or setting {key!r} (known: {', '.join(FIELDS)})")
+    for setting in table:
+        if setting not in FIELDS:
+            problem(setting, f"{label}: unknown action or setting {setting!r} (known: {', '.join(FIELDS)})")
 
     def text(key: str) -> str | None:
         value = table.get(key)

@@ -14,7 +14,7 @@ import csv
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any, TextIO
 
@@ -146,7 +146,10 @@ def kpi_json(kpis: Kpis, settings: KpiSettings, agent: str | None = None) -> dic
 def _groups(period: PeriodKpis, by: str | None, settings: KpiSettings, only_agent: str | None) -> list[dict[str, Any]]:
     if by is None:
         return []
-    slices = {"agent": period.by_agent, "platform": period.by_platform, "label": period.by_label}[by]
+    # keys are agent ids, platforms or labels; None for unassigned and unlabelled
+    kinds: dict[str, Mapping[Any, Kpis]] = {"agent": period.by_agent, "platform": period.by_platform,
+                                            "label": period.by_label}
+    slices = kinds[by]
     keys = sorted(slices, key=lambda key: (key is None, str(key)))
     if only_agent is not None:
         keys = [key for key in keys if key == only_agent]

@@ -89,7 +89,8 @@ class Phrases:
         words = frozenset(p for p in folded if _WORD.fullmatch(p))
         others = tuple(sorted(folded - words))
         firsts = [_WORD.search(phrase) for phrase in others]
-        leads = None if None in firsts else frozenset(first.group() for first in firsts)
+        found = [first.group() for first in firsts if first is not None]
+        leads = frozenset(found) if len(found) == len(firsts) else None
         return cls(words, others, phrase_pattern(others), leads)
 
     def found_in(self, folded: str, words: set[str]) -> bool:
@@ -348,7 +349,8 @@ class Router:
         if team not in self._turns:
             self._turns[team] = self.last_assigned(team)
         ids = [m.id for m in members]
-        start = ids.index(self._turns[team]) + 1 if self._turns[team] in ids else 0
+        last = self._turns[team]
+        start = ids.index(last) + 1 if last is not None and last in ids else 0
         now = self.clock()
         for offset in range(len(members)):
             member = members[(start + offset) % len(members)]
@@ -373,7 +375,8 @@ class Router:
                 routing.events.append(Event(case.id, at, actor, "priority", {"from": case.priority, "to": rule.priority}))
                 case.priority = rule.priority
             if case.owner is None and (rule.assign or rule.assign_team):
-                agent = rule.assign or self.next_in(rule.assign_team)  # type: ignore[arg-type]
+                # no agent named: the rule names a team (the condition above)
+                agent = rule.assign or (self.next_in(rule.assign_team) if rule.assign_team else None)
                 if agent is None:
                     routing.events.append(Event(case.id, at, actor, "not assigned",
                                                 {"team": rule.assign_team, "reason": "nobody of the team works now"}))

@@ -11,7 +11,8 @@ literal braces. `{{` and `}}` write a brace.
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 VARIABLES = ("author.first_name", "author.name", "author.handle", "agent.name", "agent.first_name",
              "agent.initials", "agent.signature", "case.id", "platform", "ask")
@@ -64,7 +65,7 @@ class _Fill(string.Formatter):
     def __init__(self, values: Mapping[str, str]) -> None:
         self.values = values
 
-    def get_field(self, field_name, args, kwargs):  # type: ignore[no-untyped-def]
+    def get_field(self, field_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[str, str]:
         return str(self.values[field_name]), field_name
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,6 +13,9 @@ from textual.widgets.option_list import Option
 
 from webcare_tui.alerts import Alert
 from webcare_tui.widgets.footer import Footer
+
+if TYPE_CHECKING:
+    from webcare_tui.app import WebcareApp
 
 STYLE = {"deadline": "bold red", "audience": "bold magenta", "spike": "bold yellow"}
 SYMBOL = {"deadline": "⏰", "audience": "📣", "spike": "📈"}
@@ -24,6 +29,15 @@ class AlertsScreen(Screen[None]):
     def __init__(self, alerts: list[Alert]) -> None:
         super().__init__()
         self.alerts = alerts
+
+    @property
+    def console(self) -> WebcareApp:
+        """The app, typed (this screen runs only in the webcare console)."""
+        from webcare_tui.app import WebcareApp  # here: the app imports this screen
+
+        app = self.app
+        assert isinstance(app, WebcareApp)
+        return app
 
     def compose(self) -> ComposeResult:
         yield Static(f"Alerts ({len(self.alerts)})", id="title")
@@ -39,4 +53,4 @@ class AlertsScreen(Screen[None]):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         alert = self.alerts[int(event.option.id or 0)]
         if alert.case_id is not None:
-            self.app.open_case(alert.case_id)  # type: ignore[attr-defined]
+            self.console.open_case(alert.case_id)

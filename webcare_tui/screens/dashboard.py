@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
@@ -24,6 +24,7 @@ from webcare_tui.kpi import (
     TARGETS,
     Kpis,
     KpiSettings,
+    KpiSource,
     PeriodKpis,
     format_duration,
     format_share,
@@ -42,6 +43,9 @@ from webcare_tui.widgets.footer import Footer
 from webcare_tui.widgets.notice import Notice
 from webcare_tui.widgets.status_header import StatusHeader
 
+if TYPE_CHECKING:
+    from webcare_tui.app import WebcareApp
+
 REFRESH = 5.0  # seconds between refreshes of today's numbers
 HEATMAP_AGE = 300.0
 SYMBOLS = {"ok": "✓", "near": "!", "off": "✗", None: "·"}
@@ -57,7 +61,7 @@ class DashboardData:
     heatmap: list[list[int]]
 
 
-def compute(store: Any, settings: KpiSettings, day: date, now: float,
+def compute(store: KpiSource, settings: KpiSettings, day: date, now: float,
             grid: list[list[int]] | None = None) -> DashboardData:
     """Everything the dashboard shows for `day` (runs in a background thread).
 
@@ -121,6 +125,21 @@ class DashboardScreen(Screen):
         self.wanted: date | None = None  # a day asked for while another was being computed
         self.heatmap_at = 0.0
 
+    @property
+    def console(self) -> WebcareApp:
+        """The app, typed (this screen runs only in the webcare console)."""
+        from webcare_tui.app import WebcareApp  # here: the app imports this screen
+
+        app = self.app
+        assert isinstance(app, WebcareApp)
+        return app
+
+    @property
+    def shown_day(self) -> date:
+        """The day on screen (set when the screen mounts)."""
+        assert self.day is not None, "the dashboard is not mounted"
+        return self.day
+
     def compose(self) -> ComposeResult:
         yield StatusHeader()
         yield Static(id="datebar", markup=False)
@@ -140,15 +159,15 @@ class DashboardScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self._settings: KpiSettings = self.app.kpi_settings  # type: ignore[attr-defined]  # checked at start-up
-        self.day = self._settings.today(self.app.clock())  # type: ignore[attr-defined]
+        self._settings: KpiSettings = self.console.kpi_settings  # checked at start-up
+        self.day = self._settings.today(self.console.clock())
         self.load()
         self.set_interval(REFRESH, self.tick)
 
     # -- loading --------------------------------------------------------------
 
     def tick(self) -> None:
-        if self.day == self._settings.today(self.app.clock()) and not self.busy:  # type: ignore[attr-defined]
+        if self.day == self._settings.today(self.console.clock()) and not self.busy:
             self.load()
 
     def load(self) -> None:
@@ -157,13 +176,13 @@ class DashboardScreen(Screen):
             self.wanted = self.day
             return
         self.busy = True
-        day, store, settings, now = self.day, self.app.store, self._settings, self.app.clock()  # type: ignore[attr-defined]
+        day, store, settings, now = self.shown_day, self.console.store, self._settings, self.console.clock()
         self.show_datebar(computing=True)
         # the heatmap is redrawn when the day changes, and every HEATMAP_AGE seconds
         kept = self.data.heatmap if self.data and self.data.day == day and now - self.heatmap_at < HEATMAP_AGE else None
         if kept is None:
             self.heatmap_at = now
-        future = self.app.background.submit(compute, store, settings, day, now, kept)  # type: ignore[attr-defined]
+        future = self.console.background.submit(compute, store, settings, day, now, kept)
         future.add_done_callback(lambda finished: self._failed(finished))
         deliver(self.app, future, self.loaded)
 
@@ -192,8 +211,8 @@ class DashboardScreen(Screen):
     # -- drawing --------------------------------------------------------------
 
     def show_datebar(self, computing: bool = False) -> None:
-        settings, day = self._settings, self.day
-        today = settings.today(self.app.clock())  # type: ignore[attr-defined]
+        settings, day = self._settings, self.shown_day
+        today = settings.today(self.console.clock())
         when = day.strftime("%a %d %b %Y")
         if day == today:
             when += " · today, so far"
@@ -245,7 +264,7 @@ class DashboardScreen(Screen):
             Text("Volume: hour × weekday\n", style="bold") + heatmap_text(data.heatmap, settings.heatmap_weeks))
 
     def agent_table(self, period: PeriodKpis) -> Table:
-        me = self.app.config.agent.id  # type: ignore[attr-defined]
+        me = self.console.config.agent.id
         agents = period.by_agent
         title = "Per agent"
         if not self._settings.sees_agent_comparison(me):
@@ -262,10 +281,10 @@ class DashboardScreen(Screen):
         self.app.pop_screen()
 
     def action_shift(self, days: int) -> None:
-        self.go(self.day + timedelta(days=days))
+        self.go(self.shown_day + timedelta(days=days))
 
     def action_today(self) -> None:
-        self.go(self._settings.today(self.app.clock()))  # type: ignore[attr-defined]
+        self.go(self._settings.today(self.console.clock()))
 
     def action_reload(self) -> None:
         self.load()
@@ -279,7 +298,7 @@ class DashboardScreen(Screen):
             except ValueError:
                 self.notice(f"{clean(text, single_line=True)!r} is not a date: type YYYY-MM-DD")
 
-        self.app.push_screen(PromptScreen("Show the day (YYYY-MM-DD):", value=self.day.isoformat()), picked)
+        self.app.push_screen(PromptScreen("Show the day (YYYY-MM-DD):", value=self.shown_day.isoformat()), picked)
 
     def go(self, day: date) -> None:
         self.day = day

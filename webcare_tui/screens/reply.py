@@ -74,11 +74,12 @@ class ReplyScreen(ModalScreen[tuple[str, str] | None]):
 
     def update_count(self) -> None:
         length, limit = reply_length(self.platform, self.final_text()), reply_limit(self.platform)
-        over = limit is not None and length > limit
+        excess = length - limit if limit is not None else 0
+        over = excess > 0
         line = Text(f"{length}" + (f"/{limit}" if limit else "") + " characters with signature",
                     style="bold red" if over else "")
         if over:
-            line.append(f" — {length - limit} too many for {self.platform}")
+            line.append(f" — {excess} too many for {self.platform}")
         self.query_one("#count", Static).update(line)
 
     def on_text_area_changed(self) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 LIMIT = 200  # an alert list longer than this helps nobody
 
@@ -13,9 +14,12 @@ class AlertQueries:
 
     conn: sqlite3.Connection
 
+    if TYPE_CHECKING:  # provided by `InboxQueries`
+        def _read(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
+
     def cases_waiting_since(self, earliest: int, latest: int) -> list[dict[str, Any]]:
         """New and open cases whose customer started waiting between `earliest` and `latest`, longest first."""
-        return self._read(  # type: ignore[attr-defined]
+        return self._read(
             "SELECT c.id, c.platform, c.waiting_since, c.last_inbound_at, a.handle AS author_handle,"
             " a.name AS author_name FROM cases c JOIN authors a ON a.id = c.author_id"
             " WHERE c.status IN ('new', 'open') AND c.waiting_since BETWEEN ? AND ? AND c.merged_into IS NULL"
@@ -23,7 +27,7 @@ class AlertQueries:
 
     def negative_messages(self, since: int, below: float, followers: int) -> list[dict[str, Any]]:
         """Inbound messages since `since` scored below `below` (the analyser's negative), from press or authors with ≥ `followers`."""
-        return self._read(  # type: ignore[attr-defined]
+        return self._read(
             "SELECT m.id AS message_id, m.case_id, m.platform, m.text, a.handle AS author_handle,"
             " a.name AS author_name, a.followers, a.author_type FROM messages m JOIN authors a ON a.id = m.author_id"
             " WHERE m.created_at >= ? AND m.direction = 'in' AND m.sentiment < ?"
@@ -32,7 +36,7 @@ class AlertQueries:
 
     def inbound_between(self, start: int, end: int) -> list[dict[str, Any]]:
         """Inbound messages created in [start, end): text, case and the case's labels."""
-        rows = self._read(  # type: ignore[attr-defined]
+        rows = self._read(
             "SELECT m.case_id, m.text, (SELECT group_concat(l.name, char(31)) FROM case_labels cl"
             "  JOIN labels l ON l.id = cl.label_id WHERE cl.case_id = m.case_id) AS labels"
             " FROM messages m WHERE m.created_at >= ? AND m.created_at < ? AND m.direction = 'in'"

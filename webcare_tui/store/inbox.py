@@ -106,11 +106,11 @@ _ROW_SQL = (
 )
 
 
-def _row(values: tuple) -> CaseRow:
-    values = list(values)
-    values[9] = tuple(sorted(values[9].split(","))) if values[9] else ()
-    values[15] = values[15] or ""
-    return CaseRow(*values)
+def _row(values: tuple[Any, ...]) -> CaseRow:
+    fields = list(values)
+    fields[9] = tuple(sorted(fields[9].split(","))) if fields[9] else ()
+    fields[15] = fields[15] or ""
+    return CaseRow(*fields)
 
 
 class InboxQueries:
@@ -138,7 +138,8 @@ class InboxQueries:
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
     def _where(self, query: CaseQuery) -> tuple[str, list[Any]]:
-        clauses, params = ["c.merged_into IS NULL"], []
+        clauses: list[str] = ["c.merged_into IS NULL"]
+        params: list[Any] = []
 
         def any_of(column: str, values: tuple[str, ...]) -> None:
             clauses.append(f"{column} IN ({','.join('?' * len(values))})")

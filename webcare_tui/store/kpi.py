@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from webcare_tui.kpi import RunRow
 
 _OPEN = "c.status IN ('new', 'open', 'awaiting_approval') AND c.last_direction = 'in'"  # as in cases_open_kpi
 # and as open_case_counts counts (migration 9)
@@ -65,8 +68,11 @@ class KpiQueries:
 
     conn: sqlite3.Connection
 
+    if TYPE_CHECKING:  # provided by `InboxQueries`
+        def _reader(self) -> sqlite3.Connection: ...
+
     def _kpi(self, sql: str, params: tuple | dict = ()) -> list[tuple]:
-        return self._reader().execute(sql, params).fetchall()  # type: ignore[attr-defined]
+        return self._reader().execute(sql, params).fetchall()
 
     def _label_sets(self) -> _LabelSets:
         return _LabelSets(dict(self._kpi("SELECT id, name FROM labels")))
@@ -172,7 +178,7 @@ class KpiQueries:
             "   AND e.at >= last.at AND e.at <= :at AND json_extract(e.detail, '$.to') = 'closed')", {"at": at})
         return _rollup(still + since_then, self._label_sets(), with_oldest=True)
 
-    def kpi_runs(self, start: int, end: int) -> list[tuple]:
+    def kpi_runs(self, start: int, end: int) -> list[RunRow]:
         """Runs of inbound messages that started in [start, end), one row each: (case_id, platform,
         started_at, answered_at, answering agent, owner, closed_at, first, labels).
 

@@ -4,8 +4,8 @@ the case state a helpdesk platform reported (team mode)."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -16,6 +16,11 @@ class OutboxQueries:
     """Mixed into `Store` (which provides `conn`, `_rows` and `_reader`)."""
 
     conn: sqlite3.Connection
+
+    if TYPE_CHECKING:  # provided by `Store` and `InboxQueries`
+        def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
+        def _reader(self) -> sqlite3.Connection: ...
+        def recompute_run_starts(self, case_ids: Iterable[int]) -> None: ...
 
     def reply_context(self, case_id: int) -> dict[str, Any]:
         """What a reply in this case needs: recipient, account, last inbound message."""
@@ -43,9 +48,11 @@ class OutboxQueries:
             (platform, account, external_id, case_id, author_row, direction, visibility, text, created_at,
              in_reply_to, agent),
         )
-        self.conn.execute("INSERT INTO messages_fts (rowid, text) VALUES (?, ?)", (cursor.lastrowid, text))
-        self.recompute_run_starts([case_id])  # type: ignore[attr-defined]  # ours is the last word, as a rule
-        return cursor.lastrowid
+        message_id = cursor.lastrowid
+        assert message_id is not None  # a successful INSERT sets it
+        self.conn.execute("INSERT INTO messages_fts (rowid, text) VALUES (?, ?)", (message_id, text))
+        self.recompute_run_starts([case_id])  # ours is the last word, as a rule
+        return message_id
 
     def confirm_message(self, message_id: int, external_id: str, url: str | None) -> None:
         """The platform accepted our message: it takes the platform's id."""
@@ -58,7 +65,7 @@ class OutboxQueries:
             self.conn.execute("INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', ?, ?)",
                               (message_id, row[0]))
             self.conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
-            self.recompute_run_starts([row[1]])  # type: ignore[attr-defined]
+            self.recompute_run_starts([row[1]])
 
     def add_outbox(self, key: str, case_id: int, account: str, platform: str, kind: str, payload: dict,
                    now: int, state: str = "queued") -> int:
@@ -68,6 +75,7 @@ class OutboxQueries:
             " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (key, case_id, account, platform, kind, orjson.dumps(payload).decode(), state, now, now),
         )
+        assert cursor.lastrowid is not None  # a successful INSERT sets it
         return cursor.lastrowid
 
     def set_outbox_payload(self, outbox_id: int, payload: dict, now: int) -> None:
