@@ -130,6 +130,18 @@ def test_undo_restores_everything_and_takes_the_reply_back(store, runner):
     assert [r["state"] for r in store.case_outbox(anna)] == ["discarded"] and store.outbox_waiting() == 0
 
 
+def test_undo_keeps_what_a_teammate_changed_after_the_macro(store, runner):
+    anna = case_of(store, "anna")
+    applied = runner.apply(macro("Hypotheken"), [anna])  # assigns jeroen, priority stays, status pending
+    CaseService(store, clock=lambda: T0 + 2 * HOUR).assign(anna, "sanne", "sanne")  # a teammate takes it over
+    ingest(store, [msg(2 * HOUR + 3, author="anna", text="Nog een vraag")])  # the customer writes meanwhile
+    runner.now[0] += 5
+    runner.undo(applied)
+    case = store.get_case(anna)
+    assert case["owner"] == "sanne" and case["message_count"] == 2  # not undone: nor the message's count
+    assert case["status"] == "open"  # the customer waits again, whatever the macro had set
+
+
 def test_undo_after_the_grace_period_is_refused(store, runner):
     applied = runner.apply(macro("Hypotheken"), [case_of(store, "anna")])
     runner.now[0] += 11

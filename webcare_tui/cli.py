@@ -59,7 +59,15 @@ def cmd_import(args: argparse.Namespace, config: Config, store: Store, out: Text
             return 2
     from webcare_tui.runtime import router_for
 
-    result = import_jsonl(store, sources, config.threading, on_reject=report, router=router_for(config, store))
+    said: set[str] = set()
+
+    def waiting(text: str) -> None:  # once, not for every slice that waits
+        if text not in said:
+            said.add(text)
+            print(f"webcare: {text}", file=sys.stderr)
+
+    result = import_jsonl(store, sources, config.threading, on_reject=report, router=router_for(config, store),
+                          on_wait=waiting)
     summary = {"new_messages": result.new_messages, "duplicates": result.duplicates,
                "rejected": result.rejected, "new_cases": result.new_cases}
     if args.json:

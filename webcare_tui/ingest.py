@@ -3,14 +3,20 @@
 Importers, the demo and real connectors all come through here. A batch is
 deduplicated by (platform, external_id), its authors upserted, every message
 threaded into a case by `case_rules`, and the result written in one transaction.
-`bulk.py` runs the same `Threader` as a two-process pipeline for large imports.
+
+`Threader.prepare` reads what it threads against (stored messages, authors, cases,
+labels, the next free ids) and the caller writes its rows in the same transaction:
+nothing it writes was read in an earlier one, so a change another writer made
+meanwhile (an agent's assignment, another import) is never undone. A changed case
+is written field by field: only the columns the batch changed. `bulk.py` runs it on
+a writer thread in short slices for large imports.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import islice
 from operator import attrgetter
 
@@ -19,9 +25,11 @@ from webcare_tui.case_rules import CaseState, Event, Placement, ThreadingRules
 from webcare_tui.model import Message
 from webcare_tui.rules import Router
 from webcare_tui.sentiment import analyse, score_sentiment
-from webcare_tui.store import AuthorRecord, IngestRows, Store, case_row, event_row
+from webcare_tui.store import CASE_FIELDS, AuthorRecord, IngestRows, Store, case_row, event_row
 
-BATCH = 20_000
+# Messages per transaction. A slice of the bulk import holds the write lock ~100-200 ms on a
+# 2-core machine, so an agent's action or the sync waits at most that long (DESIGN.md).
+BATCH = 3_000
 
 
 @dataclass(slots=True)
@@ -36,39 +44,34 @@ class IngestCounts:
         self.new_cases += other.new_cases
 
 
-@dataclass
-class _InFlight:
-    """What the previous batch wrote, which the database may not show yet."""
-
-    keys: set[tuple[str, str]] = field(default_factory=set)
-    authors: dict[tuple[str, str], AuthorRecord] = field(default_factory=dict)
-    cases: dict[int, CaseState] = field(default_factory=dict)  # by author row id
-    labels: dict[int, set[str]] = field(default_factory=dict)  # by case id: what routing gave the cases
+def annotate(message: Message) -> None:
+    """Give an inbound message its language and sentiment, if it has none (before routing,
+    which may ask). Needs no store: the bulk import runs it on another thread than the writes."""
+    if message.direction == "in" and message.sentiment is None:
+        if message.language is None:
+            message.language, message.sentiment = analyse(message.text)
+        else:
+            message.sentiment = score_sentiment(message.text, message.language)
 
 
 class Threader:
-    """Turns batches of messages into rows to write, keeping the ids it hands out.
+    """Turns one batch of messages into rows to write. Call `prepare` inside the transaction
+    that writes its rows: what it reads must still hold when they are written."""
 
-    It reads through `reader` and remembers what the previous batch wrote, so that
-    batch may still be on its way to the disk while the next one is threaded.
-    """
-
-    def __init__(self, reader: Store, rules: ThreadingRules, next_ids: tuple[int, int, int],
-                 router: Router | None = None) -> None:
-        self.reader = reader
+    def __init__(self, store: Store, rules: ThreadingRules, router: Router | None = None) -> None:
+        self.store = store
         self.rules = rules
         self.router = router  # routing rules, applied to each inbound message after threading
-        self.next_author, self.next_case, self.next_message = next_ids
-        self.in_flight = _InFlight()
 
     def prepare(self, batch: list[Message]) -> tuple[IngestRows, IngestCounts]:
-        previous, current = self.in_flight, _InFlight()
-        fresh = self._fresh(batch, previous, current)
+        self.next_author, self.next_case, self.next_message = self.store.next_ids()
+        fresh = self._fresh(batch)
         counts = IngestCounts(new_messages=len(fresh), duplicates=len(batch) - len(fresh))
         rows = IngestRows()
-        authors = self._authors(fresh, previous, current, rows)
-        cases = self._current_cases(current, previous)
-        labels = self._labels(cases, previous) if self.router is not None else {}
+        authors = self._authors(fresh, rows)
+        cases = self.store.current_cases(sorted({author.id for author in authors}))
+        stored = {case.id: case_row(case) for case in cases.values()}  # to write only the fields that change
+        labels = self.store.labels_of(list(stored)) if self.router is not None else {}
         new_cases: dict[int, CaseState] = {}
         touched: dict[int, CaseState] = {}
         events: list[Event] = []
@@ -76,10 +79,11 @@ class Threader:
             author_row = author.id
             case = cases.get(author_row)
             placement, auto_closed_at = case_rules.place(case, message.created_at, self.rules)
-            if auto_closed_at is not None:
+            if case is not None and auto_closed_at is not None:
                 events.append(case_rules.auto_close(case, auto_closed_at))
-                touched[case.id] = case
-            if placement is Placement.NEW:
+                if case.id not in new_cases:
+                    touched[case.id] = case
+            if case is None or placement is Placement.NEW:
                 case = case_rules.open_case(self.next_case, author_row, message.platform, message.account,
                                             message.created_at)
                 self.next_case += 1
@@ -87,7 +91,6 @@ class Threader:
                 events.append(Event(case.id, message.created_at, case_rules.SYSTEM, "created", {}))
             elif case.id not in new_cases:
                 touched[case.id] = case
-            current.cases[author_row] = case
             late = case_rules.is_late(case, message.created_at)
             run_start = None if late else case_rules.run_start(case, message.direction)
             if late:  # its neighbours may be stored already: the store marks the whole case again
@@ -95,21 +98,14 @@ class Threader:
             elif message.direction == "out" and case.last_direction == "in":  # our reply ends the run it waited on
                 rows.answers.append((message.created_at, message.agent, case.id, self.next_message))
             events.extend(case_rules.add_message(case, message.created_at, message.direction, message.agent))
-            if message.direction == "in" and message.sentiment is None:  # before routing, which may ask
-                if message.language is None:
-                    message.language, message.sentiment = analyse(message.text)
-                else:
-                    message.sentiment = score_sentiment(message.text, message.language)
+            annotate(message)
             if self.router is not None and message.direction == "in":
                 has = labels.setdefault(case.id, set())
                 routing = self.router.route(message, case, author.author_type, author.followers, has.__contains__)
                 if routing.events:
                     rows.labels.extend((case.id, label) for label in sorted(routing.labels))
                     has.update(routing.labels)
-                    current.labels[case.id] = has
                     events.extend(routing.events)
-                    if case.id not in new_cases:
-                        touched[case.id] = case
             rows.messages.append((
                 self.next_message, message.platform, message.account, message.external_id, case.id, author_row,
                 message.direction, message.visibility, message.text, message.created_at,
@@ -118,71 +114,66 @@ class Threader:
             self.next_message += 1
         rows.late_cases = sorted(set(rows.late_cases))
         rows.new_cases = [case_row(case) for case in new_cases.values()]
-        rows.changed_cases = [case_row(case) for case in touched.values()]
+        rows.changed_cases = changed_fields(stored, touched.values())
         rows.events = [event_row(event) for event in events]
         counts.new_cases = len(new_cases)
-        self.in_flight = current
         return rows, counts
 
-    def _labels(self, cases: dict[int, CaseState], previous: _InFlight) -> dict[int, set[str]]:
-        """The labels of the batch's cases: stored, or given by the previous batch (maybe not stored yet)."""
-        labels = self.reader.labels_of([case.id for case in cases.values()])
-        for case_id, given in previous.labels.items():
-            labels.setdefault(case_id, set()).update(given)
-        return labels
-
-    def _fresh(self, batch: list[Message], previous: _InFlight, current: _InFlight) -> list[Message]:
+    def _fresh(self, batch: list[Message]) -> list[Message]:
         """The batch less what is stored already or repeated, oldest first."""
         by_platform: dict[str, list[str]] = defaultdict(list)
         for message in batch:
             by_platform[message.platform].append(message.external_id)
-        stored = {platform: self.reader.existing_message_ids(platform, ids) for platform, ids in by_platform.items()}
+        stored = {platform: self.store.existing_message_ids(platform, ids) for platform, ids in by_platform.items()}
+        seen: set[tuple[str, str]] = set()
         fresh = []
         for message in batch:
             key = (message.platform, message.external_id)
-            if key in current.keys or key in previous.keys or message.external_id in stored[message.platform]:
+            if key in seen or message.external_id in stored[message.platform]:
                 continue
-            current.keys.add(key)
+            seen.add(key)
             fresh.append(message)
         fresh.sort(key=attrgetter("created_at"))  # stable: equal times keep their order
         return fresh
 
-    def _authors(self, fresh: list[Message], previous: _InFlight, current: _InFlight,
-                 rows: IngestRows) -> list[AuthorRecord]:
+    def _authors(self, fresh: list[Message], rows: IngestRows) -> list[AuthorRecord]:
         """The author of each message (new authors get their row ids here)."""
         wanted: dict[str, set[str]] = defaultdict(set)
         for message in fresh:
-            if (message.platform, message.author_id) not in previous.authors:
-                wanted[message.platform].add(message.author_id)
-        known = current.authors  # this batch's authors, which the next batch may find in flight
+            wanted[message.platform].add(message.author_id)
+        known: dict[tuple[str, str], AuthorRecord] = {}
         for platform, ids in wanted.items():
-            for key, record in self.reader.authors_by_key(platform, list(ids)).items():
+            for key, record in self.store.authors_by_key(platform, list(ids)).items():
                 known[(platform, key)] = record
         changed: dict[int, AuthorRecord] = {}
         author_rows = []
         for message in fresh:
             key = (message.platform, message.author_id)
-            record = known.get(key) or previous.authors.get(key)
+            record = known.get(key)
             if record is None:
-                record = AuthorRecord(self.next_author, message.author_handle, message.author_name,
-                                      message.author_followers, message.author_type or "customer")
+                record = known[key] = AuthorRecord(self.next_author, message.author_handle, message.author_name,
+                                                   message.author_followers, message.author_type or "customer")
                 rows.new_authors.append((self.next_author, message.platform, message.author_id,
                                          message.author_handle, message.author_name, message.author_followers,
                                          record.author_type))
                 self.next_author += 1
             elif _update_author(record, message):
                 changed[record.id] = record
-            known[key] = record
             author_rows.append(record)
         rows.changed_authors = [(r.handle, r.name, r.followers, r.author_type, r.id) for r in changed.values()]
         return author_rows
 
-    def _current_cases(self, current: _InFlight, previous: _InFlight) -> dict[int, CaseState]:
-        """Each author's current case: in flight from the previous batch, else from the store."""
-        ids = [record.id for record in current.authors.values() if record.id not in previous.cases]
-        cases = self.reader.current_cases(ids)
-        cases.update(previous.cases)
-        return cases
+
+def changed_fields(stored: dict[int, tuple], cases: Iterable[CaseState]) -> dict[tuple[str, ...], list[tuple]]:
+    """The changes to write, grouped by which columns changed: {(column, …): [(value, …, case id), …]}.
+    Columns that stayed are left alone, and so are their indexes and triggers."""
+    changes: dict[tuple[str, ...], list[tuple]] = defaultdict(list)
+    for case in cases:
+        before, after = stored[case.id], case_row(case)
+        columns = tuple(name for name, old, new in zip(CASE_FIELDS, before, after) if old != new)
+        if columns:
+            changes[columns].append(tuple(new for old, new in zip(before, after) if old != new) + (case.id,))
+    return dict(changes)
 
 
 def _update_author(record: AuthorRecord, message: Message) -> bool:
@@ -211,9 +202,10 @@ def ingest(store: Store, messages: Iterable[Message], rules: ThreadingRules = Th
            batch_size: int = BATCH, router: Router | None = None) -> IngestCounts:
     """Store and thread messages; each batch is one transaction. For sync and small imports."""
     total = IngestCounts()
+    threader = Threader(store, rules, router)
     for batch in batches(messages, batch_size):
         with store.transaction():
-            rows, counts = Threader(store, rules, store.next_ids(), router).prepare(batch)
+            rows, counts = threader.prepare(batch)
             store.write_ingest(rows)
         total.add(counts)
     return total

@@ -21,7 +21,7 @@ from webcare_tui.cases import CaseError, CaseService
 from webcare_tui.config import Agent
 from webcare_tui.macros import Macro
 from webcare_tui.outbox import Outbox, ReplyError, signature_for, signed
-from webcare_tui.store import Store, StoreError, case_row
+from webcare_tui.store import CASE_FIELDS, Store, StoreError, case_row
 from webcare_tui.templates import TemplateError, case_values, render
 
 DEFAULT_GRACE = 10
@@ -39,11 +39,16 @@ class Applied:
     summary: str
     at: int
     cases: dict[int, tuple] = field(default_factory=dict)  # case id → case row before
+    after: dict[int, tuple] = field(default_factory=dict)  # case id → case row as the macro left it
     labels: dict[int, list[str]] = field(default_factory=dict)  # case id → labels before
     memos: list[int] = field(default_factory=list)
     outbox: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # actions the platform could not take
     drafts: int = 0  # replies put up for a lead's approval
+
+
+UNDONE_FIELDS = ("status", "owner", "priority", "closed_at")  # what a macro sets on the case row
+FIELD = {name: index for index, name in enumerate(CASE_FIELDS)}  # a case row's column by name
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,7 @@ class MacroRunner:
                 self.store.update_outbox(row["id"], int(self.clock()), next_attempt_at=hold)
                 applied.outbox.append(row["id"])
         self.store.add_events([Event(case_id, int(self.clock()), actor, "macro", {"name": macro.name})])
+        applied.after[case_id] = case_row(self.store.case_state(case_id))
 
     def _summary(self, macro: Macro, count: int, notes: list[str], drafts: int = 0) -> str:
         where = f" ({count} cases)" if count > 1 else ""
@@ -172,6 +178,12 @@ class MacroRunner:
         if now > applied.at + self.grace:
             raise MacroError(f"too late to undo {applied.macro}: it is more than {self.grace} s ago")
         with self.store.transaction():
+            # of what the macro set, restore only what still holds its value: a later change, a
+            # teammate's or the sync's, stays (read before the discards below move the status)
+            undone = {case_id: [name for name in UNDONE_FIELDS if before[FIELD[name]] != applied.after[case_id][FIELD[name]]
+                                and current[FIELD[name]] == applied.after[case_id][FIELD[name]]]
+                      for case_id, before in applied.cases.items()
+                      for current in [case_row(self.store.case_state(case_id))]}
             for outbox_id in applied.outbox:
                 row = self.store.outbox_row(outbox_id)
                 if row["state"] not in ("queued", "failed", "awaiting_approval"):
@@ -180,12 +192,9 @@ class MacroRunner:
             for memo_id in applied.memos:
                 self.store.delete_memo(memo_id)
             for case_id, before in applied.cases.items():
-                current = self.store.case_state(case_id)
-                restored = type(current)(*before)
-                # messages may have arrived meanwhile: keep what the messages say, restore what the macro set
-                restored.message_count, restored.last_message_at = current.message_count, current.last_message_at
-                restored.last_direction, restored.last_inbound_at = current.last_direction, current.last_inbound_at
-                self.store.save_case(restored)
+                if undone[case_id]:
+                    self.store.update_case_fields(undone[case_id], [
+                        tuple(before[FIELD[name]] for name in undone[case_id]) + (case_id,)])
                 labels_now = set(self.store.case_labels(case_id))
                 self.store.set_labels(case_id, add=set(applied.labels[case_id]) - labels_now,
                                       remove=labels_now - set(applied.labels[case_id]))

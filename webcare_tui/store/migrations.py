@@ -318,6 +318,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX messages_runs ON messages (created_at, case_id, platform, run_start, answered_at, answered_by)
         WHERE run_start IS NOT NULL;
     """,
+    # 12: writes come in short transactions (about 200 ms, so no writer waits long on another), and
+    # FTS5 writes a segment per transaction: merging every 4 segments cost the bulk import a fifth
+    # of its time. Merge every 8, and at 32 at the latest; a search reads a few more segments.
+    """
+    INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 8);
+    INSERT INTO messages_fts (messages_fts, rank) VALUES ('crisismerge', 32);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -26,10 +26,9 @@ from webcare_tui.store.migrations import ANSWERS, RUN_START, migrate
 from webcare_tui.store.outbox import OutboxQueries
 
 _CHUNK = 500  # ids per IN (...) list: far below SQLite's variable limit
-_CASE_COLUMNS = (
-    "id, author_id, platform, account, status, owner, created_at, last_message_at, last_direction,"
-    " last_inbound_at, waiting_since, closed_at, message_count, priority"
-)
+CASE_FIELDS = ("id", "author_id", "platform", "account", "status", "owner", "created_at", "last_message_at",
+               "last_direction", "last_inbound_at", "waiting_since", "closed_at", "message_count", "priority")
+_CASE_COLUMNS = ", ".join(CASE_FIELDS)
 
 
 @dataclass(slots=True)
@@ -48,7 +47,7 @@ class IngestRows:
     new_authors: list[tuple] = field(default_factory=list)  # id, platform, platform_author_id, handle, name, followers, author_type
     changed_authors: list[tuple] = field(default_factory=list)  # handle, name, followers, author_type, id
     new_cases: list[tuple] = field(default_factory=list)  # see case_row()
-    changed_cases: list[tuple] = field(default_factory=list)
+    changed_cases: dict[tuple[str, ...], list[tuple]] = field(default_factory=dict)  # see ingest.changed_fields
     messages: list[tuple] = field(default_factory=list)  # the columns of the messages table, in order
     events: list[tuple] = field(default_factory=list)  # see event_row()
     labels: list[tuple] = field(default_factory=list)  # case_id, label name (given by routing rules)
@@ -227,7 +226,8 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
             rows.changed_authors,
         )
         conn.executemany(f"INSERT INTO cases ({_CASE_COLUMNS}) VALUES ({_marks(14)})", rows.new_cases)
-        self._update_cases(rows.changed_cases)
+        for columns, values in rows.changed_cases.items():
+            self.update_case_fields(columns, values)
         conn.executemany(
             "INSERT INTO messages (id, platform, account, external_id, case_id, author_id, direction,"
             f" visibility, text, created_at, in_reply_to, agent, url, language, sentiment, run_start)"
@@ -253,15 +253,14 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
         self.conn.executemany(f"UPDATE messages SET run_start = {RUN_START} WHERE case_id = ?", ids)
         self.conn.executemany(f"UPDATE messages SET {ANSWERS} WHERE case_id = ?", ids)
 
-    def _update_cases(self, rows: list[tuple]) -> None:
-        """Rewrite the threading fields of cases from rows in `_CASE_COLUMNS` order."""
-        self.conn.executemany(
-            # author, platform and account never change: leaving them out spares the author index
-            "UPDATE cases SET status = ?5, owner = ?6, created_at = ?7,"
-            " last_message_at = ?8, last_direction = ?9, last_inbound_at = ?10, waiting_since = ?11,"
-            " closed_at = ?12, message_count = ?13, priority = ?14 WHERE id = ?1",
-            rows,
-        )
+    def update_case_fields(self, columns: Sequence[str], rows: Iterable[tuple]) -> None:
+        """Set these columns of cases, from rows of (value, …, case id): field by field, so a column
+        another writer changed and this change is not about keeps its value, its indexes and triggers."""
+        unknown = set(columns) - set(CASE_FIELDS[1:])
+        if unknown:  # the names become SQL: only our own
+            raise ValueError(f"not a case field: {sorted(unknown)}")
+        assignments = ", ".join(f"{column} = ?" for column in columns)
+        self.conn.executemany(f"UPDATE cases SET {assignments} WHERE id = ?", rows)
 
     def add_events(self, events: Iterable[Event]) -> None:
         self._insert_events(event_row(event) for event in events)
@@ -278,7 +277,15 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
         return CaseState(*row)
 
     def save_case(self, case: CaseState) -> None:
-        self._update_cases([case_row(case)])
+        """Write the fields of `case` that differ from the stored row (call inside the transaction
+        that read it: what it changes is then the latest)."""
+        before = self.conn.execute(f"SELECT {_CASE_COLUMNS} FROM cases WHERE id = ?", (case.id,)).fetchone()
+        if before is None:
+            raise StoreError(f"there is no case {case.id}")
+        after = case_row(case)
+        columns = [name for name, old, new in zip(CASE_FIELDS, before, after) if old != new]
+        if columns:
+            self.update_case_fields(columns, [tuple(after[CASE_FIELDS.index(c)] for c in columns) + (case.id,)])
 
     def insert_case(self, case: CaseState) -> int:
         """Insert a case (with id None SQLite picks one); returns its id."""
