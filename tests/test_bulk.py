@@ -6,7 +6,6 @@ from datetime import datetime, timezone
 
 import pytest
 
-from webcare_tui import bulk
 from webcare_tui.bulk import bulk_ingest, import_jsonl
 from webcare_tui.connectors.demo_traffic import generate_history
 from webcare_tui.ingest import ingest
@@ -169,7 +168,7 @@ def test_a_full_disk_mid_import_is_reported_and_whole_batches_stay(tmp_path):
         store.conn.execute(f"""CREATE TRIGGER full AFTER INSERT ON messages
                                WHEN NEW.external_id = '{messages[59].external_id}'
                                BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END""")
-        with pytest.raises(StoreError, match="the disk is full; free some space, then run the import again"):
+        with pytest.raises(StoreError, match="the disk is full; free some space; run the import again"):
             bulk_ingest(store, messages, batch_size=25)
         landed = store.counts()["messages"]
         assert landed % 25 == 0 and landed < 60  # whole batches, none after the failure

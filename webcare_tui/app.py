@@ -13,6 +13,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.markup import escape
 from textual.screen import Screen
+from textual.signal import Signal
 
 from webcare_tui.alerts import Alert, AlertState
 from webcare_tui.alerts import check as check_alerts
@@ -31,9 +32,12 @@ from webcare_tui.screens.alerts import AlertsScreen
 from webcare_tui.screens.case import CaseScreen
 from webcare_tui.screens.inbox import InboxScreen
 from webcare_tui.store import Store
+from webcare_tui.supervisor import Health, Supervisor, start_log
 from webcare_tui.sync import SyncRunner, SyncStatus
-from webcare_tui.widgets.background import deliver
+from webcare_tui.widgets.background import JobFailed, deliver
 from webcare_tui.widgets.status_header import StatusHeader
+
+WATCH_INTERVAL = 0.5  # seconds between looks for another process's writes
 
 
 class WebcareApp(App):
@@ -73,6 +77,16 @@ class WebcareApp(App):
         self.alert_state = AlertState()
         self.background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcare-counts")
         self._case_screen: CaseScreen | None = None  # kept between cases: see open_case
+        # every change to the store, by this app or another process: the cases it touched (None: unknown)
+        self.store_changed: Signal[frozenset[int] | None] = Signal(self, "store_changed")
+        self._data_version: int | None = None
+        self.supervisor = Supervisor(self.on_health, redact=self.redact)
+
+    def redact(self, text: str) -> str:
+        """`text` without any account's secret (for the log and the screen)."""
+        for connector in self.connectors.values():
+            text = connector.redact(text)
+        return text
 
     def _views(self) -> list[View]:
         """The built-in views, the saved ones from the config, and a column per routing rule's view."""
@@ -112,9 +126,13 @@ class WebcareApp(App):
 
     def on_mount(self) -> None:
         self.apply_keymap()
+        if start_log(self.redact) is None:
+            self.notify("the log file cannot be written; failures are shown here only", severity="warning",
+                        markup=False)
         if str(self.store.path) != ":memory:":
             self.store.defer_checkpoints()  # a checkpoint's fsync never lands on a keystroke
             self.set_interval(20, lambda: self.background.submit(self.store.checkpoint))
+            self.set_interval(WATCH_INTERVAL, self.watch_store)
         self.set_interval(30, self.check_alerts)
         self.check_alerts()
         self.show_status(f"{self.config.agent.name} · starting")
@@ -191,26 +209,55 @@ class WebcareApp(App):
     async def run_sync(self) -> None:
         runner = SyncRunner(self.store, self.connectors, self.config.threading, on_status=self.on_sync_status,
                             clock=self.clock, router=router_for(self.config, self.store, self.clock, self.rules))
-        await runner.run(interval=5.0)
+        await self.supervisor.run("sync", partial(runner.run, interval=5.0))
 
     @work(exclusive=True, group="outbox", exit_on_error=False)
     async def run_outbox(self) -> None:
-        await OutboxWorker(self.store, self.connectors).run(on_delivery=self.on_delivery)
+        worker = OutboxWorker(self.store, self.connectors)
+        await self.supervisor.run("outbox", partial(worker.run, on_delivery=self.on_delivery,
+                                                    on_round=lambda: self.supervisor.succeeded("outbox")))
 
     def on_delivery(self, deliveries: list[Delivery]) -> None:
-        """A delivery round did something: the header's count, and the case on screen (if one is)
-        shows its replies' new states; cases further down the stack read theirs when shown again."""
+        """A delivery round did something: the header's count, and the screens showing those cases."""
         self.update_header()
-        for screen in self.screen_stack:
-            if isinstance(screen, CaseScreen):
-                screen.stale = True
-        if isinstance(self.screen, CaseScreen):
-            self.screen.show_case()
+        self.store_changed.publish(frozenset(d.case_id for d in deliveries if d.case_id is not None))
+
+    def watch_store(self) -> None:
+        """Notice writes by other processes (an import, `macro apply`, another console): SQLite's
+        data_version moves with every commit of another connection. Read off the UI thread."""
+        def seen(version: int) -> None:
+            if self._data_version is not None and version != self._data_version:
+                self.store_changed.publish(None)
+            self._data_version = version
+
+        deliver(self, self.background.submit(self.store.data_version), seen, job="store watch")
+
+    def on_job_failed(self, message: JobFailed) -> None:
+        if message.error is None:
+            self.supervisor.succeeded(message.job)
+        else:
+            self.supervisor.failed(message.job, message.error)
+
+    def on_health(self, health: Health) -> None:
+        """A worker stopped or works again: the header says so at once, and a notice tells why."""
+        if not health.up:
+            retry = f"; it starts again in {health.retry_in:.0f} s" if health.retry_in else ""
+            self.notify(f"{health.name} stopped: {health.problem}{retry}", title="background work", severity="error",
+                        timeout=10, markup=False)
+        self.update_header()
 
     def update_header(self) -> None:
-        """Who is signed in, each account's sync state, what waits in the outbox, and the most urgent alert."""
-        parts = [self.config.agent.name, *(f"{account} {state}" for account, state in self.sync_states.items())]
-        parts.append(f"outbox {self.store.outbox_waiting()}")
+        """Who is signed in, each account's sync state (or why the sync is down), what waits in the
+        outbox, the most urgent alert, and any background work that is down."""
+        down = {health.name: health for health in self.supervisor.down()}
+        parts = [self.config.agent.name]
+        if "sync" in down:  # never "online" while nothing syncs
+            parts.append("sync stopped")
+        else:
+            parts += [f"{account} {state}" for account, state in self.sync_states.items()]
+        parts.append(f"outbox {self.store.outbox_waiting()}" + (" (not sending)" if "outbox" in down else ""))
+        parts += [f"{health.name} down: {health.problem}" for name, health in down.items()
+                  if name not in ("sync", "outbox")]
         if self.alerts:
             more = f" (+{len(self.alerts) - 1} more)" if len(self.alerts) > 1 else ""
             parts.append(f"⚠ {self.alerts[0].text}{more} · ! lists them")
@@ -235,19 +282,22 @@ class WebcareApp(App):
                 self.bell()
             self.update_header()
 
-        deliver(self, future, show)
+        deliver(self, future, show, job="alerts")
 
     def action_alerts(self) -> None:
         self.push_screen(AlertsScreen(self.alerts))
 
     def on_sync_status(self, status: SyncStatus) -> None:
+        self.supervisor.succeeded("sync")  # a round ended: the sync works, whatever the platform said
         label = status.state if not status.error else f"{status.state}: {clean(status.error, single_line=True)}"
         self.sync_states[status.account] = label
         self.update_header()
+        if status.skipped:  # never silently: what the platform sent that could not be taken in
+            self.notify("\n".join(clean(reason, single_line=True) for reason in status.skipped[:5]),
+                        title=f"{status.account}: {len(status.skipped)} item(s) skipped", severity="warning",
+                        markup=False)
         if status.new_messages:
-            for screen in self.screen_stack:
-                if isinstance(screen, InboxScreen):
-                    screen.refresh_data()
+            self.store_changed.publish(status.cases)
 
 
 def make_app(config: Config, store: Store, connectors: dict[str, Connector] | None = None,

@@ -27,7 +27,7 @@ from webcare_tui.ingest import BATCH, IngestCounts, Threader, annotate, batches
 from webcare_tui.message_format import InvalidMessage, parse_message, read_jsonl
 from webcare_tui.model import Message
 from webcare_tui.rules import Router
-from webcare_tui.store import Store, StoreError
+from webcare_tui.store import Store, StoreError, store_trouble
 
 Source = Path | str | Iterable[dict[str, Any]]  # a file, "-" for stdin, or message dicts
 
@@ -88,15 +88,8 @@ def import_jsonl(store: Store, sources: Iterable[Source], rules: ThreadingRules 
 
 def _describe(error: BaseException) -> str:
     """A failed slice in plain words, with what to do about it."""
-    text = str(error)
-    again = "run the import again (what landed is skipped)"
-    if "full" in text:
-        return f"the disk is full; free some space, then {again}"
-    if "locked" in text:
-        return f"another program kept the store locked too long; {again}"
-    if "malformed" in text or "not a database" in text:
-        return f"the store file is damaged ({text}); restore it from a backup"
-    return f"the import stopped: {type(error).__name__}: {text}; {again}"
+    said = store_trouble(error) or f"the import stopped: {type(error).__name__}: {error}"
+    return f"{said}; run the import again (what landed is skipped)"
 
 
 LOCKED_TRIES = 12  # a slice waits busy_timeout (5 s) for the lock each try: a minute in all

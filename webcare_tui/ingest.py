@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from operator import attrgetter
 
@@ -37,11 +37,13 @@ class IngestCounts:
     new_messages: int = 0
     duplicates: int = 0
     new_cases: int = 0
+    cases: set[int] = field(default_factory=set)  # every case a new message went to
 
     def add(self, other: IngestCounts) -> None:
         self.new_messages += other.new_messages
         self.duplicates += other.duplicates
         self.new_cases += other.new_cases
+        self.cases |= other.cases
 
 
 def annotate(message: Message) -> None:
@@ -117,6 +119,7 @@ class Threader:
         rows.changed_cases = changed_fields(stored, touched.values())
         rows.events = [event_row(event) for event in events]
         counts.new_cases = len(new_cases)
+        counts.cases = {row[4] for row in rows.messages}
         return rows, counts
 
     def _fresh(self, batch: list[Message]) -> list[Message]:

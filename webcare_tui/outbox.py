@@ -269,6 +269,11 @@ class Delivery:
     outbox_id: int
     state: str  # sent, queued (will retry), failed, unknown
     error: str | None = None
+    case_id: int | None = None
+
+
+def _delivery(row: dict, state: str, error: str | None = None) -> Delivery:
+    return Delivery(row["id"], state, error, row["case_id"])
 
 
 class OutboxWorker:
@@ -306,110 +311,120 @@ class OutboxWorker:
             return row["payload"]["action"] != "memo"  # labels, owner and status are set, not added
         return connector.capabilities.idempotent_send
 
-    def _mark(self, row: dict, **fields) -> None:
-        with self.store.transaction():
-            self.store.update_outbox(row["id"], int(self.clock()), **fields)
+    async def _mark(self, row: dict, **fields) -> None:
+        await asyncio.to_thread(self._write_mark, row["id"], fields)  # SQL off the event loop
 
-    def _sent(self, row: dict, sent: SentReply) -> Delivery:
+    def _write_mark(self, outbox_id: int, fields: dict) -> None:
+        with self.store.transaction():
+            self.store.update_outbox(outbox_id, int(self.clock()), **fields)
+
+    async def _sent(self, row: dict, sent: SentReply) -> Delivery:
+        await asyncio.to_thread(self._write_sent, row, sent)
+        return _delivery(row, "sent")
+
+    def _write_sent(self, row: dict, sent: SentReply) -> None:
         with self.store.transaction():
             self.store.update_outbox(row["id"], int(self.clock()), state="sent", remote_id=sent.external_id,
                                      last_error=None)
             self.store.confirm_message(row["payload"]["message_id"], sent.external_id, sent.url)
-        return Delivery(row["id"], "sent")
 
     async def recover(self) -> list[Delivery]:
         """After a crash: settle rows left 'sending' (and earlier 'unknown' ones) without sending twice."""
         results = []
-        for row in self.store.outbox_in_state("sending") + self.store.outbox_in_state("unknown"):
+        rows = await asyncio.to_thread(lambda: self.store.outbox_in_state("sending") + self.store.outbox_in_state("unknown"))
+        for row in rows:
             connector = self._connector(row["account"])
             if connector is None:
                 continue
             if self._idempotent(row, connector) or row["kind"] == "like":
-                self._mark(row, state="queued", next_attempt_at=None)  # a repeat is harmless
-                results.append(Delivery(row["id"], "queued"))
+                await self._mark(row, state="queued", next_attempt_at=None)  # a repeat is harmless
+                results.append(_delivery(row, "queued"))
                 continue
             try:
                 if row["kind"] == "case_action":
                     applied = await connector.find_case_action(self._case_action(row))
                     if applied:
-                        self._mark(row, state="sent", last_error=None)
-                        results.append(Delivery(row["id"], "sent"))
+                        await self._mark(row, state="sent", last_error=None)
+                        results.append(_delivery(row, "sent"))
                     else:
-                        self._mark(row, state="queued", next_attempt_at=None)
-                        results.append(Delivery(row["id"], "queued"))
+                        await self._mark(row, state="queued", next_attempt_at=None)
+                        results.append(_delivery(row, "queued"))
                     continue
                 found = await connector.find_sent(self._reply(row))
             except ConnectorError as error:
                 error = connector.safe(error)
-                self._mark(row, state="unknown", last_error=f"{UNKNOWN_HELP} ({error.message})")
-                results.append(Delivery(row["id"], "unknown", error.message))
+                await self._mark(row, state="unknown", last_error=f"{UNKNOWN_HELP} ({error.message})")
+                results.append(_delivery(row, "unknown", error.message))
                 continue
             if found is not None:
-                results.append(self._sent(row, found))
+                results.append(await self._sent(row, found))
             else:
-                self._mark(row, state="queued", next_attempt_at=None)
-                results.append(Delivery(row["id"], "queued"))
+                await self._mark(row, state="queued", next_attempt_at=None)
+                results.append(_delivery(row, "queued"))
         return results
 
     async def deliver_due(self) -> list[Delivery]:
         """Send every row that is due now, in order per case."""
         results = []
-        for row in self.store.outbox_due(int(self.clock())):
+        for row in await asyncio.to_thread(self.store.outbox_due, int(self.clock())):
             if is_draft(row):  # cannot happen through Outbox and Approvals; a reply is never sent unapproved
-                self._mark(row, state="failed", last_error="a reply draft is sent only after a lead approves it")
-                results.append(Delivery(row["id"], "failed", "not approved"))
+                await self._mark(row, state="failed", last_error="a reply draft is sent only after a lead approves it")
+                results.append(_delivery(row, "failed", "not approved"))
                 continue
             connector = self._connector(row["account"])
             if connector is None:
-                self._mark(row, state="failed", last_error=f"no connector for account {row['account']}")
-                results.append(Delivery(row["id"], "failed", "no connector"))
+                await self._mark(row, state="failed", last_error=f"no connector for account {row['account']}")
+                results.append(_delivery(row, "failed", "no connector"))
                 continue
             attempts = row["attempts"] + 1
-            self._mark(row, state="sending", attempts=attempts)  # on disk before the request leaves
+            await self._mark(row, state="sending", attempts=attempts)  # on disk before the request leaves
             try:
                 if row["kind"] == "like":
                     await connector.like(row["payload"]["external_id"])
-                    self._mark(row, state="sent", last_error=None)
-                    results.append(Delivery(row["id"], "sent"))
+                    await self._mark(row, state="sent", last_error=None)
+                    results.append(_delivery(row, "sent"))
                     continue
                 if row["kind"] == "case_action":
                     remote_id = await connector.apply_case_action(self._case_action(row))
-                    self._mark(row, state="sent", last_error=None, remote_id=remote_id)
-                    results.append(Delivery(row["id"], "sent"))
+                    await self._mark(row, state="sent", last_error=None, remote_id=remote_id)
+                    results.append(_delivery(row, "sent"))
                     continue
                 sent = await connector.send_reply(self._reply(row))
             except ConnectorError as error:
-                results.append(self._failed(row, connector, error, attempts))
+                results.append(await self._failed(row, connector, error, attempts))
                 continue
             except Exception as error:  # a connector bug: the request may or may not have gone out
                 unknown = ConnectorError(f"unexpected error: {type(error).__name__}: {error}", outcome_unknown=True)
-                results.append(self._failed(row, connector, unknown, attempts))
+                results.append(await self._failed(row, connector, unknown, attempts))
                 continue
-            results.append(self._sent(row, sent))
+            results.append(await self._sent(row, sent))
         return results
 
-    def _failed(self, row: dict, connector: Connector, error: ConnectorError, attempts: int) -> Delivery:
+    async def _failed(self, row: dict, connector: Connector, error: ConnectorError, attempts: int) -> Delivery:
         now = int(self.clock())
         error = connector.safe(error)
         if error.outcome_unknown and not self._idempotent(row, connector):
-            self._mark(row, state="unknown", last_error=f"{UNKNOWN_HELP} ({error.message})")
-            return Delivery(row["id"], "unknown", error.message)
+            await self._mark(row, state="unknown", last_error=f"{UNKNOWN_HELP} ({error.message})")
+            return _delivery(row, "unknown", error.message)
         if error.needs_auth or not error.retryable:
-            self._mark(row, state="failed", last_error=error.message)
-            return Delivery(row["id"], "failed", error.message)
+            await self._mark(row, state="failed", last_error=error.message)
+            return _delivery(row, "failed", error.message)
         delay = error.retry_after if error.retry_after is not None else backoff(attempts, 5.0, self.rng)
-        self._mark(row, state="queued", next_attempt_at=int(now + delay), last_error=error.message)
-        return Delivery(row["id"], "queued", error.message)
+        await self._mark(row, state="queued", next_attempt_at=int(now + delay), last_error=error.message)
+        return _delivery(row, "queued", error.message)
 
     async def run(self, interval: float = 2.0,
-                  on_delivery: Callable[[list[Delivery]], None] = lambda deliveries: None) -> None:
-        """Deliver forever (cancel the task to stop); `on_delivery` hears of every round that did something."""
+                  on_delivery: Callable[[list[Delivery]], None] = lambda deliveries: None,
+                  on_round: Callable[[], None] = lambda: None) -> None:
+        """Deliver forever (cancel the task to stop); `on_delivery` hears of every round that did
+        something, `on_round` of every round that ended without a failure."""
         if settled := await self.recover():
             on_delivery(settled)
-        while True:
+        while True:  # any other failure (a store locked too long) ends the run: the supervisor restarts it
             try:
                 if deliveries := await self.deliver_due():
                     on_delivery(deliveries)
+                on_round()
             except StoreError:
                 pass  # e.g. a row discarded meanwhile; the next round sees the new state
             await asyncio.sleep(interval)

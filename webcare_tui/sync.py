@@ -25,7 +25,7 @@ from webcare_tui.cases import CaseService
 from webcare_tui.connectors.base import Connector, ConnectorError, RemoteCase
 from webcare_tui.ingest import IngestCounts, ingest
 from webcare_tui.rules import Router
-from webcare_tui.store import Store
+from webcare_tui.store import Store, StoreError, StoreFailure
 
 log = logging.getLogger(__name__)
 MAX_PAGES = 50  # per round, so one busy account cannot starve the others
@@ -41,6 +41,8 @@ class SyncStatus:
     error: str | None = None
     new_messages: int = 0
     retry_in: float | None = None
+    skipped: tuple[str, ...] = ()  # what the platform sent that could not be taken in, and why
+    cases: frozenset[int] = frozenset()  # the cases the new messages went to
 
 
 def backoff(failures: int, base: float, rng: random.Random) -> float:
@@ -69,11 +71,12 @@ class SyncRunner:
         self.rng = random.Random()
 
     def _save(self, account: str, **changes: object) -> dict:
-        state = self.store.sync_state(account) | changes
-        self.store.save_sync_state(
-            account, cursor=state["cursor"], state=state["state"], last_error=state["last_error"],
-            last_sync_at=state["last_sync_at"], failures=state["failures"],
-        )
+        with self.store.transaction():  # read and written in one: another writer's change is not undone
+            state = self.store.sync_state(account) | changes
+            self.store.save_sync_state(
+                account, cursor=state["cursor"], state=state["state"], last_error=state["last_error"],
+                last_sync_at=state["last_sync_at"], failures=state["failures"],
+            )
         return state
 
     def _ingest_page(self, account: str, page_messages: list, cursor: str | None,
@@ -87,39 +90,49 @@ class SyncRunner:
         return counts
 
     async def sync_account(self, account: str) -> SyncStatus:
-        """Fetch every ready page of one account; returns its status (never raises)."""
+        """Fetch every ready page of one account; returns its status. A connector's failure is the
+        status; a failure of the store (locked too long, disk full) is raised, for the supervisor."""
         connector = self.connectors[account]
-        total = 0
+        total, skipped, touched = 0, [], set()
         try:
             for _ in range(MAX_PAGES):
-                cursor = self.store.sync_state(account)["cursor"]
+                cursor = (await asyncio.to_thread(self.store.sync_state, account))["cursor"]
                 page = await connector.fetch(cursor)
                 counts = await asyncio.to_thread(self._ingest_page, account, page.messages, page.cursor,
                                                  page.remote_cases, connector.platform)
                 total += counts.new_messages
+                touched |= counts.cases
+                skipped += [connector.redact(reason) for reason in page.skipped]
                 if not page.more:
                     break
         except ConnectorError as error:
-            return self._failed(account, connector.safe(error), total)
+            return await self._failed(account, connector.safe(error), total)
+        except (*StoreFailure, StoreError):
+            raise
         except Exception as error:  # a connector bug must not kill the app: show it, retry later
             unexpected = connector.safe(ConnectorError(f"unexpected error: {type(error).__name__}: {error}"))
             log.error("sync of %s failed: %s", account, unexpected.message)  # no traceback: it may quote the token
-            return self._failed(account, unexpected, total, state="error")
+            return await self._failed(account, unexpected, total, state="error")
         if total:  # new history may hold pending cases that closed by themselves meanwhile
             await asyncio.to_thread(self.cases.close_due)
-        status = SyncStatus(account, "online", new_messages=total)
+        status = SyncStatus(account, "online", new_messages=total, skipped=tuple(skipped), cases=frozenset(touched))
         self.on_status(status)
         return status
 
-    def _failed(self, account: str, error: ConnectorError, total: int, state: str | None = None) -> SyncStatus:
-        failures = self.store.sync_state(account)["failures"] + 1
+    async def _failed(self, account: str, error: ConnectorError, total: int, state: str | None = None) -> SyncStatus:
         state = state or ("needs_auth" if error.needs_auth else "rate_limited" if error.retry_after else (
             "offline" if error.retryable else "error"))
-        self._save(account, state=state, last_error=error.message, failures=failures)
+        failures = await asyncio.to_thread(self._count_failure, account, state, error.message)
         retry_in = error.retry_after if error.retry_after is not None else backoff(failures, 5.0, self.rng)
         status = SyncStatus(account, state, error.message, total, retry_in)
         self.on_status(status)
         return status
+
+    def _count_failure(self, account: str, state: str, message: str) -> int:
+        with self.store.transaction():  # counted from the row read in the same transaction
+            failures = self.store.sync_state(account)["failures"] + 1
+            self._save(account, state=state, last_error=message, failures=failures)
+        return failures
 
     async def sync_once(self) -> list[SyncStatus]:
         """One round over every account, then the auto-close sweep."""

@@ -12,6 +12,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from webcare_tui.alerts import Alert
+from webcare_tui.screens.console import console
 from webcare_tui.widgets.footer import Footer
 
 if TYPE_CHECKING:
@@ -32,12 +33,7 @@ class AlertsScreen(Screen[None]):
 
     @property
     def console(self) -> WebcareApp:
-        """The app, typed (this screen runs only in the webcare console)."""
-        from webcare_tui.app import WebcareApp  # here: the app imports this screen
-
-        app = self.app
-        assert isinstance(app, WebcareApp)
-        return app
+        return console(self)
 
     def compose(self) -> ComposeResult:
         yield Static(f"Alerts ({len(self.alerts)})", id="title")

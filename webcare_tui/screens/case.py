@@ -22,6 +22,7 @@ from webcare_tui.approvals import ApprovalError, Approvals, is_lead, leads, need
 from webcare_tui.cases import PRIORITIES, CaseError, next_priority
 from webcare_tui.outbox import UNDELIVERED, ReplyError, is_draft, reply_visibility, signature_for
 from webcare_tui.safe_text import clean
+from webcare_tui.screens.console import console
 from webcare_tui.screens.macro_keys import MacroKeys
 from webcare_tui.screens.prompt import PromptScreen
 from webcare_tui.sentiment import author_sentiment, sentiment_label
@@ -95,6 +96,17 @@ class CaseScreen(MacroKeys, Screen):
     def on_mount(self) -> None:
         self.install_macro_keys()
         self.show_case()
+        console(self).store_changed.subscribe(self, self.store_changed)
+
+    def store_changed(self, cases: frozenset[int] | None) -> None:
+        """A new message, a delivery, a teammate's or another process's change: the case on screen
+        follows at once; under another screen, when it is shown again."""
+        if cases is not None and self.case_id not in cases:
+            return
+        if self.is_current:
+            self.show_case()
+        else:
+            self.stale = True
 
     def target_ids(self) -> list[int]:
         return [self.case_id]
@@ -106,7 +118,7 @@ class CaseScreen(MacroKeys, Screen):
         self.show_case()
 
     def on_screen_resume(self) -> None:
-        if self.stale:  # replies were delivered while another screen was on top
+        if self.stale:  # the store changed while another screen was on top
             self.show_case()
 
     def after_action(self, changed: list[int] | None = None) -> None:
@@ -160,8 +172,10 @@ class CaseScreen(MacroKeys, Screen):
                 widget.set_classes(item[2])
         added = [Static(content, classes=classes) for _, content, classes in items[len(shown):]]
         if added:
+            following = not shown or conversation.scroll_y >= conversation.max_scroll_y  # else the agent reads back
             conversation.mount_all(added)
-            conversation.scroll_end(animate=False)
+            if following:
+                conversation.scroll_end(animate=False)
         self._shown, self._widgets = items, widgets + added
 
     def _timeline(self, case_id: int) -> list[tuple[str, Text, str]]:

@@ -36,6 +36,7 @@ from webcare_tui.kpi import (
     period_kpis,
 )
 from webcare_tui.safe_text import clean
+from webcare_tui.screens.console import console
 from webcare_tui.screens.prompt import PromptScreen
 from webcare_tui.widgets.background import deliver
 from webcare_tui.widgets.dashboard_charts import heatmap_text, hour_bars, sentiment_text
@@ -127,12 +128,7 @@ class DashboardScreen(Screen):
 
     @property
     def console(self) -> WebcareApp:
-        """The app, typed (this screen runs only in the webcare console)."""
-        from webcare_tui.app import WebcareApp  # here: the app imports this screen
-
-        app = self.app
-        assert isinstance(app, WebcareApp)
-        return app
+        return console(self)
 
     @property
     def shown_day(self) -> date:

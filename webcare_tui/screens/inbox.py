@@ -11,6 +11,7 @@ from textual.widgets import Input, Static
 
 from webcare_tui.case_query import QueryError, View, parse_query
 from webcare_tui.cases import CaseError
+from webcare_tui.screens.console import console
 from webcare_tui.screens.macro_keys import MacroKeys
 from webcare_tui.screens.prompt import PromptScreen
 from webcare_tui.store.inbox import SORTS, default_sort
@@ -67,6 +68,13 @@ class InboxScreen(MacroKeys, Screen):
         self.show_view()
         self.update_counts()
         self.query_one(CaseList).focus()
+        console(self).store_changed.subscribe(self, self.store_changed)
+
+    def store_changed(self, cases: frozenset[int] | None) -> None:
+        """New messages, deliveries, another process's writes: the rows read again, the cursor
+        staying on its case (a screen on top reads again when it is shown)."""
+        if self.is_current:
+            self.refresh_data()
 
     def on_screen_resume(self) -> None:
         # back from a case (it may have left this view) or a prompt: the rows on screen stay until

@@ -129,6 +129,7 @@ class InboxQueries:
         if conn is None:
             conn = local.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
             conn.execute("PRAGMA query_only = ON")
+            conn.execute("PRAGMA busy_timeout = 5000")  # a reader waits only while a checkpoint restarts the WAL
         return conn
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
