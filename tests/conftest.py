@@ -42,3 +42,13 @@ async def http():
 
     async with httpx.AsyncClient() as client:
         yield client
+
+
+async def wait_for(pilot, condition, tries: int = 500) -> None:
+    """Let the app run (its background counts, sync and workers) until `condition()` holds; fails
+    loudly after `tries` pauses of 20 ms (10 s), never gives up silently."""
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    assert condition(), "the app never got there"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import pytest
@@ -119,10 +120,7 @@ async def test_the_header_shows_the_most_urgent_alert_and_bang_lists_them(store)
     ingest(store, [msg(0, author="anna"), msg(25 * MINUTE, author="bram")])
     app = make_app(Config(), store, connectors={}, clock=lambda: T0 + 26 * MINUTE)
     async with app.run_test(size=(140, 30)) as pilot:
-        for _ in range(250):  # the check runs in the app's background thread
-            if app.alerts:
-                break
-            await pilot.pause(0.02)
+        await asyncio.wait_for(app.alerts_checked.wait(), timeout=10)  # the check runs in a background thread
         assert "⚠ case 1 (@anna, x) must be answered in 4m" in app.status_text
         from webcare_tui.widgets.status_header import StatusHeader
 
@@ -149,8 +147,8 @@ async def test_routing_rule_views_become_inbox_columns(store, tmp_path):
         assert [view.name for view in app.views][-1] == "Pers" and app.views[-1].key == "6"
         await pilot.press("6")
         cases = app.screen.query_one(CaseList)
-        for _ in range(50):
-            if cases.count == 1:
+        for _ in range(500):
+            if cases.count == 1 and cases.current_row() is not None:
                 break
             await pilot.pause(0.02)
         assert cases.count == 1 and cases.current_row().author_handle == "@krant"
@@ -165,10 +163,7 @@ async def test_the_console_uses_each_platforms_own_deadline(store):
     config = Config(raw={"kpi": {"deadline": "30m", "deadlines": {"facebook": "1h"}}})
     app = make_app(config, store, connectors={}, clock=lambda: T0 + 26 * MINUTE)
     async with app.run_test(size=(140, 30)) as pilot:
-        for _ in range(250):
-            if app.alerts:
-                break
-            await pilot.pause(0.02)
+        await asyncio.wait_for(app.alerts_checked.wait(), timeout=10)
         assert [alert.case_id for alert in app.alerts] == [1]  # facebook's hour is far from over
         await pilot.press("3")
         lines = {row: "".join(s.text for s in app.screen.query_one(CaseList).render_line(row)) for row in (0, 1)}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import HOUR, MINUTE, T0, msg
+from conftest import HOUR, MINUTE, T0, msg, wait_for
 
 from webcare_tui.app import make_app
 from webcare_tui.config import Account, Config
@@ -16,14 +16,6 @@ from webcare_tui.widgets.case_list import CaseList
 
 EVIL = "[bold red]ALARM[/] \x1b]0;pwned\x07\x1b[31mred [link=https://evil.example]klik[/link]"
 
-
-async def wait_for(pilot, condition, tries: int = 100) -> None:
-    """Let the app run (background counts, sync) until `condition()` holds."""
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    assert condition()
 
 
 def only_macros(tmp_path, monkeypatch, text: str) -> None:
@@ -162,7 +154,7 @@ async def test_new_cases_from_sync_keep_the_cursor_on_its_case(team_inbox):
         assert cases.current_row().author_handle == "@cees"
         ingest(team_inbox, [msg(-HOUR, author="zoe"), msg(-2 * HOUR, author="yara")])  # waited longer: on top
         app.screen.refresh_data()
-        await wait_for(pilot, lambda: cases.count == 6)
+        await wait_for(pilot, lambda: cases.count == 6 and cases.current_row() is not None)  # count, then its page
         assert cases.cursor == 4 and cases.current_row().author_handle == "@cees"
 
 
@@ -171,15 +163,11 @@ async def test_the_demo_sync_fills_an_empty_inbox(store):
                               clock=lambda: T0)
     app = make_app(Config(), store, connectors={"demo": connector})
     async with app.run_test(size=(100, 30)) as pilot:
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if "demo online" in app.status_text:
-                break
-        assert "demo online" in app.status_text
-        await pilot.pause(0.1)
-        assert app.screen.query_one(CaseList).count == store.count_cases(app.views[0].query)
+        await wait_for(pilot, lambda: "demo online" in app.status_text)
+        cases = app.screen.query_one(CaseList)
+        await wait_for(pilot, lambda: cases.count == store.count_cases(app.views[0].query))
         await pilot.press("3")
-        assert app.screen.query_one(CaseList).count > 5
+        await wait_for(pilot, lambda: (app.screen.query_one(CaseList).count or 0) > 5)
 
 
 async def test_reply_with_signature_is_stored_at_once_and_queued(team_inbox):
@@ -509,3 +497,37 @@ async def test_the_case_screen_is_kept_and_shows_each_case_opened(team_inbox):
         app.open_case(first)
         await pilot.pause()
         assert isinstance(app.screen, CaseScreen) and app.screen is not screen and app.screen.case_id == first
+
+
+async def test_the_open_case_follows_the_store_without_a_key(team_inbox):
+    """Another process (an import, `macro apply`) writes to the case on screen: it shows at once,
+    and the agent's half-typed reply waits where it was."""
+    from webcare_tui.cases import CaseService
+    from webcare_tui.screens.reply import ReplyScreen
+    from webcare_tui.store import Store
+
+    app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3")
+        cases = app.screen.query_one(CaseList)
+        await wait_for(pilot, lambda: cases.current_row() is not None)
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, CaseScreen)
+        author = screen.case["author_handle"].lstrip("@")
+
+        def conversation() -> str:
+            return " ".join(str(widget.render()) for widget in screen.query("#conversation Static"))
+
+        with Store(team_inbox.path) as other:  # its own connection, as another process has
+            ingest(other, [msg(HOUR, author=author, text="Hallo, is er al nieuws?")])
+        await wait_for(pilot, lambda: "Hallo, is er al nieuws?" in conversation())
+        assert app.screen is screen and screen.case["message_count"] == 2
+
+        await pilot.press("r", *"Bijna kl")  # a draft in the composer on top of the case
+        assert isinstance(app.screen, ReplyScreen)
+        with Store(team_inbox.path) as other:
+            CaseService(other, clock=lambda: T0 + HOUR).assign(screen.case_id, "sanne", "sanne")  # a teammate
+        await wait_for(pilot, lambda: screen.case["owner"] == "sanne")  # the case shows under the composer
+        assert "sanne" in str(screen.query_one("#title").render())
+        assert isinstance(app.screen, ReplyScreen) and app.screen.query_one("TextArea").text == "Bijna kl"

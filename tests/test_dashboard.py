@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import MINUTE, T0, msg
-from test_app import screen_lines, wait_for
+from conftest import MINUTE, T0, msg, wait_for
+from test_app import screen_lines
 from test_kpi import NOW, day  # noqa: F401 (the fixture)
 
 from webcare_tui.app import make_app

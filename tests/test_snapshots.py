@@ -28,11 +28,14 @@ def demo_app(store):
 
 
 async def counted(pilot) -> None:
-    """Wait until the background counts are on screen."""
-    for _ in range(100):
+    """Wait until the first alert check and the background counts are on screen."""
+    await asyncio.wait_for(pilot.app.alerts_checked.wait(), timeout=10)
+    for _ in range(500):
         if "…" not in str(pilot.app.screen.query_one("#views").render()):
-            return
+            break
         await pilot.pause(0.02)
+    assert "…" not in str(pilot.app.screen.query_one("#views").render()), "the counts never arrived"
+    await pilot.pause()  # their repaint
 
 
 def test_inbox(snap_compare, demo_app):
@@ -51,10 +54,12 @@ def test_search(snap_compare, demo_app):
     async def search(pilot) -> None:
         await counted(pilot)
         await pilot.press("3", "slash", *"pakket", "enter")
-        for _ in range(100):  # the search runs in the background
-            if "pakket" in repr(pilot.app.screen.query_one("#cases").query_):
+        cases = pilot.app.screen.query_one("#cases")
+        for _ in range(500):  # the search runs in the background: its rows, then their count
+            if "pakket" in repr(cases.query_) and cases.count is not None and cases.current_row() is not None:
                 break
             await pilot.pause(0.02)
-        await pilot.pause(0.1)
+        assert "pakket" in repr(cases.query_) and cases.current_row() is not None, "the search never showed"
+        await counted(pilot)
 
     assert snap_compare(demo_app, terminal_size=(120, 40), run_before=search)

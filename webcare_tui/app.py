@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -74,6 +75,7 @@ class WebcareApp(App):
         # deadlines per platform, time zone, targets: read once, for the inbox, alerts and dashboard
         self.kpi_settings = settings_from_config(config.raw, str(config.path or "config"))
         self.alerts: list[Alert] = []
+        self.alerts_checked = asyncio.Event()  # set once the first check is on screen (tests wait on it)
         self.alert_state = AlertState()
         self.background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcare-counts")
         self._case_screen: CaseScreen | None = None  # kept between cases: see open_case
@@ -111,7 +113,8 @@ class WebcareApp(App):
 
         classes = (WebcareApp, InboxScreen, CaseScreen, ReplyScreen, CaseList, DashboardScreen)
         extra = {binding.id for binding in MacroKeys.MACRO_BINDINGS}
-        return extra | {binding.id for cls in classes for binding in cls.BINDINGS if getattr(binding, "id", None)}
+        ids = {binding.id for cls in classes for binding in cls.BINDINGS if isinstance(binding, Binding)}
+        return {binding_id for binding_id in extra | ids if binding_id}
 
     def apply_keymap(self) -> None:
         if not self.config.keymap:
@@ -132,10 +135,11 @@ class WebcareApp(App):
         if str(self.store.path) != ":memory:":
             self.store.defer_checkpoints()  # a checkpoint's fsync never lands on a keystroke
             self.set_interval(20, lambda: self.background.submit(self.store.checkpoint))
+            self.watch_store()  # the baseline, read before any screen reads (the executor keeps order)
             self.set_interval(WATCH_INTERVAL, self.watch_store)
         self.set_interval(30, self.check_alerts)
+        self.update_header()  # before the first alert check, which may answer at once
         self.check_alerts()
-        self.show_status(f"{self.config.agent.name} · starting")
         self.push_screen(InboxScreen())
         self.report_macro_problems()
         if self.connectors:
@@ -188,7 +192,7 @@ class WebcareApp(App):
                 seen.add(binding.action)
                 # descriptions may hold macro names: text, never markup
                 yield SystemCommand(escape(binding.description), escape(f"key: {key}"),
-                                    partial(active.node.run_action, binding.action))
+                                    partial(self.run_action, binding.action, active.node))
 
     def action_dashboard(self) -> None:
         """The KPI dashboard, from any screen; the same key closes it."""
@@ -254,7 +258,7 @@ class WebcareApp(App):
         if "sync" in down:  # never "online" while nothing syncs
             parts.append("sync stopped")
         else:
-            parts += [f"{account} {state}" for account, state in self.sync_states.items()]
+            parts += [f"{account} {self.sync_states.get(account, 'starting')}" for account in self.connectors]
         parts.append(f"outbox {self.store.outbox_waiting()}" + (" (not sending)" if "outbox" in down else ""))
         parts += [f"{health.name} down: {health.problem}" for name, health in down.items()
                   if name not in ("sync", "outbox")]
@@ -281,6 +285,7 @@ class WebcareApp(App):
             if self.alert_state.new(found) and self.alert_settings.bell:
                 self.bell()
             self.update_header()
+            self.alerts_checked.set()
 
         deliver(self, future, show, job="alerts")
 

@@ -147,7 +147,7 @@ class CaseService:
         known = self.store.remote_case_state(case_id)
         if known is None or known["status"] is None or status == CaseStatus.AWAITING_APPROVAL:
             return
-        same = {CaseStatus.NEW: CaseStatus.OPEN}.get(status, status)  # the platform has no "new"
+        same = CaseStatus.OPEN if status == CaseStatus.NEW else status  # the platform has no "new"
         waiting = any(row["payload"]["action"] == "status" for row in self.store.case_actions_waiting(case_id))
         if known["status"] != same and not waiting:
             self._queue_remote(case_id, "status", {"status": status}, self._now())
@@ -173,7 +173,7 @@ class CaseService:
             self.store.set_labels(case_id, add, remove)
             after = set(self.store.case_labels(case_id))
             if before != after:
-                detail = {"added": sorted(after - before), "removed": sorted(before - after)}
+                detail: dict[str, Any] = {"added": sorted(after - before), "removed": sorted(before - after)}
                 now = self._now()
                 detail |= self._queue_remote(case_id, "labels", {"add": detail["added"], "remove": detail["removed"]},
                                              now)
@@ -274,7 +274,7 @@ class CaseService:
             waiting = self.store.case_actions_waiting(case_id)
             now = self._now()
             events: list[Event] = []
-            saved = {"status": remote.status, "owner": remote.owner, "labels": remote.labels}
+            saved: dict[str, Any] = {"status": remote.status, "owner": remote.owner, "labels": remote.labels}
             for field, action in (("owner", "assign"), ("status", "status")):
                 theirs = getattr(remote, field)
                 if (field == "status" and theirs is None) or (not first and theirs == known[field]):

@@ -146,22 +146,24 @@ class Threader:
             wanted[message.platform].add(message.author_id)
         known: dict[tuple[str, str], AuthorRecord] = {}
         for platform, ids in wanted.items():
-            for key, record in self.store.authors_by_key(platform, list(ids)).items():
-                known[(platform, key)] = record
+            for author_id, stored in self.store.authors_by_key(platform, list(ids)).items():
+                known[(platform, author_id)] = stored
         changed: dict[int, AuthorRecord] = {}
         author_rows = []
         for message in fresh:
-            key = (message.platform, message.author_id)
-            record = known.get(key)
-            if record is None:
-                record = known[key] = AuthorRecord(self.next_author, message.author_handle, message.author_name,
-                                                   message.author_followers, message.author_type or "customer")
+            author_key = (message.platform, message.author_id)
+            found = known.get(author_key)
+            if found is None:
+                record = known[author_key] = AuthorRecord(self.next_author, message.author_handle, message.author_name,
+                                                          message.author_followers, message.author_type or "customer")
                 rows.new_authors.append((self.next_author, message.platform, message.author_id,
                                          message.author_handle, message.author_name, message.author_followers,
                                          record.author_type))
                 self.next_author += 1
-            elif _update_author(record, message):
-                changed[record.id] = record
+            else:
+                record = found
+                if _update_author(record, message):
+                    changed[record.id] = record
             author_rows.append(record)
         rows.changed_authors = [(r.handle, r.name, r.followers, r.author_type, r.id) for r in changed.values()]
         return author_rows

@@ -90,9 +90,9 @@ class InboxScreen(MacroKeys, Screen):
         view = self.views[self.view_index]
         query = view.query
         if view.source:
-            query = parse_query(view.source, me=app.config.agent.id, now=app.clock())  # type: ignore[attr-defined]
+            query = parse_query(view.source, me=app.config.agent.id, now=app.clock())
         if self.search_text:
-            query = query.narrowed(parse_query(self.search_text, me=app.config.agent.id, now=app.clock()))  # type: ignore[attr-defined]
+            query = query.narrowed(parse_query(self.search_text, me=app.config.agent.id, now=app.clock()))
         return query
 
     def show_view(self, *, in_background: bool = False) -> None:

@@ -70,6 +70,12 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
         yield items[start : start + size]
 
 
+def _inserted(cursor: sqlite3.Cursor) -> int:
+    """The row id an INSERT just gave (always set after one)."""
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
 def _marks(count: int) -> str:
     return ",".join("?" * count)
 
@@ -302,7 +308,7 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
     def insert_case(self, case: CaseState) -> int:
         """Insert a case (with id None SQLite picks one); returns its id."""
         cursor = self.conn.execute(f"INSERT INTO cases ({_CASE_COLUMNS}) VALUES ({_marks(14)})", case_row(case))
-        return cursor.lastrowid
+        return _inserted(cursor)
 
     def case_message_times(self, case_id: int) -> list[tuple[int, str]]:
         """(created_at, direction) of a case's messages in order."""
@@ -492,7 +498,7 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
             (case_id, author_id, agent, text, at),
         )
         self.conn.execute("INSERT INTO memos_fts (rowid, text) VALUES (?, ?)", (cursor.lastrowid, text))
-        return cursor.lastrowid
+        return _inserted(cursor)
 
     def delete_memo(self, memo_id: int) -> None:
         row = self._c().execute("SELECT text FROM memos WHERE id = ?", (memo_id,)).fetchone()
