@@ -73,7 +73,9 @@ def start_log(redact: Callable[[str], str] = lambda text: text) -> Path | None:
 
 
 def plain_words(error: BaseException) -> str:
-    """What went wrong, for an agent: no traceback."""
+    """What went wrong, for an agent: no traceback (and not the task group a worker's error came in)."""
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
     text = str(error)
     return store_trouble(error) or (f"{type(error).__name__}: {text}" if text else type(error).__name__)
 
