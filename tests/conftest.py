@@ -18,6 +18,22 @@ MINUTE, HOUR, DAY = 60, 3600, 86_400
 _ids = itertools.count(1)
 
 
+@pytest.fixture(autouse=True)
+def log_file(tmp_path: Path, monkeypatch):
+    """Every test's app logs to a file of the test's own, never to the user's state dir; its
+    handler goes after the test."""
+    from logging.handlers import RotatingFileHandler
+
+    from webcare_tui.supervisor import log
+
+    path = tmp_path / "logs" / "webcare.log"
+    monkeypatch.setenv("WEBCARE_LOG", str(path))
+    yield path
+    for handler in [h for h in log.handlers if isinstance(h, RotatingFileHandler)]:
+        log.removeHandler(handler)
+        handler.close()
+
+
 @pytest.fixture
 def store(tmp_path: Path):
     with Store(tmp_path / "webcare.db") as opened:
@@ -44,11 +60,11 @@ async def http():
         yield client
 
 
-async def wait_for(pilot, condition, tries: int = 500) -> None:
+async def wait_for(pilot, condition, what: str = "the app to get there", tries: int = 500) -> None:
     """Let the app run (its background counts, sync and workers) until `condition()` holds; fails
-    loudly after `tries` pauses of 20 ms (10 s), never gives up silently."""
+    saying `what` after `tries` pauses of 20 ms (10 s), never gives up silently."""
     for _ in range(tries):
         if condition():
             return
         await pilot.pause(0.02)
-    assert condition(), "the app never got there"
+    assert condition(), f"gave up waiting for {what}"

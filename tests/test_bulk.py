@@ -129,7 +129,6 @@ def test_two_imports_at_once_both_land_whole(tmp_path):
     first, second = demo_messages(days=1, per_day=60), demo_messages(days=2, per_day=50)
     path = tmp_path / "two.db"
     with Store(path) as store:
-        Store(path).close()
         results = {}
 
         def run(name, messages):

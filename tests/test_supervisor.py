@@ -6,10 +6,9 @@ from __future__ import annotations
 import asyncio
 import math
 import sqlite3
-from logging.handlers import RotatingFileHandler
 
 import pytest
-from conftest import msg
+from conftest import msg, wait_for
 from test_outbox import Platform
 
 import webcare_tui.app as app_module
@@ -19,23 +18,10 @@ from webcare_tui.connectors.base import ConnectorError, FetchResult
 from webcare_tui.connectors.http import MAX_WAIT
 from webcare_tui.ingest import ingest
 from webcare_tui.store import StoreError
-from webcare_tui.supervisor import Health, Supervisor, log, start_log
-from webcare_tui.widgets import background
+from webcare_tui.supervisor import Health, Supervisor, start_log
 
 SECRET = "tok-SECRET"
 FIRST, CAP = 0.05, 0.2  # the app's backoff here: restarts within a fifth of a second
-
-
-@pytest.fixture(autouse=True)
-def log_file(tmp_path, monkeypatch):
-    """The log goes to a file of this test's own; its handler (and any job left failing) goes after."""
-    path = tmp_path / "logs" / "webcare.log"
-    monkeypatch.setenv("WEBCARE_LOG", str(path))
-    yield path
-    for handler in [h for h in log.handlers if isinstance(h, RotatingFileHandler)]:
-        log.removeHandler(handler)
-        handler.close()
-    background._failing.clear()
 
 
 def logged(path) -> str:
@@ -44,15 +30,6 @@ def logged(path) -> str:
 
 def redact(text: str) -> str:
     return text.replace(SECRET, "•••")
-
-
-async def wait_for(pilot, condition, what: str, tries: int = 500) -> None:
-    """Let the app run until `condition()` holds; fail saying `what` when it never does."""
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    assert condition(), f"gave up waiting for {what}"
 
 
 class Feed(Platform):
@@ -349,3 +326,12 @@ async def test_a_failing_alerts_check_shows_in_the_header_until_it_works_again(s
         app.check_alerts()
         await wait_for(pilot, lambda: "alerts down" not in app.status_text, "the header to clear")
         assert app.supervisor.down() == [] and app.supervisor.health["alerts"].up
+
+
+def test_a_failure_quoting_terminal_escapes_is_told_as_plain_text():
+    changes: list[Health] = []
+    supervisor = Supervisor(changes.append)
+    supervisor.failed("sync", RuntimeError("bad page \x1b]0;pwned\x07\nfrom \u202eevil"))
+    [health] = changes
+    assert "\x1b" not in health.problem and "\x07" not in health.problem and "\n" not in health.problem
+    assert "bad page" in health.problem

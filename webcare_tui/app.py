@@ -35,7 +35,7 @@ from webcare_tui.screens.inbox import InboxScreen
 from webcare_tui.store import Store
 from webcare_tui.supervisor import Health, Supervisor, start_log
 from webcare_tui.sync import SyncRunner, SyncStatus
-from webcare_tui.widgets.background import JobFailed, deliver
+from webcare_tui.widgets.background import JobDone, deliver
 from webcare_tui.widgets.status_header import StatusHeader
 
 WATCH_INTERVAL = 0.5  # seconds between looks for another process's writes
@@ -227,16 +227,19 @@ class WebcareApp(App):
         self.store_changed.publish(frozenset(d.case_id for d in deliveries if d.case_id is not None))
 
     def watch_store(self) -> None:
-        """Notice writes by other processes (an import, `macro apply`, another console): SQLite's
-        data_version moves with every commit of another connection. Read off the UI thread."""
-        def seen(version: int) -> None:
+        """Notice writes by other programs (an import, `macro apply`, another console): SQLite's
+        data_version moves with their commits, not with ours (the sync's and the outbox's announce
+        the cases they touched, an agent's action refreshes its screen). Read off the UI thread."""
+        def seen(version: int | None) -> None:
+            if version is None:  # our own write under way: it announces itself
+                return
             if self._data_version is not None and version != self._data_version:
                 self.store_changed.publish(None)
             self._data_version = version
 
         deliver(self, self.background.submit(self.store.data_version), seen, job="store watch")
 
-    def on_job_failed(self, message: JobFailed) -> None:
+    def on_job_done(self, message: JobDone) -> None:
         if message.error is None:
             self.supervisor.succeeded(message.job)
         else:
@@ -301,7 +304,7 @@ class WebcareApp(App):
             self.notify("\n".join(clean(reason, single_line=True) for reason in status.skipped[:5]),
                         title=f"{status.account}: {len(status.skipped)} item(s) skipped", severity="warning",
                         markup=False)
-        if status.new_messages:
+        if status.cases:  # new messages, or a teammate's change in the helpdesk
             self.store_changed.publish(status.cases)
 
 

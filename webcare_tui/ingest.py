@@ -25,7 +25,7 @@ from webcare_tui.case_rules import CaseState, Event, Placement, ThreadingRules
 from webcare_tui.model import Message
 from webcare_tui.rules import Router
 from webcare_tui.sentiment import analyse, score_sentiment
-from webcare_tui.store import CASE_FIELDS, AuthorRecord, IngestRows, Store, case_row, event_row
+from webcare_tui.store import AuthorRecord, IngestRows, Store, case_row, changed_columns, event_row
 
 # Messages per transaction. A slice of the bulk import holds the write lock ~100-200 ms on a
 # 2-core machine, so an agent's action or the sync waits at most that long (DESIGN.md).
@@ -172,13 +172,11 @@ class Threader:
 def changed_fields(stored: dict[int, tuple], cases: Iterable[CaseState]) -> dict[tuple[str, ...], list[tuple]]:
     """The changes to write, grouped by which columns changed: {(column, …): [(value, …, case id), …]}.
     Columns that stayed are left alone, and so are their indexes and triggers."""
-    changes: dict[tuple[str, ...], list[tuple]] = defaultdict(list)
+    grouped: dict[tuple[str, ...], list[tuple]] = defaultdict(list)
     for case in cases:
-        before, after = stored[case.id], case_row(case)
-        columns = tuple(name for name, old, new in zip(CASE_FIELDS, before, after) if old != new)
-        if columns:
-            changes[columns].append(tuple(new for old, new in zip(before, after) if old != new) + (case.id,))
-    return dict(changes)
+        if changes := changed_columns(stored[case.id], case_row(case)):
+            grouped[tuple(changes)].append((*changes.values(), case.id))
+    return dict(grouped)
 
 
 def _update_author(record: AuthorRecord, message: Message) -> bool:

@@ -15,13 +15,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from webcare_tui.case_rules import Event
 from webcare_tui.cases import CaseError, CaseService
 from webcare_tui.config import Agent
 from webcare_tui.macros import Macro
 from webcare_tui.outbox import Outbox, ReplyError, signature_for, signed
-from webcare_tui.store import CASE_FIELDS, Store, StoreError, case_row
+from webcare_tui.store import CASE_FIELDS, Store, StoreError, case_row, changed_columns
 from webcare_tui.templates import TemplateError, case_values, render
 
 DEFAULT_GRACE = 10
@@ -48,7 +49,6 @@ class Applied:
 
 
 UNDONE_FIELDS = ("status", "owner", "priority", "closed_at")  # what a macro sets on the case row
-FIELD = {name: index for index, name in enumerate(CASE_FIELDS)}  # a case row's column by name
 
 
 @dataclass(frozen=True)
@@ -180,10 +180,11 @@ class MacroRunner:
         with self.store.transaction():
             # of what the macro set, restore only what still holds its value: a later change, a
             # teammate's or the sync's, stays (read before the discards below move the status)
-            undone = {case_id: [name for name in UNDONE_FIELDS if before[FIELD[name]] != applied.after[case_id][FIELD[name]]
-                                and current[FIELD[name]] == applied.after[case_id][FIELD[name]]]
-                      for case_id, before in applied.cases.items()
-                      for current in [case_row(self.store.case_state(case_id))]}
+            undone: dict[int, dict[str, Any]] = {}
+            for case_id, before in applied.cases.items():
+                made = changed_columns(before, applied.after[case_id])
+                current, was = (dict(zip(CASE_FIELDS, row)) for row in (case_row(self.store.case_state(case_id)), before))
+                undone[case_id] = {name: was[name] for name in UNDONE_FIELDS if name in made and current[name] == made[name]}
             for outbox_id in applied.outbox:
                 row = self.store.outbox_row(outbox_id)
                 if row["state"] not in ("queued", "failed", "awaiting_approval"):
@@ -191,10 +192,9 @@ class MacroRunner:
                 self.outbox.discard(outbox_id, actor=self.agent.id)
             for memo_id in applied.memos:
                 self.store.delete_memo(memo_id)
-            for case_id, before in applied.cases.items():
-                if undone[case_id]:
-                    self.store.update_case_fields(undone[case_id], [
-                        tuple(before[FIELD[name]] for name in undone[case_id]) + (case_id,)])
+            for case_id in applied.cases:
+                if restore := undone[case_id]:
+                    self.store.update_case_fields(tuple(restore), [(*restore.values(), case_id)])
                 labels_now = set(self.store.case_labels(case_id))
                 self.store.set_labels(case_id, add=set(applied.labels[case_id]) - labels_now,
                                       remove=labels_now - set(applied.labels[case_id]))

@@ -21,6 +21,7 @@ from pathlib import Path
 import platformdirs
 
 from webcare_tui.config import APP
+from webcare_tui.safe_text import clean
 from webcare_tui.store import store_trouble
 
 log = logging.getLogger("webcare_tui")
@@ -97,7 +98,7 @@ class Supervisor:
 
     def failed(self, name: str, error: BaseException, retry_in: float | None = None) -> Health:
         """Log a failure of `name` with its traceback and report it in plain words."""
-        problem = self.redact(plain_words(error))
+        problem = clean(self.redact(plain_words(error)), single_line=True)  # it may quote a platform's text
         log.error("%s failed: %s", name, problem, exc_info=(type(error), error, error.__traceback__))
         health = Health(name, False, problem, retry_in)
         self._set(health)

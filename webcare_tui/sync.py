@@ -19,6 +19,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from webcare_tui.case_rules import ThreadingRules
 from webcare_tui.cases import CaseService
@@ -70,9 +71,12 @@ class SyncRunner:
         self.clock = clock
         self.rng = random.Random()
 
-    def _save(self, account: str, **changes: object) -> dict:
+    def _save(self, account: str, *, failed: bool = False, **changes: object) -> dict:
+        """Change the account's sync state; `failed` counts one more failure in a row."""
         with self.store.transaction():  # read and written in one: another writer's change is not undone
             state = self.store.sync_state(account) | changes
+            if failed:
+                state["failures"] += 1
             self.store.save_sync_state(
                 account, cursor=state["cursor"], state=state["state"], last_error=state["last_error"],
                 last_sync_at=state["last_sync_at"], failures=state["failures"],
@@ -83,8 +87,10 @@ class SyncRunner:
                      remote_cases: Sequence[RemoteCase] = (), platform: str = "") -> IngestCounts:
         with self.store.transaction():  # the page and its cursor land together or not at all
             counts = ingest(self.store, page_messages, self.rules, router=self.router)
-            for remote in remote_cases:
-                self.cases.apply_remote(account, platform, remote)
+            for remote in remote_cases:  # a teammate's change in the helpdesk: its case is touched too
+                changed = self.cases.apply_remote(account, platform, remote)
+                if changed and (case_id := self.store.case_of_thread(platform, remote.thread)) is not None:
+                    counts.cases.add(case_id)
             self._save(account, cursor=cursor, state="online", last_error=None,
                        last_sync_at=int(self.clock()), failures=0)
         return counts
@@ -122,17 +128,12 @@ class SyncRunner:
     async def _failed(self, account: str, error: ConnectorError, total: int, state: str | None = None) -> SyncStatus:
         state = state or ("needs_auth" if error.needs_auth else "rate_limited" if error.retry_after else (
             "offline" if error.retryable else "error"))
-        failures = await asyncio.to_thread(self._count_failure, account, state, error.message)
+        saved = await asyncio.to_thread(partial(self._save, account, failed=True, state=state, last_error=error.message))
+        failures = saved["failures"]
         retry_in = error.retry_after if error.retry_after is not None else backoff(failures, 5.0, self.rng)
         status = SyncStatus(account, state, error.message, total, retry_in)
         self.on_status(status)
         return status
-
-    def _count_failure(self, account: str, state: str, message: str) -> int:
-        with self.store.transaction():  # counted from the row read in the same transaction
-            failures = self.store.sync_state(account)["failures"] + 1
-            self._save(account, state=state, last_error=message, failures=failures)
-        return failures
 
     async def sync_once(self) -> list[SyncStatus]:
         """One round over every account, then the auto-close sweep."""

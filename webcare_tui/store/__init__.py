@@ -10,7 +10,8 @@ from webcare_tui.store.store import (
     Store,
     StoreError,
     case_row,
+    changed_columns,
     event_row,
 )
 
-__all__ = ["CASE_FIELDS", "SCHEMA_VERSION", "AuthorRecord", "CaseFilter", "IngestRows", "SchemaTooNew", "Store", "StoreError", "StoreFailure", "case_row", "event_row", "store_trouble"]
+__all__ = ["CASE_FIELDS", "SCHEMA_VERSION", "AuthorRecord", "CaseFilter", "IngestRows", "SchemaTooNew", "Store", "StoreError", "StoreFailure", "case_row", "changed_columns", "event_row", "store_trouble"]

@@ -20,7 +20,7 @@ class OutboxQueries:
     if TYPE_CHECKING:  # provided by `Store` and `InboxQueries`
         def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
         def _reader(self) -> sqlite3.Connection: ...
-        def _c(self) -> sqlite3.Connection: ...
+        def _connection(self) -> sqlite3.Connection: ...
         def recompute_run_starts(self, case_ids: Iterable[int]) -> None: ...
 
     def reply_context(self, case_id: int) -> dict[str, Any]:
@@ -61,7 +61,7 @@ class OutboxQueries:
                           (external_id, url, message_id))
 
     def delete_message(self, message_id: int) -> None:
-        row = self._c().execute("SELECT text, case_id FROM messages WHERE id = ?", (message_id,)).fetchone()
+        row = self._connection().execute("SELECT text, case_id FROM messages WHERE id = ?", (message_id,)).fetchone()
         if row is not None:
             self.conn.execute("INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', ?, ?)",
                               (message_id, row[0]))
@@ -152,7 +152,7 @@ class OutboxQueries:
         """The case holding the latest message whose external id starts with `thread` (a platform
         conversation), or None. A range on the unique (platform, external_id) index, not LIKE."""
         end = thread[:-1] + chr(ord(thread[-1]) + 1)
-        row = self._c().execute(
+        row = self._connection().execute(
             "SELECT case_id FROM messages WHERE platform = ? AND external_id >= ? AND external_id < ?"
             " ORDER BY created_at DESC, id DESC LIMIT 1", (platform, thread, end)).fetchone()
         return row[0] if row else None

@@ -126,9 +126,15 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
             conn.execute("PRAGMA busy_timeout = 1000")
         conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
-    def data_version(self) -> int:
-        """A number that changes whenever another connection commits (on this thread's reader)."""
-        return self._reader().execute("PRAGMA data_version").fetchone()[0]
+    def data_version(self) -> int | None:
+        """A number that changes whenever another program (another connection) commits, not when
+        this store does; None while this store is in a transaction (ask again later)."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            return self.conn.execute("PRAGMA data_version").fetchone()[0]
+        finally:
+            self._lock.release()
 
     def close(self) -> None:
         reader = getattr(self.__dict__.get("_readers"), "conn", None)
@@ -167,7 +173,7 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
             finally:
                 self._depth, self._owner = 0, None
 
-    def _c(self) -> sqlite3.Connection:
+    def _connection(self) -> sqlite3.Connection:
         """The connection a statement on this thread goes through: inside this thread's transaction the
         writer's own (it sees what the transaction wrote), else the thread's read-only reader (in WAL a
         read never waits on a writer, so the console never waits on the sync or an import to read)."""
@@ -176,7 +182,7 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
         return self._reader()
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        cursor = self._c().execute(sql, params)
+        cursor = self._connection().execute(sql, params)
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
@@ -186,7 +192,7 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
         """Which of these external ids are already stored for `platform`."""
         found: set[str] = set()
         for chunk in _chunks(external_ids):
-            rows = self._c().execute(
+            rows = self._connection().execute(
                 f"SELECT external_id FROM messages WHERE platform = ? AND external_id IN ({_marks(len(chunk))})",
                 (platform, *chunk),
             )
@@ -197,7 +203,7 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
         """Known authors of `platform`, by their platform id."""
         found = {}
         for chunk in _chunks(author_ids):
-            rows = self._c().execute(
+            rows = self._connection().execute(
                 "SELECT platform_author_id, id, handle, name, followers, author_type FROM authors"
                 f" WHERE platform = ? AND platform_author_id IN ({_marks(len(chunk))})",
                 (platform, *chunk),
@@ -214,7 +220,7 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
         """
         found: dict[int, CaseState] = {}
         for chunk in _chunks(author_ids):
-            rows = self._c().execute(
+            rows = self._connection().execute(
                 f"SELECT {_CASE_COLUMNS} FROM cases WHERE author_id IN ({_marks(len(chunk))})"
                 " AND merged_into IS NULL ORDER BY author_id, status != 'closed', last_message_at, id",
                 tuple(chunk),
@@ -225,7 +231,7 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
 
     def next_ids(self) -> tuple[int, int, int]:
         """The next free ids of authors, cases and messages (call inside a transaction)."""
-        row = self._c().execute(
+        row = self._connection().execute(
             "SELECT (SELECT coalesce(max(id), 0) FROM authors), (SELECT coalesce(max(id), 0) FROM cases),"
             " (SELECT coalesce(max(id), 0) FROM messages)"
         ).fetchone()
@@ -289,7 +295,7 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
     # -- cases ----------------------------------------------------------------
 
     def case_state(self, case_id: int) -> CaseState:
-        row = self._c().execute(f"SELECT {_CASE_COLUMNS} FROM cases WHERE id = ?", (case_id,)).fetchone()
+        row = self._connection().execute(f"SELECT {_CASE_COLUMNS} FROM cases WHERE id = ?", (case_id,)).fetchone()
         if row is None:
             raise StoreError(f"there is no case {case_id}")
         return CaseState(*row)
@@ -297,13 +303,9 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
     def save_case(self, case: CaseState) -> None:
         """Write the fields of `case` that differ from the stored row (call inside the transaction
         that read it: what it changes is then the latest)."""
-        before = self._c().execute(f"SELECT {_CASE_COLUMNS} FROM cases WHERE id = ?", (case.id,)).fetchone()
-        if before is None:
-            raise StoreError(f"there is no case {case.id}")
-        after = case_row(case)
-        columns = [name for name, old, new in zip(CASE_FIELDS, before, after) if old != new]
-        if columns:
-            self.update_case_fields(columns, [tuple(after[CASE_FIELDS.index(c)] for c in columns) + (case.id,)])
+        changes = changed_columns(case_row(self.case_state(case.id)), case_row(case))
+        if changes:
+            self.update_case_fields(tuple(changes), [(*changes.values(), case.id)])
 
     def insert_case(self, case: CaseState) -> int:
         """Insert a case (with id None SQLite picks one); returns its id."""
@@ -312,13 +314,13 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
 
     def case_message_times(self, case_id: int) -> list[tuple[int, str]]:
         """(created_at, direction) of a case's messages in order."""
-        return self._c().execute(
+        return self._connection().execute(
             "SELECT created_at, direction FROM messages WHERE case_id = ? ORDER BY created_at, id", (case_id,)
         ).fetchall()
 
     def message_position(self, message_id: int) -> tuple[int, int]:
         """(case_id, created_at) of one message."""
-        row = self._c().execute("SELECT case_id, created_at FROM messages WHERE id = ?", (message_id,)).fetchone()
+        row = self._connection().execute("SELECT case_id, created_at FROM messages WHERE id = ?", (message_id,)).fetchone()
         if row is None:
             raise StoreError(f"there is no message {message_id}")
         return row
@@ -347,7 +349,7 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
 
     def close_due_pending(self, now: int, auto_close_after: int) -> list[tuple[int, int]]:
         """Close pending cases whose customer stayed silent `auto_close_after`; returns (id, closed_at)."""
-        rows = self._c().execute(
+        rows = self._connection().execute(
             "SELECT id, last_message_at + ? FROM cases WHERE status = 'pending' AND last_message_at <= ?",
             (auto_close_after, now - auto_close_after),
         ).fetchall()
@@ -399,7 +401,7 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
 
     def author_moods(self, author_id: int, limit: int = 50) -> list[tuple[str | None, float | None]]:
         """Language and sentiment of the author's latest inbound messages, oldest first."""
-        rows = self._c().execute(
+        rows = self._connection().execute(
             "SELECT m.language, m.sentiment, m.created_at FROM cases c JOIN messages m ON m.case_id = c.id"
             " WHERE c.author_id = ? AND m.direction = 'in' ORDER BY m.created_at DESC LIMIT ?",
             (author_id, limit)).fetchall()
@@ -426,7 +428,7 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
     def case_labels(self, case_id: int) -> list[str]:
         return [
             row[0]
-            for row in self._c().execute(
+            for row in self._connection().execute(
                 "SELECT l.name FROM case_labels cl JOIN labels l ON l.id = cl.label_id WHERE cl.case_id = ? ORDER BY l.name",
                 (case_id,),
             )
@@ -435,14 +437,14 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
     def known_owners(self) -> list[str]:
         """Agents that own a case (for completion when handing over): one index seek per agent,
         not a pass over every case (that took 10-50 ms on the assign key with 300,000 cases)."""
-        return [row[0] for row in self._c().execute(
+        return [row[0] for row in self._connection().execute(
             "WITH RECURSIVE o(owner) AS (SELECT min(owner) FROM cases"
             " UNION ALL SELECT (SELECT min(owner) FROM cases WHERE owner > o.owner) FROM o WHERE o.owner IS NOT NULL)"
             " SELECT owner FROM o WHERE owner IS NOT NULL")]
 
     def author_crm(self, author_id: int) -> dict[str, Any]:
         """CRM fields known of an author (customer number, contract…), if any."""
-        row = self._c().execute("SELECT crm FROM authors WHERE id = ?", (author_id,)).fetchone()
+        row = self._connection().execute("SELECT crm FROM authors WHERE id = ?", (author_id,)).fetchone()
         try:
             crm = orjson.loads(row[0]) if row and row[0] else {}
         except orjson.JSONDecodeError:
@@ -455,7 +457,7 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
                           " ORDER BY created_at DESC, id DESC", (author_id,))
 
     def label_names(self) -> list[str]:
-        return [row[0] for row in self._c().execute("SELECT name FROM labels ORDER BY name")]
+        return [row[0] for row in self._connection().execute("SELECT name FROM labels ORDER BY name")]
 
     def author_cases(self, author_id: int) -> list[dict[str, Any]]:
         """All cases of one author (by author row id), newest first."""
@@ -466,7 +468,7 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
         """The label names of each of these cases that has any."""
         found: dict[int, set[str]] = {}
         for chunk in _chunks(case_ids):
-            for case_id, name in self._c().execute(
+            for case_id, name in self._connection().execute(
                     f"SELECT case_id, name FROM case_labels JOIN labels ON labels.id = label_id"
                     f" WHERE case_id IN ({_marks(len(chunk))})", tuple(chunk)):
                 found.setdefault(case_id, set()).add(name)
@@ -474,7 +476,7 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
 
     def last_rule_assignment(self, team: str) -> str | None:
         """The agent a routing rule last gave a case of `team` (the round-robin turn)."""
-        row = self._c().execute(
+        row = self._connection().execute(
             "SELECT json_extract(detail, '$.to') FROM case_events WHERE kind = 'assigned' AND actor LIKE 'rule:%'"
             " AND json_extract(detail, '$.team') = ? ORDER BY id DESC LIMIT 1", (team,)).fetchone()
         return row[0] if row else None
@@ -501,7 +503,7 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
         return _inserted(cursor)
 
     def delete_memo(self, memo_id: int) -> None:
-        row = self._c().execute("SELECT text FROM memos WHERE id = ?", (memo_id,)).fetchone()
+        row = self._connection().execute("SELECT text FROM memos WHERE id = ?", (memo_id,)).fetchone()
         if row is not None:
             self.conn.execute("INSERT INTO memos_fts (memos_fts, rowid, text) VALUES ('delete', ?, ?)", (memo_id, row[0]))
             self.conn.execute("DELETE FROM memos WHERE id = ?", (memo_id,))
@@ -509,7 +511,7 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
     def counts(self) -> dict[str, int]:
         """Row counts of the main tables (for the CLI and tests)."""
         return {
-            table: self._c().execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            table: self._connection().execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             for table in ("authors", "cases", "messages", "memos", "case_events", "outbox")
         }
 
@@ -535,6 +537,11 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
 def event_row(event: Event) -> tuple:
     """An event as a row of `case_events` (less its id)."""
     return (event.case_id, event.at, event.actor, event.kind, orjson.dumps(event.detail).decode() if event.detail else "{}")
+
+
+def changed_columns(before: tuple, after: tuple) -> dict[str, Any]:
+    """The case fields (columns) that differ between two case rows, with their values in `after`."""
+    return {name: new for name, old, new in zip(CASE_FIELDS, before, after) if old != new}
 
 
 def case_row(case: CaseState) -> tuple:

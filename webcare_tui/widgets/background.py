@@ -1,5 +1,5 @@
-"""Provides `deliver`: hand a background thread's result to the app's event loop, or its failure
-to the app as a `JobFailed` message (the app's supervisor logs it and tells the agent)."""
+"""Provides `deliver`: hand a background thread's result to the app's event loop, and tell the
+app how the job went with a `JobDone` message (its supervisor logs a failure and tells the agent)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,9 @@ from typing import Any
 from textual.app import App
 from textual.message import Message
 
-_failing: set[str] = set()  # jobs whose last run failed: their next success is announced
 
-
-class JobFailed(Message):
-    """A background job (`job`: "counts", "alerts", …) raised `error`; None: it works again."""
+class JobDone(Message):
+    """A background job (`job`: "counts", "alerts", …) ended: it raised `error`, or None: it worked."""
 
     def __init__(self, job: str, error: BaseException | None) -> None:
         super().__init__()
@@ -33,8 +31,8 @@ def _on_event_loop() -> bool:
 
 def deliver(app: App, future: Future, callback: Callable[..., Any], *, unpack: bool = False,
             job: str = "counts") -> None:
-    """Call `callback(result)` on the app's thread once `future` is done; a failure posts `JobFailed`
-    to the app instead (a cancelled future, one the app no longer wants, says nothing).
+    """Call `callback(result)` on the app's thread once `future` is done, after posting `JobDone` to
+    the app; a failure is only posted (a cancelled future, one the app no longer wants, says nothing).
 
     The future may already be done when this is called, on the app's own thread:
     then the callback runs right away instead of through `call_from_thread`.
@@ -44,13 +42,9 @@ def deliver(app: App, future: Future, callback: Callable[..., Any], *, unpack: b
         if finished.cancelled():
             return
         error = finished.exception()
+        app.post_message(JobDone(job, error))  # thread-safe
         if error is not None:
-            _failing.add(job)
-            app.post_message(JobFailed(job, error))  # thread-safe
             return
-        if job in _failing:
-            _failing.discard(job)
-            app.post_message(JobFailed(job, None))
         result = finished.result()
         args = result if unpack else (result,)
         if _on_event_loop():
