@@ -1,6 +1,7 @@
 """Benchmark: import 1,000,000 generated messages into an empty store (threading + FTS5).
 
     python bench/ingest.py [--messages 1000000] [--runs 3] [--rules bench/rules.toml] [--compare-analysis]
+                           [--returning]
 
 The messages come from the demo generator (deterministic seed) and are written
 once to bench/.cache/; each run imports that file into a fresh store with the
@@ -9,13 +10,17 @@ message included) and prints messages/second, the store's size on disk and peak
 memory. `--rules` routes every message with a rule book, as `webcare import` does
 with the config's rules. `--compare-analysis` alternates each run with one whose
 language and sentiment are a constant, and prints what the analysis costs the
-import. See ../shared/BENCH.md for how we measure.
+import. `--returning` imports instead a file whose authors come back, as real traffic does:
+the first 200,000 demo messages given to 40,000 authors, about 5 each spread over the 60
+days, so most messages join a case stored by an earlier transaction. See
+../shared/BENCH.md for how we measure.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import resource
 import statistics
 import sys
@@ -58,6 +63,28 @@ def messages_file(count: int) -> Path:
     return path
 
 
+def returning_file(count: int = 200_000, authors: int = 40_000) -> Path:
+    """`count` demo messages (60 days, oldest first) given to `authors` authors (made once): a
+    message goes to one of a sliding window of authors, so each author writes about 5 times over
+    some three weeks and their case is updated again and again, in later transactions."""
+    path = CACHE / f"returning-{count}-{authors}.jsonl"
+    if path.exists():
+        return path
+    rng = random.Random(11)
+    partial = path.with_suffix(".partial")
+    with messages_file(300_000).open("rb") as source, partial.open("wb") as out:
+        window = authors * 7 // 27  # the authors writing at any time: 60 days * w / (authors - w) = 21 days
+        for number, line in enumerate(source):
+            if number == count:
+                break
+            message = orjson.loads(line)
+            who = number * (authors - window) // count + rng.randrange(window)
+            message.update(author_id=f"returning-{who}", author_handle=f"@klant_{who}", author_name=f"Klant {who}")
+            out.write(orjson.dumps(message) + b"\n")
+    partial.rename(path)
+    return path
+
+
 def size_on_disk(db: Path) -> int:
     return sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
 
@@ -93,10 +120,12 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rules", type=Path, help="a config file whose [[rule]] tables route every message")
+    parser.add_argument("--returning", action="store_true",
+                        help="import 200,000 messages of 40,000 returning authors instead (--messages is ignored)")
     parser.add_argument("--compare-analysis", action="store_true",
                         help="alternate with runs whose language and sentiment are a constant")
     args = parser.parse_args()
-    source = messages_file(args.messages)
+    source = returning_file() if args.returning else messages_file(args.messages)
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}"
           + (f"; routing with {args.rules}" if args.rules else ""))
     rates, plain = [], []
