@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
+from webcare_tui import bulk
 from webcare_tui.bulk import bulk_ingest, import_jsonl
 from webcare_tui.connectors.demo_traffic import generate_history
 from webcare_tui.ingest import ingest
@@ -61,14 +64,14 @@ def test_pipelined_import_equals_plain_ingest(tmp_path):
     assert len(messages) > 300
     with Store(tmp_path / "plain.db") as plain, Store(tmp_path / "bulk.db") as piped:
         expected = ingest(plain, messages, batch_size=100_000)
-        got = bulk_ingest(piped, messages, batch_size=40)  # many batches: the writer process runs
+        got = bulk_ingest(piped, messages, batch_size=40)  # many slices, a transaction each
         assert (got.new_messages, got.new_cases) == (expected.new_messages, expected.new_cases)
         assert snapshot(piped) == snapshot(plain)
         again = bulk_ingest(piped, messages, batch_size=40)
         assert (again.new_messages, again.duplicates) == (0, len(messages))
 
 
-def test_routing_in_the_pipeline_sees_the_labels_of_the_batch_in_flight(tmp_path):
+def test_routing_across_slices_sees_the_labels_of_the_slices_before(tmp_path):
     messages = demo_messages()
     with Store(tmp_path / "plain.db") as plain, Store(tmp_path / "bulk.db") as piped:
         ingest(plain, messages, batch_size=100_000, router=router())
@@ -174,3 +177,112 @@ def test_a_full_disk_mid_import_is_reported_and_whole_batches_stay(tmp_path):
         store.conn.execute("DROP TRIGGER full")
         rerun = bulk_ingest(store, messages, batch_size=25)
         assert rerun.duplicates == landed and store.counts()["messages"] == len(messages)
+
+
+def write_jsonl(path, items) -> None:
+    import orjson
+
+    with path.open("wb") as out:
+        for item in items:
+            out.write(orjson.dumps(item) + b"\n")
+
+
+def test_a_large_file_is_parsed_by_a_child_process_with_the_same_result(tmp_path, monkeypatch):
+    items = list(generate_history(5, END, 3.0, 60))
+    source = tmp_path / "big.jsonl"
+    write_jsonl(source, items[:50] + [{"platform": "x"}] + items[50:])  # line 51 is bad
+    rejected: list[tuple] = []
+    with Store(tmp_path / "here.db") as here, Store(tmp_path / "child.db") as there:
+        expected = import_jsonl(here, [source])  # small: parsed in this process
+        monkeypatch.setattr(bulk, "CHILD_FROM_BYTES", 0)
+        spawned: list[tuple] = []
+        monkeypatch.setattr(bulk, "_parsed_by_child", _recording(bulk._parsed_by_child, spawned))
+        got = import_jsonl(there, [source], on_reject=lambda *line: rejected.append(line))
+        assert len(spawned) == 1 and got == expected and got.rejected == 1 and got.new_messages == len(items)
+        assert rejected == [(str(source), 51, rejected[0][2])] and "missing" in rejected[0][2]
+        assert snapshot(there) == snapshot(here)
+    assert multiprocessing.active_children() == []  # the child is gone with the import
+
+
+def _recording(function, calls):
+    """`function`, noting each call in `calls`."""
+    def recorded(*args):
+        calls.append(args)
+        return function(*args)
+    return recorded
+
+
+def test_a_failing_write_ends_the_import_at_once_and_its_child_with_it(tmp_path, monkeypatch):
+    items = list(generate_history(5, END, 3.0, 60))
+    source = tmp_path / "big.jsonl"
+    write_jsonl(source, items)
+    monkeypatch.setattr(bulk, "CHILD_FROM_BYTES", 0)
+    monkeypatch.setattr(bulk, "BATCH", 25)
+    with Store(tmp_path / "full.db") as store:
+        store.conn.execute(f"""CREATE TRIGGER full AFTER INSERT ON messages
+                               WHEN NEW.external_id = '{items[59]["external_id"]}'
+                               BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END""")
+        with pytest.raises(StoreError, match="the disk is full"):
+            import_jsonl(store, [source])
+        assert multiprocessing.active_children() == []
+        assert 0 < store.counts()["messages"] < 60
+
+
+def test_the_command_exits_non_zero_at_once_when_the_store_fails(tmp_path):
+    import subprocess
+    import sys
+
+    items = list(generate_history(5, END, 1.0, 60))
+    source = tmp_path / "m.jsonl"
+    write_jsonl(source, items)
+    db = tmp_path / "cli.db"
+    with Store(db) as store:
+        store.conn.execute(f"""CREATE TRIGGER full AFTER INSERT ON messages
+                               WHEN NEW.external_id = '{items[-1]["external_id"]}'
+                               BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END""")
+    done = subprocess.run([sys.executable, "-m", "webcare_tui", "--db", str(db), "import", str(source)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "the disk is full; free some space" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_killed_import_leaves_no_child_running(tmp_path):
+    """kill -9 of `webcare import` while its child parses a large file: the child ends too."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    source = tmp_path / "large.jsonl"
+    write_jsonl(source, generate_history(9, END, 40.0, 500))  # ~20 MB: the child parses far ahead
+    assert source.stat().st_size > bulk.CHILD_FROM_BYTES
+    importer = subprocess.Popen([sys.executable, "-m", "webcare_tui", "--db", str(tmp_path / "k.db"), "import",
+                                 str(source)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def children() -> list[int]:
+        path = Path(f"/proc/{importer.pid}/task/{importer.pid}/children")
+        try:
+            return [int(pid) for pid in path.read_text().split()]
+        except OSError:
+            return []
+
+    def running(pid: int) -> bool:  # a zombie has ended; init reaps it
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    try:
+        deadline = time.monotonic() + 30
+        while not children() and time.monotonic() < deadline:  # bounded, and asserted below
+            time.sleep(0.05)
+        spawned = children()  # the parsing child (and multiprocessing's resource tracker)
+        assert spawned, "the import started no child"
+    finally:
+        os.kill(importer.pid, signal.SIGKILL)
+        importer.wait()
+    deadline = time.monotonic() + 10
+    while any(running(pid) for pid in spawned) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(running(pid) for pid in spawned), "a child of the import outlived it"

@@ -1,26 +1,32 @@
 """Provides `import_jsonl`: bulk import of normalized messages from files, stdin or a generator.
 
 Bad lines are reported with their source and line number and skipped; the rest
-is imported. A large import runs on two threads: this one parses each line and
-finds the language and sentiment of each message (pure Python, no store), while a
-writer thread threads each slice and writes it in one short transaction (SQLite
-does its work without the GIL). A slice reads what it threads against in its own
-transaction, so the import runs beside the console, the sync and other imports:
-it never undoes what they wrote, and they never wait on it for long. An import that
-stops half-way (a full disk, a kill) leaves whole slices behind, and running it
-again skips what landed.
+is imported. Messages are written in slices of `ingest.BATCH`, one short
+transaction each; a slice reads what it threads against in its own transaction,
+so the import runs beside the console, the sync and other imports: it never undoes
+what they wrote, and they never wait on it for long. An import that stops half-way
+(a full disk, a kill) leaves whole slices behind, and running it again skips what
+landed.
+
+A large file is parsed, and its messages' language and sentiment found, by a child
+process while this one threads and writes (a thread would share the GIL and gain
+nothing: measured). The child ends when the import does, fails or dies: its pipe to
+this process breaks, so no child outlives its parent.
 """
 
 from __future__ import annotations
 
-import queue
+import multiprocessing
 import sqlite3
 import sys
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import closing, suppress
+from dataclasses import dataclass, fields
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from webcare_tui.case_rules import ThreadingRules
 from webcare_tui.ingest import BATCH, IngestCounts, Threader, annotate, batches
@@ -73,17 +79,102 @@ def import_jsonl(store: Store, sources: Iterable[Source], rules: ThreadingRules 
                  on_reject: Callable[[str, int, str], None] = lambda source, line, reason: None,
                  router: Router | None = None, on_wait: Callable[[str], None] = lambda said: None) -> ImportResult:
     """Import every source in order; returns the counts. `on_wait` hears when another writer holds
-    the store for longer than a moment."""
+    the store for longer than a moment.
+
+    Raises:
+        StoreError: a slice could not be written, or a file not read (in plain words); the
+            slices before it are stored.
+    """
     result = ImportResult()
 
-    def everything() -> Iterator[Message]:
+    def slices() -> Generator[list[Message], None, None]:
         for source in sources:
             name = "stdin" if str(source) == "-" else str(source) if isinstance(source, (str, Path)) else "demo"
-            yield from _messages(source, name, result, on_reject)
+            if isinstance(source, (str, Path)) and str(source) != "-" and _large(Path(source)):
+                yield from _parsed_by_child(Path(source), name, result, on_reject)
+            else:
+                yield from _annotated(batches(_messages(source, name, result, on_reject)))
 
-    counts = bulk_ingest(store, everything(), rules, router=router, on_wait=on_wait)
+    counts = write_slices(store, slices(), rules, router, on_wait)
     result.new_messages, result.duplicates, result.new_cases = counts.new_messages, counts.duplicates, counts.new_cases
     return result
+
+
+def _annotated(slices: Iterable[list[Message]]) -> Generator[list[Message], None, None]:
+    for batch in slices:
+        for message in batch:
+            annotate(message)
+        yield batch
+
+
+CHILD_FROM_BYTES = 4_000_000  # a smaller file (about 10,000 messages) is parsed here: a child takes ~0.5 s to start
+_FIELDS = tuple(field.name for field in fields(Message))
+
+
+def _large(path: Path) -> bool:
+    try:
+        return path.is_file() and path.stat().st_size >= CHILD_FROM_BYTES
+    except OSError:
+        return False
+
+
+def _parse_in_child(path: str, size: int, out: Connection) -> None:
+    """The child process: parse and annotate `path`, sending slices of message fields and the
+    rejected lines (msgpack) until the end (None) or a failure (its text)."""
+    batch: list[tuple] = []
+    rejects: list[tuple[int, str]] = []
+    try:
+        for number, item in read_jsonl(_lines(Path(path))):
+            if isinstance(item, InvalidMessage):
+                rejects.append((number, str(item)))
+                continue
+            annotate(item)
+            batch.append(tuple(getattr(item, name) for name in _FIELDS))
+            if len(batch) == size:
+                out.send_bytes(msgspec.msgpack.encode((batch, rejects)))
+                batch, rejects = [], []
+        out.send_bytes(msgspec.msgpack.encode((batch, rejects)))
+        out.send_bytes(msgspec.msgpack.encode(None))
+    except OSError as error:  # the parent is gone (a broken pipe): nobody to tell; else a read failed
+        try:
+            out.send_bytes(msgspec.msgpack.encode(f"{path} could not be read: {error.strerror or error}"))
+        except OSError:
+            pass
+    except BaseException as error:
+        out.send_bytes(msgspec.msgpack.encode(f"{path}: the import stopped: {type(error).__name__}: {error}"))
+
+
+def _parsed_by_child(path: Path, name: str, result: ImportResult,
+                     on_reject: Callable[[str, int, str], None]) -> Iterator[list[Message]]:
+    """The slices of a large file, parsed and annotated by a child process meanwhile."""
+    context = multiprocessing.get_context("spawn")  # no fork: this process may run threads
+    reader, writer = context.Pipe(duplex=False)
+    child = context.Process(target=_parse_in_child, args=(str(path), BATCH, writer),
+                            name="webcare-import-reader", daemon=True)
+    child.start()
+    writer.close()  # the child's alone now: the pipe ends when the child does
+    try:
+        while True:
+            try:
+                got = msgspec.msgpack.decode(reader.recv_bytes())
+            except EOFError:
+                raise StoreError(f"{name}: the import's reader process stopped unexpectedly; "
+                                 "run the import again (what landed is skipped)") from None
+            if got is None:
+                return
+            if isinstance(got, str):
+                raise StoreError(got)
+            rows, rejects = got
+            for line, reason in rejects:
+                result.rejected += 1
+                on_reject(name, line, reason)
+            yield [Message(*row) for row in rows]
+    finally:
+        reader.close()  # a child still sending gets a broken pipe and ends
+        child.join(timeout=5)
+        if child.is_alive():
+            child.kill()
+            child.join()
 
 
 def _describe(error: BaseException) -> str:
@@ -92,75 +183,49 @@ def _describe(error: BaseException) -> str:
     return f"{said}; run the import again (what landed is skipped)"
 
 
+CHECKPOINT_EVERY = 20  # slices: about 150 MB of WAL (every 8 MB, the default, cost a sixth of the import)
 LOCKED_TRIES = 12  # a slice waits busy_timeout (5 s) for the lock each try: a minute in all
 
 
-class _WriterThread(threading.Thread):
-    """Threads and writes slices from a queue, one transaction each; remembers the first failure."""
+def write_slices(store: Store, slices: Generator[list[Message], None, None], rules: ThreadingRules = ThreadingRules(),
+                 router: Router | None = None, on_wait: Callable[[str], None] = lambda said: None) -> IngestCounts:
+    """Thread and write each slice in a transaction of its own, waiting (and saying so through
+    `on_wait`) while another program holds the store's write lock.
 
-    def __init__(self, store: Store, rules: ThreadingRules, router: Router | None,
-                 on_wait: Callable[[str], None]) -> None:
-        super().__init__(name="webcare-import-writer", daemon=True)
-        self.store, self.threader, self.on_wait = store, Threader(store, rules, router), on_wait
-        self.slices: queue.Queue[list[Message] | None] = queue.Queue(maxsize=2)
-        self.total = IngestCounts()
-        self.error: StoreError | None = None
+    Raises:
+        StoreError: a slice could not be written (in plain words); the slices before it are stored.
+    """
+    threader, total = Threader(store, rules, router), IngestCounts()
+    with closing(slices) as each, store.checkpoints_by_hand():  # closed early, a file's child ends too
+        for number, batch in enumerate(each, start=1):
+            if number % CHECKPOINT_EVERY == 0:
+                _checkpoint(store)
+            for attempt in range(1, LOCKED_TRIES + 1):
+                try:
+                    with store.transaction():
+                        rows, counts = threader.prepare(batch)
+                        store.write_ingest(rows)
+                    break
+                except sqlite3.OperationalError as error:
+                    if "locked" not in str(error) or attempt == LOCKED_TRIES:
+                        raise StoreError(_describe(error)) from None
+                    on_wait("another program is writing to the store; the import waits for it")
+                except sqlite3.Error as error:
+                    raise StoreError(_describe(error)) from None
+            total.add(counts)
+        _checkpoint(store)
+    return total
 
-    def run(self) -> None:
-        try:
-            while (batch := self.slices.get()) is not None:
-                self._write(batch)
-        except BaseException as error:  # told to the parse thread, in plain words
-            self.error = error if isinstance(error, StoreError) else StoreError(_describe(error))
-            while self.slices.get() is not None:  # let the parse thread finish its puts
-                pass
 
-    def _write(self, batch: list[Message]) -> None:
-        for attempt in range(1, LOCKED_TRIES + 1):
-            try:
-                with self.store.transaction():
-                    rows, counts = self.threader.prepare(batch)
-                    self.store.write_ingest(rows)
-                self.total.add(counts)
-                return
-            except sqlite3.OperationalError as error:
-                if "locked" not in str(error) or attempt == LOCKED_TRIES:
-                    raise
-                self.on_wait("another program is writing to the store; the import waits for it")
-
-    def put(self, batch: list[Message] | None) -> None:
-        """Hand a slice (None: the end) over, unless the writer failed: then raise its error."""
-        while True:
-            if self.error is not None:
-                raise self.error
-            try:
-                self.slices.put(batch, timeout=0.2)
-                return
-            except queue.Full:
-                if not self.is_alive():
-                    raise StoreError("the import's writer stopped unexpectedly; run the import again") from None
+def _checkpoint(store: Store) -> None:
+    """Copy the WAL into the file between two transactions, so nobody waits on it; one that cannot
+    run now (the console's own is under way) leaves it to the next."""
+    with suppress(sqlite3.OperationalError):
+        store.checkpoint()
 
 
 def bulk_ingest(store: Store, messages: Iterable[Message], rules: ThreadingRules = ThreadingRules(),
                 batch_size: int = BATCH, router: Router | None = None,
                 on_wait: Callable[[str], None] = lambda said: None) -> IngestCounts:
-    """Like `ingest.ingest`, with parsing and analysis on this thread and the writes on another.
-
-    Raises:
-        StoreError: a slice could not be written (in plain words); the slices before it are stored.
-    """
-    writer = _WriterThread(store, rules, router, on_wait)
-    writer.start()
-    try:
-        for batch in batches(messages, batch_size):
-            for message in batch:
-                annotate(message)
-            writer.put(batch)
-    finally:
-        try:
-            writer.slices.put(None)  # the writer ends after what it holds, or drains after a failure
-        finally:
-            writer.join()
-    if writer.error is not None:
-        raise writer.error
-    return writer.total
+    """Like `ingest.ingest`, in slices of `batch_size` as `write_slices` writes them."""
+    return write_slices(store, _annotated(batches(messages, batch_size)), rules, router, on_wait)
