@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import replace
 
 import pytest
-from conftest import DAY, HOUR, MINUTE, T0, msg
+from conftest import DAY, HOUR, MINUTE, T0, msg, wait_for
 
 from webcare_tui.alerts import AlertSettings, AlertState, check
 from webcare_tui.cases import CaseService
@@ -147,11 +147,8 @@ async def test_routing_rule_views_become_inbox_columns(store, tmp_path):
         assert [view.name for view in app.views][-1] == "Pers" and app.views[-1].key == "6"
         await pilot.press("6")
         cases = app.screen.query_one(CaseList)
-        for _ in range(500):
-            if cases.count == 1 and cases.current_row() is not None:
-                break
-            await pilot.pause(0.02)
-        assert cases.count == 1 and cases.current_row().author_handle == "@krant"
+        await wait_for(pilot, lambda: cases.count == 1 and cases.current_row() is not None, "the Pers column's case")
+        assert cases.current_row().author_handle == "@krant"
 
 
 async def test_the_console_uses_each_platforms_own_deadline(store):

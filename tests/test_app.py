@@ -17,7 +17,6 @@ from webcare_tui.widgets.case_list import CaseList
 EVIL = "[bold red]ALARM[/] \x1b]0;pwned\x07\x1b[31mred [link=https://evil.example]klik[/link]"
 
 
-
 def only_macros(tmp_path, monkeypatch, text: str) -> None:
     """The app loads this one macro file instead of the example macros."""
     from webcare_tui import runtime
