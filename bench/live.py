@@ -1,0 +1,132 @@
+"""Benchmark: the console on the 1,000,000-message store while the store is busy.
+
+    python bench/live.py [--presses 200] [--quiet]
+
+Runs the console on a copy of the store bench/ui.py builds, with the demo sync writing
+live traffic, while another process runs `webcare import` of 200,000 new messages into
+the same file. Prints the median and p99 of key → refreshed screen for cursor moves,
+view switches, opening a case and a case action (timed inside the app, from the key's
+handler to the callback after the next refresh, as ../shared/BENCH.md asks), and the
+longest stall of the app's event loop (a 10 ms tick that came late). `--quiet` runs
+the same without the import, for comparison in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).parent))
+from ingest import returning_file  # noqa: E402 (bench/ingest.py)
+from macro import time_calls  # noqa: E402 (bench/macro.py)
+from ui import CACHE, build_store, percentile, report  # noqa: E402 (bench/ui.py)
+
+IMPORTED = 200_000
+
+
+def import_file() -> Path:
+    """200,000 messages the store does not hold: the returning authors' file under new ids (made once)."""
+    path = CACHE / "live-import.jsonl"
+    if not path.exists():
+        with returning_file().open("rb") as source, path.with_suffix(".partial").open("wb") as out:
+            for line in source:
+                message = orjson.loads(line)
+                message["external_id"] += "-live"
+                out.write(orjson.dumps(message) + b"\n")
+        path.with_suffix(".partial").rename(path)
+    return path
+
+
+async def session(store_path: Path, presses: int, importing: bool) -> tuple[dict[str, list[float]], float, str]:
+    """Work the console while (maybe) an import runs beside it; returns the samples, the longest
+    event-loop stall and how the import ended."""
+    from webcare_tui.app import make_app
+    from webcare_tui.config import Account, Config
+    from webcare_tui.connectors.demo import DemoConnector
+    from webcare_tui.store import Store
+    from webcare_tui.widgets.case_list import CaseList
+
+    samples: dict[str, list[float]] = {"cursor": [], "view": [], "open": [], "action": []}
+    stalls = [0.0]
+    importer = None
+    demo = DemoConnector(Account("demo", "demo", {"seed": 5, "history_days": 0.05, "rate_per_minute": 120}))
+    with Store(store_path) as store:
+        app = make_app(Config(), store, connectors={"demo": demo})
+        async with app.run_test(size=(120, 40)) as pilot:
+            async def ticks() -> None:  # how late a 10 ms timer fires: the loop's longest stall
+                while True:
+                    before = time.perf_counter()
+                    await asyncio.sleep(0.01)
+                    stalls[0] = max(stalls[0], time.perf_counter() - before - 0.01)
+
+            ticker = asyncio.create_task(ticks())
+            if importing:
+                importer = subprocess.Popen([sys.executable, "-m", "webcare_tui", "--db", str(store_path), "import",
+                                             str(import_file())], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            inbox = app.screen
+            cases = inbox.query_one(CaseList)
+            time_calls(cases, "action_move", samples["cursor"], lambda: cases)
+            time_calls(inbox, "action_view", samples["view"], lambda: cases)
+            time_calls(app, "open_case", samples["open"], lambda: app.screen)
+            await pilot.press("3", "enter")  # the app keeps this case screen for every case opened
+            case_screen = app.screen
+            time_calls(case_screen, "action_priority", samples["action"], lambda: case_screen)
+            await pilot.press("escape")
+            rounds = 0
+            while rounds < 3 or (importer is not None and importer.poll() is None):
+                for n in range(presses):
+                    await pilot.press("j" if n % 7 else "k")
+                for n in range(presses // 10):
+                    await pilot.press(str(n % 5 + 1))
+                await pilot.press("3")
+                for _ in range(presses // 20):
+                    await pilot.press("enter")
+                    await pilot.pause(0.05)
+                    await pilot.press("P")
+                    await pilot.pause(0.05)
+                    await pilot.press("escape", "j")
+                rounds += 1
+            ticker.cancel()
+    said = ""
+    if importer is not None:
+        out, _ = importer.communicate()
+        said = f"rc {importer.returncode}: {out.decode().strip().splitlines()[-1]}"
+    return samples, stalls[0], said
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presses", type=int, default=200)
+    parser.add_argument("--quiet", action="store_true", help="also run without the import, first")
+    args = parser.parse_args()
+    build_store()
+    import_file()
+    print(f"machine: {os.cpu_count()} cores")
+    for importing in ([False] if args.quiet else []) + [True]:
+        with tempfile.TemporaryDirectory() as folder:
+            copy = Path(folder) / "store.db"
+            shutil.copy(CACHE / "ui-1m-labelled.db", copy)
+            started = time.perf_counter()
+            samples, stall, said = asyncio.run(session(copy, args.presses, importing))
+            what = f"with an import of {IMPORTED:,} messages beside it ({said})" if importing else "no import"
+            print(f"-- {what}, {time.perf_counter() - started:.0f} s; demo sync writing")
+            report("cursor move (j, k) → refreshed list", samples["cursor"])
+            report("view switch (1-5) → refreshed list", samples["view"])
+            report("enter → case screen shown", samples["open"])
+            report("case action (priority key) → refreshed case", samples["action"])
+            every = [s for kind in samples.values() for s in kind]
+            print(f"all keys: p99 {percentile(every, 0.99) * 1000:.1f} ms, max {max(every) * 1000:.1f} ms; "
+                  f"longest event-loop stall {stall * 1000:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
