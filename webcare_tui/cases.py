@@ -197,7 +197,7 @@ class CaseService:
             case_id, created_at = self.store.message_position(message_id)
             old = self._case(case_id)
             now = self._now()
-            new = case_rules.open_case(None, old.author_id, old.platform, old.account, created_at)  # type: ignore[arg-type]
+            new = case_rules.open_case(0, old.author_id, old.platform, old.account, created_at)  # SQLite picks its id
             new.id = self.store.insert_case(new)
             self.store.move_messages_from(case_id, message_id, created_at, new.id)
             if not self.store.case_message_times(case_id):  # raising rolls the whole split back

@@ -7,22 +7,21 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from webcare_tui.alerts import Alert
-from webcare_tui.screens.console import console
+from webcare_tui.screens.console import ConsoleScreen
 from webcare_tui.widgets.footer import Footer
 
 if TYPE_CHECKING:
-    from webcare_tui.app import WebcareApp
+    pass
 
 STYLE = {"deadline": "bold red", "audience": "bold magenta", "spike": "bold yellow"}
 SYMBOL = {"deadline": "⏰", "audience": "📣", "spike": "📈"}
 
 
-class AlertsScreen(Screen[None]):
+class AlertsScreen(ConsoleScreen):
     """Enter opens the alert's case; escape goes back."""
 
     BINDINGS = [Binding("escape,q", "app.pop_screen", "Back", id="alerts.back")]
@@ -30,10 +29,6 @@ class AlertsScreen(Screen[None]):
     def __init__(self, alerts: list[Alert]) -> None:
         super().__init__()
         self.alerts = alerts
-
-    @property
-    def console(self) -> WebcareApp:
-        return console(self)
 
     def compose(self) -> ComposeResult:
         yield Static(f"Alerts ({len(self.alerts)})", id="title")

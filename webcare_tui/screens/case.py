@@ -15,14 +15,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Static
 
 from webcare_tui.approvals import ApprovalError, Approvals, is_lead, leads, needs_approval
 from webcare_tui.cases import PRIORITIES, CaseError, next_priority
 from webcare_tui.outbox import UNDELIVERED, ReplyError, is_draft, reply_visibility, signature_for
 from webcare_tui.safe_text import clean
-from webcare_tui.screens.console import console
 from webcare_tui.screens.macro_keys import MacroKeys
 from webcare_tui.screens.prompt import PromptScreen
 from webcare_tui.sentiment import author_sentiment, sentiment_label
@@ -36,7 +34,7 @@ def _when(epoch: int) -> str:
     return datetime.fromtimestamp(epoch).strftime("%a %d %b %H:%M")
 
 
-class CaseScreen(MacroKeys, Screen):
+class CaseScreen(MacroKeys):
     scope = "case"
     DEFAULT_CSS = """
     #title { height: auto; background: $boost; padding: 0 1; }
@@ -96,7 +94,7 @@ class CaseScreen(MacroKeys, Screen):
     def on_mount(self) -> None:
         self.install_macro_keys()
         self.show_case()
-        console(self).store_changed.subscribe(self, self.store_changed)
+        self.console.store_changed.subscribe(self, self.store_changed)
 
     def store_changed(self, cases: frozenset[int] | None) -> None:
         """A new message, a delivery, a teammate's or another process's change: the case on screen
@@ -123,15 +121,15 @@ class CaseScreen(MacroKeys, Screen):
 
     def after_action(self, changed: list[int] | None = None) -> None:
         self.show_case()
-        self.app.update_header()  # type: ignore[attr-defined]
+        self.console.update_header()
 
     @property
     def actor(self) -> str:
-        return self.app.config.agent.id  # type: ignore[attr-defined]
+        return self.console.config.agent.id
 
     @property
     def approvals(self) -> Approvals:
-        return Approvals(self.app.store, self.app.config.team, clock=self.app.clock)  # type: ignore[attr-defined]
+        return Approvals(self.console.store, self.console.config.team, clock=self.console.clock)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The approval keys show only while a draft waits in this case."""
@@ -141,7 +139,7 @@ class CaseScreen(MacroKeys, Screen):
 
     def show_case(self) -> None:
         self.stale = False
-        store = self.app.store  # type: ignore[attr-defined]
+        store = self.console.store
         case = store.get_case(self.case_id)
         self.case = case
         author = clean(f"{case['author_handle'] or ''} {case['author_name'] or ''}".strip(), single_line=True)
@@ -181,7 +179,7 @@ class CaseScreen(MacroKeys, Screen):
     def _timeline(self, case_id: int) -> list[tuple[str, Text, str]]:
         """Messages, memos and events in time order as (key, content, classes); customer text always
         as plain text."""
-        store = self.app.store  # type: ignore[attr-defined]
+        store = self.console.store
         items: list[tuple[int, int, str, Text, str]] = []
         outbox = store.case_outbox(case_id)  # deliveries and drafts, read once
         delivery = {row["payload"]["message_id"]: row for row in outbox if row["kind"] == "reply"}
@@ -216,7 +214,7 @@ class CaseScreen(MacroKeys, Screen):
     def _drafts(self, outbox: list[dict]) -> list[tuple[int, int, str, Text, str]]:
         """Replies waiting for a lead, and those a lead rejected (from the case's outbox rows): never
         sent, so never shown as messages."""
-        team = self.app.config.team  # type: ignore[attr-defined]
+        team = self.console.config.team
         drafts = [row for row in outbox if is_draft(row) and row["state"] in ("awaiting_approval", "rejected")]
         self.drafts = [row for row in drafts if row["state"] == "awaiting_approval"]
         items = []
@@ -237,7 +235,7 @@ class CaseScreen(MacroKeys, Screen):
         return items
 
     def _author_panel(self, case: dict) -> Text:
-        store = self.app.store  # type: ignore[attr-defined]
+        store = self.console.store
         text = Text()
         text.append(clean(case["author_handle"] or "", single_line=True) + "\n", "bold")
         text.append(clean(case["author_name"] or "", single_line=True) + "\n")
@@ -276,60 +274,60 @@ class CaseScreen(MacroKeys, Screen):
             self.notice(str(error))
             return
         self.show_case()
-        self.app.update_header()  # type: ignore[attr-defined]
+        self.console.update_header()
         self.notice(done)
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        self.console.pop_screen()
 
     def action_status(self, status: str) -> None:
-        self._act(lambda: self.app.cases.set_status(self.case_id, status, actor=self.actor), f"status: {status}")  # type: ignore[attr-defined]
+        self._act(lambda: self.console.cases.set_status(self.case_id, status, actor=self.actor), f"status: {status}")
 
     def action_assign(self) -> None:
         def assign(agent: str | None) -> None:
             if agent:
-                self._act(lambda: self.app.cases.assign(self.case_id, agent.strip(), actor=self.actor),  # type: ignore[attr-defined]
+                self._act(lambda: self.console.cases.assign(self.case_id, agent.strip(), actor=self.actor),
                           f"handed over to {agent.strip()}")
 
-        self.app.push_screen(PromptScreen("Hand over to:", suggestions=self.app.agent_ids()), assign)  # type: ignore[attr-defined]
+        self.console.push_screen(PromptScreen("Hand over to:", suggestions=self.console.agent_ids()), assign)
 
     def action_label(self) -> None:
         def add(label: str | None) -> None:
             if label:
-                self._act(lambda: self.app.cases.label(self.case_id, self.actor, add=[label]), f"+{label}")  # type: ignore[attr-defined]
+                self._act(lambda: self.console.cases.label(self.case_id, self.actor, add=[label]), f"+{label}")
 
-        self.app.push_screen(PromptScreen("Add label:", suggestions=self.app.store.label_names()), add)  # type: ignore[attr-defined]
+        self.console.push_screen(PromptScreen("Add label:", suggestions=self.console.store.label_names()), add)
 
     def action_unlabel(self) -> None:
         def remove(label: str | None) -> None:
             if label:
-                self._act(lambda: self.app.cases.label(self.case_id, self.actor, remove=[label]), f"-{label}")  # type: ignore[attr-defined]
+                self._act(lambda: self.console.cases.label(self.case_id, self.actor, remove=[label]), f"-{label}")
 
-        self.app.push_screen(PromptScreen("Remove label:", suggestions=list(self.case["labels"])), remove)
+        self.console.push_screen(PromptScreen("Remove label:", suggestions=list(self.case["labels"])), remove)
 
     def action_memo(self) -> None:
         def memo(text: str | None) -> None:
             if text:
-                self._act(lambda: self.app.cases.memo(self.case_id, self.actor, text), "memo added")  # type: ignore[attr-defined]
+                self._act(lambda: self.console.cases.memo(self.case_id, self.actor, text), "memo added")
 
-        self.app.push_screen(PromptScreen("Memo (internal, never sent):"), memo)
+        self.console.push_screen(PromptScreen("Memo (internal, never sent):"), memo)
 
     def action_merge(self) -> None:
         def merge(other: str | None) -> None:
             if other and other.strip().isdigit():
-                self._act(lambda: self.app.cases.merge(self.case_id, int(other), actor=self.actor),  # type: ignore[attr-defined]
+                self._act(lambda: self.console.cases.merge(self.case_id, int(other), actor=self.actor),
                           f"merged case {other} into this one")
             elif other:
                 self.notice("give the number of the case to merge into this one")
 
-        self.app.push_screen(PromptScreen("Merge which case into this one (case number):"), merge)
+        self.console.push_screen(PromptScreen("Merge which case into this one (case number):"), merge)
 
     def action_reply(self, visibility: str) -> None:
         from webcare_tui.screens.reply import ReplyScreen
         from webcare_tui.templates import case_values
 
-        config = self.app.config  # type: ignore[attr-defined]
-        context = self.app.store.reply_context(self.case_id)  # type: ignore[attr-defined]
+        config = self.console.config
+        context = self.console.store.reply_context(self.case_id)
         visibility = reply_visibility(context, visibility)
         signature = signature_for(self.case["platform"], config.agent.signature)
         values = case_values(self.case, config.agent.name, config.agent.initials, signature)
@@ -339,12 +337,12 @@ class CaseScreen(MacroKeys, Screen):
         def send(result: tuple[str, str] | None) -> None:
             if result is not None:
                 text, chosen = result
-                self._act(lambda: self.app.outbox.queue_reply(self.case_id, text, agent=self.actor,  # type: ignore[attr-defined]
+                self._act(lambda: self.console.outbox.queue_reply(self.case_id, text, agent=self.actor,
                                                               visibility=chosen, approval=for_approval),
                           f"{chosen} reply sent for approval" if for_approval else f"{chosen} reply queued")
 
         author = clean(self.case["author_handle"] or self.case["author_name"] or "", single_line=True)
-        self.app.push_screen(ReplyScreen(platform=self.case["platform"], recipient=author, visibility=visibility,
+        self.console.push_screen(ReplyScreen(platform=self.case["platform"], recipient=author, visibility=visibility,
                                          signatures=config.agent.signature, blocks=config.raw.get("blocks", {}),
                                          values=values, purpose="approval" if for_approval else "send"), send)
 
@@ -352,7 +350,7 @@ class CaseScreen(MacroKeys, Screen):
 
     def _waiting_draft(self, verb: str) -> tuple[dict, str] | None:
         """The oldest draft waiting in this case and a note on any others, once the agent may `verb` it."""
-        drafts = self.app.store.case_drafts(self.case_id)  # type: ignore[attr-defined]
+        drafts = self.console.store.case_drafts(self.case_id)
         if not drafts:
             self.notice("no reply waits for approval in this case")
             return None
@@ -384,7 +382,7 @@ class CaseScreen(MacroKeys, Screen):
 
         author = clean(self.case["author_handle"] or self.case["author_name"] or "", single_line=True)
         payload = draft["payload"]
-        self.app.push_screen(ReplyScreen(platform=self.case["platform"], recipient=author,
+        self.console.push_screen(ReplyScreen(platform=self.case["platform"], recipient=author,
                                          visibility=payload["visibility"], signatures={}, blocks={}, values={},
                                          text=payload["text"], purpose="approve"), approve)
 
@@ -400,25 +398,25 @@ class CaseScreen(MacroKeys, Screen):
                 self._act(lambda: self.approvals.reject(draft["id"], self.actor, reason),
                           f"rejected {agent}'s reply; they see your reason on the case{more}")
 
-        self.app.push_screen(PromptScreen(f"Why is {agent}'s reply not approved? (they see it on the case)"), reject)
+        self.console.push_screen(PromptScreen(f"Why is {agent}'s reply not approved? (they see it on the case)"), reject)
 
     def _undelivered(self) -> dict | None:
-        row = self.app.outbox.last_undelivered(self.case_id)  # type: ignore[attr-defined]
+        row = self.console.outbox.last_undelivered(self.case_id)
         if row is None:
             self.notice("no failed reply in this case")
         return row
 
     def action_retry(self) -> None:
         if row := self._undelivered():
-            self._act(lambda: self.app.outbox.retry(row["id"], actor=self.actor), "sending again")  # type: ignore[attr-defined]
+            self._act(lambda: self.console.outbox.retry(row["id"], actor=self.actor), "sending again")
 
     def action_discard(self) -> None:
         if row := self._undelivered():
-            self._act(lambda: self.app.outbox.discard(row["id"], actor=self.actor), "reply discarded")  # type: ignore[attr-defined]
+            self._act(lambda: self.console.outbox.discard(row["id"], actor=self.actor), "reply discarded")
 
     def action_priority(self) -> None:
         new = next_priority(self.case["priority"])
-        self._act(lambda: self.app.cases.set_priority(self.case_id, new, actor=self.actor),  # type: ignore[attr-defined]
+        self._act(lambda: self.console.cases.set_priority(self.case_id, new, actor=self.actor),
                   f"priority {new} ({PRIORITIES[new]})")
 
     def action_split(self) -> None:
@@ -430,33 +428,33 @@ class CaseScreen(MacroKeys, Screen):
                 return
             message_id = self.message_ids[int(number.strip().lstrip("#")) - 1]
             try:
-                new_id = self.app.cases.split(message_id, actor=self.actor)  # type: ignore[attr-defined]
+                new_id = self.console.cases.split(message_id, actor=self.actor)
             except CaseError as error:
                 self.notice(str(error))
                 return
             self.show_case()
             self.notice(f"split into case {new_id} (e opens it)")
 
-        self.app.push_screen(PromptScreen("Split off from message number (it and the later ones move to a new case):"),
+        self.console.push_screen(PromptScreen("Split off from message number (it and the later ones move to a new case):"),
                              split)
 
     def action_earlier(self) -> None:
-        others = [str(c["id"]) for c in self.app.store.author_cases(self.case["author_id"]) if c["id"] != self.case_id]  # type: ignore[attr-defined]
+        others = [str(c["id"]) for c in self.console.store.author_cases(self.case["author_id"]) if c["id"] != self.case_id]
         if not others:
             self.notice("this customer has no other case")
             return
 
         def open_case(number: str | None) -> None:
             if number and number.strip() in others:
-                self.app.push_screen(CaseScreen(int(number)))
+                self.console.push_screen(CaseScreen(int(number)))
             elif number:
                 self.notice(f"this customer's other cases: {', '.join(others)}")
 
-        self.app.push_screen(PromptScreen(f"Open which case ({', '.join(others)})?", suggestions=others,
+        self.console.push_screen(PromptScreen(f"Open which case ({', '.join(others)})?", suggestions=others,
                                           value=others[0]), open_case)
 
     def action_browser(self) -> None:
-        urls = [m["url"] for m in self.app.store.case_messages(self.case_id) if m["url"]]  # type: ignore[attr-defined]
+        urls = [m["url"] for m in self.console.store.case_messages(self.case_id) if m["url"]]
         if not urls:
             self.notice("this case has no link")
             return

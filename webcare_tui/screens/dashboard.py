@@ -16,7 +16,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Static
 
 from webcare_tui.kpi import (
@@ -36,7 +35,7 @@ from webcare_tui.kpi import (
     period_kpis,
 )
 from webcare_tui.safe_text import clean
-from webcare_tui.screens.console import console
+from webcare_tui.screens.console import ConsoleScreen
 from webcare_tui.screens.prompt import PromptScreen
 from webcare_tui.widgets.background import deliver
 from webcare_tui.widgets.dashboard_charts import heatmap_text, hour_bars, sentiment_text
@@ -45,7 +44,7 @@ from webcare_tui.widgets.notice import Notice
 from webcare_tui.widgets.status_header import StatusHeader
 
 if TYPE_CHECKING:
-    from webcare_tui.app import WebcareApp
+    pass
 
 REFRESH = 5.0  # seconds between refreshes of today's numbers
 HEATMAP_AGE = 300.0
@@ -97,7 +96,7 @@ def _target_text(key: str, target: float) -> str:
     return f"{'≥' if better == 'min' else '≤'} {shown}"
 
 
-class DashboardScreen(Screen):
+class DashboardScreen(ConsoleScreen):
     DEFAULT_CSS = """
     DashboardScreen #datebar { height: 1; background: $boost; padding: 0 1; }
     DashboardScreen #tiles { layout: grid; grid-size: 4; grid-rows: 6; height: auto; }
@@ -125,10 +124,6 @@ class DashboardScreen(Screen):
         self.busy = False
         self.wanted: date | None = None  # a day asked for while another was being computed
         self.heatmap_at = 0.0
-
-    @property
-    def console(self) -> WebcareApp:
-        return console(self)
 
     @property
     def shown_day(self) -> date:

@@ -6,12 +6,10 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from webcare_tui.case_query import QueryError, View, parse_query
 from webcare_tui.cases import CaseError
-from webcare_tui.screens.console import console
 from webcare_tui.screens.macro_keys import MacroKeys
 from webcare_tui.screens.prompt import PromptScreen
 from webcare_tui.store.inbox import SORTS, default_sort
@@ -22,7 +20,7 @@ from webcare_tui.widgets.notice import Notice
 from webcare_tui.widgets.status_header import StatusHeader
 
 
-class InboxScreen(MacroKeys, Screen):
+class InboxScreen(MacroKeys):
     scope = "inbox"
     DEFAULT_CSS = """
     #views { height: 1; background: $boost; }
@@ -51,15 +49,15 @@ class InboxScreen(MacroKeys, Screen):
 
     @property
     def views(self) -> list[View]:
-        return self.app.views  # type: ignore[attr-defined]
+        return self.console.views
 
     def compose(self) -> ComposeResult:
         yield StatusHeader()
         yield Static(id="views")
         yield Input(placeholder="search: words, \"phrases\", label:, platform:, author:@, status:, owner:me, "
                                 "!assigned, lang:, age:>2h, before:", id="search")
-        yield CaseList(self.app.store, self.app.background, deadline_for=self.app.kpi_settings.deadline_for,  # type: ignore[attr-defined]
-                       clock=self.app.clock, id="cases")  # type: ignore[attr-defined]
+        yield CaseList(self.console.store, self.console.background, deadline_for=self.console.kpi_settings.deadline_for,
+                       clock=self.console.clock, id="cases")
         yield Notice()
         yield Footer()
 
@@ -68,7 +66,7 @@ class InboxScreen(MacroKeys, Screen):
         self.show_view()
         self.update_counts()
         self.query_one(CaseList).focus()
-        console(self).store_changed.subscribe(self, self.store_changed)
+        self.console.store_changed.subscribe(self, self.store_changed)
 
     def store_changed(self, cases: frozenset[int] | None) -> None:
         """New messages, deliveries, another process's writes: the rows read again, the cursor
@@ -110,8 +108,8 @@ class InboxScreen(MacroKeys, Screen):
 
     def update_counts(self) -> None:
         """Count every view in the background thread, then redraw the tab line."""
-        store, me, views = self.app.store, self.app.config.agent.id, list(self.views)  # type: ignore[attr-defined]
-        clock = self.app.clock  # type: ignore[attr-defined]
+        store, me, views = self.console.store, self.console.config.agent.id, list(self.views)
+        clock = self.console.clock
 
         def count_all() -> tuple[list[int | None], dict]:
             counts: list[int | None] = []
@@ -133,9 +131,9 @@ class InboxScreen(MacroKeys, Screen):
             self.show_counts(counts)
 
         stale, self.prefetched = self.prefetched, {}
-        self.app.background.submit(stale.clear)  # type: ignore[attr-defined]  # 500 rows freed off the key's path
+        self.console.background.submit(stale.clear)  # 500 rows freed off the key's path
         self.show_counts(self.counts)
-        deliver(self.app, self.app.background.submit(count_all), counted, unpack=True)  # type: ignore[attr-defined]
+        deliver(self.app, self.console.background.submit(count_all), counted, unpack=True)
 
     def show_counts(self, counts: list[int | None]) -> None:
         self.counts = counts
@@ -201,14 +199,14 @@ class InboxScreen(MacroKeys, Screen):
             if not name or not name.strip():
                 return
             try:
-                self.app.save_view(name.strip(), text, free)  # type: ignore[attr-defined]
+                self.console.save_view(name.strip(), text, free)
             except OSError as error:
                 self.notice(f"could not write the config file: {error.strerror}")
                 return
             self.update_counts()
             self.notice(f"saved as view {free} {name.strip()}")
 
-        self.app.push_screen(PromptScreen(f"Name for the view {text!r} (key {free}):"), save)
+        self.console.push_screen(PromptScreen(f"Name for the view {text!r} (key {free}):"), save)
 
     def action_clear(self) -> None:
         cases = self.query_one(CaseList)
@@ -232,15 +230,15 @@ class InboxScreen(MacroKeys, Screen):
     def after_action(self, changed: list[int] | None = None) -> None:
         self.query_one(CaseList).selected.clear()
         self.refresh_data(agent_acted=True, changed=changed)
-        self.app.update_header()  # type: ignore[attr-defined]
+        self.console.update_header()
 
     @on(CaseList.Opened)
     def open_case(self, event: CaseList.Opened) -> None:
-        self.app.open_case(event.case_id)  # type: ignore[attr-defined]
+        self.console.open_case(event.case_id)
 
     def action_close_cases(self) -> None:
         ids = self.query_one(CaseList).target_ids()
-        cases, me = self.app.cases, self.app.config.agent.id  # type: ignore[attr-defined]
+        cases, me = self.console.cases, self.console.config.agent.id
         try:
             cases.for_all(ids, lambda case_id: cases.set_status(case_id, "closed", actor=me))
         except CaseError as error:
@@ -257,7 +255,7 @@ class InboxScreen(MacroKeys, Screen):
         def assign(agent: str | None) -> None:
             if not agent:
                 return
-            cases, me = self.app.cases, self.app.config.agent.id  # type: ignore[attr-defined]
+            cases, me = self.console.cases, self.console.config.agent.id
             try:
                 cases.for_all(ids, lambda case_id: cases.assign(case_id, agent.strip(), actor=me))
             except CaseError as error:
@@ -266,4 +264,4 @@ class InboxScreen(MacroKeys, Screen):
             self.after_action(ids)
             self.notice(f"assigned {len(ids)} case{'s' if len(ids) != 1 else ''} to {agent}")
 
-        self.app.push_screen(PromptScreen(f"Assign {len(ids)} case(s) to:", suggestions=self.app.agent_ids()), assign)  # type: ignore[attr-defined]
+        self.console.push_screen(PromptScreen(f"Assign {len(ids)} case(s) to:", suggestions=self.console.agent_ids()), assign)

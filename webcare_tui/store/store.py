@@ -320,8 +320,9 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
             self.update_case_fields(tuple(changes), [(*changes.values(), case.id)])
 
     def insert_case(self, case: CaseState) -> int:
-        """Insert a case (with id None SQLite picks one); returns its id."""
-        cursor = self.conn.execute(f"INSERT INTO cases ({_CASE_COLUMNS}) VALUES ({_marks(14)})", case_row(case))
+        """Insert a case under an id SQLite picks (whatever `case.id` says); returns that id."""
+        cursor = self.conn.execute(f"INSERT INTO cases ({', '.join(CASE_FIELDS[1:])}) VALUES ({_marks(13)})",
+                                   case_row(case)[1:])
         return _inserted(cursor)
 
     def case_message_times(self, case_id: int) -> list[tuple[int, str]]:
