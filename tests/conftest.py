@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from pathlib import Path
 
@@ -58,6 +59,21 @@ async def http():
 
     async with httpx.AsyncClient() as client:
         yield client
+
+
+async def settle(pilot) -> None:
+    """Let the app catch up: every read and write it started off the UI thread (and those their
+    results started) has shown its result; fails after 10 s instead of hanging."""
+    await pilot.pause()
+    await asyncio.wait_for(pilot.app.jobs.settled(), timeout=10)
+    await pilot.pause()
+
+
+async def press(pilot, *keys: str) -> None:
+    """Press `keys` as an agent does: each one's effect is on screen before the next."""
+    for key in keys:
+        await pilot.press(key)
+        await settle(pilot)
 
 
 async def wait_for(pilot, condition, what: str = "the app to get there", tries: int = 500) -> None:

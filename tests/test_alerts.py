@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import replace
 
 import pytest
-from conftest import DAY, HOUR, MINUTE, T0, msg, wait_for
+from conftest import DAY, HOUR, MINUTE, T0, msg, wait_for, press, settle
 
 from webcare_tui.alerts import AlertSettings, AlertState, check
 from webcare_tui.cases import CaseService
@@ -126,9 +126,9 @@ async def test_the_header_shows_the_most_urgent_alert_and_bang_lists_them(store)
 
         header = "".join(segment.text for segment in app.screen.query_one(StatusHeader).render_line(0))
         assert header.strip().startswith("webcare — Tim Ruiter") and "⚠ case 1 (@anna, x)" in header
-        await pilot.press("exclamation_mark")
+        await press(pilot, "exclamation_mark")
         assert isinstance(app.screen, AlertsScreen)
-        await pilot.press("enter")
+        await press(pilot, "enter")
         assert isinstance(app.screen, CaseScreen) and app.screen.case_id == 1
 
 
@@ -145,7 +145,7 @@ async def test_routing_rule_views_become_inbox_columns(store, tmp_path):
     app = make_app(load_config(path), store, connectors={})
     async with app.run_test(size=(140, 30)) as pilot:
         assert [view.name for view in app.views][-1] == "Pers" and app.views[-1].key == "6"
-        await pilot.press("6")
+        await press(pilot, "6")
         cases = app.screen.query_one(CaseList)
         await wait_for(pilot, lambda: cases.count == 1 and cases.current_row() is not None, "the Pers column's case")
         assert cases.current_row().author_handle == "@krant"
@@ -162,7 +162,7 @@ async def test_the_console_uses_each_platforms_own_deadline(store):
     async with app.run_test(size=(140, 30)) as pilot:
         await asyncio.wait_for(app.alerts_checked.wait(), timeout=10)
         assert [alert.case_id for alert in app.alerts] == [1]  # facebook's hour is far from over
-        await pilot.press("3")
+        await press(pilot, "3")
         lines = {row: "".join(s.text for s in app.screen.query_one(CaseList).render_line(row)) for row in (0, 1)}
         assert any("@anna" in line and "4m" in line for line in lines.values())
         assert any("@fenna" in line and "34m" in line for line in lines.values())

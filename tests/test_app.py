@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import HOUR, MINUTE, T0, msg, wait_for
+from conftest import HOUR, MINUTE, T0, msg, wait_for, press, settle
 
 from webcare_tui.app import make_app
 from webcare_tui.config import Account, Config
@@ -51,37 +51,37 @@ async def test_inbox_views_counts_and_plain_customer_text(team_inbox):
         await wait_for(pilot, lambda: "…" not in str(app.screen.query_one("#views").render()))
         views = str(app.screen.query_one("#views").render())
         assert "1 Mine 0" in views and "2 Unassigned 4" in views and "4 Pending 1" in views
-        await pilot.press("3")  # All open, oldest waiting first
+        await press(pilot, "3")  # All open, oldest waiting first
         lines = screen_lines(cases)
         assert cases.count == 4 and "@anna" in lines[0] and "@dirk" in lines[3]
         evil_line = next(line for line in lines if "@cees" in line)
         assert "[bold red]ALARM[/]" in evil_line and "\x1b" not in evil_line and "\x07" not in evil_line
-        await pilot.press("4")
+        await press(pilot, "4")
         assert cases.count == 1 and "@eva" in screen_lines(cases)[0]
-        await pilot.press("3", "j", "j")
+        await press(pilot, "3", "j", "j")
         assert cases.current_row().author_handle == "@cees"
 
 
 async def test_open_a_case_label_hand_over_and_close_it(team_inbox):
     app = make_app(Config(), team_inbox, connectors={})
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("3", "enter")  # anna waits longest
+        await press(pilot, "3", "enter")  # anna waits longest
         assert isinstance(app.screen, CaseScreen)
         case_id = app.screen.case_id
         conversation = str(app.screen.query_one("#conversation").children[-1].render())
         assert "Mijn wifi is kapot" in conversation
-        await pilot.press("l", *"Storing", "enter")
-        await pilot.press("n", *"Belt morgen terug", "enter")
-        await pilot.press("a", *"jeroen", "enter")
+        await press(pilot, "l", *"Storing", "enter")
+        await press(pilot, "n", *"Belt morgen terug", "enter")
+        await press(pilot, "a", *"jeroen", "enter")
         case = team_inbox.get_case(case_id)
         assert (case["labels"], case["owner"], case["status"]) == (["Storing"], "jeroen", "open")
         assert [m["text"] for m in team_inbox.case_memos(case_id)] == ["Belt morgen terug"]
         assert "owner: jeroen" in str(app.screen.query_one("#title").render())
-        await pilot.press("c")
+        await press(pilot, "c")
         assert team_inbox.get_case(case_id)["status"] == "closed"
         kinds = [(e["kind"], e["actor"]) for e in team_inbox.case_events(case_id)]
         assert ("labels", "tim") in kinds and ("assigned", "tim") in kinds and ("status", "tim") in kinds
-        await pilot.press("escape")
+        await press(pilot, "escape")
         assert isinstance(app.screen, InboxScreen)
         assert app.screen.query_one(CaseList).count == 3  # anna left "All open"
 
@@ -89,7 +89,7 @@ async def test_open_a_case_label_hand_over_and_close_it(team_inbox):
 async def test_the_case_screen_shows_escape_sequences_as_inert_text(team_inbox):
     app = make_app(Config(), team_inbox, connectors={})
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("3", "j", "j", "enter")
+        await press(pilot, "3", "j", "j", "enter")
         shown = str(app.screen.query_one("#conversation").children[-1].render())
         assert "[bold red]ALARM[/]" in shown and "[link=https://evil.example]klik[/link]" in shown
         assert "\x1b" not in shown and "\x07" not in shown and "pwned" not in shown
@@ -102,10 +102,10 @@ async def test_an_owner_from_a_helpdesk_is_shown_as_inert_text(team_inbox):
     CaseService(team_inbox).assign(anna, "cw:\x1b]0;pwned\x07", actor="chatwoot")  # as team mode may report it
     app = make_app(Config(), team_inbox, connectors={})
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("3")
+        await press(pilot, "3")
         row = next(line for line in screen_lines(app.screen.query_one(CaseList)) if "@anna" in line)
         assert "cw:" in row and "\x1b" not in row and "\x07" not in row
-        await pilot.press("enter")
+        await press(pilot, "enter")
         title = str(app.screen.query_one("#title").render())
         trail = " ".join(str(child.render()) for child in app.screen.query_one("#conversation").children)
         assert "owner: cw:" in title and "\x1b" not in title + trail and "\x07" not in title + trail
@@ -115,23 +115,23 @@ async def test_search_narrows_the_view_while_typing(team_inbox):
     app = make_app(Config(), team_inbox, connectors={})
     async with app.run_test(size=(120, 30)) as pilot:
         cases = app.screen.query_one(CaseList)
-        await pilot.press("3", "slash", *"pak")
+        await press(pilot, "3", "slash", *"pak")
         await wait_for(pilot, lambda: cases.count == 1)
         assert cases.current_row().author_handle == "@bram"
-        await pilot.press("enter", "escape")
+        await press(pilot, "enter", "escape")
         assert cases.count == 4
-        await pilot.press("slash", *"colour:red")
+        await press(pilot, "slash", *"colour:red")
         assert "unknown search key 'colour'" in str(app.screen.query_one("#notice").render())
 
 
 async def test_bulk_close_three_selected_cases(team_inbox):
     app = make_app(Config(), team_inbox, connectors={})
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("3", "space", "space", "space")
+        await press(pilot, "3", "space", "space", "space")
         cases = app.screen.query_one(CaseList)
         chosen = set(cases.selected)
         assert len(chosen) == 3
-        await pilot.press("c")
+        await press(pilot, "c")
         assert {team_inbox.get_case(i)["status"] for i in chosen} == {"closed"}
         assert cases.count == 1 and not cases.selected
         assert "closed 3 cases" in str(app.screen.query_one("#notice").render())
@@ -140,7 +140,7 @@ async def test_bulk_close_three_selected_cases(team_inbox):
 async def test_bulk_hand_over(team_inbox):
     app = make_app(Config(), team_inbox, connectors={})
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("3", "shift+down", "a", *"noah", "enter")
+        await press(pilot, "3", "shift+down", "a", *"noah", "enter")
         owners = sorted((c["author_id"], c["owner"]) for c in team_inbox.list_cases())
         assert owners == [("anna", "noah"), ("bram", "noah"), ("cees", None), ("dirk", None), ("eva", "sanne")]
 
@@ -148,7 +148,7 @@ async def test_bulk_hand_over(team_inbox):
 async def test_new_cases_from_sync_keep_the_cursor_on_its_case(team_inbox):
     app = make_app(Config(), team_inbox, connectors={})
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("3", "j", "j")
+        await press(pilot, "3", "j", "j")
         cases = app.screen.query_one(CaseList)
         assert cases.current_row().author_handle == "@cees"
         ingest(team_inbox, [msg(-HOUR, author="zoe"), msg(-2 * HOUR, author="yara")])  # waited longer: on top
@@ -165,17 +165,17 @@ async def test_the_demo_sync_fills_an_empty_inbox(store):
         await wait_for(pilot, lambda: "demo online" in app.status_text)
         cases = app.screen.query_one(CaseList)
         await wait_for(pilot, lambda: cases.count == store.count_cases(app.views[0].query))
-        await pilot.press("3")
+        await press(pilot, "3")
         await wait_for(pilot, lambda: (app.screen.query_one(CaseList).count or 0) > 5)
 
 
 async def test_reply_with_signature_is_stored_at_once_and_queued(team_inbox):
     app = make_app(Config(), team_inbox, connectors={})  # offline: nothing can be delivered
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("3", "enter", "r")
-        await pilot.press(*"Hoi Anna, we kijken ernaar!")
+        await press(pilot, "3", "enter", "r")
+        await press(pilot, *"Hoi Anna, we kijken ernaar!")
         assert "31/280 characters" in str(app.screen.query_one("#count").render())
-        await pilot.press("ctrl+s")
+        await press(pilot, "ctrl+s")
         case_id = app.screen.case_id
         reply = team_inbox.case_messages(case_id)[-1]
         assert (reply["text"], reply["agent"], reply["direction"]) == ("Hoi Anna, we kijken ernaar! ^TR", "tim", "out")
@@ -184,20 +184,20 @@ async def test_reply_with_signature_is_stored_at_once_and_queued(team_inbox):
         assert row["state"] == "queued"
         assert "[queued]" in str(app.screen.query_one("#conversation").children[-1].render())
         assert "outbox 1" in app.status_text
-        await pilot.press("escape")
-        await pilot.press("1")  # the case left "Mine" (it was never there) and "All open"
-        await pilot.press("3")
+        await press(pilot, "escape")
+        await press(pilot, "1")  # the case left "Mine" (it was never there) and "All open"
+        await press(pilot, "3")
         assert app.screen.query_one(CaseList).count == 3
 
 
 async def test_a_reply_over_the_limit_is_blocked(team_inbox):
     app = make_app(Config(), team_inbox, connectors={})
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("3", "enter", "r")
+        await press(pilot, "3", "enter", "r")
         app.screen.query_one("#text").insert("x" * 300)
-        await pilot.press("ctrl+s")
+        await press(pilot, "ctrl+s")
         assert "too long for x: 304 of 280" in str(app.screen.query_one("#error").render())
-        await pilot.press("escape")
+        await press(pilot, "escape")
         assert team_inbox.counts()["outbox"] == 0
 
 
@@ -207,9 +207,9 @@ async def test_the_demo_delivers_a_reply_and_the_case_shows_it_sent(store):
     app = make_app(Config(), store, connectors={"demo": connector})
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_for(pilot, lambda: "demo online" in app.status_text)
-        await pilot.press("2")  # unassigned
+        await press(pilot, "2")  # unassigned
         await wait_for(pilot, lambda: app.screen.query_one(CaseList).count > 0)
-        await pilot.press("enter", "R", *"Stuur je ons je klantnummer?", "ctrl+s")
+        await press(pilot, "enter", "R", *"Stuur je ons je klantnummer?", "ctrl+s")
         case_id = app.screen.case_id
         await wait_for(pilot, lambda: store.case_outbox(case_id)[0]["state"] == "sent", tries=200)
         reply = store.case_messages(case_id)[-1]
@@ -226,13 +226,13 @@ async def test_keys_and_saved_views_come_from_the_config_file(team_inbox, tmp_pa
     config = load_config(path)
     app = make_app(config, team_inbox, connectors={})
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("6")
+        await press(pilot, "6")
         cases = app.screen.query_one(CaseList)
         assert cases.count == 1 and cases.current_row().author_handle == "@bram"
         await wait_for(pilot, lambda: "6 Pakketten 1" in str(app.screen.query_one("#views").render()))
-        await pilot.press("ctrl+f", *"wifi")
+        await press(pilot, "ctrl+f", *"wifi")
         await wait_for(pilot, lambda: cases.count == 0)  # the saved view narrowed by the search
-        await pilot.press("enter", "escape", "enter", "f2")
+        await press(pilot, "enter", "escape", "enter", "f2")
         from webcare_tui.screens.reply import ReplyScreen
 
         assert isinstance(app.screen, ReplyScreen)
@@ -244,27 +244,27 @@ async def test_split_priority_and_the_customers_other_cases(team_inbox):
     ingest(team_inbox, [msg(HOUR, author="anna", text="En nu is de tv ook stuk")])
     app = make_app(Config(), team_inbox, connectors={})
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("3", "enter")
+        await press(pilot, "3", "enter")
         first = app.screen.case_id
-        await pilot.press("P", "P")
+        await press(pilot, "P", "P")
         assert team_inbox.get_case(first)["priority"] == 2
-        await pilot.press("P")
+        await press(pilot, "P")
         assert "priority 3 (urgent)" in str(app.screen.query_one("#notice").render())
-        await pilot.press("P")  # from urgent back to normal
+        await press(pilot, "P")  # from urgent back to normal
         assert team_inbox.get_case(first)["priority"] == 0
-        await pilot.press("s", *"#3", "enter")  # anna's case has two messages
+        await press(pilot, "s", *"#3", "enter")  # anna's case has two messages
         assert "give a message number from #1 to #2" in str(app.screen.query_one("#notice").render())
-        await pilot.press("s", *"2", "enter")
+        await press(pilot, "s", *"2", "enter")
         [other] = [c["id"] for c in team_inbox.list_cases(CaseFilter(author="anna")) if c["id"] != first]
         assert [m["text"] for m in team_inbox.case_messages(other)] == ["En nu is de tv ook stuk"]
-        await pilot.press("e", "enter")
+        await press(pilot, "e", "enter")
         assert isinstance(app.screen, CaseScreen) and app.screen.case_id == other
 
 
 async def test_the_command_palette_lists_the_screens_actions(team_inbox):
     app = make_app(Config(), team_inbox, connectors={})
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("3", "enter")
+        await press(pilot, "3", "enter")
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert {"Reply", "Reply privately", "Assign", "Memo", "Split", "Merge", "Close"} <= titles
 
@@ -284,10 +284,10 @@ async def test_the_hypotheken_key_applies_the_bundle_and_u_undoes_it(team_inbox)
     clock = [T0 + HOUR]
     app = make_app(Config(), team_inbox, connectors={}, clock=lambda: clock[0])
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("3")  # anna waits longest and is under the cursor
+        await press(pilot, "3")  # anna waits longest and is under the cursor
         anna = app.screen.query_one(CaseList).current_row().id
         before = (team_inbox.get_case(anna), team_inbox.case_messages(anna))
-        await pilot.press("h")
+        await press(pilot, "h")
         case = team_inbox.get_case(anna)
         assert (case["owner"], case["labels"], case["status"]) == ("jeroen", ["Hypotheken", "Vraag"], "pending")
         assert [m["text"] for m in team_inbox.case_memos(anna)] == ["Hoi Jeroen, kun jij hiernaar kijken?"]
@@ -300,7 +300,7 @@ async def test_the_hypotheken_key_applies_the_bundle_and_u_undoes_it(team_inbox)
         assert app.screen.query_one(CaseList).count == 3  # it left All open
         assert app.screen.query_one(CaseList).current_row().author_handle == "@bram"  # the next case is up
         clock[0] += 5
-        await pilot.press("u")
+        await press(pilot, "u")
         after = team_inbox.get_case(anna)
         for key in ("owner", "status", "labels", "message_count", "waiting_since"):
             assert after[key] == before[0][key], key
@@ -313,9 +313,9 @@ async def test_the_hypotheken_key_applies_the_bundle_and_u_undoes_it(team_inbox)
 async def test_the_macro_picker_and_a_macro_that_asks(team_inbox):
     app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("3", "space", "space")  # anna and bram
-        await pilot.press("m", *"Tick", "right", "enter")  # completes to "Ticket"
-        await pilot.press(*"INC-9", "enter")
+        await press(pilot, "3", "space", "space")  # anna and bram
+        await press(pilot, "m", *"Tick", "right", "enter")  # completes to "Ticket"
+        await press(pilot, *"INC-9", "enter")
         memos = [m["text"] for c in team_inbox.list_cases() for m in team_inbox.case_memos(c["id"])]
         assert memos == ["Ticket INC-9 aangemaakt in het backoffice-systeem."] * 2
         assert "Ticket (2 cases): +Ticket, memo" in str(app.screen.query_one("#notice").render())
@@ -325,7 +325,7 @@ async def test_a_macro_key_taken_by_a_built_in_action_is_reported_not_bound(team
     only_macros(tmp_path, monkeypatch, '[[macro]]\nname = "Sluit"\nkey = "j"\nstatus = "closed"\n')
     app = make_app(Config(), team_inbox, connectors={})
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("3", "j")
+        await press(pilot, "3", "j")
         assert app.screen.query_one(CaseList).cursor == 1  # j still moves down
         assert {c["status"] for c in team_inbox.list_cases()} == {"new", "pending"}
         messages = [notification.message for notification in app._notifications]
@@ -336,16 +336,16 @@ async def test_a_macro_key_taken_by_a_built_in_action_is_reported_not_bound(team
 async def test_a_two_key_macro_shows_what_may_follow_and_applies_the_one_chosen(team_inbox):
     app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("3")
+        await press(pilot, "3")
         anna = app.screen.query_one(CaseList).current_row().id
-        await pilot.press("i")
+        await press(pilot, "i")
         hint = str(app.screen.query_one("Label").render())
         assert "n Storing (nl)" in hint and "d Störung (de)" in hint and "e Outage (en)" in hint
-        await pilot.press("e")
+        await press(pilot, "e")
         [row] = team_inbox.case_outbox(anna)
         assert row["payload"]["text"].startswith("Hi Anna, thanks for letting us know! There is an outage")
         assert team_inbox.get_case(anna)["labels"] == ["Storing"]
-        await pilot.press("i", "q")  # not a second key of any macro: nothing happens
+        await press(pilot, "i", "q")  # not a second key of any macro: nothing happens
         assert "no macro on that key" in str(app.screen.query_one("#notice").render())
         assert len(team_inbox.case_outbox(anna)) == 1 and isinstance(app.screen, InboxScreen)
 
@@ -357,8 +357,8 @@ async def test_a_search_saved_as_a_view_lands_in_the_config_file(team_inbox, tmp
     path.write_text('[agent]\nid = "tim"\n')
     app = make_app(load_config(path), team_inbox, connectors={})
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("3", "slash", *'"pakket"', "enter", "S", *"Pakket \\ \"kwijt\"", "enter")
-        await pilot.press("escape", "6")
+        await press(pilot, "3", "slash", *'"pakket"', "enter", "S", *"Pakket \\ \"kwijt\"", "enter")
+        await press(pilot, "escape", "6")
         cases = app.screen.query_one(CaseList)
         assert cases.count == 1 and cases.current_row().author_handle == "@bram"
     saved = load_config(path)
@@ -371,7 +371,7 @@ async def test_the_side_panel_shows_crm_fields_as_text(team_inbox):
                                WHERE platform_author_id = 'anna'""")
     app = make_app(Config(), team_inbox, connectors={})
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("3", "enter")
+        await press(pilot, "3", "enter")
         panel = str(app.screen.query_one("#author").render())
         assert "klantnummer: 8812" in panel and "pakket: [b]Glasvezel[/b]" in panel
 
@@ -381,18 +381,18 @@ async def test_shift_key_previews_a_macro_without_applying_it(team_inbox):
 
     app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("3")
+        await press(pilot, "3")
         anna = app.screen.query_one(CaseList).current_row().id
         before = (team_inbox.counts(), team_inbox.get_case(anna))
-        await pilot.press("H")
+        await press(pilot, "H")
         assert isinstance(app.screen, PreviewScreen)
         shown = str(app.screen.query_one("Static").render())
         assert "assign jeroen" in shown and "Hoi Jeroen, kun jij hiernaar kijken?" in shown
         assert "reageert binnen 3 uur! ^TR" in shown
         assert (team_inbox.counts(), team_inbox.get_case(anna)) == before
-        await pilot.press("escape", "v", *"Compl", "right", "enter")
+        await press(pilot, "escape", "v", *"Compl", "right", "enter")
         assert "Compliment on case" in str(app.screen.query_one("Static").render())
-        await pilot.press("enter")  # apply from the preview
+        await press(pilot, "enter")  # apply from the preview
         assert team_inbox.get_case(anna)["status"] == "closed"
 
 
@@ -400,7 +400,7 @@ async def test_a_preview_shows_the_customers_name_as_inert_text(team_inbox):
     team_inbox.conn.execute("UPDATE authors SET name = ? WHERE platform_author_id = 'anna'", ("Anna\x1b]0;x\x07 [b]",))
     app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("3", "W")  # Terugbellen starts "Hoi {author.first_name}"
+        await press(pilot, "3", "W")  # Terugbellen starts "Hoi {author.first_name}"
         shown = str(app.screen.query_one("Static").render())
         assert "Hoi Anna, we bellen" in shown and "\x1b" not in shown and "\x07" not in shown
 
@@ -408,21 +408,21 @@ async def test_a_preview_shows_the_customers_name_as_inert_text(team_inbox):
 async def test_a_failed_reply_is_sent_again_or_discarded_from_its_case(team_inbox):
     app = make_app(Config(), team_inbox, connectors={})
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("3", "enter")
+        await press(pilot, "3", "enter")
         case_id = app.screen.case_id
-        await pilot.press("t")
+        await press(pilot, "t")
         assert "no failed reply in this case" in str(app.screen.query_one("#notice").render())
         first = app.outbox.queue_reply(case_id, "Dat zoeken we uit", agent="tim", visibility="public")
         second = app.outbox.queue_reply(case_id, "Nog even geduld", agent="tim", visibility="public")
         team_inbox.update_outbox(first, T0, state="failed", last_error="500 from the platform")
         team_inbox.update_outbox(second, T0, state="unknown", last_error="timed out")
-        await pilot.press("t")  # the newest undelivered one
+        await press(pilot, "t")  # the newest undelivered one
         states = {row["id"]: row["state"] for row in team_inbox.case_outbox(case_id)}
         assert states[second] == "queued" and states[first] == "failed"
-        await pilot.press("x")
+        await press(pilot, "x")
         states = {row["id"]: row["state"] for row in team_inbox.case_outbox(case_id)}
         assert states[first] == "discarded" and states[second] == "queued"
-        await pilot.press("x")
+        await press(pilot, "x")
         assert "no failed reply in this case" in str(app.screen.query_one("#notice").render())
 
 
@@ -430,7 +430,7 @@ async def test_the_case_timeline_adds_updates_and_rebuilds_only_what_changed(tea
     ingest(team_inbox, [msg(HOUR, author="anna", text="En nu is de tv ook stuk")])
     app = make_app(Config(), team_inbox, connectors={})
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("3", "enter")
+        await press(pilot, "3", "enter")
         conversation = app.screen.query_one("#conversation")
 
         def texts():
@@ -438,21 +438,21 @@ async def test_the_case_timeline_adds_updates_and_rebuilds_only_what_changed(tea
 
         first = conversation.children[0]
         before = texts()
-        await pilot.press("P")  # one event line more; the rest stays as it was
+        await press(pilot, "P")  # one event line more; the rest stays as it was
         await pilot.pause()
         assert conversation.children[0] is first
         assert texts()[:len(before)] == before and "priority" in texts()[-1]
         case_id = app.screen.case_id
         outbox_id = app.outbox.queue_reply(case_id, "We kijken ernaar", agent="tim", visibility="public")
-        app.screen.show_case()
-        await pilot.pause()
+        app.screen.load()
+        await settle(pilot)
         reply = conversation.children[-1]
         assert "[queued]" in str(reply.render())
         team_inbox.update_outbox(outbox_id, T0, state="failed", last_error="500 <b>oops</b>")
-        app.screen.show_case()  # the reply's delivery state changes in place
-        await pilot.pause()
+        app.screen.load()  # the reply's delivery state changes in place
+        await settle(pilot)
         assert conversation.children[-1] is reply and "[failed: 500 <b>oops</b>]" in str(reply.render())
-        await pilot.press("s", "2", "enter")  # the second message leaves: the timeline is built anew
+        await press(pilot, "s", "2", "enter")  # the second message leaves: the timeline is built anew
         await pilot.pause()
         assert conversation.children[0] is not first
         assert not any("En nu is de tv ook stuk" in text for text in texts())
@@ -464,7 +464,7 @@ async def test_the_footer_is_rebuilt_only_when_its_keys_change(team_inbox):
 
     app = make_app(Config(), team_inbox, connectors={})
     async with app.run_test(size=(160, 30)) as pilot:
-        await pilot.press("3", "enter")
+        await press(pilot, "3", "enter")
         await pilot.pause()
         keys = list(app.screen.query(FooterKey))
         assert keys and "Approve" not in [key.description for key in keys]
@@ -472,19 +472,19 @@ async def test_the_footer_is_rebuilt_only_when_its_keys_change(team_inbox):
         await pilot.pause()
         assert list(app.screen.query(FooterKey)) == keys
         app.outbox.queue_reply(app.screen.case_id, "Concept", agent="noah", visibility="public", approval=True)
-        app.screen.show_case()  # a draft waits: the approval keys appear
-        await pilot.pause()
+        app.screen.load()  # a draft waits: the approval keys appear
+        await settle(pilot)
         assert "Approve" in [key.description for key in app.screen.query(FooterKey)]
 
 
 async def test_the_case_screen_is_kept_and_shows_each_case_opened(team_inbox):
     app = make_app(Config(), team_inbox, connectors={})
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("3", "enter")
+        await press(pilot, "3", "enter")
         first, screen = app.screen.case_id, app.screen
-        await pilot.press("P")
+        await press(pilot, "P")
         assert "priority" in str(screen.query_one("#notice").render())
-        await pilot.press("escape", "j", "enter")
+        await press(pilot, "escape", "j", "enter")
         await pilot.pause()
         assert app.screen is screen and screen.case_id != first
         shown = " ".join(str(child.render()) for child in screen.query_one("#conversation").children)
@@ -492,9 +492,9 @@ async def test_the_case_screen_is_kept_and_shows_each_case_opened(team_inbox):
         others = [m["text"] for m in team_inbox.case_messages(first)]
         assert all(text in shown for text in texts) and not any(text in shown for text in others)
         assert str(screen.query_one("#notice").render()) == ""  # the last case's notice is gone
-        await pilot.press("!")  # the alerts screen over a case: a case opened from there gets a screen of its own
+        await press(pilot, "!")  # the alerts screen over a case: a case opened from there gets a screen of its own
         app.open_case(first)
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, CaseScreen) and app.screen is not screen and app.screen.case_id == first
 
 
@@ -507,10 +507,10 @@ async def test_the_open_case_follows_the_store_without_a_key(team_inbox):
 
     app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("3")
+        await press(pilot, "3")
         cases = app.screen.query_one(CaseList)
         await wait_for(pilot, lambda: cases.current_row() is not None)
-        await pilot.press("enter")
+        await press(pilot, "enter")
         screen = app.screen
         assert isinstance(screen, CaseScreen)
         author = screen.case["author_handle"].lstrip("@")
@@ -523,10 +523,45 @@ async def test_the_open_case_follows_the_store_without_a_key(team_inbox):
         await wait_for(pilot, lambda: "Hallo, is er al nieuws?" in conversation())
         assert app.screen is screen and screen.case["message_count"] == 2
 
-        await pilot.press("r", *"Bijna kl")  # a draft in the composer on top of the case
+        await press(pilot, "r", *"Bijna kl")  # a draft in the composer on top of the case
         assert isinstance(app.screen, ReplyScreen)
         with Store(team_inbox.path) as other:
             CaseService(other, clock=lambda: T0 + HOUR).assign(screen.case_id, "sanne", "sanne")  # a teammate
         await wait_for(pilot, lambda: screen.case["owner"] == "sanne")  # the case shows under the composer
         assert "sanne" in str(screen.query_one("#title").render())
         assert isinstance(app.screen, ReplyScreen) and app.screen.query_one("TextArea").text == "Bijna kl"
+
+
+async def test_the_ui_thread_never_runs_sql(team_inbox, monkeypatch):
+    """An agent's day in keys: views, search, a case and its actions, a macro and its undo, a bulk
+    action, the dashboard and alerts. Every SQL statement runs on a reader or the writer thread."""
+    import sqlite3
+    import threading
+
+    on_ui_thread: list[str] = []
+    running = threading.Event()
+
+    def watch(conn: sqlite3.Connection) -> sqlite3.Connection:
+        def statement(sql: str) -> None:
+            if running.is_set() and threading.current_thread() is threading.main_thread():
+                on_ui_thread.append(sql)
+
+        conn.set_trace_callback(statement)
+        return conn
+
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *args, **kwargs: watch(connect(*args, **kwargs)))
+    watch(team_inbox.conn)
+    app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
+    async with app.run_test(size=(120, 30)) as pilot:
+        running.set()
+        await press(pilot, "3", "2", "3", "s", "j", "k", "slash", *"wifi", "escape", "escape")
+        await press(pilot, "enter", "P", "p", "o", "l", *"Storing", "enter", "a", *"noah", "enter")
+        await press(pilot, "n", *"gebeld", "enter", "r", *"Wij kijken ernaar", "ctrl+s", "escape")
+        await press(pilot, "j", "space", "space", "i", "n", "u", "c", "f2", "f2", "exclamation_mark", "escape")
+        running.clear()
+    assert on_ui_thread == []
+    cases = [team_inbox.get_case(case["id"]) for case in team_inbox.list_cases()]  # the keys did act:
+    assert any(case["priority"] for case in cases) and any(case["owner"] == "noah" for case in cases)
+    assert any(team_inbox.case_memos(case["id"]) for case in cases)
+    assert any(team_inbox.case_outbox(case["id"]) for case in cases)

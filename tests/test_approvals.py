@@ -7,7 +7,7 @@ import itertools
 import sqlite3
 
 import pytest
-from conftest import HOUR, MINUTE, T0, msg, wait_for
+from conftest import HOUR, MINUTE, T0, msg, wait_for, press, settle
 
 from webcare_tui.approvals import ApprovalError, Approvals, approval_rule, is_lead, needs_approval, team_problems
 from webcare_tui.case_query import CaseQuery, builtin_views
@@ -364,10 +364,10 @@ async def test_a_new_hire_sends_for_approval_and_sees_the_draft_wait(store, anna
 
     app = make_app(Config(agent=NOAH, team=TEAM), store, connectors={}, clock=lambda: NOW)
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("3", "enter", "r")
+        await press(pilot, "3", "enter", "r")
         assert isinstance(app.screen, ReplyScreen)
         assert "ctrl+s sends it for a lead's approval" in str(app.screen.query_one("#title").render())
-        await pilot.press(*"Dat kan, ik zoek het uit", "ctrl+s")
+        await press(pilot, *"Dat kan, ik zoek het uit", "ctrl+s")
         assert notice(app) == "public reply sent for approval"
         [row] = store.case_outbox(anna)
         assert (row["state"], row["payload"]["text"]) == ("awaiting_approval", "Dat kan, ik zoek het uit ^NV")
@@ -376,9 +376,9 @@ async def test_a_new_hire_sends_for_approval_and_sees_the_draft_wait(store, anna
         assert "draft by noah" in shown and "[awaiting approval by sanne, lisa]" in shown
         assert "Dat kan, ik zoek het uit ^NV" in shown and "A approve" not in shown  # the keys are the leads'
         assert "outbox 0" in app.status_text
-        await pilot.press("A")
+        await press(pilot, "A")
         assert notice(app) == "only a lead can approve a reply (leads: sanne, lisa)"
-        await pilot.press("X")
+        await press(pilot, "X")
         assert notice(app) == "only a lead can reject a reply (leads: sanne, lisa)"
         assert store.outbox_row(row["id"])["state"] == "awaiting_approval"
 
@@ -392,22 +392,22 @@ async def test_a_lead_approves_from_the_approvals_view(store, anna):
         anna, "Ik zoek het uit [b]nu[/b] ^NV", agent="noah")
     app = lead_app(store)
     async with app.run_test(size=(140, 30)) as pilot:
-        await pilot.press("6")
+        await press(pilot, "6")
         cases = app.screen.query_one(CaseList)
         await wait_for(pilot, lambda: "6 Approvals 1" in str(app.screen.query_one("#views").render()))
         assert cases.count == 1 and cases.current_row().id == anna
-        await pilot.press("enter")
+        await press(pilot, "enter")
         assert isinstance(app.screen, CaseScreen)
         shown = conversation(app)
         assert "Ik zoek het uit [b]nu[/b] ^NV" in shown  # the draft as plain text, in its case
         assert "A approve · E edit and approve · X reject" in shown
         assert app.screen.check_action("approve", ()) is True
-        await pilot.press("A")
+        await press(pilot, "A")
         assert notice(app) == "approved noah's reply: queued"
         assert store.outbox_row(draft)["state"] == "queued" and store.get_case(anna)["status"] == "pending"
         assert "[queued]" in conversation(app) and app.screen.check_action("approve", ()) is False
         assert "outbox 1" in app.status_text
-        await pilot.press("escape")
+        await press(pilot, "escape")
         await wait_for(pilot, lambda: cases.count == 0)  # it left the Approvals view
 
 
@@ -418,16 +418,16 @@ async def test_a_lead_edits_and_approves(store, anna):
         anna, "Kan wel ^NV", agent="noah")
     app = lead_app(store)
     async with app.run_test(size=(140, 30)) as pilot:
-        await pilot.press("6", "enter", "E")
+        await press(pilot, "6", "enter", "E")
         assert isinstance(app.screen, ReplyScreen)
         area = app.screen.query_one("#text")
         assert area.text == "Kan wel ^NV"
         assert "ctrl+s approves it" in str(app.screen.query_one("#title").render())
         area.load_text("x" * 290)
-        await pilot.press("ctrl+s")
+        await press(pilot, "ctrl+s")
         assert "too long for x: 290 of 280" in str(app.screen.query_one("#error").render())
         area.load_text("Oversluiten kan; ik bel je morgen ^NV")
-        await pilot.press("ctrl+s")
+        await press(pilot, "ctrl+s")
         assert notice(app) == "approved noah's reply with your edits: queued"
         row = store.outbox_row(draft)
         assert (row["state"], row["payload"]["text"]) == ("queued", "Oversluiten kan; ik bel je morgen ^NV")
@@ -442,18 +442,18 @@ async def test_a_lead_rejects_with_a_reason_the_agent_sees(store, anna):
         anna, "Nee ^NV", agent="noah")
     app = lead_app(store)
     async with app.run_test(size=(140, 30)) as pilot:
-        await pilot.press("6", "enter", "X")
+        await press(pilot, "6", "enter", "X")
         assert isinstance(app.screen, PromptScreen)
-        await pilot.press("escape")  # cancelled: nothing happens
+        await press(pilot, "escape")  # cancelled: nothing happens
         assert store.outbox_row(draft)["state"] == "awaiting_approval"
-        await pilot.press("X", *"Te kortaf, leg uit waarom", "enter")
+        await press(pilot, "X", *"Te kortaf, leg uit waarom", "enter")
         assert notice(app) == "rejected noah's reply; they see your reason on the case"
         case = store.get_case(anna)
         assert (case["status"], case["owner"]) == ("open", "noah")
         assert store.outbox_row(draft)["state"] == "rejected"
     newhire = make_app(Config(agent=NOAH, team=TEAM), store, connectors={}, clock=lambda: NOW)
     async with newhire.run_test(size=(140, 30)) as pilot:
-        await pilot.press("1", "enter")  # Mine: the case came back to noah
+        await press(pilot, "1", "enter")  # Mine: the case came back to noah
         shown = conversation(newhire)
         assert "Reply of noah not approved by sanne: Te kortaf, leg uit waarom" in shown
         assert "[not approved: Te kortaf, leg uit waarom]" in shown
@@ -485,7 +485,7 @@ async def test_a_new_hires_macro_in_the_console_waits_for_approval(store, anna):
 
     app = make_app(Config(agent=NOAH, team=TEAM), store, connectors={}, clock=lambda: NOW)
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("3", "h")  # Hypotheken: assign, labels, memo, reply, pending
+        await press(pilot, "3", "h")  # Hypotheken: assign, labels, memo, reply, pending
         assert notice(app).startswith("Hypotheken: assigned Jeroen, +Vraag +Hypotheken, memo, reply sent for "
                                       "approval, status pending left to the lead: the reply awaits approval")
         [row] = store.case_outbox(anna)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import MINUTE, T0, msg, wait_for
+from conftest import MINUTE, T0, msg, wait_for, press, settle
 from test_app import screen_lines
 from test_kpi import NOW, day  # noqa: F401 (the fixture)
 
@@ -23,7 +23,7 @@ def text_of(screen, selector: str) -> str:
 
 
 async def open_dashboard(pilot, app) -> DashboardScreen:
-    await pilot.press("f2")
+    await press(pilot, "f2")
     assert isinstance(app.screen, DashboardScreen)
     await wait_for(pilot, lambda: app.screen.data is not None and not app.screen.busy)
     return app.screen
@@ -37,7 +37,7 @@ async def test_one_key_opens_today_and_the_arrows_move_between_days(day):  # noq
         assert "Tue 25 Nov 2025 · today, so far" in text_of(dashboard, "#datebar")
         await wait_for(pilot, lambda: "Replies sent\n1" in "\n".join(line.strip("│╭╮╰╯─ ") for line in screen_lines(
             dashboard.query_one("#tile-replies"))))  # the data, then its repaint
-        await pilot.press("left")
+        await press(pilot, "left")
         await wait_for(pilot, lambda: dashboard.data.day.day == 24 and not dashboard.busy)
         assert "Mon 24 Nov 2025 · yesterday" in text_of(dashboard, "#datebar")
         assert "Incoming\n10" in "\n".join(line.strip("│╭╮╰╯─ ") for line in screen_lines(
@@ -54,14 +54,14 @@ async def test_one_key_opens_today_and_the_arrows_move_between_days(day):  # noq
         assert "facebook" in text_of(dashboard, "#platforms") and "Storing" in text_of(dashboard, "#labels")
         assert "no sentiment yet" in text_of(dashboard, "#sentiment")
         assert "Mon" in text_of(dashboard, "#heatmap")
-        await pilot.press("g", *["backspace"] * 10, *"2025-11-23", "enter")
+        await press(pilot, "g", *["backspace"] * 10, *"2025-11-23", "enter")
         await wait_for(pilot, lambda: dashboard.data.day.day == 23 and not dashboard.busy)
         assert "Sun 23 Nov 2025" in text_of(dashboard, "#datebar")
-        await pilot.press("g", *["backspace"] * 10, *"23-11", "enter")
+        await press(pilot, "g", *["backspace"] * 10, *"23-11", "enter")
         assert "'23-11' is not a date" in text_of(dashboard, "#notice")
-        await pilot.press("t")
+        await press(pilot, "t")
         await wait_for(pilot, lambda: dashboard.data.day.day == 25 and not dashboard.busy)
-        await pilot.press("f2")  # the same key closes it
+        await press(pilot, "f2")  # the same key closes it
         assert isinstance(app.screen, InboxScreen)
 
 
@@ -82,7 +82,7 @@ async def test_agents_see_only_their_own_row_when_the_lead_hides_the_comparison(
     app = make_app(Config(agent=Agent(id="tim"), raw=raw), day, connectors={}, clock=lambda: NOW)
     async with app.run_test(size=(160, 60)) as pilot:
         dashboard = await open_dashboard(pilot, app)
-        await pilot.press("left")
+        await press(pilot, "left")
         await wait_for(pilot, lambda: dashboard.data.day.day == 24 and not dashboard.busy)
         agents = text_of(dashboard, "#agents")
         assert "comparison hidden" in agents and "tim" in agents and "sanne" not in agents

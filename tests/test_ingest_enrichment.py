@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from conftest import MINUTE, msg
+from conftest import MINUTE, msg, press, settle
 
 from webcare_tui.cli import main
 from webcare_tui.ingest import ingest
@@ -71,7 +71,7 @@ async def test_the_case_screen_shows_the_authors_language_and_overall_mood(store
                    msg(60, author="kim", text="Nog steeds kapot, echt schandalig")])
     app = make_app(Config(), store, connectors={})
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("3", "enter")
+        await press(pilot, "3", "enter")
         assert isinstance(app.screen, CaseScreen)
         panel = str(app.screen.query_one("#author").render())
         assert "nl · overall negative (-" in panel

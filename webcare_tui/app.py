@@ -6,39 +6,48 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from functools import partial
+from typing import Any, TypeVar
 
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.markup import escape
 from textual.screen import Screen
 from textual.signal import Signal
 
 from webcare_tui.alerts import Alert, AlertState
 from webcare_tui.alerts import check as check_alerts
-from webcare_tui.approvals import approval_rule, is_lead
+from webcare_tui.approvals import ApprovalError, approval_rule, is_lead
 from webcare_tui.case_query import View, builtin_views
-from webcare_tui.cases import CaseService, case_actions_of
+from webcare_tui.case_view import CaseView, read_case
+from webcare_tui.cases import CaseError, CaseService, case_actions_of
 from webcare_tui.config import Config, append_view, config_path
 from webcare_tui.connectors.base import Connector
 from webcare_tui.kpi import settings_from_config
-from webcare_tui.macro_runner import DEFAULT_GRACE, Applied, MacroRunner
+from webcare_tui.macro_runner import DEFAULT_GRACE, Applied, MacroError, MacroRunner
 from webcare_tui.macros import load_macros
-from webcare_tui.outbox import Delivery, Outbox, OutboxWorker
+from webcare_tui.outbox import Delivery, Outbox, OutboxWorker, ReplyError
 from webcare_tui.runtime import alert_settings, build_connectors, macro_folders, router_for, rule_book, team_agents
 from webcare_tui.safe_text import clean
 from webcare_tui.screens.alerts import AlertsScreen
 from webcare_tui.screens.case import CaseScreen
 from webcare_tui.screens.inbox import InboxScreen
-from webcare_tui.store import Store
+from webcare_tui.screens.macro_keys import with_macro_keys
+from webcare_tui.store import Store, StoreError, store_trouble
+from webcare_tui.store.errors import StoreFailure
 from webcare_tui.supervisor import Health, Supervisor, start_log
 from webcare_tui.sync import SyncRunner, SyncStatus
-from webcare_tui.widgets.background import JobDone, deliver
+from webcare_tui.widgets.background import Background, JobDone
+from webcare_tui.widgets.case_list import CaseList
 from webcare_tui.widgets.status_header import StatusHeader
 
 WATCH_INTERVAL = 0.5  # seconds between looks for another process's writes
+# what an agent's action may be refused with: said to the agent, never a failure of the app
+REFUSALS = (CaseError, ReplyError, ApprovalError, MacroError, StoreError)
+Result = TypeVar("Result")
 
 
 class WebcareApp(App):
@@ -61,7 +70,13 @@ class WebcareApp(App):
         self.outbox = Outbox(store, config.threading, clock=clock, needs_approval=approval_rule(config.team))
         self.macros = load_macros(macro_folders(config), agents=team_agents(config) or None,
                                   blocks=config.raw.get("blocks", {}))
-        self.macro_conflicts: set[str] = set()
+        # the inbox and case screens with the macros' keys; keys taken by built-in actions are reported
+        keymap = config.keymap
+        self.inbox_screen, inbox_conflicts = with_macro_keys(InboxScreen, self.macros.macros, keymap,
+                                                             taken_by=(CaseList, type(self)))
+        self.case_screen, case_conflicts = with_macro_keys(CaseScreen, self.macros.macros, keymap,
+                                                           taken_by=(VerticalScroll, type(self)))
+        self.macro_conflicts = sorted({*inbox_conflicts, *case_conflicts})
         self._reported: set[str] = set()
         self.macro_runner = MacroRunner(store, self.cases, self.outbox, config.agent, blocks=config.raw.get("blocks", {}),
                                         grace=int(config.raw.get("macros", {}).get("undo_grace", DEFAULT_GRACE)),
@@ -77,8 +92,10 @@ class WebcareApp(App):
         self.alerts: list[Alert] = []
         self.alerts_checked = asyncio.Event()  # set once the first check is on screen (tests wait on it)
         self.alert_state = AlertState()
-        self.background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcare-counts")
+        self.jobs = Background(self)  # reads, counts and the agent's writes, off the UI thread
+        self.outbox_count: int | None = None  # for the header, counted in the background
         self._case_screen: CaseScreen | None = None  # kept between cases: see open_case
+        self._opening = 0  # the newest case asked for
         # every change to the store, by this app or another process: the cases it touched (None: unknown)
         self.store_changed: Signal[frozenset[int] | None] = Signal(self, "store_changed")
         self._data_version: int | None = None
@@ -134,20 +151,20 @@ class WebcareApp(App):
                         markup=False)
         if str(self.store.path) != ":memory:":
             self.store.defer_checkpoints()  # a checkpoint's fsync never lands on a keystroke
-            self.set_interval(20, lambda: self.background.submit(self.store.checkpoint))
+            self.set_interval(20, lambda: self.jobs.counts.submit(self.store.checkpoint))
             self.watch_store()  # the baseline, read before any screen reads (the executor keeps order)
             self.set_interval(WATCH_INTERVAL, self.watch_store)
         self.set_interval(30, self.check_alerts)
-        self.update_header()  # before the first alert check, which may answer at once
+        self.refresh_header()  # before the first alert check, which may answer at once
         self.check_alerts()
-        self.push_screen(InboxScreen())
+        self.push_screen(self.inbox_screen())
         self.report_macro_problems()
         if self.connectors:
             self.run_sync()
             self.run_outbox()
 
     def on_unmount(self) -> None:
-        self.background.shutdown(wait=False, cancel_futures=True)
+        self.jobs.shutdown()
         if str(self.store.path) != ":memory:":
             self.store.checkpoint()
 
@@ -158,7 +175,7 @@ class WebcareApp(App):
 
     def report_macro_problems(self) -> None:
         """Tell the agent, once, which macros and rules did not load or could not get their key."""
-        problems = [p for p in self.macros.errors + self.rules.errors + sorted(self.macro_conflicts)
+        problems = [p for p in self.macros.errors + self.rules.errors + self.macro_conflicts
                     if p not in self._reported]
         if problems:
             self._reported.update(problems)
@@ -166,21 +183,69 @@ class WebcareApp(App):
                         timeout=30, markup=False)
 
     def agent_ids(self) -> list[str]:
+        """Who a case can be handed to: me, the team and every owner in the store (runs off the UI thread)."""
         team = [str(agent.get("id")) for agent in self.config.team if agent.get("id")]
         return sorted({self.config.agent.id, *team, *self.store.known_owners()})
 
+    def read(self, question: Callable[[], Result], then: Callable[[Result], Any],
+             refused: Callable[[str], Any] | None = None) -> None:
+        """Ask the store `question` on the reader thread; `then(answer)` on the UI thread, or
+        `refused(why)` (by default a notice) when the store cannot answer (no such case, a damaged file)."""
+        self._off_ui_thread(self.jobs.reads, question, then, refused or self.tell, job="reads")
+
+    def act(self, work: Callable[[], Result], done: Callable[[Result], Any], refused: Callable[[str], Any]) -> None:
+        """An agent's action: `work` runs on the writer thread, after the actions given before it;
+        then, on the UI thread, `done(result)`, or `refused(why)` in plain words when the action
+        could not be done (nothing of it was written: each action is one transaction)."""
+        self._off_ui_thread(self.jobs.writes, work, done, refused, job="actions",
+                            after=self.refresh_header)  # the outbox count may have moved
+
+    def _off_ui_thread(self, pool: Executor, work: Callable[[], Result], done: Callable[[Result], Any],
+                       refused: Callable[[str], Any], *, job: str, after: Callable[[], Any] | None = None) -> None:
+        def attempt() -> tuple[bool, Any]:
+            try:
+                return True, work()
+            except REFUSALS as error:
+                return False, str(error)
+            except StoreFailure as error:  # locked too long, disk full, a damaged file: in plain words
+                return False, store_trouble(error)
+
+        def answer(outcome: tuple[bool, Any]) -> None:
+            worked, value = outcome
+            if worked:
+                done(value)
+            else:
+                refused(value)
+            if after is not None:
+                after()
+
+        self.jobs.deliver(pool.submit(attempt), answer, job=job)
+
+    def tell(self, problem: str) -> None:
+        """Say a problem the agent must see, wherever they are."""
+        self.notify(problem, severity="error", markup=False)
+
     def open_case(self, case_id: int) -> None:
-        """Show a case. One case screen is kept and shows each case opened while it is not on screen:
-        building a new screen (its header, footer keys and styles) took most of the time to open one."""
-        screen = self._case_screen
-        if screen is None:
-            screen = self._case_screen = CaseScreen(case_id)
-            self.install_screen(screen, name="case")
-        elif screen in self.screen_stack:  # open underneath (alerts on top of a case): a screen of its own
-            screen = CaseScreen(case_id)
-        else:
-            screen.show_other(case_id)
-        self.push_screen(screen)
+        """Show a case, once read. One case screen is kept and shows each case opened while it is not
+        on screen: building a new screen (its header, footer keys and styles) took most of the time
+        to open one. Of several cases asked for in a row, the last one opens."""
+        self._opening += 1
+        opening = self._opening
+
+        def show(view: CaseView) -> None:
+            if opening != self._opening:
+                return
+            screen = self._case_screen
+            if screen is None:
+                screen = self._case_screen = self.case_screen(view)
+                self.install_screen(screen, name="case")
+            elif screen in self.screen_stack:  # open underneath (alerts on top of a case): a screen of its own
+                screen = self.case_screen(view)
+            else:
+                screen.show_other(view)
+            self.push_screen(screen)
+
+        self.read(partial(read_case, self.store, case_id), show)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The palette lists every action of the current screen by name, with its key."""
@@ -223,7 +288,7 @@ class WebcareApp(App):
 
     def on_delivery(self, deliveries: list[Delivery]) -> None:
         """A delivery round did something: the header's count, and the screens showing those cases."""
-        self.update_header()
+        self.refresh_header()
         self.store_changed.publish(frozenset(d.case_id for d in deliveries if d.case_id is not None))
 
     def watch_store(self) -> None:
@@ -237,7 +302,7 @@ class WebcareApp(App):
                 self.store_changed.publish(None)
             self._data_version = version
 
-        deliver(self, self.background.submit(self.store.data_version), seen, job="store watch")
+        self.jobs.deliver(self.jobs.counts.submit(self.store.data_version), seen, job="store watch")
 
     def on_job_done(self, message: JobDone) -> None:
         if message.error is None:
@@ -262,13 +327,23 @@ class WebcareApp(App):
             parts.append("sync stopped")
         else:
             parts += [f"{account} {self.sync_states.get(account, 'starting')}" for account in self.connectors]
-        parts.append(f"outbox {self.store.outbox_waiting()}" + (" (not sending)" if "outbox" in down else ""))
+        waiting = "…" if self.outbox_count is None else self.outbox_count
+        parts.append(f"outbox {waiting}" + (" (not sending)" if "outbox" in down else ""))
         parts += [f"{health.name} down: {health.problem}" for name, health in down.items()
                   if name not in ("sync", "outbox")]
         if self.alerts:
             more = f" (+{len(self.alerts) - 1} more)" if len(self.alerts) > 1 else ""
             parts.append(f"⚠ {self.alerts[0].text}{more} · ! lists them")
         self.show_status(" · ".join(parts))
+
+    def refresh_header(self) -> None:
+        """Count the outbox again (in the background), then redraw the header."""
+        def counted(waiting: int) -> None:
+            self.outbox_count = waiting
+            self.update_header()
+
+        self.update_header()
+        self.jobs.deliver(self.jobs.counts.submit(self.store.outbox_waiting), counted, job="counts")
 
     def show_status(self, text: str) -> None:
         """The header line's text, repainted in place (see `StatusHeader`)."""
@@ -280,7 +355,7 @@ class WebcareApp(App):
         """Look for alerts off the UI thread; ring for new ones when the config asks."""
         kpi = self.kpi_settings
         deadlines = [kpi.deadline, *kpi.deadlines.values()]
-        future = self.background.submit(check_alerts, self.store, int(self.clock()), self.alert_settings,
+        future = self.jobs.counts.submit(check_alerts, self.store, int(self.clock()), self.alert_settings,
                                         kpi.deadline_for, min(deadlines), max(deadlines))
 
         def show(found: list[Alert]) -> None:
@@ -290,7 +365,7 @@ class WebcareApp(App):
             self.update_header()
             self.alerts_checked.set()
 
-        deliver(self, future, show, job="alerts")
+        self.jobs.deliver(future, show, job="alerts")
 
     def action_alerts(self) -> None:
         self.push_screen(AlertsScreen(self.alerts))
@@ -299,7 +374,7 @@ class WebcareApp(App):
         self.supervisor.succeeded("sync")  # a round ended: the sync works, whatever the platform said
         label = status.state if not status.error else f"{status.state}: {clean(status.error, single_line=True)}"
         self.sync_states[status.account] = label
-        self.update_header()
+        self.refresh_header()
         if status.skipped:  # never silently: what the platform sent that could not be taken in
             self.notify("\n".join(clean(reason, single_line=True) for reason in status.skipped[:5]),
                         title=f"{status.account}: {len(status.skipped)} item(s) skipped", severity="warning",

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import webbrowser
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -18,13 +21,13 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
 from webcare_tui.approvals import ApprovalError, Approvals, is_lead, leads, needs_approval
-from webcare_tui.cases import PRIORITIES, CaseError, next_priority
+from webcare_tui.case_view import CaseView, read_case
+from webcare_tui.cases import PRIORITIES, next_priority
 from webcare_tui.outbox import UNDELIVERED, ReplyError, is_draft, reply_visibility, signature_for
 from webcare_tui.safe_text import clean
 from webcare_tui.screens.macro_keys import MacroKeys
 from webcare_tui.screens.prompt import PromptScreen
 from webcare_tui.sentiment import author_sentiment, sentiment_label
-from webcare_tui.store import StoreError
 from webcare_tui.widgets.footer import Footer
 from webcare_tui.widgets.notice import Notice
 from webcare_tui.widgets.status_header import StatusHeader
@@ -73,11 +76,13 @@ class CaseScreen(MacroKeys):
         *MacroKeys.MACRO_BINDINGS,
     ]
 
-    def __init__(self, case_id: int) -> None:
+    def __init__(self, view: CaseView) -> None:
         super().__init__()
-        self.case_id = case_id
+        self.view = view
+        self.case_id = view.case["id"]
+        self.case = view.case
         self.stale = False  # something changed while another screen was on top
-        self.drafts: list[dict] = []  # replies in this case waiting for a lead
+        self._loading = 0  # the newest read of this case asked for: an older answer is dropped
         self._footer_drafts: bool | None = None  # what the footer's approval keys were shown for
         self._shown: list[tuple[str, Text, str]] = []  # the timeline on screen, and its widgets
         self._widgets: list[Static] = []
@@ -92,8 +97,7 @@ class CaseScreen(MacroKeys):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.install_macro_keys()
-        self.show_case()
+        self.show(self.view)
         self.console.store_changed.subscribe(self, self.store_changed)
 
     def store_changed(self, cases: frozenset[int] | None) -> None:
@@ -102,30 +106,35 @@ class CaseScreen(MacroKeys):
         if cases is not None and self.case_id not in cases:
             return
         if self.is_current:
-            self.show_case()
+            self.load()
         else:
             self.stale = True
 
     def target_ids(self) -> list[int]:
         return [self.case_id]
 
-    def show_other(self, case_id: int) -> None:
+    def show_other(self, view: CaseView) -> None:
         """Show another case on this screen (kept by the app between cases)."""
-        self.case_id = case_id
+        self._loading += 1  # a read of the case shown before is no longer wanted
+        self.case_id = view.case["id"]
         self.notice("")
-        self.show_case()
+        self.show(view)
 
     def on_screen_resume(self) -> None:
         if self.stale:  # the store changed while another screen was on top
-            self.show_case()
+            self.load()
 
-    def after_action(self, changed: list[int] | None = None) -> None:
-        self.show_case()
-        self.console.update_header()
+    def after_action(self) -> None:
+        self.load()
 
     @property
     def actor(self) -> str:
         return self.console.config.agent.id
+
+    @property
+    def drafts(self) -> list[dict]:
+        """Replies in this case waiting for a lead."""
+        return self.view.drafts
 
     @property
     def approvals(self) -> Approvals:
@@ -137,11 +146,31 @@ class CaseScreen(MacroKeys):
             return bool(self.drafts)
         return True
 
-    def show_case(self) -> None:
+    def load(self) -> None:
+        """Read the case again off the UI thread and show it; the screen keeps showing what it
+        has until then."""
         self.stale = False
-        store = self.console.store
-        case = store.get_case(self.case_id)
-        self.case = case
+        self._loading += 1
+        loading, case_id = self._loading, self.case_id
+
+        def loaded(view: CaseView) -> None:
+            if loading == self._loading and case_id == self.case_id:
+                self.show(view)
+
+        self.console.read(partial(read_case, self.console.store, case_id), loaded)
+
+    def show(self, view: CaseView) -> None:
+        self.view = view
+        self.case = view.case
+        self._show_title()
+        self._show_timeline(self._timeline(view))
+        self.query_one("#author", Static).update(self._author_panel(view))
+        if self._footer_drafts is not bool(self.drafts):  # the footer rebuilds all its keys: only when needed
+            self._footer_drafts = bool(self.drafts)
+            self.refresh_bindings()
+
+    def _show_title(self) -> None:
+        case = self.case
         author = clean(f"{case['author_handle'] or ''} {case['author_name'] or ''}".strip(), single_line=True)
         title = Text.assemble(
             (f"Case {case['id']}  ", "bold"), (case["status"].upper(), "bold reverse"), "  ",
@@ -150,11 +179,6 @@ class CaseScreen(MacroKeys):
             (f"  priority {case['priority']}" if case["priority"] else "", "bold red"),
         )
         self.query_one("#title", Static).update(title)
-        self._show_timeline(self._timeline(case["id"]))
-        self.query_one("#author", Static).update(self._author_panel(case))
-        if self._footer_drafts is not bool(self.drafts):  # the footer rebuilds all its keys: only when needed
-            self._footer_drafts = bool(self.drafts)
-            self.refresh_bindings()
 
     def _show_timeline(self, items: list[tuple[str, Text, str]]) -> None:
         """Show (key, content, classes) items, touching only what changed: an action usually adds a
@@ -176,16 +200,12 @@ class CaseScreen(MacroKeys):
                 conversation.scroll_end(animate=False)
         self._shown, self._widgets = items, widgets + added
 
-    def _timeline(self, case_id: int) -> list[tuple[str, Text, str]]:
+    def _timeline(self, view: CaseView) -> list[tuple[str, Text, str]]:
         """Messages, memos and events in time order as (key, content, classes); customer text always
         as plain text."""
-        store = self.console.store
         items: list[tuple[int, int, str, Text, str]] = []
-        outbox = store.case_outbox(case_id)  # deliveries and drafts, read once
-        delivery = {row["payload"]["message_id"]: row for row in outbox if row["kind"] == "reply"}
-        self.message_ids = []
-        for number, message in enumerate(store.case_messages(case_id), start=1):
-            self.message_ids.append(message["id"])
+        delivery = {row["payload"]["message_id"]: row for row in view.outbox if row["kind"] == "reply"}
+        for number, message in enumerate(view.messages, start=1):
             inbound = message["direction"] == "in"
             who = "customer" if inbound else f"→ {clean(message['agent'] or 'us', single_line=True)}"
             head = Text.assemble((f"#{number} ", "bold dim"), (f"{_when(message['created_at'])}  ", "dim"), (who, "bold"),
@@ -196,11 +216,11 @@ class CaseScreen(MacroKeys):
             body = Text(clean(message["text"]))
             items.append((message["created_at"], 1, f"message {message['id']}", Text.assemble(head, "\n", body),
                           "message " + ("in" if inbound else "out")))
-        items += self._drafts(outbox)
-        for memo in store.case_memos(case_id):
+        items += self._drafts(view.outbox)
+        for memo in view.memos:
             text = Text.assemble((f"{_when(memo['created_at'])}  memo by {clean(memo['agent'], single_line=True)}\n", "dim"), clean(memo["text"]))
             items.append((memo["created_at"], 2, f"memo {memo['id']}", text, "message memo"))
-        for event in store.case_events(case_id):
+        for event in view.events:
             if event["kind"] == "memo":
                 continue
             detail = ", ".join(f"{k} {v}" for k, v in event["detail"].items() if v not in (None, [], ""))
@@ -216,7 +236,6 @@ class CaseScreen(MacroKeys):
         sent, so never shown as messages."""
         team = self.console.config.team
         drafts = [row for row in outbox if is_draft(row) and row["state"] in ("awaiting_approval", "rejected")]
-        self.drafts = [row for row in drafts if row["state"] == "awaiting_approval"]
         items = []
         for row in drafts:
             payload = row["payload"]
@@ -234,29 +253,29 @@ class CaseScreen(MacroKeys):
                           classes))
         return items
 
-    def _author_panel(self, case: dict) -> Text:
-        store = self.console.store
+    def _author_panel(self, view: CaseView) -> Text:
+        case = view.case
         text = Text()
         text.append(clean(case["author_handle"] or "", single_line=True) + "\n", "bold")
         text.append(clean(case["author_name"] or "", single_line=True) + "\n")
         text.append(f"{case['author_followers'] or 0:,} followers · {case['author_type']}\n", "dim")
-        moods = store.author_moods(case["author_id"])
+        moods = view.moods
         languages = Counter(language for language, _ in moods if language)
         overall = author_sentiment(score for _, score in moods)
         language = languages.most_common(1)[0][0] if languages else "language unknown"
         mood = f"{sentiment_label(overall)} ({overall:+.2f})" if overall is not None else "no sentiment yet"
         text.append(f"{language} · overall {mood}\n\n", "dim")
         text.append("Cases (e opens one)\n", "bold underline")
-        for other in store.author_cases(case["author_id"]):
+        for other in view.author_cases:
             marker = "▸ " if other["id"] == case["id"] else "  "
             text.append(f"{marker}{other['id']} {other['status']} {_when(other['created_at'])}\n")
-        crm = store.author_crm(case["author_id"])
+        crm = view.crm
         if crm:
             text.append("\nCRM\n", "bold underline")
             for key, value in crm.items():
                 text.append(f"{clean(str(key), single_line=True)}: ", "dim")
                 text.append(clean(str(value), single_line=True)[:60] + "\n")
-        memos = store.author_memos(case["author_id"])
+        memos = view.author_memos
         if memos:
             text.append("\nMemos on this customer\n", "bold underline")
             for memo in memos[:5]:
@@ -267,56 +286,82 @@ class CaseScreen(MacroKeys):
     def notice(self, text: str) -> None:
         self.query_one(Notice).say(text)
 
-    def _act(self, action, done: str) -> None:
-        try:
-            action()
-        except (CaseError, ReplyError, StoreError, ApprovalError) as error:
-            self.notice(str(error))
-            return
-        self.show_case()
-        self.console.update_header()
-        self.notice(done)
+    def _act(self, work: Callable[[], object], done: str, shows: dict[str, Any] | None = None) -> None:
+        """Do an action on the writer thread. Its effect shows at once (`shows`: the case's fields as
+        the action leaves them); the case as stored follows, or why the action was refused."""
+        if shows:
+            self.case = {**self.case, **shows}
+            self._show_title()
+        self.notice(f"{done} …")
+
+        def written(_: object) -> None:
+            self.notice(done)
+            self.load()
+
+        def refused(why: str) -> None:
+            if self.is_current:
+                self.notice(why)
+            else:  # the agent went on: the refusal must still reach them
+                self.console.notify(why, title=f"case {self.case['id']}", severity="error", markup=False)
+            self.load()
+
+        self.console.act(work, written, refused)
 
     def action_back(self) -> None:
         self.console.pop_screen()
 
     def action_status(self, status: str) -> None:
-        self._act(lambda: self.console.cases.set_status(self.case_id, status, actor=self.actor), f"status: {status}")
+        case_id, cases = self.case_id, self.console.cases
+        self._act(lambda: cases.set_status(case_id, status, actor=self.actor), f"status: {status}", {"status": status})
 
     def action_assign(self) -> None:
-        def assign(agent: str | None) -> None:
-            if agent:
-                self._act(lambda: self.console.cases.assign(self.case_id, agent.strip(), actor=self.actor),
-                          f"handed over to {agent.strip()}")
+        case_id, cases = self.case_id, self.console.cases
 
-        self.console.push_screen(PromptScreen("Hand over to:", suggestions=self.console.agent_ids()), assign)
+        def assign(agent: str | None) -> None:
+            if agent and agent.strip():
+                who = agent.strip()
+                self._act(lambda: cases.assign(case_id, who, actor=self.actor), f"handed over to {who}", {"owner": who})
+
+        self.console.read(self.console.agent_ids,
+                          lambda agents: self.console.push_screen(PromptScreen("Hand over to:", suggestions=agents), assign))
 
     def action_label(self) -> None:
+        case_id, cases, labels = self.case_id, self.console.cases, list(self.case["labels"])
+
         def add(label: str | None) -> None:
             if label:
-                self._act(lambda: self.console.cases.label(self.case_id, self.actor, add=[label]), f"+{label}")
+                self._act(lambda: cases.label(case_id, self.actor, add=[label]), f"+{label}",
+                          {"labels": sorted({*labels, label})})
 
-        self.console.push_screen(PromptScreen("Add label:", suggestions=self.console.store.label_names()), add)
+        self.console.read(self.console.store.label_names,
+                          lambda names: self.console.push_screen(PromptScreen("Add label:", suggestions=names), add))
 
     def action_unlabel(self) -> None:
+        case_id, cases, labels = self.case_id, self.console.cases, list(self.case["labels"])
+
         def remove(label: str | None) -> None:
             if label:
-                self._act(lambda: self.console.cases.label(self.case_id, self.actor, remove=[label]), f"-{label}")
+                self._act(lambda: cases.label(case_id, self.actor, remove=[label]), f"-{label}",
+                          {"labels": [name for name in labels if name != label]})
 
-        self.console.push_screen(PromptScreen("Remove label:", suggestions=list(self.case["labels"])), remove)
+        self.console.push_screen(PromptScreen("Remove label:", suggestions=labels), remove)
 
     def action_memo(self) -> None:
+        case_id, cases = self.case_id, self.console.cases
+
         def memo(text: str | None) -> None:
             if text:
-                self._act(lambda: self.console.cases.memo(self.case_id, self.actor, text), "memo added")
+                self._act(lambda: cases.memo(case_id, self.actor, text), "memo added")
 
         self.console.push_screen(PromptScreen("Memo (internal, never sent):"), memo)
 
     def action_merge(self) -> None:
+        case_id, cases = self.case_id, self.console.cases
+
         def merge(other: str | None) -> None:
             if other and other.strip().isdigit():
-                self._act(lambda: self.console.cases.merge(self.case_id, int(other), actor=self.actor),
-                          f"merged case {other} into this one")
+                self._act(lambda: cases.merge(case_id, int(other), actor=self.actor),
+                          f"merged case {other.strip()} into this one")
             elif other:
                 self.notice("give the number of the case to merge into this one")
 
@@ -326,9 +371,8 @@ class CaseScreen(MacroKeys):
         from webcare_tui.screens.reply import ReplyScreen
         from webcare_tui.templates import case_values
 
-        config = self.console.config
-        context = self.console.store.reply_context(self.case_id)
-        visibility = reply_visibility(context, visibility)
+        config, case_id, outbox = self.console.config, self.case_id, self.console.outbox
+        visibility = reply_visibility(self.view.reply_context, visibility)
         signature = signature_for(self.case["platform"], config.agent.signature)
         values = case_values(self.case, config.agent.name, config.agent.initials, signature)
 
@@ -337,8 +381,8 @@ class CaseScreen(MacroKeys):
         def send(result: tuple[str, str] | None) -> None:
             if result is not None:
                 text, chosen = result
-                self._act(lambda: self.console.outbox.queue_reply(self.case_id, text, agent=self.actor,
-                                                              visibility=chosen, approval=for_approval),
+                self._act(lambda: outbox.queue_reply(case_id, text, agent=self.actor, visibility=chosen,
+                                                     approval=for_approval),
                           f"{chosen} reply sent for approval" if for_approval else f"{chosen} reply queued")
 
         author = clean(self.case["author_handle"] or self.case["author_name"] or "", single_line=True)
@@ -349,8 +393,9 @@ class CaseScreen(MacroKeys):
     # -- approvals (a lead on a case with a draft) ---------------------------------
 
     def _waiting_draft(self, verb: str) -> tuple[dict, str] | None:
-        """The oldest draft waiting in this case and a note on any others, once the agent may `verb` it."""
-        drafts = self.console.store.case_drafts(self.case_id)
+        """The oldest draft waiting in this case and a note on any others, once the agent may `verb` it
+        (the approval checks again, as it writes, that the draft still waits)."""
+        drafts = self.drafts
         if not drafts:
             self.notice("no reply waits for approval in this case")
             return None
@@ -364,8 +409,9 @@ class CaseScreen(MacroKeys):
     def action_approve(self) -> None:
         if found := self._waiting_draft("approve"):
             draft, more = found
-            self._act(lambda: self.approvals.approve(draft["id"], self.actor),
-                      f"approved {draft['payload']['agent']}'s reply: queued{more}")
+            approvals = self.approvals
+            self._act(lambda: approvals.approve(draft["id"], self.actor),
+                      f"approved {clean(draft['payload']['agent'], single_line=True)}'s reply: queued{more}")
 
     def action_edit_approve(self) -> None:
         from webcare_tui.screens.reply import ReplyScreen
@@ -374,11 +420,13 @@ class CaseScreen(MacroKeys):
         if found is None:
             return
         draft, more = found
+        approvals = self.approvals
 
         def approve(result: tuple[str, str] | None) -> None:
             if result is not None:
-                self._act(lambda: self.approvals.approve(draft["id"], self.actor, text=result[0]),
-                          f"approved {draft['payload']['agent']}'s reply with your edits: queued{more}")
+                self._act(lambda: approvals.approve(draft["id"], self.actor, text=result[0]),
+                          f"approved {clean(draft['payload']['agent'], single_line=True)}'s reply with your edits: "
+                          f"queued{more}")
 
         author = clean(self.case["author_handle"] or self.case["author_name"] or "", single_line=True)
         payload = draft["payload"]
@@ -391,62 +439,70 @@ class CaseScreen(MacroKeys):
         if found is None:
             return
         draft, more = found
-        agent = draft["payload"]["agent"]
+        agent = clean(draft["payload"]["agent"], single_line=True)
+        approvals = self.approvals
 
         def reject(reason: str | None) -> None:
             if reason is not None:
-                self._act(lambda: self.approvals.reject(draft["id"], self.actor, reason),
+                self._act(lambda: approvals.reject(draft["id"], self.actor, reason),
                           f"rejected {agent}'s reply; they see your reason on the case{more}")
 
         self.console.push_screen(PromptScreen(f"Why is {agent}'s reply not approved? (they see it on the case)"), reject)
 
-    def _undelivered(self) -> dict | None:
-        row = self.console.outbox.last_undelivered(self.case_id)
-        if row is None:
-            self.notice("no failed reply in this case")
-        return row
-
     def action_retry(self) -> None:
-        if row := self._undelivered():
-            self._act(lambda: self.console.outbox.retry(row["id"], actor=self.actor), "sending again")
+        case_id, outbox = self.case_id, self.console.outbox
+        self._act(lambda: outbox.retry(self._undelivered(case_id)["id"], actor=self.actor), "sending again")
 
     def action_discard(self) -> None:
-        if row := self._undelivered():
-            self._act(lambda: self.console.outbox.discard(row["id"], actor=self.actor), "reply discarded")
+        case_id, outbox = self.case_id, self.console.outbox
+        self._act(lambda: outbox.discard(self._undelivered(case_id)["id"], actor=self.actor), "reply discarded")
+
+    def _undelivered(self, case_id: int) -> dict:
+        """The reply that retry and discard act on (read on the writer thread, as they write)."""
+        row = self.console.outbox.last_undelivered(case_id)
+        if row is None:
+            raise ReplyError("no failed reply in this case")
+        return row
 
     def action_priority(self) -> None:
+        case_id, cases = self.case_id, self.console.cases
         new = next_priority(self.case["priority"])
-        self._act(lambda: self.console.cases.set_priority(self.case_id, new, actor=self.actor),
-                  f"priority {new} ({PRIORITIES[new]})")
+        self._act(lambda: cases.set_priority(case_id, new, actor=self.actor), f"priority {new} ({PRIORITIES[new]})",
+                  {"priority": new})
 
     def action_split(self) -> None:
+        case_id, cases = self.case_id, self.console.cases
+        message_ids = [message["id"] for message in self.view.messages]
+
         def split(number: str | None) -> None:
             if not number:
                 return
-            if not number.strip().lstrip("#").isdigit() or not 1 <= int(number.strip().lstrip("#")) <= len(self.message_ids):
-                self.notice(f"give a message number from #1 to #{len(self.message_ids)}")
+            digits = number.strip().lstrip("#")
+            if not digits.isdigit() or not 1 <= int(digits) <= len(message_ids):
+                self.notice(f"give a message number from #1 to #{len(message_ids)}")
                 return
-            message_id = self.message_ids[int(number.strip().lstrip("#")) - 1]
-            try:
-                new_id = self.console.cases.split(message_id, actor=self.actor)
-            except CaseError as error:
-                self.notice(str(error))
-                return
-            self.show_case()
-            self.notice(f"split into case {new_id} (e opens it)")
+            message_id = message_ids[int(digits) - 1]
+
+            def done(new_id: int) -> None:
+                if self.case_id == case_id:
+                    self.notice(f"split into case {new_id} (e opens it)")
+                self.load()
+
+            self.notice("splitting …")
+            self.console.act(lambda: cases.split(message_id, actor=self.actor), done, self.notice)
 
         self.console.push_screen(PromptScreen("Split off from message number (it and the later ones move to a new case):"),
                              split)
 
     def action_earlier(self) -> None:
-        others = [str(c["id"]) for c in self.console.store.author_cases(self.case["author_id"]) if c["id"] != self.case_id]
+        others = [str(c["id"]) for c in self.view.author_cases if c["id"] != self.case_id]
         if not others:
             self.notice("this customer has no other case")
             return
 
         def open_case(number: str | None) -> None:
             if number and number.strip() in others:
-                self.console.push_screen(CaseScreen(int(number)))
+                self.console.open_case(int(number))
             elif number:
                 self.notice(f"this customer's other cases: {', '.join(others)}")
 
@@ -454,7 +510,7 @@ class CaseScreen(MacroKeys):
                                           value=others[0]), open_case)
 
     def action_browser(self) -> None:
-        urls = [m["url"] for m in self.console.store.case_messages(self.case_id) if m["url"]]
+        urls = [m["url"] for m in self.view.messages if m["url"]]
         if not urls:
             self.notice("this case has no link")
             return

@@ -37,7 +37,6 @@ from webcare_tui.kpi import (
 from webcare_tui.safe_text import clean
 from webcare_tui.screens.console import ConsoleScreen
 from webcare_tui.screens.prompt import PromptScreen
-from webcare_tui.widgets.background import deliver
 from webcare_tui.widgets.dashboard_charts import heatmap_text, hour_bars, sentiment_text
 from webcare_tui.widgets.footer import Footer
 from webcare_tui.widgets.notice import Notice
@@ -173,9 +172,9 @@ class DashboardScreen(ConsoleScreen):
         kept = self.data.heatmap if self.data and self.data.day == day and now - self.heatmap_at < HEATMAP_AGE else None
         if kept is None:
             self.heatmap_at = now
-        future = self.console.background.submit(compute, store, settings, day, now, kept)
+        future = self.console.jobs.counts.submit(compute, store, settings, day, now, kept)
         future.add_done_callback(lambda finished: self._failed(finished))
-        deliver(self.app, future, self.loaded)
+        self.console.jobs.deliver(future, self.loaded)
 
     def _failed(self, future: Any) -> None:
         if not future.cancelled() and future.exception() is not None:

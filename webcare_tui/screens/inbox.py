@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -9,11 +11,9 @@ from textual.binding import Binding
 from textual.widgets import Input, Static
 
 from webcare_tui.case_query import QueryError, View, parse_query
-from webcare_tui.cases import CaseError
 from webcare_tui.screens.macro_keys import MacroKeys
 from webcare_tui.screens.prompt import PromptScreen
 from webcare_tui.store.inbox import SORTS, default_sort
-from webcare_tui.widgets.background import deliver
 from webcare_tui.widgets.case_list import PAGE, CaseList
 from webcare_tui.widgets.footer import Footer
 from webcare_tui.widgets.notice import Notice
@@ -56,13 +56,12 @@ class InboxScreen(MacroKeys):
         yield Static(id="views")
         yield Input(placeholder="search: words, \"phrases\", label:, platform:, author:@, status:, owner:me, "
                                 "!assigned, lang:, age:>2h, before:", id="search")
-        yield CaseList(self.console.store, self.console.background, deadline_for=self.console.kpi_settings.deadline_for,
+        yield CaseList(self.console.store, self.console.jobs, deadline_for=self.console.kpi_settings.deadline_for,
                        clock=self.console.clock, id="cases")
         yield Notice()
         yield Footer()
 
     def on_mount(self) -> None:
-        self.install_macro_keys()
         self.show_view()
         self.update_counts()
         self.query_one(CaseList).focus()
@@ -131,9 +130,10 @@ class InboxScreen(MacroKeys):
             self.show_counts(counts)
 
         stale, self.prefetched = self.prefetched, {}
-        self.console.background.submit(stale.clear)  # 500 rows freed off the key's path
+        jobs = self.console.jobs
+        jobs.counts.submit(stale.clear)  # 500 rows freed off the key's path
         self.show_counts(self.counts)
-        deliver(self.app, self.console.background.submit(count_all), counted, unpack=True)
+        jobs.deliver(jobs.counts.submit(count_all), counted, unpack=True)
 
     def show_counts(self, counts: list[int | None]) -> None:
         self.counts = counts
@@ -144,10 +144,9 @@ class InboxScreen(MacroKeys):
             line.append(label, "reverse bold" if index == self.view_index else "")
         self.query_one("#views", Static).update(line, layout=False)  # one line, always: no layout pass
 
-    def refresh_data(self, *, agent_acted: bool = False, changed: list[int] | None = None) -> None:
-        """The data changed (new messages, or the agent's own action on `changed` cases): recount,
-        keep the cursor on its case."""
-        self.query_one(CaseList).reload(agent_acted=agent_acted, changed=changed)
+    def refresh_data(self) -> None:
+        """The data changed (new messages, the agent's own action): recount, keep the cursor on its case."""
+        self.query_one(CaseList).reload()
         self.update_counts()
 
     def notice(self, text: str) -> None:
@@ -227,41 +226,48 @@ class InboxScreen(MacroKeys):
     def target_ids(self) -> list[int]:
         return self.query_one(CaseList).target_ids()
 
-    def after_action(self, changed: list[int] | None = None) -> None:
+    def after_action(self) -> None:
         self.query_one(CaseList).selected.clear()
-        self.refresh_data(agent_acted=True, changed=changed)
-        self.console.update_header()
+        self.refresh_data()
 
     @on(CaseList.Opened)
     def open_case(self, event: CaseList.Opened) -> None:
         self.console.open_case(event.case_id)
 
+    def _act_on_all(self, ids: list[int], act: Callable[[int], None], done: str, failed: str) -> None:
+        """Do `act` to each case on the writer thread, all or none (one transaction)."""
+        cases = self.console.cases
+        self.notice(f"{done} …")
+
+        def written(_: object) -> None:
+            self.after_action()
+            self.notice(done)
+
+        def refused(why: str) -> None:
+            self.refresh_data()
+            self.notice(f"{failed}: {why}")
+
+        self.console.act(lambda: cases.for_all(ids, act), written, refused)
+
     def action_close_cases(self) -> None:
         ids = self.query_one(CaseList).target_ids()
-        cases, me = self.console.cases, self.console.config.agent.id
-        try:
-            cases.for_all(ids, lambda case_id: cases.set_status(case_id, "closed", actor=me))
-        except CaseError as error:
-            self.notice(f"nothing closed: {error}")
+        if not ids:
             return
-        self.after_action(ids)
-        self.notice(f"closed {len(ids)} case{'s' if len(ids) != 1 else ''}")
+        cases, me = self.console.cases, self.console.config.agent.id
+        self._act_on_all(ids, lambda case_id: cases.set_status(case_id, "closed", actor=me),
+                         f"closed {len(ids)} case{'s' if len(ids) != 1 else ''}", "nothing closed")
 
     def action_assign(self) -> None:
         ids = self.query_one(CaseList).target_ids()
         if not ids:
             return
+        cases, me = self.console.cases, self.console.config.agent.id
 
         def assign(agent: str | None) -> None:
-            if not agent:
-                return
-            cases, me = self.console.cases, self.console.config.agent.id
-            try:
-                cases.for_all(ids, lambda case_id: cases.assign(case_id, agent.strip(), actor=me))
-            except CaseError as error:
-                self.notice(f"nobody assigned: {error}")
-                return
-            self.after_action(ids)
-            self.notice(f"assigned {len(ids)} case{'s' if len(ids) != 1 else ''} to {agent}")
+            if agent and agent.strip():
+                who = agent.strip()
+                self._act_on_all(ids, lambda case_id: cases.assign(case_id, who, actor=me),
+                                 f"assigned {len(ids)} case{'s' if len(ids) != 1 else ''} to {who}", "nobody assigned")
 
-        self.console.push_screen(PromptScreen(f"Assign {len(ids)} case(s) to:", suggestions=self.console.agent_ids()), assign)
+        self.console.read(self.console.agent_ids, lambda agents: self.console.push_screen(
+            PromptScreen(f"Assign {len(ids)} case(s) to:", suggestions=agents), assign))

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
 from textual.binding import Binding
 
-from webcare_tui.macro_runner import MacroError
+from webcare_tui.macro_runner import Applied
 from webcare_tui.macros import Macro
 from webcare_tui.screens.console import ConsoleScreen
 from webcare_tui.screens.prompt import PromptScreen
 
+Keyed = TypeVar("Keyed", bound="MacroKeys")
+
 
 class MacroKeys(ConsoleScreen):
-    """The base of a screen that says its `scope` and has the three methods below."""
+    """The base of a screen that says its `scope` and has the three methods below. The app gives
+    each such screen its macros' keys with `with_macro_keys`."""
 
     scope: str
     MACRO_BINDINGS = [
@@ -19,6 +25,7 @@ class MacroKeys(ConsoleScreen):
         Binding("u", "undo", "Undo", id="macro.undo"),
         Binding("v", "preview_picker", "Preview macro", show=False, id="macro.preview"),
     ]
+    SEQUENCES: dict[str, dict[str, int]] = {}  # a two-key macro's first key → second key → macro index
 
     def target_ids(self) -> list[int]:
         """The cases a macro acts on: the selected ones or the one shown."""
@@ -28,42 +35,15 @@ class MacroKeys(ConsoleScreen):
         """Say `text` on the screen's notice line."""
         raise NotImplementedError
 
-    def after_action(self, changed: list[int] | None = None) -> None:
+    def after_action(self) -> None:
         """Show what an action changed."""
         raise NotImplementedError
-
-    def install_macro_keys(self) -> None:
-        """Bind each macro's key here, unless a built-in action has it (that is reported)."""
-        nodes = [self, *self.query("*")]  # the list's own keys (j, k, g…) count too
-        taken = {key for node in nodes for key, bindings in node._bindings.key_to_bindings.items() if bindings}
-        self.sequences: dict[str, dict[str, int]] = {}  # first key → second key → macro index
-        for index, macro in enumerate(self.console.macros.macros):
-            if not macro.key or macro.scope not in ("any", self.scope):
-                continue
-            first, _, second = macro.key.partition(" ")
-            if first in taken and not (second and first in self.sequences):
-                self.console.macro_conflicts.add(f"{macro.source}: key {macro.key!r} of macro {macro.name!r} is taken by "
-                                             f"a built-in action on the {self.scope} screen; pick another")
-                continue
-            if second:
-                if first not in self.sequences:
-                    self.sequences[first] = {}
-                    self._bindings.bind(first, f"sequence({first!r})", "Macro keys", show=False)
-                    taken.add(first)
-                self.sequences[first][second] = index
-                continue
-            self._bindings.bind(macro.key, f"macro({index})", macro.name, show=False)
-            shifted = macro.key.upper() if len(macro.key) == 1 and macro.key.islower() else None
-            if shifted and shifted not in taken:  # shift+key previews
-                self._bindings.bind(shifted, f"preview({index})", f"Preview {macro.name}", show=False)
-        self.refresh_bindings()
-        self.console.report_macro_problems()
 
     def action_sequence(self, first: str) -> None:
         """The first key of a two-key macro: show what may follow, then apply the one chosen."""
         from webcare_tui.screens.sequence import SequenceScreen
 
-        following = self.sequences[first]
+        following = self.SEQUENCES[first]
         macros = self.console.macros.macros
 
         def chosen(second: str | None) -> None:
@@ -89,15 +69,15 @@ class MacroKeys(ConsoleScreen):
             self._apply(macro, ids, None)
 
     def _apply(self, macro: Macro, ids: list[int], ask: str | None) -> None:
-        try:
-            applied = self.console.macro_runner.apply(macro, ids, ask=ask)
-        except MacroError as error:
-            self.notice(str(error))
-            return
-        self.console.last_applied = applied
-        self.after_action(ids)
-        grace = self.console.macro_runner.grace
-        self.notice(f"{applied.summary} · u undoes for {grace} s")
+        runner = self.console.macro_runner
+        self.notice(f"{macro.name} …")
+
+        def applied(done: Applied) -> None:
+            self.console.last_applied = done
+            self.after_action()
+            self.notice(f"{done.summary} · u undoes for {runner.grace} s")
+
+        self.console.act(lambda: runner.apply(macro, ids, ask=ask), applied, self.notice)
 
     def _pick_macro(self, question: str, then) -> None:
         """Ask for a macro of this screen by name (with completion), then call `then(macro)`."""
@@ -130,13 +110,11 @@ class MacroKeys(ConsoleScreen):
         ids = self.target_ids()
         if not ids:
             return
-        try:
-            preview = self.console.macro_runner.preview(macro, ids[0])
-        except MacroError as error:
-            self.notice(str(error))
-            return
-        self.console.push_screen(PreviewScreen(macro.name, preview),
-                             lambda apply: self.run_macro(macro) if apply else None)
+        runner = self.console.macro_runner
+        self.console.read(lambda: runner.preview(macro, ids[0]),
+                          lambda preview: self.console.push_screen(PreviewScreen(macro.name, preview),
+                                                                   lambda apply: self.run_macro(macro) if apply else None),
+                          self.notice)
 
     def action_preview_picker(self) -> None:
         self._pick_macro("Preview which macro?", self.show_preview)
@@ -146,10 +124,57 @@ class MacroKeys(ConsoleScreen):
         if applied is None:
             self.notice("nothing to undo")
             return
-        try:
-            self.notice(self.console.macro_runner.undo(applied))
-        except MacroError as error:
-            self.notice(str(error))
-            return
-        self.console.last_applied = None
-        self.after_action(list(applied.cases))
+
+        def undone(said: str) -> None:
+            if self.console.last_applied is applied:
+                self.console.last_applied = None
+            self.after_action()
+            self.notice(said)
+
+        runner = self.console.macro_runner
+        self.console.act(lambda: runner.undo(applied), undone, self.notice)
+
+
+def with_macro_keys(screen: type[Keyed], macros: list[Macro], keymap: dict[str, str],
+                    taken_by: Iterable[type] = ()) -> tuple[type[Keyed], list[str]]:
+    """`screen` with each of its scope's macros on the macro's key, as a subclass whose BINDINGS
+    add them, and the macros whose key a built-in action has (of `screen`, the widgets
+    `taken_by` or the app; the keymap counts). A lower-case key's upper case previews the macro;
+    a key of two words ("g r") is a sequence: its first key asks for the second."""
+    taken = {key for owner in (screen, *taken_by) for key in _keys(owner, keymap)}
+    bindings: list[Binding] = []
+    sequences: dict[str, dict[str, int]] = {}
+    conflicts = []
+    for index, macro in enumerate(macros):
+        if not macro.key or macro.scope not in ("any", screen.scope):
+            continue
+        first, _, second = macro.key.partition(" ")
+        if first in taken and not (second and first in sequences):
+            conflicts.append(f"{macro.source}: key {macro.key!r} of macro {macro.name!r} is taken by "
+                             f"a built-in action on the {screen.scope} screen; pick another")
+            continue
+        if second:
+            if first not in sequences:
+                sequences[first] = {}
+                bindings.append(Binding(first, f"sequence({first!r})", "Macro keys", show=False))
+                taken.add(first)
+            sequences[first][second] = index
+            continue
+        bindings.append(Binding(macro.key, f"macro({index})", macro.name, show=False))
+        taken.add(macro.key)
+        shifted = macro.key.upper() if len(macro.key) == 1 and macro.key.islower() else None
+        if shifted and shifted not in taken:  # shift+key previews
+            bindings.append(Binding(shifted, f"preview({index})", f"Preview {macro.name}", show=False))
+    keyed = type(screen.__name__, (screen,), {"BINDINGS": bindings, "SEQUENCES": sequences,
+                                               "__module__": screen.__module__})
+    return keyed, conflicts
+
+
+def _keys(owner: type, keymap: dict[str, str]) -> Iterator[str]:
+    """The keys `owner`'s bindings (its own and inherited) are on, after the keymap."""
+    for cls in owner.__mro__:
+        for binding in cls.__dict__.get("BINDINGS", ()):
+            if isinstance(binding, Binding):
+                yield from (key.strip() for key in keymap.get(binding.id or "", binding.key).split(","))
+            else:  # a (key, action, description) tuple
+                yield from (key.strip() for key in binding[0].split(","))

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,6 +132,20 @@ class InboxQueries:
             conn.execute("PRAGMA query_only = ON")
             conn.execute("PRAGMA busy_timeout = 5000")  # a reader waits only while a checkpoint restarts the WAL
         return conn
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """The reads on this thread inside see the store as it was at one moment (one read
+        transaction on the thread's reader), whatever other writers commit meanwhile."""
+        conn = self._reader()
+        if conn is self.conn or conn.in_transaction:
+            yield
+            return
+        conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            conn.execute("COMMIT")
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Rows as dicts, through the calling thread's reader (for queries run in the background)."""

@@ -1,11 +1,17 @@
-"""Provides `deliver`: hand a background thread's result to the app's event loop, and tell the
-app how the job went with a `JobDone` message (its supervisor logs a failure and tells the agent)."""
+"""Provides `Background`: the console's work off the UI thread, and `JobDone`, the message that
+tells the app how a job went (its supervisor logs a failure and tells the agent).
+
+The UI thread never touches SQLite. Reads run on reader threads (each with its own
+read-only connection: see `Store._connection`), the agent's actions on the one writer
+thread, one after another in the order given. A job's result comes back to the UI
+thread through `deliver`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from textual.app import App
@@ -29,30 +35,61 @@ def _on_event_loop() -> bool:
     return True
 
 
-def deliver(app: App, future: Future, callback: Callable[..., Any], *, unpack: bool = False,
-            job: str = "counts") -> None:
-    """Call `callback(result)` on the app's thread once `future` is done, after posting `JobDone` to
-    the app; a failure is only posted (a cancelled future, one the app no longer wants, says nothing).
+class Background:
+    """The app's threads: `reads` for what a screen shows (a case, a page of the list), `counts`
+    for slow work (view counts, alerts, the store watch, checkpoints) so it never delays a screen,
+    and `writes` for the agent's actions."""
 
-    The future may already be done when this is called, on the app's own thread:
-    then the callback runs right away instead of through `call_from_thread`.
-    """
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcare-reads")
+        self.counts = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcare-counts")
+        self.writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcare-writer")
+        self._pending = 0  # delivered jobs whose callback has not run yet
+        self._idle = asyncio.Event()
+        self._idle.set()
 
-    def done(finished: Future) -> None:
-        if finished.cancelled():
-            return
-        error = finished.exception()
-        app.post_message(JobDone(job, error))  # thread-safe
-        if error is not None:
-            return
-        result = finished.result()
-        args = result if unpack else (result,)
-        if _on_event_loop():
-            callback(*args)
-            return
-        try:
-            app.call_from_thread(callback, *args)
-        except RuntimeError:  # the app stopped meanwhile
-            pass
+    def deliver(self, future: Future, callback: Callable[..., Any], *, unpack: bool = False,
+                job: str = "counts") -> None:
+        """Call `callback(result)` on the app's thread once `future` is done, after posting `JobDone`;
+        a failure is only posted (a cancelled future, one the app no longer wants, says nothing).
+        Call it on the app's thread."""
+        self._pending += 1
+        self._idle.clear()
 
-    future.add_done_callback(done)
+        def settle(finished: Future) -> None:
+            try:
+                if finished.cancelled():
+                    return
+                error = finished.exception()
+                self.app.post_message(JobDone(job, error))
+                if error is None:
+                    result = finished.result()
+                    callback(*(result if unpack else (result,)))
+            finally:
+                self._pending -= 1
+                if not self._pending:
+                    self._idle.set()
+
+        def done(finished: Future) -> None:
+            if _on_event_loop():  # done already when delivered: we are on the app's thread
+                settle(finished)
+                return
+            try:
+                self.app.call_from_thread(settle, finished)
+            except RuntimeError:  # the app stopped meanwhile
+                pass
+
+        future.add_done_callback(done)
+
+    async def settled(self) -> None:
+        """Wait until every delivered job's callback has run, including the jobs those callbacks
+        started (a write, then the read that shows it): the app's signal that it caught up."""
+        while self._pending:
+            await self._idle.wait()
+
+    def shutdown(self) -> None:
+        """Stop: reads and counts no longer wanted are dropped; an action already given is written."""
+        for pool in (self.reads, self.counts):
+            pool.shutdown(wait=False, cancel_futures=True)
+        self.writes.shutdown(wait=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Executor
 from functools import lru_cache
 
 from rich.cells import cell_len, set_cell_size
@@ -28,7 +27,7 @@ from webcare_tui.deadlines import DUE_SOON, act_before, describe_remaining
 from webcare_tui.safe_text import clean
 from webcare_tui.store import Store
 from webcare_tui.store.inbox import OPEN_STATUSES, CaseRow, Sort
-from webcare_tui.widgets.background import deliver
+from webcare_tui.widgets.background import Background
 
 PAGE = 100
 CACHED_PAGES = 30
@@ -86,11 +85,11 @@ class CaseList(ScrollView, can_focus=True):
             super().__init__()
             self.case_id = case_id
 
-    def __init__(self, store: Store, background: Executor, *, deadline_for: Callable[[str], int], clock: Callable[[], float] = time.time,
+    def __init__(self, store: Store, jobs: Background, *, deadline_for: Callable[[str], int], clock: Callable[[], float] = time.time,
                  id: str | None = None) -> None:
         super().__init__(id=id)
         self.store = store
-        self.background = background  # one thread for slow counts, off the key handlers
+        self.jobs = jobs  # pages are read on the reader thread, counts on the counting one: never here
         self._generation = 0
         self.deadline_for = deadline_for  # the service-level deadline per platform
         self.clock = clock
@@ -119,11 +118,8 @@ class CaseList(ScrollView, can_focus=True):
         if first is not None:  # read ahead by the caller
             self._show_first(query, sort, first)
             return
-        if in_background:
-            deliver(self.app, self.background.submit(self.store.page_cases, query, sort, limit=PAGE),
-                    lambda first: self._show_first(query, sort, first) if generation == self._generation else None)
-            return
-        self._show_first(query, sort, self.store.page_cases(query, sort, limit=PAGE))
+        self.jobs.deliver(self.jobs.reads.submit(self.store.page_cases, query, sort, limit=PAGE),
+                          lambda first: self._show_first(query, sort, first) if generation == self._generation else None)
 
     def _show_first(self, query: CaseQuery, sort: Sort, first: list[CaseRow]) -> None:
         self.query_, self.sort = query, sort
@@ -136,8 +132,8 @@ class CaseList(ScrollView, can_focus=True):
         self.scroll_to(y=0, animate=False)
         if len(first) == PAGE:
             generation = self._generation
-            deliver(self.app, self.background.submit(self.store.count_cases, query),
-                    lambda count: self._set_count(count) if generation == self._generation else None)
+            self.jobs.deliver(self.jobs.counts.submit(self.store.count_cases, query),
+                              lambda count: self._set_count(count) if generation == self._generation else None)
 
     def _set_count(self, count: int) -> None:
         self.count = count
@@ -152,54 +148,38 @@ class CaseList(ScrollView, can_focus=True):
             self._scroll_update(size)
         self.refresh()
 
-    def reload(self, *, agent_acted: bool = False, changed: list[int] | None = None) -> None:
-        """The data changed: recount and find the cursor's case again in the background.
-
-        After the agent's own action (`agent_acted`) the cursor's page is read again at
-        once, so the next key acts on what the screen shows: when the action's cases
-        (`changed`) are known, by patching the page with just those rows, read by id.
-        After a sync the old rows
-        stay on screen until their fresh pages arrive (no flicker, no wait). Until the
-        count returns, the cursor stays at its index (where, after a macro moved its
-        case out of the view, the next case now stands).
-        """
+    def reload(self) -> None:
+        """The data changed (the agent's action, the sync, another program): the rows on screen stay
+        until their fresh copies arrive (no flicker, no wait); the count, the cursor's case and its
+        page are read again in the background. The cursor stays on its case; when that case left
+        the view, at its place, where the next case now stands."""
         current = self.current_row()
-        number = self.cursor // PAGE
-        shown = self._pages.get(number)
-        self._stale = {} if agent_acted else dict(self._pages)
+        self._stale = dict(self._pages)
         self._pages.clear()
         self._generation += 1
-        generation, query, sort = self._generation, self.query_, self.sort
+        generation, query, sort, cursor = self._generation, self.query_, self.sort, self.cursor
         if sort is None:
             return
-        if agent_acted and changed and shown is not None:
-            self._pages[number] = self._patched(shown, changed)
-        elif agent_acted:
-            self._pages[number] = self.store.page_cases(query, sort, offset=number * PAGE, limit=PAGE)
         self.refresh()
 
-        def count_and_find() -> tuple[int, int | None, list[CaseRow] | None]:
+        def count_and_find() -> tuple[int, int | None, list[CaseRow]]:
             count = self.store.count_cases(query)
-            page = self.store.page_cases(query, sort, offset=number * PAGE, limit=PAGE) if agent_acted else None
-            if current is None:
-                return count, None, page
-            position = self.store.case_position(query, sort, current.sort_key(sort))
-            found = self.store.page_cases(query, sort, offset=position, limit=1)
-            return count, position if found and found[0].id == current.id else None, page
+            position = None
+            if current is not None:
+                at = self.store.case_position(query, sort, current.sort_key(sort))
+                found = self.store.page_cases(query, sort, offset=at, limit=1)
+                position = at if found and found[0].id == current.id else None
+            number = min(position if position is not None else cursor, max(count - 1, 0)) // PAGE
+            return count, position, self.store.page_cases(query, sort, offset=number * PAGE, limit=PAGE)
 
-        def relocate(count: int, position: int | None, page: list[CaseRow] | None) -> None:
+        def relocate(count: int, position: int | None, page: list[CaseRow]) -> None:
             if generation == self._generation:
-                if page is not None:  # the patched page, now in its exact order and full again
-                    self._pages[number] = page
                 self._relocate(count, position)
+                self._pages[self.cursor // PAGE] = page
+                self._stale.pop(self.cursor // PAGE, None)
+                self.refresh()
 
-        deliver(self.app, self.background.submit(count_and_find), relocate, unpack=True)
-
-    def _patched(self, page: list[CaseRow], changed: list[int]) -> list[CaseRow]:
-        """`page` with the changed cases read again by id, less those that left the view."""
-        ids = set(changed)
-        fresh = {row.id: row for row in self.store.case_rows_in_view(self.query_, [r.id for r in page if r.id in ids])}
-        return [fresh.get(row.id, row) for row in page if row.id not in ids or row.id in fresh]
+        self.jobs.deliver(self.jobs.reads.submit(count_and_find), relocate, unpack=True)
 
     def _relocate(self, count: int, position: int | None) -> None:
         self._set_count(count)
@@ -228,10 +208,10 @@ class CaseList(ScrollView, can_focus=True):
         self._reading.add((generation, number))
         previous = self._pages.get(number - 1)
         if previous and len(previous) == PAGE:
-            future = self.background.submit(self.store.page_cases, query, sort,
+            future = self.jobs.reads.submit(self.store.page_cases, query, sort,
                                             after=previous[-1].sort_key(sort), limit=PAGE)
         else:
-            future = self.background.submit(self.store.page_cases, query, sort, offset=number * PAGE, limit=PAGE)
+            future = self.jobs.reads.submit(self.store.page_cases, query, sort, offset=number * PAGE, limit=PAGE)
 
         def store_page(page: list[CaseRow]) -> None:
             self._reading.discard((generation, number))
@@ -242,7 +222,7 @@ class CaseList(ScrollView, can_focus=True):
                     self._pages.popitem(last=False)
                 self.refresh()
 
-        deliver(self.app, future, store_page)
+        self.jobs.deliver(future, store_page)
 
     def current_row(self) -> CaseRow | None:
         return self.row(self.cursor)
