@@ -85,3 +85,31 @@ def test_the_fast_line_decoder_judges_exactly_like_parse_message(change):
         assert isinstance(from_line, InvalidMessage) and str(from_line) == str(error)
     else:
         assert from_line == expected
+
+
+def test_the_fast_timestamp_path_agrees_with_the_standard_library_on_any_canonical_looking_string():
+    from datetime import timedelta, timezone
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    offsets = st.integers(-(24 * 60 - 1), 24 * 60 - 1).map(lambda minutes: timezone(timedelta(minutes=minutes)))
+    moments = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1), timezones=offsets)
+    canonical = moments.map(lambda moment: moment.isoformat(timespec="seconds"))
+    # the canonical shape with any characters where the digits and separators go ("17:٠٣:12", "17x03y12")
+    shaped = st.tuples(canonical, st.integers(11, 18), st.characters()).map(
+        lambda parts: parts[0][:parts[1]] + parts[2] + parts[0][parts[1] + 1:])
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.one_of(canonical, shaped))
+    def agree(value):
+        try:
+            expected = int(datetime.fromisoformat(value).timestamp())
+        except ValueError:
+            with pytest.raises(InvalidMessage):
+                parse_timestamp(value)
+        else:
+            assert parse_timestamp(value) == expected
+            assert parse_timestamp(value) == expected  # cached
+
+    agree()

@@ -25,6 +25,7 @@ from webcare_tui.case_rules import ThreadingRules
 from webcare_tui.cases import CaseService
 from webcare_tui.connectors.base import Connector, ConnectorError, RemoteCase
 from webcare_tui.ingest import IngestCounts, ingest
+from webcare_tui.message_format import check_messages
 from webcare_tui.rules import Router
 from webcare_tui.store import Store, StoreError, StoreFailure
 
@@ -104,6 +105,9 @@ class SyncRunner:
             for _ in range(MAX_PAGES):
                 cursor = (await asyncio.to_thread(self.store.sync_state, account))["cursor"]
                 page = await connector.fetch(cursor)
+                # one boundary for every message, imported or synced: what is out of range is said, not stored
+                page.messages, refused = check_messages(page.messages, now=self.clock())
+                page.skipped += refused
                 counts = await asyncio.to_thread(self._ingest_page, account, page.messages, page.cursor,
                                                  page.remote_cases, connector.platform)
                 total += counts.new_messages
