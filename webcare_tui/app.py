@@ -188,10 +188,11 @@ class WebcareApp(App):
         return sorted({self.config.agent.id, *team, *self.store.known_owners()})
 
     def read(self, question: Callable[[], Result], then: Callable[[Result], Any],
-             refused: Callable[[str], Any] | None = None) -> None:
+             refused: Callable[[str], Any] | None = None, *, latest: object = None) -> None:
         """Ask the store `question` on the reader thread; `then(answer)` on the UI thread, or
-        `refused(why)` (by default a notice) when the store cannot answer (no such case, a damaged file)."""
-        self._off_ui_thread(self.jobs.reads, question, then, refused or self.tell, job="reads")
+        `refused(why)` (by default a notice) when the store cannot answer (no such case, a damaged file).
+        With a `latest` key, asked again before it answered, it is asked once more afterwards only."""
+        self._off_ui_thread(self.jobs.reads, question, then, refused or self.tell, job="reads", latest=latest)
 
     def act(self, work: Callable[[], Result], done: Callable[[Result], Any], refused: Callable[[str], Any]) -> None:
         """An agent's action: `work` runs on the writer thread, after the actions given before it;
@@ -201,7 +202,8 @@ class WebcareApp(App):
                             after=self.refresh_header)  # the outbox count may have moved
 
     def _off_ui_thread(self, pool: Executor, work: Callable[[], Result], done: Callable[[Result], Any],
-                       refused: Callable[[str], Any], *, job: str, after: Callable[[], Any] | None = None) -> None:
+                       refused: Callable[[str], Any], *, job: str, after: Callable[[], Any] | None = None,
+                       latest: object = None) -> None:
         def attempt() -> tuple[bool, Any]:
             try:
                 return True, work()
@@ -219,7 +221,10 @@ class WebcareApp(App):
             if after is not None:
                 after()
 
-        self.jobs.deliver(pool.submit(attempt), answer, job=job)
+        if latest is None:
+            self.jobs.deliver(pool.submit(attempt), answer, job=job)
+        else:
+            self.jobs.latest(latest, pool, attempt, answer, job=job)
 
     def tell(self, problem: str) -> None:
         """Say a problem the agent must see, wherever they are."""
@@ -302,7 +307,7 @@ class WebcareApp(App):
                 self.store_changed.publish(None)
             self._data_version = version
 
-        self.jobs.deliver(self.jobs.counts.submit(self.store.data_version), seen, job="store watch")
+        self.jobs.latest("store watch", self.jobs.counts, self.store.data_version, seen, job="store watch")
 
     def on_job_done(self, message: JobDone) -> None:
         if message.error is None:
@@ -343,7 +348,7 @@ class WebcareApp(App):
             self.update_header()
 
         self.update_header()
-        self.jobs.deliver(self.jobs.counts.submit(self.store.outbox_waiting), counted, job="counts")
+        self.jobs.latest("outbox count", self.jobs.counts, self.store.outbox_waiting, counted)
 
     def show_status(self, text: str) -> None:
         """The header line's text, repainted in place (see `StatusHeader`)."""
@@ -355,8 +360,8 @@ class WebcareApp(App):
         """Look for alerts off the UI thread; ring for new ones when the config asks."""
         kpi = self.kpi_settings
         deadlines = [kpi.deadline, *kpi.deadlines.values()]
-        future = self.jobs.counts.submit(check_alerts, self.store, int(self.clock()), self.alert_settings,
-                                        kpi.deadline_for, min(deadlines), max(deadlines))
+        work = partial(check_alerts, self.store, int(self.clock()), self.alert_settings, kpi.deadline_for,
+                       min(deadlines), max(deadlines))
 
         def show(found: list[Alert]) -> None:
             self.alerts = found
@@ -365,7 +370,7 @@ class WebcareApp(App):
             self.update_header()
             self.alerts_checked.set()
 
-        self.jobs.deliver(future, show, job="alerts")
+        self.jobs.latest("alerts", self.jobs.counts, work, show, job="alerts")
 
     def action_alerts(self) -> None:
         self.push_screen(AlertsScreen(self.alerts))

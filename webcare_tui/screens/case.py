@@ -157,7 +157,7 @@ class CaseScreen(MacroKeys):
             if loading == self._loading and case_id == self.case_id:
                 self.show(view)
 
-        self.console.read(partial(read_case, self.console.store, case_id), loaded)
+        self.console.read(partial(read_case, self.console.store, case_id), loaded, latest=(self, "load"))
 
     def show(self, view: CaseView) -> None:
         self.view = view

@@ -133,7 +133,7 @@ class InboxScreen(MacroKeys):
         jobs = self.console.jobs
         jobs.counts.submit(stale.clear)  # 500 rows freed off the key's path
         self.show_counts(self.counts)
-        jobs.deliver(jobs.counts.submit(count_all), counted, unpack=True)
+        jobs.latest((self, "counts"), jobs.counts, count_all, counted, unpack=True)
 
     def show_counts(self, counts: list[int | None]) -> None:
         self.counts = counts

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
 
 from textual.app import App
@@ -46,14 +46,36 @@ class Background:
         self.counts = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcare-counts")
         self.writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcare-writer")
         self._pending = 0  # delivered jobs whose callback has not run yet
+        self._running: set[object] = set()  # keys of `latest` jobs under way
+        self._next: dict[object, Callable[[], None]] = {}  # key → the newest job asked for meanwhile
         self._idle = asyncio.Event()
         self._idle.set()
 
+    def latest(self, key: object, pool: Executor, work: Callable[[], Any], callback: Callable[..., Any], *,
+               unpack: bool = False, job: str = "counts") -> None:
+        """Run `work` on `pool` and `callback(result)` as `deliver` does, one at a time per `key`: asked
+        for again while one runs, it runs once more afterwards, with the newest `work` and `callback`
+        (the ones asked for in between would read the same store). A busy store's every change
+        asks for new counts: without this they queued up faster than they ran."""
+        def start() -> None:
+            self._running.add(key)
+            self.deliver(pool.submit(work), callback, unpack=unpack, job=job, then=finished)
+
+        def finished() -> None:
+            self._running.discard(key)
+            if (queued := self._next.pop(key, None)) is not None:
+                queued()
+
+        if key in self._running:
+            self._next[key] = start
+        else:
+            start()
+
     def deliver(self, future: Future, callback: Callable[..., Any], *, unpack: bool = False,
-                job: str = "counts") -> None:
+                job: str = "counts", then: Callable[[], Any] | None = None) -> None:
         """Call `callback(result)` on the app's thread once `future` is done, after posting `JobDone`;
         a failure is only posted (a cancelled future, one the app no longer wants, says nothing).
-        Call it on the app's thread."""
+        `then()` follows in every case. Call it on the app's thread."""
         self._pending += 1
         self._idle.clear()
 
@@ -67,6 +89,8 @@ class Background:
                     result = finished.result()
                     callback(*(result if unpack else (result,)))
             finally:
+                if then is not None:
+                    then()
                 self._pending -= 1
                 if not self._pending:
                     self._idle.set()

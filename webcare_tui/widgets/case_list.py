@@ -179,7 +179,7 @@ class CaseList(ScrollView, can_focus=True):
                 self._stale.pop(self.cursor // PAGE, None)
                 self.refresh()
 
-        self.jobs.deliver(self.jobs.reads.submit(count_and_find), relocate, unpack=True)
+        self.jobs.latest((self, "reload"), self.jobs.reads, count_and_find, relocate, unpack=True)
 
     def _relocate(self, count: int, position: int | None) -> None:
         self._set_count(count)
