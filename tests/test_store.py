@@ -263,3 +263,13 @@ def test_known_owners_lists_each_agent_once_by_index_seeks(store):
     plan = " ".join(row[3] for row in store.conn.execute(
         "EXPLAIN QUERY PLAN SELECT min(owner) FROM cases WHERE owner > 'a'"))
     assert "cases_owner" in plan
+
+
+def test_waits_on_us_is_defined_once_and_migration_9_holds_the_same():
+    """The triggers of open_case_counts (migration 9) count what case_rules says waits on us: a new
+    definition takes a new migration, never a silent difference between the dashboard and the inbox."""
+    from webcare_tui.case_rules import WAITS_ON_US, waits_on_us
+    from webcare_tui.store.migrations import _WAITING
+
+    assert _WAITING == WAITS_ON_US
+    assert waits_on_us("awaiting_approval", "in") and not waits_on_us("open", "out") and not waits_on_us("pending", "in")

@@ -26,6 +26,18 @@ from webcare_tui.model import CaseStatus, Direction
 DAY = 86_400
 SYSTEM = "system"
 
+# A case waits on us while the team still has it (new, open or a reply awaiting a lead's
+# approval) and the customer had the last word. This one definition serves the inbox, the
+# alerts, the KPIs and the triggers that keep open_case_counts (migration 9 holds a copy:
+# changing it here takes a new migration of those triggers; a test checks the two agree).
+OPEN_STATUSES = ("new", "open", "awaiting_approval")
+WAITS_ON_US = "{row}.status IN ('new', 'open', 'awaiting_approval') AND {row}.last_direction = 'in'"
+
+
+def waits_on_us(status: str, last_direction: str) -> bool:
+    """Whether a case with this status and last direction waits on us (see WAITS_ON_US)."""
+    return status in OPEN_STATUSES and last_direction == Direction.IN
+
 
 @dataclass(frozen=True, slots=True)
 class ThreadingRules:

@@ -6,6 +6,8 @@ import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from webcare_tui.case_rules import WAITS_ON_US
+
 LIMIT = 200  # an alert list longer than this helps nobody
 
 
@@ -18,11 +20,11 @@ class AlertQueries:
         def _read(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
 
     def cases_waiting_since(self, earliest: int, latest: int) -> list[dict[str, Any]]:
-        """New and open cases whose customer started waiting between `earliest` and `latest`, longest first."""
+        """Cases that wait on us since a moment between `earliest` and `latest`, longest first."""
         return self._read(
             "SELECT c.id, c.platform, c.waiting_since, c.last_inbound_at, a.handle AS author_handle,"
             " a.name AS author_name FROM cases c JOIN authors a ON a.id = c.author_id"
-            " WHERE c.status IN ('new', 'open') AND c.waiting_since BETWEEN ? AND ? AND c.merged_into IS NULL"
+            f" WHERE {WAITS_ON_US.format(row='c')} AND c.waiting_since BETWEEN ? AND ? AND c.merged_into IS NULL"
             " ORDER BY c.waiting_since LIMIT ?", (earliest, latest, LIMIT))
 
     def negative_messages(self, since: int, below: float, followers: int) -> list[dict[str, Any]]:

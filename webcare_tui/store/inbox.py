@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from webcare_tui.case_query import CaseQuery
-
-OPEN_STATUSES = ("new", "open", "awaiting_approval")
+from webcare_tui.case_rules import OPEN_STATUSES
 
 
 @dataclass(frozen=True)

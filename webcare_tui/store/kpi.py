@@ -17,11 +17,12 @@ import sqlite3
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from webcare_tui.case_rules import WAITS_ON_US
+
 if TYPE_CHECKING:
     from webcare_tui.kpi import RunRow
 
-_OPEN = "c.status IN ('new', 'open', 'awaiting_approval') AND c.last_direction = 'in'"  # as in cases_open_kpi
-# and as open_case_counts counts (migration 9)
+_OPEN = WAITS_ON_US.format(row="c")
 _UNLABELLED = (None,)  # the by-label key of a case without labels
 
 

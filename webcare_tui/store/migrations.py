@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sqlite3
 
-# Migration 9's triggers: a case counts in open_case_counts while it waits on us (as in cases_open_kpi).
+# Migration 9's triggers: a case counts in open_case_counts while it waits on us, as
+# case_rules.WAITS_ON_US defined it then (a shipped migration never changes: a copy).
 _WAITING = "{row}.status IN ('new', 'open', 'awaiting_approval') AND {row}.last_direction = 'in'"
 _SAME_GROUP = "OLD.platform IS NEW.platform AND OLD.owner IS NEW.owner AND OLD.label_ids IS NEW.label_ids"
 _GROUP = "platform = {row}.platform AND owner IS {row}.owner AND label_ids = {row}.label_ids"

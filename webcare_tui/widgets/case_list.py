@@ -23,10 +23,11 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from webcare_tui.case_query import CaseQuery
+from webcare_tui.case_rules import waits_on_us
 from webcare_tui.deadlines import DUE_SOON, act_before, describe_remaining
 from webcare_tui.safe_text import clean
 from webcare_tui.store import Store
-from webcare_tui.store.inbox import OPEN_STATUSES, CaseRow, Sort
+from webcare_tui.store.inbox import CaseRow, Sort
 from webcare_tui.widgets.background import Background
 
 PAGE = 100
@@ -279,7 +280,7 @@ class CaseList(ScrollView, can_focus=True):
             (f"{status:<5}", status_style),
             (f"{PLATFORMS.get(row.platform, row.platform[:2].upper()):<3}", "bold"),
             (f"{due_text:>6} ", due_style),
-            (_fit(author, 18) + " ", "bold" if row.status in OPEN_STATUSES else ""),  # waiting on us
+            (_fit(author, 18) + " ", "bold" if waits_on_us(row.status, row.last_direction) else ""),
             (_fit(last, room), ""),
             (f" {labels}" if labels else "", "italic cyan"),
             (f" {clean(row.owner or '-', single_line=True)[:8]:<8}", "green" if row.owner else "dim"),
