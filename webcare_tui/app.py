@@ -152,7 +152,7 @@ class WebcareApp(App):
         if str(self.store.path) != ":memory:":
             self.store.defer_checkpoints()  # a checkpoint's fsync never lands on a keystroke
             self.set_interval(20, lambda: self.jobs.counts.submit(self.store.checkpoint))
-            self.watch_store()  # the baseline, read before any screen reads (the executor keeps order)
+            self.watch_store()  # the baseline, before any write of ours
             self.set_interval(WATCH_INTERVAL, self.watch_store)
         self.set_interval(30, self.check_alerts)
         self.refresh_header()  # before the first alert check, which may answer at once
@@ -307,7 +307,8 @@ class WebcareApp(App):
                 self.store_changed.publish(None)
             self._data_version = version
 
-        self.jobs.latest("store watch", self.jobs.counts, self.store.data_version, seen, job="store watch")
+        # on the writer's thread: data_version is the writer connection's, and the counts may be busy
+        self.jobs.latest("store watch", self.jobs.writes, self.store.data_version, seen, job="store watch")
 
     def on_job_done(self, message: JobDone) -> None:
         if message.error is None:
