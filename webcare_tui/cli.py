@@ -9,43 +9,111 @@
     webcare accounts add PLATFORM NAME [--set KEY=VALUE]... | list | remove NAME
     webcare rules check | test MESSAGE-JSON
     webcare report [--date D | --from D1 [--to D2]] [--by agent|platform|label] [--json|--csv]
+
+What the store holds came from customers and platforms: every text printed for people goes through
+`safe_text.clean` (handles with `handle=True`), and `--json` through `safe_text.safe_json`. An expected
+failure (a damaged or full store, a missing file, a bad argument) is one plain line on stderr and
+exit code 2; its traceback goes to the log file. Only a bug shows a traceback (exit code 70).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
+import logging
+import math
+import os
 import sys
+import traceback
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
 from webcare_tui import __version__, accounts, report
 from webcare_tui.bulk import import_jsonl
 from webcare_tui.cases import CaseError
-from webcare_tui.config import Config, ConfigError, load_config
+from webcare_tui.config import Config, ConfigError, db_path, load_config
 from webcare_tui.credentials import CredentialsError
 from webcare_tui.runtime import build_connectors, open_store
-from webcare_tui.safe_text import clean
+from webcare_tui.safe_text import clean, safe_json
 from webcare_tui.sentiment import sentiment_label
-from webcare_tui.store import CaseFilter, SchemaTooNew, Store, StoreError
+from webcare_tui.store import CaseFilter, SchemaTooNew, Store, StoreError, StoreFailure, store_trouble
 from webcare_tui.sync import SyncRunner
 
 
 def _local(epoch: int | None) -> str | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch).astimezone().isoformat()
+    """ISO 8601 in the local zone; None for no time, or one that no calendar here can show (a store
+    written before times were checked may hold year 1 or 9999)."""
+    try:
+        return None if epoch is None else datetime.fromtimestamp(epoch).astimezone().isoformat()
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 def _short(epoch: int | None) -> str:
-    return "-" if epoch is None else datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M")
+    try:
+        return "-" if epoch is None else datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M")
+    except (OverflowError, ValueError, OSError):
+        return f"@{epoch}"  # out of range: the raw number rather than a crash
+
+
+SQLITE_MAX = 2**63 - 1  # the largest integer SQLite stores
+
+
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high`, or a plain error that says so."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{clean(text, single_line=True)!r} is not a whole number "
+                                             f"from {low} to {high}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+def number(low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: a number from `low` to `high` (not inf or nan), or a plain error."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and low <= value <= high):
+            raise argparse.ArgumentTypeError(f"{clean(text, single_line=True)!r} is not a number "
+                                             f"from {low:g} to {high:g}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+case_id = whole_number(1, SQLITE_MAX)
 
 
 def _print_json(data: Any, out: TextIO) -> None:
-    json.dump(data, out, ensure_ascii=False, indent=2)
-    out.write("\n")
+    out.write(safe_json(data) + "\n")
+
+
+def _who(handle: str | None, name: str | None, fallback: str = "") -> str:
+    """The author for a line of text: the handle as it really is, else the name."""
+    if handle:
+        return clean(handle, handle=True)
+    return clean(name or fallback, single_line=True)
+
+
+def _line(text: Any) -> str:
+    return clean(str(text), single_line=True)
 
 
 def cmd_import(args: argparse.Namespace, config: Config, store: Store, out: TextIO) -> int:
@@ -96,8 +164,9 @@ def cmd_cases(args: argparse.Namespace, config: Config, store: Store, out: TextI
     print(f"{'ID':>7}  {'STATUS':<9} {'OWNER':<8} {'PLATFORM':<10} {'AUTHOR':<24} {'MSGS':>4}  "
           f"{'FIRST':<16}  {'LAST':<16}  LABELS", file=out)
     for row in rows:
-        author = clean(row["author_handle"] or row["author_name"] or row["author_id"], single_line=True)[:24]
-        print(f"{row['id']:>7}  {row['status']:<9} {row['owner'] or '-':<8} {row['platform']:<10} {author:<24} "
+        author = _who(row["author_handle"], row["author_name"], str(row["author_id"]))[:24]
+        print(f"{row['id']:>7}  {_line(row['status']):<9} {_line(row['owner'] or '-'):<8} "
+              f"{_line(row['platform']):<10} {author:<24} "
               f"{row['message_count']:>4}  {_short(row['first_message_at']):<16}  {_short(row['last_message_at']):<16}  "
               f"{clean(','.join(row['labels']), single_line=True)}", file=out)
     return 0
@@ -118,16 +187,20 @@ def cmd_case(args: argparse.Namespace, config: Config, store: Store, out: TextIO
         data["events"] = [{**event, "at": _local(event["at"])} for event in store.case_events(args.id)]
         _print_json(data, out)
         return 0
-    author = clean(f"{case['author_handle'] or ''} {case['author_name'] or ''}".strip(), single_line=True)
-    print(f"Case {case['id']} · {case['status']} · owner {case['owner'] or '-'} · {case['platform']} · {author}",
-          file=out)
+    author = " ".join(part for part in (_who(case["author_handle"], None), _who(None, case["author_name"])) if part)
+    print(f"Case {case['id']} · {_line(case['status'])} · owner {_line(case['owner'] or '-')} · "
+          f"{_line(case['platform'])} · {author}", file=out)
     if case["labels"]:
         print("Labels: " + clean(", ".join(case["labels"]), single_line=True), file=out)
     for message in messages:
-        who = f"→ {message['agent'] or 'us'}" if message["direction"] == "out" else "←"
-        print(f"\n{_short(message['created_at'])}  {who}  {message['visibility']}", file=out)
+        who = f"→ {_line(message['agent'] or 'us')}" if message["direction"] == "out" else "←"
+        print(f"\n{_short(message['created_at'])}  {who}  {_line(message['visibility'])}", file=out)
         print("  " + clean(message["text"]).replace("\n", "\n  "), file=out)
     return 0
+
+
+DEMO_MAX_DAYS = 3650  # ten years back: the store takes nothing before 2000
+DEMO_MAX_PER_DAY = 100_000
 
 
 def cmd_demo(args: argparse.Namespace, config: Config, store: Store, out: TextIO) -> int:
@@ -147,7 +220,7 @@ def cmd_sync(args: argparse.Namespace, config: Config, store: Store, out: TextIO
     from webcare_tui.outbox import OutboxWorker
     from webcare_tui.runtime import router_for
 
-    connectors = build_connectors(config)
+    connectors = args.connectors = build_connectors(config)  # for the log's redaction, should it fail
 
     async def round_trip():
         try:
@@ -161,7 +234,7 @@ def cmd_sync(args: argparse.Namespace, config: Config, store: Store, out: TextIO
     statuses, deliveries = asyncio.run(round_trip())
     failed = 0
     for status in statuses:
-        line = f"{status.account}: {status.state}, {status.new_messages} new messages"
+        line = f"{_line(status.account)}: {_line(status.state)}, {status.new_messages} new messages"
         if status.error:
             line += f" ({clean(status.error, single_line=True)})"
             failed += 1
@@ -171,7 +244,7 @@ def cmd_sync(args: argparse.Namespace, config: Config, store: Store, out: TextIO
         print("outbox: " + ", ".join(f"{count} {state}" for state, count in sorted(states.items())), file=out)
         for delivery in deliveries:
             if delivery.error:
-                print(f"  outbox {delivery.outbox_id}: {delivery.state}: {clean(delivery.error, single_line=True)}",
+                print(f"  outbox {delivery.outbox_id}: {_line(delivery.state)}: {_line(delivery.error)}",
                       file=out)
     return 1 if failed else 0
 
@@ -188,16 +261,16 @@ def cmd_macros(args: argparse.Namespace, config: Config, store: Store, out: Text
     macros, folders = _macro_set(config, getattr(args, "dir", None))
     if args.action == "check":
         for error in macros.errors:
-            print(error, file=sys.stderr)
-        print(f"{len(macros.macros)} macros valid, {len(macros.errors)} errors in {', '.join(map(str, folders))}",
-              file=out)
+            print(clean(str(error)), file=sys.stderr)
+        print(f"{len(macros.macros)} macros valid, {len(macros.errors)} errors in "
+              f"{_line(', '.join(map(str, folders)))}", file=out)
         return 1 if macros.errors else 0
     for macro in sorted(macros.macros, key=lambda m: m.name.lower()):
-        key = macro.key or "-"
-        scope = "" if macro.scope == "any" else f" ({macro.scope})"
-        print(f"{key:<8} {macro.name:<20} {macro.summary()}{scope}", file=out)
+        key = _line(macro.key or "-")
+        scope = "" if macro.scope == "any" else f" ({_line(macro.scope)})"
+        print(f"{key:<8} {_line(macro.name):<20} {_line(macro.summary())}{scope}", file=out)
     for error in macros.errors:
-        print(f"not loaded: {error}", file=sys.stderr)
+        print(f"not loaded: {clean(str(error))}", file=sys.stderr)
     return 0
 
 
@@ -211,8 +284,8 @@ def cmd_macro_apply(args: argparse.Namespace, config: Config, store: Store, out:
     macros, _ = _macro_set(config, None)
     macro = macros.by_name(args.name)
     if macro is None:
-        known = ", ".join(sorted(m.name for m in macros.macros)) or "none"
-        print(f"webcare: there is no macro {args.name!r} (known: {known})", file=sys.stderr)
+        known = ", ".join(sorted(_line(m.name) for m in macros.macros)) or "none"
+        print(f"webcare: there is no macro {_line(args.name)!r} (known: {known})", file=sys.stderr)
         return 2
     cases = CaseService(store, config.threading, remote_actions=remote_actions_of(config))
     outbox = Outbox(store, config.threading, needs_approval=approval_rule(config.team))
@@ -221,15 +294,15 @@ def cmd_macro_apply(args: argparse.Namespace, config: Config, store: Store, out:
         if args.dry_run:
             for case_id in args.case:
                 preview = runner.preview(macro, case_id, args.ask)
-                print(f"case {case_id}: {preview.summary}", file=out)
+                print(f"case {case_id}: {_line(preview.summary)}", file=out)
                 if preview.memo:
-                    print(f"  memo:  {preview.memo}", file=out)
+                    print("  memo:  " + clean(preview.memo).replace("\n", "\n         "), file=out)
                 if preview.reply:
-                    print(f"  reply: {preview.reply}", file=out)
+                    print("  reply: " + clean(preview.reply).replace("\n", "\n         "), file=out)
             return 0
-        print(runner.apply(macro, args.case, ask=args.ask).summary, file=out)
+        print(_line(runner.apply(macro, args.case, ask=args.ask).summary), file=out)
     except (MacroError, StoreError) as error:
-        print(f"webcare: {error}", file=sys.stderr)
+        print(f"webcare: {_line(error)}", file=sys.stderr)
         return 1
     return 0
 
@@ -240,9 +313,9 @@ def cmd_rules(args: argparse.Namespace, config: Config, store: Store, out: TextI
 
     book = rule_book(config)
     for error in book.errors:
-        print(error, file=sys.stderr)
+        print(clean(str(error)), file=sys.stderr)
     if args.action == "check":
-        print(f"{len(book.rules)} rules valid, {len(book.errors)} errors in {config.path or 'no config file'}",
+        print(f"{len(book.rules)} rules valid, {len(book.errors)} errors in {_line(config.path or 'no config file')}",
               file=out)
         return 1 if book.errors else 0
     if args.message == "-":
@@ -254,7 +327,7 @@ def cmd_rules(args: argparse.Namespace, config: Config, store: Store, out: TextI
     try:
         message = parse_message(json.loads(source))
     except (ValueError, InvalidMessage) as error:
-        print(f"webcare: not a message in the JSON Lines format: {error}", file=sys.stderr)
+        print(f"webcare: not a message in the JSON Lines format: {_line(error)}", file=sys.stderr)
         return 2
     fired = book.firing(message, message.author_type or "customer", message.author_followers)
     if not fired:
@@ -263,7 +336,7 @@ def cmd_rules(args: argparse.Namespace, config: Config, store: Store, out: TextI
         does = [f"assign {rule.assign}" if rule.assign else "", f"assign team {rule.assign_team} (round-robin)"
                 if rule.assign_team else "", " ".join(f"+{label}" for label in rule.labels),
                 f"priority {rule.priority}" if rule.priority is not None else "", f"view {rule.view}" if rule.view else ""]
-        print(f"{rule.name} ({rule.source}, set {rule.rule_set}): {', '.join(d for d in does if d)}", file=out)
+        print(_line(f"{rule.name} ({rule.source}, set {rule.rule_set}): {', '.join(d for d in does if d)}"), file=out)
     return 1 if book.errors else 0
 
 
@@ -283,19 +356,19 @@ def build_parser() -> argparse.ArgumentParser:
     cases.add_argument("--status", choices=["new", "open", "pending", "awaiting_approval", "closed"])
     cases.add_argument("--author", help="handle (@name), name or platform id")
     cases.add_argument("--owner", help="agent id")
-    cases.add_argument("--limit", type=int, help="at most this many")
+    cases.add_argument("--limit", type=whole_number(1, SQLITE_MAX), help="at most this many")
     cases.add_argument("--json", action="store_true")
     cases.set_defaults(handler=cmd_cases)
 
     case = commands.add_parser("case", help="show one case with all its messages")
-    case.add_argument("id", type=int)
+    case.add_argument("id", type=case_id)
     case.add_argument("--json", action="store_true")
     case.set_defaults(handler=cmd_case)
 
     demo = commands.add_parser("demo", help="fill the store with realistic demo history")
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--days", type=float, default=14)
-    demo.add_argument("--per-day", type=int, default=300, help="conversations per day")
+    demo.add_argument("--seed", type=whole_number(0, SQLITE_MAX), default=7)
+    demo.add_argument("--days", type=number(0, DEMO_MAX_DAYS), default=14)
+    demo.add_argument("--per-day", type=whole_number(0, DEMO_MAX_PER_DAY), default=300, help="conversations per day")
     demo.set_defaults(handler=cmd_demo)
 
     macros = commands.add_parser("macros", help="check or list the macros")
@@ -308,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     macro = commands.add_parser("macro", help="apply a macro from a script")
     macro.add_argument("verb", choices=["apply"])
     macro.add_argument("name")
-    macro.add_argument("--case", type=int, action="append", required=True, help="case id (repeat for more)")
+    macro.add_argument("--case", type=case_id, action="append", required=True, help="case id (repeat for more)")
     macro.add_argument("--ask", help="the answer to the macro's question, for {ask}")
     macro.add_argument("--dry-run", action="store_true", help="show what it would do, change nothing")
     macro.set_defaults(handler=cmd_macro_apply)
@@ -330,22 +403,96 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+BUG = 70  # exit code of a failure nobody expected (EX_SOFTWARE)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run `webcare`; every expected failure is one plain line on stderr and exit code 2.
+
+    The one top-level handler: SQLite's errors become the store's plain words (`store_trouble`)
+    naming the store file, a file that cannot be read or written is named with the reason, and the
+    traceback of either goes to the log file. Anything else is a bug: its traceback is printed
+    (cleaned: an exception may quote a customer's text) as well as logged, exit code 70.
+    """
     args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `webcare cases | head`: the reader has all it wanted
+        _quiet_stdout()
+        return 0
+    except Exception as error:
+        plain = _expected(error, args)
+        logged = _log_traceback(args)
+        if plain is None:
+            print(clean(traceback.format_exc()), file=sys.stderr, end="")
+            where = f"; the traceback is also in {logged}" if logged else ""
+            print(f"webcare: this is a bug in webcare-tui{where}", file=sys.stderr)
+            return BUG
+        where = f" (details in {logged})" if logged else ""
+        print(f"webcare: {_line(plain)}{where}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         store = open_store(args.db)
     except (ConfigError, SchemaTooNew, StoreError) as error:
-        print(f"webcare: {error}", file=sys.stderr)
+        print(f"webcare: {_line(error)}", file=sys.stderr)
         return 2
     with store:
         try:
             if args.command is None:
                 from webcare_tui.app import make_app
 
-                make_app(config, store).run()
-                return 0
+                app = make_app(config, store)
+                app.run()
+                return app.return_code or 0  # 1 when the app ended on an error it showed
             return args.handler(args, config, store, sys.stdout)
         except (StoreError, CaseError, CredentialsError, ConfigError, KeyError) as error:
-            print(f"webcare: {str(error).strip(chr(39))}", file=sys.stderr)  # KeyError quotes its text
+            print(f"webcare: {_line(str(error).strip(chr(39)))}", file=sys.stderr)  # KeyError quotes its text
             return 2
+
+
+def _expected(error: BaseException, args: argparse.Namespace) -> str | None:
+    """An expected failure in plain words, naming the file; None for a bug."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = error.filename or db_path(args.db)
+        return f"{where}: the disk is full; free some space"
+    if isinstance(error, StoreFailure):  # SQLite's own errors
+        return f"{db_path(args.db)}: {store_trouble(error)}"
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.filename}: {error.strerror or error}"
+    return None
+
+
+def _log_traceback(args: argparse.Namespace) -> Path | None:
+    """The failure's traceback into the log file (secrets of the connectors built taken out)."""
+    from webcare_tui.supervisor import log, start_log
+
+    connectors = getattr(args, "connectors", None) or {}
+
+    def redact(text: str) -> str:
+        for connector in connectors.values():
+            text = connector.redact(text)
+        return text
+
+    try:
+        path = start_log(redact)
+        if path is not None:
+            log.exception("webcare %s failed", args.command or "console")
+    except Exception:  # the log is a help, never a second failure
+        logging.getLogger(__name__).debug("no log", exc_info=True)
+        return None
+    return path
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so Python's flush at exit does not fail on the closed pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

@@ -2,7 +2,8 @@
 
     webcare report [--date D | --from D1 [--to D2]] [--by agent|platform|label] [--json|--csv]
 
-Dates are local days of `[kpi] timezone` (YYYY-MM-DD, "today" or "yesterday"). A range
+Dates are local days of `[kpi] timezone` (YYYY-MM-DD from 2000-01-01 to 9998-12-31, "today" or
+"yesterday": a day whose bounds every time zone can turn into a time and back). A range
 prints one row per day and a total over the whole range (runs counted once). The JSON
 and CSV keys are stable (see `KPI_KEYS` and README).
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -31,9 +31,10 @@ from webcare_tui.kpi import (
     settings_from_config,
     target_status,
 )
-from webcare_tui.safe_text import clean
+from webcare_tui.safe_text import clean, safe_json
 
 MAX_DAYS = 366
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(9998, 12, 31)  # the store keeps nothing older than 2000
 # every KPI's key in the JSON and CSV output, in column order
 KPI_KEYS = (
     "incoming", "replies", "handled", "completed", "open", "oldest_waiting_since", "runs", "answered",
@@ -67,9 +68,13 @@ def _day(text: str) -> date | _Relative:
     if text in ("today", "yesterday"):
         return _Relative(text)
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a day: give YYYY-MM-DD, today or yesterday") from None
+        raise argparse.ArgumentTypeError(f"{clean(text, single_line=True)!r} is not a day: "
+                                         "give YYYY-MM-DD, today or yesterday") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range: give a day from {FIRST_DAY} to {LAST_DAY}")
+    return day
 
 
 def _resolve(value: date | _Relative | None, today: date) -> date | None:
@@ -109,8 +114,7 @@ def run(args: argparse.Namespace, config: Config, store: Any, out: TextIO,
     total = per_day[0] if len(days) == 1 else period_kpis(store, settings, first, last, now)
     report = build(per_day, total, settings, args.by, only_agent=me if hidden else None)
     if args.json:
-        json.dump(report, out, ensure_ascii=False, indent=2)
-        out.write("\n")
+        out.write(safe_json(report) + "\n")
     elif args.csv:
         write_csv(report, out)
     else:
@@ -183,8 +187,9 @@ def write_csv(report: dict[str, Any], out: TextIO) -> None:
     for when, team, groups in rows:
         writer.writerow([when, "team", "", *(_cell(team[key]) for key in KPI_KEYS)])
         for group in groups:
-            # a formula-looking label ("=HYPERLINK(...)") must stay text in a spreadsheet
-            name = "" if group["key"] is None else str(group["key"])
+            # a formula-looking label ("=HYPERLINK(...)") must stay text in a spreadsheet; no cell
+            # may act on a terminal that shows the file
+            name = "" if group["key"] is None else clean(str(group["key"]), single_line=True)
             if name[:1] in ("=", "+", "-", "@"):
                 name = "'" + name
             writer.writerow([when, report["by"], name, *(_cell(group[key]) for key in KPI_KEYS)])
@@ -205,7 +210,7 @@ def write_text(report: dict[str, Any], out: TextIO) -> None:
     print(header, file=out)
 
     def line(name: str, kpis: dict[str, Any]) -> None:
-        print(f"{clean(name, single_line=True)[:18]:<18} {kpis['incoming']:>6} {kpis['replies']:>7} "
+        print(f"{name[:18]:<18} {kpis['incoming']:>6} {kpis['replies']:>7} "
               f"{kpis['handled']:>7} {kpis['completed']:>5} {kpis['open']:>5} {kpis['runs']:>5} "
               f"{format_duration(kpis['response_avg_seconds']):>9} {format_duration(kpis['response_median_seconds']):>9} "
               f"{format_duration(kpis['first_response_avg_seconds']):>9} {format_share(kpis['service_level']):>7}",
@@ -216,7 +221,8 @@ def write_text(report: dict[str, Any], out: TextIO) -> None:
             line(day["date"], day["team"])
     line("team" if len(report["days"]) == 1 else "total", report["team"])
     for group in report["groups"]:
-        line(f"  {group['key'] if group['key'] is not None else _none(report['by'])}", group)
+        key = _none(report["by"]) if group["key"] is None else clean(str(group["key"]), single_line=True)
+        line(f"  {key}", group)  # indented under the team
     for key, target in report["team"]["targets"].items():
         value = target["value"]
         shown = ("-" if value is None else format_share(value) if key == "service_level"
