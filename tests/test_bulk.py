@@ -81,6 +81,64 @@ def test_routing_across_slices_sees_the_labels_of_the_slices_before(tmp_path):
         assert snapshot(piped) == expected  # the same labels, and each "labels" event once
 
 
+def test_a_slow_slice_makes_the_next_ones_smaller_and_nothing_is_lost(tmp_path, monkeypatch):
+    """A transaction that held the lock longer than bulk.LOCK_AIM makes the slices after it smaller."""
+    messages = demo_messages(days=1, per_day=60)
+    sizes: list[int] = []
+
+    class Recording(bulk.Threader):
+        def prepare(self, batch):
+            sizes.append(len(batch))
+            return super().prepare(batch)
+
+    monkeypatch.setattr(bulk, "Threader", Recording)
+    monkeypatch.setattr(bulk, "LOCK_AIM", 0.0)  # every slice is too slow
+    monkeypatch.setattr(bulk, "MIN_SLICE", 7)
+    with Store(tmp_path / "plain.db") as plain, Store(tmp_path / "bulk.db") as piped:
+        expected = ingest(plain, messages, batch_size=100_000)
+        got = bulk_ingest(piped, messages, batch_size=40)
+        assert sizes[0] == 40 and set(sizes[1:-1]) == {7} and sum(sizes) == len(messages)
+        assert (got.new_messages, got.new_cases) == (expected.new_messages, expected.new_cases)
+        assert snapshot(piped) == snapshot(plain)
+
+
+def test_the_pace_keeps_a_slice_near_the_aim_and_never_above_what_comes():
+    pace = bulk._Pace()
+    assert pace.limit(3_000) == 3_000  # nothing measured yet
+    pace.held(0.26, 3_000)  # twice the aim
+    assert pace.limit(3_000) == int(bulk.LOCK_AIM / (0.26 / 3_000))
+    for _ in range(30):
+        pace.held(0.01, 3_000)  # fast again
+    assert pace.limit(3_000) == 3_000 and pace.limit(40) == 40
+    pace.held(1_000.0, 1)
+    assert pace.limit(3_000) == bulk.MIN_SLICE and pace.limit(40) == 40
+
+
+def test_the_wal_is_copied_beside_the_import_and_the_rest_between_slices(tmp_path, monkeypatch):
+    import threading
+
+    from webcare_tui.store.store import BulkCheckpoints
+
+    messages = demo_messages(days=2, per_day=80)
+    monkeypatch.setattr(bulk, "CHECKPOINT_EVERY", 3)
+    copies: list[str] = []
+    copy = BulkCheckpoints.copy
+
+    def noted(self):
+        copies.append(threading.current_thread().name)
+        copy(self)
+
+    monkeypatch.setattr(BulkCheckpoints, "copy", noted)
+    with Store(tmp_path / "wal.db") as store:
+        bulk_ingest(store, messages, batch_size=20)
+        assert store.counts()["messages"] == len(messages)
+        assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000  # as before the import
+    here = threading.current_thread().name
+    assert {name.split("_")[0] for name in copies} == {"webcare-checkpoint", here}  # beside the slices, and here
+    assert copies[-1] == here  # the rest at the end
+    assert not [t for t in threading.enumerate() if t.name.startswith("webcare-checkpoint")]
+
+
 def test_duplicates_across_in_flight_batches_are_caught(tmp_path):
     messages = demo_messages(days=1, per_day=40)
     with Store(tmp_path / "dup.db") as store:

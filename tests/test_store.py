@@ -189,6 +189,28 @@ def test_where_runs_start_stays_right_through_late_messages_splits_merges_and_di
         assert stored == truth
 
 
+def test_a_run_answered_in_its_own_batch_or_a_later_one_gets_the_same_answer(tmp_path):
+    """Ingest writes a run answered in its own batch with its answer, and marks one stored before."""
+    import random
+
+    rng = random.Random(3)
+    timeline, at = [], 0
+    for _ in range(300):  # in order: a run is answered a few messages later, often in another small batch
+        at += rng.randrange(1, 5 * MINUTE)
+        direction = rng.choice(["in", "in", "out"])
+        timeline.append(msg(at, direction, author=rng.choice("abcdef"), agent=rng.choice(["tim", "sanne"])
+                            if direction == "out" else None))
+    answered = []
+    for size in (1_000, 7, 1):  # one batch; answers in the batch or the one after; always in a later one
+        with Store(tmp_path / f"batches-of-{size}.db") as store:
+            ingest(store, timeline, batch_size=size)
+            stored, truth = run_starts(store)
+            assert stored == truth
+            answered.append(stored)
+    assert answered[0] == answered[1] == answered[2]
+    assert sum(1 for start, at, _ in answered[0].values() if start and at) > 50
+
+
 def test_migrations_10_and_11_mark_where_runs_start_and_their_answers_in_a_file(tmp_path):
     path = tmp_path / "v9.db"
     conn = sqlite3.connect(path, isolation_level=None)

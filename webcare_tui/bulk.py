@@ -16,12 +16,15 @@ this process breaks, so no child outlives its parent.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import sqlite3
 import sys
+import threading
+import time
 from collections.abc import Callable, Generator, Iterable, Iterator
-from contextlib import closing, suppress
-from dataclasses import dataclass, fields
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -108,7 +111,9 @@ def _annotated(slices: Iterable[list[Message]]) -> Generator[list[Message], None
 
 
 CHILD_FROM_BYTES = 4_000_000  # a smaller file (about 10,000 messages) is parsed here: a child takes ~0.5 s to start
-_FIELDS = tuple(field.name for field in fields(Message))
+# What the child sends: a slice of messages and the rejected lines before it, the end (None) or a failure (its
+# text). Decoded straight into Message objects (in C: a third cheaper than building them from tuples here).
+_FROM_CHILD = msgspec.msgpack.Decoder(tuple[list[Message], list[tuple[int, str]]] | str | None)
 
 
 def _large(path: Path) -> bool:
@@ -119,9 +124,9 @@ def _large(path: Path) -> bool:
 
 
 def _parse_in_child(path: str, size: int, out: Connection) -> None:
-    """The child process: parse and annotate `path`, sending slices of message fields and the
-    rejected lines (msgpack) until the end (None) or a failure (its text)."""
-    batch: list[tuple] = []
+    """The child process: parse and annotate `path`, sending slices of messages and the rejected
+    lines (msgpack: see _FROM_CHILD) until the end (None) or a failure (its text)."""
+    batch: list[Message] = []
     rejects: list[tuple[int, str]] = []
     try:
         for number, item in read_jsonl(_lines(Path(path))):
@@ -129,7 +134,7 @@ def _parse_in_child(path: str, size: int, out: Connection) -> None:
                 rejects.append((number, str(item)))
                 continue
             annotate(item)
-            batch.append(tuple(getattr(item, name) for name in _FIELDS))
+            batch.append(item)
             if len(batch) == size:
                 out.send_bytes(msgspec.msgpack.encode((batch, rejects)))
                 batch, rejects = [], []
@@ -156,7 +161,7 @@ def _parsed_by_child(path: Path, name: str, result: ImportResult,
     try:
         while True:
             try:
-                got = msgspec.msgpack.decode(reader.recv_bytes())
+                got = _FROM_CHILD.decode(reader.recv_bytes())
             except EOFError:
                 raise StoreError(f"{name}: the import's reader process stopped unexpectedly; "
                                  "run the import again (what landed is skipped)") from None
@@ -164,11 +169,11 @@ def _parsed_by_child(path: Path, name: str, result: ImportResult,
                 return
             if isinstance(got, str):
                 raise StoreError(got)
-            rows, rejects = got
+            messages, rejects = got
             for line, reason in rejects:
                 result.rejected += 1
                 on_reject(name, line, reason)
-            yield [Message(*row) for row in rows]
+            yield messages
     finally:
         reader.close()  # a child still sending gets a broken pipe and ends
         child.join(timeout=5)
@@ -183,7 +188,8 @@ def _describe(error: BaseException) -> str:
     return f"{said}; run the import again (what landed is skipped)"
 
 
-CHECKPOINT_EVERY = 20  # slices: about 150 MB of WAL (every 8 MB, the default, cost a sixth of the import)
+CHECKPOINT_EVERY = 20  # slices: about 150 MB of WAL (every 8 MB, the default, cost a sixth of the import), copied
+# by a thread while the slices after go on (see Store.checkpoints_by_hand)
 LOCKED_TRIES = 12  # a slice waits busy_timeout (5 s) for the lock each try: a minute in all
 
 
@@ -195,16 +201,18 @@ def write_slices(store: Store, slices: Generator[list[Message], None, None], rul
     Raises:
         StoreError: a slice could not be written (in plain words); the slices before it are stored.
     """
-    threader, total = Threader(store, rules, router), IngestCounts()
-    with closing(slices) as each, store.checkpoints_by_hand():  # closed early, a file's child ends too
-        for number, batch in enumerate(each, start=1):
-            if number % CHECKPOINT_EVERY == 0:
-                _checkpoint(store)
+    threader, total, pace = Threader(store, rules, router), IngestCounts(), _Pace()
+    with (closing(slices) as each,  # closed early, a file's child ends too
+          store.checkpoints_by_hand() as checkpoints, _collecting_less()):
+        for number, batch in enumerate(_resliced(each, pace), start=1):
+            checkpoints.between_transactions(start=number % CHECKPOINT_EVERY == 0)
             for attempt in range(1, LOCKED_TRIES + 1):
                 try:
-                    with store.transaction():
+                    with store.transaction(bulk=True):
+                        began = time.perf_counter()
                         rows, counts = threader.prepare(batch)
                         store.write_ingest(rows)
+                    pace.held(time.perf_counter() - began, len(batch))  # from BEGIN to COMMIT
                     break
                 except sqlite3.OperationalError as error:
                     if "locked" not in str(error) or attempt == LOCKED_TRIES:
@@ -213,15 +221,71 @@ def write_slices(store: Store, slices: Generator[list[Message], None, None], rul
                 except sqlite3.Error as error:
                     raise StoreError(_describe(error)) from None
             total.add(counts)
-        _checkpoint(store)
     return total
 
 
-def _checkpoint(store: Store) -> None:
-    """Copy the WAL into the file between two transactions, so nobody waits on it; one that cannot
-    run now (the console's own is under way) leaves it to the next."""
-    with suppress(sqlite3.OperationalError):
-        store.checkpoint()
+LOCK_AIM = 0.13  # seconds a slice holds the write lock, at most about (DESIGN.md: 200 ms; the machine varies)
+MIN_SLICE = 100
+
+
+class _Pace:
+    """How many messages a slice may have so that its transaction holds the lock about LOCK_AIM:
+    as many as come in a slice, unless they took longer (per message, smoothed over the slices)."""
+
+    def __init__(self) -> None:
+        self.per_message: float | None = None
+
+    def held(self, seconds: float, messages: int) -> None:
+        if messages:
+            now = seconds / messages
+            self.per_message = now if self.per_message is None else 0.7 * self.per_message + 0.3 * now
+
+    def limit(self, most: int) -> int:
+        if self.per_message is None:
+            return most
+        return max(min(most, MIN_SLICE), min(most, int(LOCK_AIM / self.per_message)))
+
+
+def _resliced(slices: Iterable[list[Message]], pace: _Pace) -> Iterator[list[Message]]:
+    """The messages of `slices` in order, in slices no longer than they come, nor than `pace` allows."""
+    pending: list[Message] = []
+    most = 0
+    for batch in slices:
+        most = max(most, len(batch))
+        pending += batch
+        while len(pending) >= (size := pace.limit(most)):
+            yield pending[:size]
+            del pending[:size]
+    while pending:
+        size = pace.limit(most)  # the writer paces itself once it has the slice
+        yield pending[:size]
+        del pending[:size]
+
+
+_GC_EVERY = 100_000  # allocations (Python's default: 700)
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_before: tuple[int, ...] = ()
+
+
+@contextmanager
+def _collecting_less() -> Iterator[None]:
+    """Python's cycle collector runs less often while inside: an import makes some 30 objects a
+    message that live until its slice is written, none of them in a cycle, and scanning them every
+    700 allocations cost it ~8% of its time (measured). Imports at once on threads share it."""
+    global _gc_users, _gc_before
+    with _gc_lock:
+        if not _gc_users:
+            _gc_before = gc.get_threshold()
+            gc.set_threshold(_GC_EVERY, *_gc_before[1:])
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if not _gc_users:
+                gc.set_threshold(*_gc_before)
 
 
 def bulk_ingest(store: Store, messages: Iterable[Message], rules: ThreadingRules = ThreadingRules(),

@@ -8,8 +8,10 @@ threaded into a case by `case_rules`, and the result written in one transaction.
 labels, the next free ids) and the caller writes its rows in the same transaction:
 nothing it writes was read in an earlier one, so a change another writer made
 meanwhile (an agent's assignment, another import) is never undone. A changed case
-is written field by field: only the columns the batch changed. `bulk.py` runs it on
-a writer thread in short slices for large imports.
+is written field by field: only the columns the batch changed. A run of customer
+messages that our reply answers in the same batch is written with its answer (a run
+stored before is marked by the store). `bulk.py` runs it in short slices for large
+imports.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from webcare_tui.rules import Router
 from webcare_tui.sentiment import analyse, score_sentiment
 from webcare_tui.store import AuthorRecord, IngestRows, Store, case_row, changed_columns, event_row
 
-# Messages per transaction. A slice of the bulk import holds the write lock ~100-200 ms on a
-# 2-core machine, so an agent's action or the sync waits at most that long (DESIGN.md).
+# Messages per transaction, at most. A slice of the bulk import holds the write lock ~100-150 ms on
+# a 2-core machine (bulk.py makes its slices smaller when they take longer), so an agent's action
+# or the sync waits at most that long (DESIGN.md).
 BATCH = 3_000
 
 
@@ -77,6 +80,7 @@ class Threader:
         new_cases: dict[int, CaseState] = {}
         touched: dict[int, CaseState] = {}
         events: list[Event] = []
+        runs: dict[int, list] = {}  # by case: the row of the run start in this batch our reply has yet to answer
         for message, author in zip(fresh, authors):
             author_row = author.id
             case = cases.get(author_row)
@@ -98,7 +102,10 @@ class Threader:
             if late:  # its neighbours may be stored already: the store marks the whole case again
                 rows.late_cases.append(case.id)
             elif message.direction == "out" and case.last_direction == "in":  # our reply ends the run it waited on
-                rows.answers.append((message.created_at, message.agent, case.id, self.next_message))
+                if (start := runs.pop(case.id, None)) is not None:  # a run of this batch: written answered
+                    start[-2:] = message.created_at, message.agent
+                else:  # a stored run: the store marks it
+                    rows.answers.append((message.created_at, message.agent, case.id, self.next_message))
             events.extend(case_rules.add_message(case, message.created_at, message.direction, message.agent))
             annotate(message)
             if self.router is not None and message.direction == "in":
@@ -108,11 +115,15 @@ class Threader:
                     rows.labels.extend((case.id, label) for label in sorted(routing.labels))
                     has.update(routing.labels)
                     events.extend(routing.events)
-            rows.messages.append((
+            row = [
                 self.next_message, message.platform, message.account, message.external_id, case.id, author_row,
                 message.direction, message.visibility, message.text, message.created_at,
                 message.in_reply_to, message.agent, message.url, message.language, message.sentiment, run_start,
-            ))
+                None, None,  # answered_at, answered_by: set when our reply in this batch answers the run
+            ]
+            rows.messages.append(row)
+            if run_start is not None:
+                runs[case.id] = row
             self.next_message += 1
         rows.late_cases = sorted(set(rows.late_cases))
         rows.new_cases = [case_row(case) for case in new_cases.values()]

@@ -7,10 +7,11 @@ sync worker. Query methods return plain dicts and dataclasses, never cursors.
 
 from __future__ import annotations
 
+import concurrent.futures
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from webcare_tui.store.inbox import InboxQueries
 from webcare_tui.store.kpi import KpiQueries
 from webcare_tui.store.migrations import ANSWERS, RUN_START, migrate
 from webcare_tui.store.outbox import OutboxQueries
+from webcare_tui.store.turn import WriteTurn
 
 _CHUNK = 500  # ids per IN (...) list: far below SQLite's variable limit
 CASE_FIELDS = ("id", "author_id", "platform", "account", "status", "owner", "created_at", "last_message_at",
@@ -48,11 +50,12 @@ class IngestRows:
     changed_authors: list[tuple] = field(default_factory=list)  # handle, name, followers, author_type, id
     new_cases: list[tuple] = field(default_factory=list)  # see case_row()
     changed_cases: dict[tuple[str, ...], list[tuple]] = field(default_factory=dict)  # see ingest.changed_fields
-    messages: list[tuple] = field(default_factory=list)  # the columns of the messages table, in order
+    messages: list[list] = field(default_factory=list)  # see write_ingest: the columns of messages, in order
     events: list[tuple] = field(default_factory=list)  # see event_row()
     labels: list[tuple] = field(default_factory=list)  # case_id, label name (given by routing rules)
     late_cases: list[int] = field(default_factory=list)  # cases given a message older than their last: see run_start
-    answers: list[tuple] = field(default_factory=list)  # our reply's created_at, agent, case_id, id: it answers a run
+    answers: list[tuple] = field(default_factory=list)  # our reply's created_at, agent, case_id, id: it answers a
+    # run stored before (a run of the same batch is written with its answer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,7 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
         self._lock = threading.RLock()
         self._depth = 0
         self._owner: int | None = None  # the thread in a transaction on `conn`
+        self._turn = WriteTurn(None if str(path) == ":memory:" else self.path)
         self.schema_before = migrate(self.conn, str(self.path))
 
     @property
@@ -127,13 +131,21 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
         conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     @contextmanager
-    def checkpoints_by_hand(self) -> Iterator[None]:
-        """For bulk writing: commits run no checkpoint while inside; the writer calls `checkpoint()`
-        between its transactions (a commit that copied the WAL held on for up to half a second)."""
+    def checkpoints_by_hand(self) -> Iterator[BulkCheckpoints]:
+        """For bulk writing: commits run no checkpoint while inside (a commit that copied the WAL held
+        on for up to half a second); the writer has the `BulkCheckpoints` this yields copy it between
+        its transactions."""
         before = self.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
         self.conn.execute("PRAGMA wal_autocheckpoint = 0")
+        checkpoints = BulkCheckpoints(self.path)
         try:
-            yield
+            yield checkpoints
+        except BaseException:
+            with suppress(sqlite3.Error):  # the writer's failure is the one to tell
+                checkpoints.close(finish=False)
+            raise
+        else:
+            checkpoints.close(finish=True)
         finally:
             self.conn.execute(f"PRAGMA wal_autocheckpoint = {int(before)}")
 
@@ -153,6 +165,7 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
             if extra is not None:
                 extra.close()
         self.conn.close()
+        self._turn.close()
 
     def __enter__(self) -> Store:
         return self
@@ -163,8 +176,9 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
     # -- transactions ---------------------------------------------------------
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One all-or-nothing unit of work; nested calls join the outer one."""
+    def transaction(self, *, bulk: bool = False) -> Iterator[None]:
+        """One all-or-nothing unit of work; nested calls join the outer one. A `bulk` writer (an
+        import's slice) begins only when no other writer waits for the store (see `WriteTurn`)."""
         with self._lock:
             if self._depth:
                 self._depth += 1
@@ -173,7 +187,12 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
                 finally:
                     self._depth -= 1
                 return
-            self.conn.execute("BEGIN IMMEDIATE")
+            if bulk:
+                self._turn.let_others_first()
+                self.conn.execute("BEGIN IMMEDIATE")
+            else:
+                with self._turn.waiting():
+                    self.conn.execute("BEGIN IMMEDIATE")
             self._depth, self._owner = 1, threading.get_ident()
             try:
                 yield
@@ -220,8 +239,8 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
                 f" WHERE platform = ? AND platform_author_id IN ({_marks(len(chunk))})",
                 (platform, *chunk),
             )
-            for key, *fields in rows:
-                found[key] = AuthorRecord(*fields)
+            for key, author_id, handle, name, followers, author_type in rows:
+                found[key] = AuthorRecord(author_id, handle, name, followers, author_type)
         return found
 
     def current_cases(self, author_ids: Sequence[int]) -> dict[int, CaseState]:
@@ -230,7 +249,7 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
         That is the most recently active case that is not closed, or else the most
         recently closed one (for the reopen window). Merged cases are gone.
         """
-        found: dict[int, CaseState] = {}
+        found: dict[int, tuple] = {}
         for chunk in _chunks(author_ids):
             rows = self._connection().execute(
                 f"SELECT {_CASE_COLUMNS} FROM cases WHERE author_id IN ({_marks(len(chunk))})"
@@ -238,8 +257,8 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
                 tuple(chunk),
             )
             for row in rows:
-                found[row[1]] = CaseState(*row)  # the last row per author wins
-        return found
+                found[row[1]] = row  # the last row per author wins
+        return {author_id: CaseState(*row) for author_id, row in found.items()}
 
     def next_ids(self) -> tuple[int, int, int]:
         """The next free ids of authors, cases and messages (call inside a transaction)."""
@@ -250,7 +269,11 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
         return row[0] + 1, row[1] + 1, row[2] + 1
 
     def write_ingest(self, rows: IngestRows) -> None:
-        """Write one threaded batch (call inside a transaction)."""
+        """Write one threaded batch (call inside a transaction).
+
+        Statements on tables with triggers (cases) say OR FAIL: a failure fails the whole
+        transaction, which rolls back, so no statement needs undoing on its own, and SQLite
+        keeps no statement journal for every row (it cost a third of a case's insert)."""
         conn = self.conn
         conn.executemany(
             "INSERT INTO authors (id, platform, platform_author_id, handle, name, followers, author_type)"
@@ -261,13 +284,13 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
             "UPDATE authors SET handle = ?, name = ?, followers = ?, author_type = ? WHERE id = ?",
             rows.changed_authors,
         )
-        conn.executemany(f"INSERT INTO cases ({_CASE_COLUMNS}) VALUES ({_marks(14)})", rows.new_cases)
+        conn.executemany(f"INSERT OR FAIL INTO cases ({_CASE_COLUMNS}) VALUES ({_marks(14)})", rows.new_cases)
         for columns, values in rows.changed_cases.items():
             self.update_case_fields(columns, values)
         conn.executemany(
             "INSERT INTO messages (id, platform, account, external_id, case_id, author_id, direction,"
-            f" visibility, text, created_at, in_reply_to, agent, url, language, sentiment, run_start)"
-            f" VALUES ({_marks(16)})",
+            " visibility, text, created_at, in_reply_to, agent, url, language, sentiment, run_start,"
+            f" answered_at, answered_by) VALUES ({_marks(18)})",
             rows.messages,
         )
         conn.executemany("INSERT INTO messages_fts (rowid, text) VALUES (?, ?)", ((r[0], r[8]) for r in rows.messages))
@@ -296,7 +319,9 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
         if unknown:  # the names become SQL: only our own
             raise ValueError(f"not a case field: {sorted(unknown)}")
         assignments = ", ".join(f"{column} = ?" for column in columns)
-        self.conn.executemany(f"UPDATE cases SET {assignments} WHERE id = ?", rows)
+        # OR FAIL (see write_ingest): one row by id, whose checks all come before it is written; only a
+        # failure inside a trigger (a full disk) could leave part of it, and that fails the transaction
+        self.conn.executemany(f"UPDATE OR FAIL cases SET {assignments} WHERE id = ?", rows)
 
     def add_events(self, events: Iterable[Event]) -> None:
         self._insert_events(event_row(event) for event in events)
@@ -545,6 +570,56 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
                 " failures = excluded.failures",
                 (account, cursor, state, last_error, last_sync_at, failures),
             )
+
+
+class BulkCheckpoints:
+    """Copies the WAL of a bulk writer's store into the file (PASSIVE: it neither waits for a writer
+    nor blocks one), mostly on a thread and connection of its own while the writer goes on.
+
+    A checkpoint that runs beside the writer cannot copy what the writer adds meanwhile, and the WAL
+    starts over (instead of growing) only once all of it is copied before a transaction begins: so
+    once the thread is done, `between_transactions` copies the rest, a transaction or two's worth,
+    itself."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._conn: sqlite3.Connection | None = None  # used by one thread at a time
+        self._thread: concurrent.futures.ThreadPoolExecutor | None = None
+        self._copying: concurrent.futures.Future[None] | None = None
+
+    def between_transactions(self, start: bool) -> None:
+        """Call between two transactions: `start` copying on the thread (unless it copies already),
+        and finish here what a copy that is done on the thread left."""
+        if self._copying is not None and self._copying.done():
+            self._copying.result()  # its failure, if any, is the writer's
+            self._copying = None
+            self.copy()
+        if start and self._copying is None:
+            if self._thread is None:
+                self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="webcare-checkpoint")
+            self._copying = self._thread.submit(self.copy)
+
+    def copy(self) -> None:
+        """Copy what the WAL holds now, in this thread; one that cannot run now (another checkpoint is
+        under way, say the console's) leaves it to the next."""
+        if self._conn is None:
+            self._conn = sqlite3.connect(str(self._path), check_same_thread=False)
+            self._conn.execute("PRAGMA busy_timeout = 1000")
+        with suppress(sqlite3.OperationalError):
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def close(self, finish: bool) -> None:
+        """Wait for a copy under way; then, to `finish`, copy the rest (the writer is done)."""
+        try:
+            if self._copying is not None:
+                self._copying.result()
+            if finish:
+                self.copy()
+        finally:
+            if self._thread is not None:
+                self._thread.shutdown()
+            if self._conn is not None:
+                self._conn.close()
 
 
 def event_row(event: Event) -> tuple:
