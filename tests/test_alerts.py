@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import replace
 
 import pytest
-from conftest import DAY, HOUR, MINUTE, T0, msg, wait_for, press, settle
+from conftest import DAY, HOUR, MINUTE, T0, msg, press, wait_for
 
 from webcare_tui.alerts import AlertSettings, AlertState, check
 from webcare_tui.cases import CaseService

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import HOUR, MINUTE, T0, msg, wait_for, press, settle
+from conftest import HOUR, MINUTE, T0, msg, press, settle, wait_for
 
 from webcare_tui.app import make_app
 from webcare_tui.config import Account, Config

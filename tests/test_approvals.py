@@ -7,7 +7,7 @@ import itertools
 import sqlite3
 
 import pytest
-from conftest import HOUR, MINUTE, T0, msg, wait_for, press, settle
+from conftest import HOUR, MINUTE, T0, msg, press, wait_for
 
 from webcare_tui.approvals import ApprovalError, Approvals, approval_rule, is_lead, needs_approval, team_problems
 from webcare_tui.case_query import CaseQuery, builtin_views

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import MINUTE, T0, msg, wait_for, press, settle
+from conftest import MINUTE, T0, msg, press, wait_for
 from test_app import screen_lines
 from test_kpi import NOW, day  # noqa: F401 (the fixture)
 

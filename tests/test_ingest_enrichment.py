@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from conftest import MINUTE, msg, press, settle
+from conftest import MINUTE, msg, press
 
 from webcare_tui.cli import main
 from webcare_tui.ingest import ingest

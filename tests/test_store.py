@@ -295,3 +295,28 @@ def test_waits_on_us_is_defined_once_and_migration_9_holds_the_same():
 
     assert _WAITING == WAITS_ON_US
     assert waits_on_us("awaiting_approval", "in") and not waits_on_us("open", "out") and not waits_on_us("pending", "in")
+
+
+def test_an_import_begins_its_next_slice_only_when_no_writer_waits(tmp_path):
+    """While a writer waits for the store (here: holds its turn), another process's bulk writer
+    cannot begin; once the writer is in, it can. Checked without timing: a non-blocking try."""
+    import subprocess
+    import sys
+
+    from webcare_tui.store.turn import WriteTurn
+
+    path = tmp_path / "webcare.db"
+    try_bulk = ("import fcntl, os, sys\nfd = os.open(sys.argv[1], os.O_RDWR)\n"
+                "try:\n    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\nexcept BlockingIOError:\n    sys.exit(3)\n")
+
+    def bulk_may_begin() -> bool:
+        done = subprocess.run([sys.executable, "-c", try_bulk, str(path) + "-turn"])
+        assert done.returncode in (0, 3)
+        return done.returncode == 0
+
+    turn = WriteTurn(path)
+    assert bulk_may_begin()
+    with turn.waiting():
+        assert not bulk_may_begin()
+    assert bulk_may_begin()
+    turn.close()
