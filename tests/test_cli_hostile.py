@@ -235,3 +235,41 @@ def test_a_time_out_of_every_calendar_prints_instead_of_crashing(tmp_path, db, c
     for argv in (("cases",), ("case", "1"), ("case", "1", "--json"), ("cases", "--json")):
         code, out, err = run(capsys, "--db", db, *argv)
         assert code == 0 and "Traceback" not in err, err
+
+
+def test_import_reads_devices_and_pipes_not_only_files(db, capsys, tmp_path):
+    """/dev/null, a pipe as bash's <(…) gives (/dev/fd/N) and /dev/stdin are read, not refused as
+    'no such file'; a folder and a missing file are named plainly."""
+    import os
+
+    assert run(capsys, "--db", db, "import", "/dev/null") == (0, "0 new messages, 0 duplicates, 0 rejected, 0 new cases\n", "")
+    read_end, write_end = os.pipe()
+    os.write(write_end, (json.dumps(IN) + "\n").encode())
+    os.close(write_end)
+    try:
+        code, out, _ = run(capsys, "--db", db, "import", f"/dev/fd/{read_end}")
+    finally:
+        os.close(read_end)
+    assert code == 0 and out.startswith("1 new messages")
+    assert run(capsys, "--db", db, "import", str(tmp_path))[2] == f"webcare: {tmp_path}: is a folder, not a file\n"
+    assert "no such file" in run(capsys, "--db", db, "import", str(tmp_path / "nope.jsonl"))[2]
+
+
+def test_import_names_a_rejected_line_without_its_terminal_codes(db, capsys, tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps(IN | {"platform": f"x{OSC}\u202e"}) + "\n" + json.dumps(IN) + "\n", encoding="utf-8")
+    code, out, err = run(capsys, "--db", db, "import", str(source))
+    assert code == 1 and out.startswith("1 new messages") and f"{source}:1: rejected" in err
+    assert_safe(err)
+
+
+def test_a_line_longer_than_the_limit_is_not_read_whole(monkeypatch, db, capsys, tmp_path):
+    """The importer never holds more than the line limit of one line: the rest is skipped to its
+    newline and the next line is read as usual."""
+    from webcare_tui import bulk
+
+    monkeypatch.setattr(bulk, "LINE_LIMIT", 1_000)
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps(IN | {"text": "x" * 5_000}) + "\n" + json.dumps(IN | {"external_id": "2"}) + "\n")
+    code, out, err = run(capsys, "--db", db, "import", str(source))
+    assert code == 1 and out.startswith("1 new messages") and f"{source}:1: rejected" in err

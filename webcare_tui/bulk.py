@@ -27,13 +27,13 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import msgspec
 
 from webcare_tui.case_rules import ThreadingRules
 from webcare_tui.ingest import BATCH, IngestCounts, Threader, annotate, batches
-from webcare_tui.message_format import InvalidMessage, parse_message, read_jsonl
+from webcare_tui.message_format import LINE_LIMIT, InvalidMessage, parse_message, read_jsonl
 from webcare_tui.model import Message
 from webcare_tui.rules import Router
 from webcare_tui.store import Store, StoreError, store_trouble
@@ -53,7 +53,7 @@ def _messages(source: Source, name: str, result: ImportResult,
               on_reject: Callable[[str, int, str], None]) -> Iterator[Message]:
     if isinstance(source, (str, Path)):
         if str(source) == "-":
-            parsed: Iterable[tuple[int, Message | InvalidMessage]] = read_jsonl(sys.stdin.buffer)
+            parsed: Iterable[tuple[int, Message | InvalidMessage]] = read_jsonl(_bounded_lines(sys.stdin.buffer))
         else:
             parsed = read_jsonl(_lines(Path(source)))
     else:
@@ -68,7 +68,17 @@ def _messages(source: Source, name: str, result: ImportResult,
 
 def _lines(path: Path) -> Iterator[bytes]:
     with path.open("rb") as handle:
-        yield from handle
+        yield from _bounded_lines(handle)
+
+
+def _bounded_lines(handle: BinaryIO) -> Iterator[bytes]:
+    """The lines of `handle`, none read whole beyond `LINE_LIMIT` bytes: of a longer one, its first
+    `LINE_LIMIT + 1` bytes (which the parser rejects as too long), the rest skipped to its newline."""
+    while line := handle.readline(LINE_LIMIT + 1):
+        if len(line) > LINE_LIMIT and not line.endswith(b"\n"):
+            while (rest := handle.readline(LINE_LIMIT)) and not rest.endswith(b"\n"):
+                pass
+        yield line
 
 
 def _parse(item: dict[str, Any]) -> Message | InvalidMessage:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
-import json
 import logging
 import math
 import os
@@ -117,13 +116,14 @@ def _line(text: Any) -> str:
 
 
 def cmd_import(args: argparse.Namespace, config: Config, store: Store, out: TextIO) -> int:
-    def report(source: str, line: int, reason: str) -> None:
-        print(f"{source}:{line}: rejected: {reason}", file=sys.stderr)
+    def report(source: str, line: int, reason: str) -> None:  # the file's words: data, never terminal codes
+        print(clean(f"{source}:{line}: rejected: {reason}", single_line=True), file=sys.stderr)
 
     sources: list[Path | str] = [source if source == "-" else Path(source) for source in args.files]
-    for source in sources:
-        if source != "-" and not Path(source).is_file():
-            print(f"webcare: {source}: no such file", file=sys.stderr)
+    for source in sources:  # a file, or what reads as one: /dev/stdin, /dev/null, a pipe as from <(…)
+        problem = None if source == "-" else _unreadable(Path(source))
+        if problem:
+            print(clean(f"webcare: {source}: {problem}", single_line=True), file=sys.stderr)
             return 2
     from webcare_tui.runtime import router_for
 
@@ -132,7 +132,7 @@ def cmd_import(args: argparse.Namespace, config: Config, store: Store, out: Text
     def waiting(text: str) -> None:  # once, not for every slice that waits
         if text not in said:
             said.add(text)
-            print(f"webcare: {text}", file=sys.stderr)
+            print(clean(f"webcare: {text}", single_line=True), file=sys.stderr)
 
     result = import_jsonl(store, sources, config.threading, on_reject=report, router=router_for(config, store),
                           on_wait=waiting)
@@ -144,6 +144,17 @@ def cmd_import(args: argparse.Namespace, config: Config, store: Store, out: Text
         print(f"{result.new_messages} new messages, {result.duplicates} duplicates, "
               f"{result.rejected} rejected, {result.new_cases} new cases", file=out)
     return 1 if result.rejected else 0
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why `path` cannot be imported from, or None when it can be read (a file, a device, a pipe)."""
+    if path.is_dir():
+        return "is a folder, not a file"
+    if not path.exists():
+        return "no such file"
+    if not os.access(path, os.R_OK):
+        return "cannot be read (permission denied)"
+    return None
 
 
 def _case_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -308,7 +319,7 @@ def cmd_macro_apply(args: argparse.Namespace, config: Config, store: Store, out:
 
 
 def cmd_rules(args: argparse.Namespace, config: Config, store: Store, out: TextIO) -> int:
-    from webcare_tui.message_format import InvalidMessage, parse_message
+    from webcare_tui.message_format import InvalidMessage, parse_line
     from webcare_tui.runtime import rule_book
 
     book = rule_book(config)
@@ -325,8 +336,8 @@ def cmd_rules(args: argparse.Namespace, config: Config, store: Store, out: TextI
     else:
         source = Path(args.message).read_text(encoding="utf-8")
     try:
-        message = parse_message(json.loads(source))
-    except (ValueError, InvalidMessage) as error:
+        message = parse_line(source)  # as the importer judges a line: nesting and sizes bounded
+    except InvalidMessage as error:
         print(f"webcare: not a message in the JSON Lines format: {_line(error)}", file=sys.stderr)
         return 2
     fired = book.firing(message, message.author_type or "customer", message.author_followers)
