@@ -199,3 +199,65 @@ def test_two_key_sequences_load_and_a_key_cannot_also_start_one(tmp_path):
     assert macros.by_name("Outage").key == "i e"
     assert any("key 'i e' starts with 'i', which is 'Info'" in error for error in macros.errors), macros.errors
     assert any(":11:" in error and "'i e x' is not a key" in error for error in macros.errors), macros.errors
+
+
+@pytest.mark.parametrize(("text", "line"), [
+    ('macro = "x"\n', 1),
+    ('macro = ["x"]\n', 1),
+    ('macro = 5\n', 1),
+    ('# one macro, written as a plain table\n[macro]\nname = "Solo"\nstatus = "closed"\n', 2),
+    ('[[macro]]\nname = "Goed"\nstatus = "closed"\n\nmacro = 1\n', None),  # TOML: defined twice
+])
+def test_a_file_that_holds_no_macro_tables_is_one_plain_error(tmp_path, capsys, monkeypatch, text, line):
+    folder = write(tmp_path / "m", "a.toml", text)
+    macros = load_macros([folder])
+    assert macros.macros == [] and len(macros.errors) == 1
+    path = folder / "a.toml"
+    assert macros.errors[0].startswith(f"{path}:{line}: give each macro as its own [[macro]] table" if line
+                                       else f"{path}:")
+    monkeypatch.setenv("WEBCARE_CONFIG", str(tmp_path / "none.toml"))
+    assert main(["--db", str(tmp_path / "db"), "macros", "check", str(folder)]) == 1
+    assert capsys.readouterr().err == macros.errors[0] + "\n"
+
+
+def test_an_empty_reply_or_memo_is_refused_when_the_file_loads(tmp_path):
+    folder = write(tmp_path / "m", "a.toml", """\
+[[macro]]
+name = "Leeg antwoord"
+reply = "   "
+status = "pending"
+
+[[macro]]
+name = "Lege memo"
+memo = ""
+labels_add = ["Vraag"]
+
+[[macro]]
+name = "Niets"
+like = false
+labels_add = []
+
+[[macro]]
+name = "Goed"
+reply = "Dank je!"
+""")
+    macros = load_macros([folder])
+    a = folder / "a.toml"
+    assert [m.name for m in macros.macros] == ["Goed"]
+    assert f"{a}:3: macro 'Leeg antwoord': reply is empty; give it some text or leave it out" in macros.errors
+    assert f"{a}:8: macro 'Lege memo': memo is empty; give it some text or leave it out" in macros.errors
+    assert any(e.startswith(f"{a}:12: macro 'Niets': does nothing") for e in macros.errors), macros.errors
+
+
+def test_a_macro_folder_that_is_not_there_is_an_error(tmp_path, capsys, monkeypatch):
+    macros = load_macros([tmp_path / "nowhere", EXAMPLES])
+    assert macros.errors == [f"{tmp_path / 'nowhere'}: there is no such folder; no macros were read from it"]
+    assert macros.by_name("Hypotheken") is not None  # the other folders still load
+    monkeypatch.setenv("WEBCARE_CONFIG", str(tmp_path / "none.toml"))
+    assert main(["--db", str(tmp_path / "db"), "macros", "check", str(tmp_path / "nowhere")]) == 1
+    assert "there is no such folder" in capsys.readouterr().err
+
+
+def test_a_macro_file_with_a_byte_order_mark_loads(tmp_path):
+    (tmp_path / "a.toml").write_bytes(b'\xef\xbb\xbf[[macro]]\nname = "Bom"\nstatus = "closed"\n')
+    assert [m.name for m in load_macros([tmp_path]).macros] == ["Bom"]

@@ -28,7 +28,7 @@ from webcare_tui.cases import CaseError, CaseService, case_actions_of
 from webcare_tui.config import Config, append_view, config_path
 from webcare_tui.connectors.base import Connector
 from webcare_tui.kpi import settings_from_config
-from webcare_tui.macro_runner import DEFAULT_GRACE, Applied, MacroError, MacroRunner
+from webcare_tui.macro_runner import Applied, MacroError, MacroRunner
 from webcare_tui.macros import load_macros
 from webcare_tui.outbox import Delivery, Outbox, OutboxWorker, ReplyError
 from webcare_tui.runtime import alert_settings, build_connectors, macro_folders, router_for, rule_book, team_agents
@@ -80,7 +80,7 @@ class WebcareApp(App):
         self.macro_conflicts = sorted({*inbox_conflicts, *case_conflicts})
         self._reported: set[str] = set()
         self.macro_runner = MacroRunner(store, self.cases, self.outbox, config.agent, blocks=config.raw.get("blocks", {}),
-                                        grace=int(config.raw.get("macros", {}).get("undo_grace", DEFAULT_GRACE)),
+                                        grace=config.undo_grace,
                                         clock=clock)
         self.last_applied: Applied | None = None
         self.rules = rule_book(config)

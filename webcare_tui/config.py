@@ -7,6 +7,7 @@ the file, the line and the key. Secrets never live here: they are in keyring.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -17,12 +18,19 @@ from typing import Any
 import platformdirs
 
 from webcare_tui.case_rules import ThreadingRules
+from webcare_tui.templates import TemplateError, variables_in
+from webcare_tui.toml_lines import line_of, table_starts
 
 APP = "webcare-tui"
 SECTIONS = {"agent", "team", "cases", "kpi", "account", "view", "keymap", "macros", "rules", "rule", "alerts",
             "demo", "blocks"}
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+TABLES = {"agent", "team", "cases", "kpi", "keymap", "macros", "rules", "alerts", "demo", "blocks"}  # [name]
+ARRAYS = {"account", "view", "rule"}  # [[name]], one table each
+_DURATION = re.compile(r"^\s*([0-9]{1,12})\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+MAX_DURATION = 3650 * 86_400  # ten years: far beyond any window, far within SQLite's integers
+MAX_UNDO_GRACE = 3600  # seconds a macro's reply may wait for an undo
+DEFAULT_UNDO_GRACE = 10  # seconds a macro's reply waits for an undo, unless [macros] undo_grace says otherwise
 
 
 SECRET_WORDS = ("token", "password", "secret", "api_key", "apikey")  # what an account option must never be
@@ -72,18 +80,30 @@ class Config:
     demo_seed: int = 7
     keymap: dict[str, str] = field(default_factory=dict)  # binding id → keys, e.g. "case.reply" → "r"
     keymap_where: dict[str, str] = field(default_factory=dict)  # binding id → "file:line: keymap.id", for errors
+    undo_grace: int = DEFAULT_UNDO_GRACE  # [macros] undo_grace: seconds a macro's reply and like wait for an undo
     raw: dict[str, Any] = field(default_factory=dict)  # sections later features read
     text: str = ""  # the file as read, for line numbers in later features' errors
 
 
 def parse_duration(value: Any, where: str) -> int:
-    """"30m", "7d", "2h" or a number of seconds → seconds."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    """"30m", "7d", "2h" or a number of seconds → seconds (at most ten years)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_DURATION:
         return value
     match = _DURATION.match(value) if isinstance(value, str) else None
-    if not match:
-        raise ConfigError(f"{where}: {value!r} is not a duration such as \"30m\", \"2h\" or \"7d\"")
+    if not match or int(match[1]) * _UNITS[match[2]] > MAX_DURATION:
+        raise ConfigError(f"{where}: {value!r} is not a duration such as \"30m\", \"2h\" or \"7d\" (at most ten years)")
     return int(match[1]) * _UNITS[match[2]]
+
+
+def _at_line(said: str) -> str:
+    """tomllib's "Invalid value (at line 3, column 7)" as ":3: Invalid value (column 7)"."""
+    match = re.fullmatch(r"(.*) \(at line (\d+), (column \d+)\)", said, flags=re.S)
+    return f":{match[2]}: {match[1]} ({match[3]})" if match else f": {said}"
+
+
+def _shown(key: str) -> str:
+    """A key as an error shows it: plain names as they are, anything else quoted (no raw control characters)."""
+    return key if re.fullmatch(r"[A-Za-z0-9_.\[\]-]+", key) else repr(key)
 
 
 class _Reader:
@@ -92,21 +112,64 @@ class _Reader:
     def __init__(self, path: Path, text: str) -> None:
         self.path, self.lines = path, text.splitlines()
 
-    def where(self, key: str, section: str | None = None) -> str:
-        inside = section is None
+    def line(self, key: str, section: str | None = None) -> int | None:
+        """The line of `key = …` in `[section]`, or of a top-level key or table (`section` None)."""
+        quoted = rf"[\"']?{re.escape(key)}[\"']?"
+        if section is None:
+            header, top = re.compile(rf"^\[\[?\s*{quoted}\s*[.\]]"), True
+            for number, line in enumerate(self.lines, start=1):
+                stripped = line.strip()
+                if header.match(stripped) or (top and re.match(rf"^{quoted}\s*[=.]", stripped)):
+                    return number
+                top = top and not stripped.startswith("[")  # below the first table only headers name it
+            return None
+        inside = False
         for number, line in enumerate(self.lines, start=1):
             stripped = line.strip()
-            if section is not None and stripped.startswith("["):
+            if stripped.startswith("["):
                 inside = stripped.strip("[]").strip() == section
                 if inside and key == section:
-                    return f"{self.path}:{number}: [{section}]"
-            elif inside and re.match(rf"^[\"']?{re.escape(key)}[\"']?\s*=", stripped):
-                return f"{self.path}:{number}: {section + '.' if section else ''}{key}"
-        return f"{self.path}: {section + '.' if section else ''}{key}"
+                    return number
+            elif inside and re.match(rf"^{quoted}\s*=", stripped):
+                return number
+        return None
+
+    def at(self, number: int | None, name: str) -> str:
+        return f"{self.path}:{number}: {_shown(name)}" if number else f"{self.path}: {_shown(name)}"
+
+    def where(self, key: str, section: str | None = None) -> str:
+        """"file:line: section.key" for a key of a table, or of the top level (`section` None)."""
+        if section is not None and key == section:
+            return self.at(self.line(key, section), f"[{section}]")
+        if section is None:
+            return self.at(self.line(key), key)
+        # not on a line of its own (`demo = { seed = 7 }`, `[kpi.targets]`): the line that opens its section
+        return self.at(self.line(key, section) or self.line(section.split(".")[0]), f"{section}.{key}")
+
+    def start(self, section: str, index: int) -> int | None:
+        """The line of the `index`th `[[section]]` header (0-based), if it is written as one."""
+        starts = table_starts(self.lines, section)
+        return starts[index] if index < len(starts) else None
+
+    def item(self, section: str, index: int, key: str | None = None) -> str:
+        """"file:line: section.key" in the `index`th `[[section]]` table (0-based)."""
+        start = self.start(section, index)
+        if start is None:  # written inline, `section = [{...}]`
+            return self.where(section)
+        return self.at(line_of(self.lines, start, key) if key else start, f"{section}.{key}" if key else section)
+
+    def mention(self, text: str, after: int | None) -> int | None:
+        """The first line from `after` on that holds `text` (an id inside an inline array of tables)."""
+        if after is None:
+            return None
+        return next((number for number in range(after, len(self.lines) + 1) if text in self.lines[number - 1]), after)
 
 
 def load_config(path: Path | None = None) -> Config:
     """Read and validate the config file; a missing file gives the defaults (demo mode).
+
+    Every key any part of the program reads is checked here for its type and range, so
+    what reads `Config.raw` later can take its values as they are.
 
     Raises:
         ConfigError: with file, line and key of the first problem.
@@ -118,58 +181,227 @@ def load_config(path: Path | None = None) -> Config:
         return Config()
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: cannot read the config file: {error}") from None
+    text = text.removeprefix("\ufeff")  # a byte-order mark some editors write
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: {error}") from None
+        raise ConfigError(f"{path}{_at_line(str(error))}") from None
+    except RecursionError:  # arrays nested thousands deep
+        raise ConfigError(f"{path}: arrays or tables nested too deep") from None
     reader = _Reader(path, text)
-    for key in data:
+    _plain_values(data, reader)
+    for key, value in data.items():
         if key not in SECTIONS:
             raise ConfigError(f"{reader.where(key)}: unknown setting {key!r} (known: {', '.join(sorted(SECTIONS))})")
+        if key in TABLES and not isinstance(value, dict):
+            raise ConfigError(f"{reader.where(key)}: [{key}] must be a table: a [{key}] line with its keys below it")
+        if key in ARRAYS and not (isinstance(value, list) and all(isinstance(item, dict) for item in value)):
+            raise ConfigError(f"{reader.where(key)}: give each {key} as its own [[{key}]] table")
     agent = _agent(data.get("agent", {}), reader)
     cases = data.get("cases", {})
+    _known(cases, {"reopen_window", "auto_close_after"}, "cases", reader)
     threading = ThreadingRules(
         reopen_window=parse_duration(cases.get("reopen_window", "7d"), reader.where("reopen_window", "cases")),
         auto_close_after=parse_duration(cases.get("auto_close_after", "7d"), reader.where("auto_close_after", "cases")),
     )
-    accounts = []
-    for entry in data.get("account", []):
-        name, platform = entry.get("name"), entry.get("platform")
-        if not isinstance(name, str) or not isinstance(platform, str):
-            raise ConfigError(f"{reader.where('account', 'account')}: every [[account]] needs a name and a platform")
-        for secret in entry:
-            if is_secret_key(secret):
-                raise ConfigError(
-                    f"{reader.where(secret, 'account')}: secrets do not belong in the config file;"
-                    f" run `webcare accounts add {platform} {name}` to keep it in the keyring"
-                )
-        options = {k: v for k, v in entry.items() if k not in ("name", "platform")}
-        accounts.append(Account(name, platform, options))
-    team = data.get("team", {}).get("agents", [])
-    demo_seed = data.get("demo", {}).get("seed", 7)
+    accounts = _accounts(data.get("account", []), reader)
+    team = _team(data.get("team", {}), reader)
+    demo = data.get("demo", {})
+    _known(demo, {"seed"}, "demo", reader)
+    demo_seed = demo.get("seed", 7)
+    if isinstance(demo_seed, bool) or not isinstance(demo_seed, int):
+        raise ConfigError(f"{reader.where('seed', 'demo')}: seed is a whole number, e.g. 7")
     keymap = data.get("keymap", {})
     for action, keys in keymap.items():
         if not isinstance(keys, str) or not keys.strip():
             raise ConfigError(f"{reader.where(action, 'keymap')}: give the keys as text, e.g. \"r\" or \"ctrl+r,f5\"")
     keymap_where = {action: reader.where(action, "keymap") for action in keymap}
+    _views(data.get("view", []), reader)
+    _rules(data.get("rule", []), reader)
+    _blocks(data.get("blocks", {}), reader)
+    undo_grace = _macros(data.get("macros", {}), reader)
+    _later_sections(data, reader)
     return Config(path=path, agent=agent, team=tuple(team), threading=threading,
-                  accounts=tuple(accounts), demo_seed=demo_seed, keymap=keymap, keymap_where=keymap_where, raw=data,
-                  text=text)
+                  accounts=tuple(accounts), demo_seed=demo_seed, keymap=keymap, keymap_where=keymap_where,
+                  undo_grace=undo_grace, raw=data, text=text)
+
+
+def _known(section: dict[str, Any], known: set[str], name: str, reader: _Reader) -> None:
+    for key in section:
+        if key not in known:
+            raise ConfigError(f"{reader.where(key, name)}: unknown key (known: {', '.join(sorted(known))})")
+
+
+def _text(value: Any, where: str, what: str) -> str:
+    """`value` if it is text with something in it, else a ConfigError: "`what` is …"."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: {what}")
+    return value
 
 
 def _agent(section: dict[str, Any], reader: _Reader) -> Agent:
-    known = {"id", "name", "initials", "signature"}
-    for key in section:
-        if key not in known:
-            raise ConfigError(f"{reader.where(key, 'agent')}: unknown key (known: {', '.join(sorted(known))})")
-    name = section.get("name", section.get("id", "Agent"))
-    initials = section.get("initials") or "".join(part[0] for part in name.split()[:2]).upper()
+    _known(section, {"id", "name", "initials", "signature"}, "agent", reader)
+    agent_id = _text(section.get("id", "agent"), reader.where("id", "agent"), "id is text, e.g. \"tim\"")
+    name = _text(section.get("name", section.get("id", "Agent")), reader.where("name", "agent"),
+                 "name is text, e.g. \"Tim Ruiter\"")
+    initials = section.get("initials", "".join(part[0] for part in name.split()[:2]).upper())
+    if not isinstance(initials, str):
+        raise ConfigError(f"{reader.where('initials', 'agent')}: initials are text, e.g. \"TR\"")
     signature = section.get("signature", {})
     if isinstance(signature, str):
         signature = {"default": signature}
     if not isinstance(signature, dict) or not all(isinstance(v, str) for v in signature.values()):
         raise ConfigError(f"{reader.where('signature', 'agent')}: signature must be text or a table of texts per platform")
-    return Agent(id=section.get("id", "agent"), name=name, initials=initials, signature=signature or {})
+    return Agent(id=agent_id, name=name, initials=initials, signature=signature or {})
+
+
+def _accounts(entries: list[dict[str, Any]], reader: _Reader) -> list[Account]:
+    accounts: list[Account] = []
+    for index, entry in enumerate(entries):
+        name, platform = entry.get("name"), entry.get("platform")
+        if not isinstance(name, str) or not name.strip() or not isinstance(platform, str) or not platform.strip():
+            key = "platform" if isinstance(name, str) and name.strip() else "name"
+            raise ConfigError(f"{reader.item('account', index, key)}: every [[account]] needs a name and a platform,"
+                              " both text")
+        for secret in entry:
+            if is_secret_key(secret):
+                raise ConfigError(
+                    f"{reader.item('account', index, secret)}: secrets do not belong in the config file;"
+                    f" run `webcare accounts add {platform} {name}` to keep it in the keyring"
+                )
+        earlier = next((i for i, other in enumerate(accounts) if other.name == name), None)
+        if earlier is not None:
+            line = reader.start("account", earlier)
+            raise ConfigError(f"{reader.item('account', index, 'name')}: there is already an account {name!r}"
+                              + (f" (line {line})" if line else "") + "; give each its own name")
+        options = {k: v for k, v in entry.items() if k not in ("name", "platform")}
+        accounts.append(Account(name, platform, options))
+    return accounts
+
+
+_TEAM_KEYS = {"id", "name", "team", "role", "hours", "needs_approval"}
+
+
+def _team(section: dict[str, Any], reader: _Reader) -> list[dict[str, Any]]:
+    """`[team] agents`: each a table with a unique text id; hours are read (and checked) with the KPIs."""
+    _known(section, {"agents"}, "team", reader)
+    agents = section.get("agents", [])
+    where = reader.where("agents", "team")
+    if not isinstance(agents, list) or not all(isinstance(entry, dict) for entry in agents):
+        raise ConfigError(f"{where}: agents is a list of tables, e.g. [{{ id = \"jeroen\", name = \"Jeroen\" }}]")
+    seen: set[str] = set()
+    for number, entry in enumerate(agents, start=1):
+        who = _text(entry.get("id"), where, f"agent {number} needs an id as text, e.g. id = \"jeroen\"")
+        here = reader.at(reader.mention(f'"{who}"', reader.line("agents", "team")), "team.agents")
+        here += f": agent {who!r}"
+        for key, value in entry.items():
+            if key not in _TEAM_KEYS:
+                raise ConfigError(f"{here}: unknown key {key!r} (known: {', '.join(sorted(_TEAM_KEYS))})")
+            if key in ("name", "team", "hours") and not isinstance(value, str):
+                raise ConfigError(f"{here}: {key} is text")
+        if "role" in entry and entry["role"] != "lead":
+            raise ConfigError(f"{here}: role is \"lead\" or left out, not {entry['role']!r}")
+        if not isinstance(entry.get("needs_approval", False), bool):
+            raise ConfigError(f"{here}: needs_approval is true or false")
+        if who in seen:
+            raise ConfigError(f"{here}: {who!r} is in the team twice")
+        seen.add(who)
+    return agents
+
+
+def _views(entries: list[dict[str, Any]], reader: _Reader) -> None:
+    for index, entry in enumerate(entries):
+        for key in entry:
+            if key not in ("name", "query", "key"):
+                raise ConfigError(f"{reader.item('view', index, key)}: unknown key (known: key, name, query)")
+        for key, example in (("name", "Storingen"), ("query", "label:storing !assigned")):
+            _text(entry.get(key), reader.item("view", index, key if key in entry else None),
+                  f"every [[view]] needs a {key} as text, e.g. {key} = \"{example}\"")
+        if not isinstance(entry.get("key", ""), str):
+            raise ConfigError(f"{reader.item('view', index, 'key')}: key is text, e.g. key = \"6\"")
+
+
+def _rules(entries: list[dict[str, Any]], reader: _Reader) -> None:
+    """The [[rule]] keys `rules.load_rules` takes without checking their type; it reports every other
+    problem of a rule itself, rule by rule (`webcare rules check`)."""
+    for index, entry in enumerate(entries):
+        for key in ("set", "assign", "assign_team"):
+            if key in entry and not isinstance(entry[key], str):
+                raise ConfigError(f"{reader.item('rule', index, key)}: {key} is text, e.g. {key} = \"hypotheken\"")
+
+
+def _blocks(section: dict[str, Any], reader: _Reader) -> None:
+    for name, block in section.items():
+        where = reader.where(name, "blocks")
+        _text(block, where, "a text block is text, e.g. storing = \"Hoi {author.first_name}, …\"")
+        try:
+            variables_in(block)
+        except TemplateError as error:
+            raise ConfigError(f"{where}: {error}") from None
+
+
+def _macros(section: dict[str, Any], reader: _Reader) -> int:
+    """Check `[macros]`; returns the undo grace in seconds. A `dir` that is not there is the macros' problem
+    to report (the agent's own macros still load), not a reason to refuse the whole file."""
+    _known(section, {"dir", "undo_grace"}, "macros", reader)
+    if "dir" in section:
+        folder = _text(section["dir"], reader.where("dir", "macros"), "dir is a folder, e.g. \"~/team/webcare-macros\"")
+        if not folder.isprintable():  # it is shown in the macros' errors
+            raise ConfigError(f"{reader.where('dir', 'macros')}: {folder!r} has control or invisible characters")
+    grace = section.get("undo_grace", DEFAULT_UNDO_GRACE)
+    if isinstance(grace, bool) or not isinstance(grace, int) or not 0 <= grace <= MAX_UNDO_GRACE:
+        raise ConfigError(f"{reader.where('undo_grace', 'macros')}: undo_grace is a number of seconds"
+                          f" from 0 to {MAX_UNDO_GRACE}, e.g. 10, not {grace!r}")
+    return grace
+
+
+_MAX_NESTING = 16
+_INT64 = 2**63
+
+
+def _plain_values(data: dict[str, Any], reader: _Reader) -> None:
+    """No value anywhere that a reader further on could choke on: whole numbers within SQLite's
+    integers, no nan or inf, no tables nested deeper than any setting needs, keys that print as they are."""
+
+    def walk(value: Any, trail: tuple[str, ...], depth: int = 0) -> None:
+        if depth > _MAX_NESTING:
+            raise ConfigError(f"{place(trail)}: nested deeper than {_MAX_NESTING} levels")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not key.isprintable():  # an escape sequence or a bidi control would reach the terminal
+                    raise ConfigError(f"{place((*trail, key))}: a key with control or invisible characters")
+                walk(item, (*trail, key), depth + 1)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item, trail, depth + 1)
+        elif isinstance(value, int) and not isinstance(value, bool) and not -_INT64 <= value < _INT64:
+            raise ConfigError(f"{place(trail)}: {value} is too large a number")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{place(trail)}: {value} is not a number this setting can use")
+
+    def place(trail: tuple[str, ...]) -> str:
+        return reader.where(trail[-1], ".".join(trail[:-1]) or None)
+
+    walk(data, ())
+
+
+# [alerts] numbers: AlertSettings checks their type; these are the ranges its queries can take
+_ALERT_RANGES = {"audience_followers": (0, _INT64 - 1), "spike_min": (1, 1_000_000), "spike_days": (1, 365),
+                 "spike_factor": (1, 1_000), "negative_below": (-1, 1)}
+
+
+def _later_sections(data: dict[str, Any], reader: _Reader) -> None:
+    """`[kpi]` and `[alerts]` through their own readers, so a mistake there stops the file here too.
+    (`[rules]` and `[[rule]]` are reported rule by rule by `rules.load_rules`, which never raises.)"""
+    from webcare_tui.alerts import AlertSettings
+    from webcare_tui.kpi import settings_from_config
+
+    settings_from_config(data, str(reader.path))
+    alerts = data.get("alerts", {})
+    AlertSettings.from_config(alerts, lambda key: reader.where(key, "alerts"))
+    for key, (low, high) in _ALERT_RANGES.items():
+        if key in alerts and not low <= alerts[key] <= high:
+            raise ConfigError(f"{reader.where(key, 'alerts')}: {key} is from {low} to {high}, not {alerts[key]!r}")
 
 
 def _toml_string(text: str) -> str:

@@ -19,13 +19,13 @@ from typing import Any
 
 from webcare_tui.case_rules import Event
 from webcare_tui.cases import CaseError, CaseService
-from webcare_tui.config import Agent
+from webcare_tui.config import DEFAULT_UNDO_GRACE, Agent
 from webcare_tui.macros import Macro
 from webcare_tui.outbox import Outbox, ReplyError, signature_for, signed
 from webcare_tui.store import CASE_FIELDS, Store, StoreError, case_row, changed_columns
 from webcare_tui.templates import TemplateError, case_values, render
 
-DEFAULT_GRACE = 10
+DEFAULT_GRACE = DEFAULT_UNDO_GRACE  # seconds; the config's [macros] undo_grace
 
 
 class MacroError(ValueError):

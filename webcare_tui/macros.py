@@ -32,6 +32,7 @@ ACTIONS = ("assign", "unassign", "labels_add", "labels_remove", "memo", "reply",
 FIELDS = ("name", "key", "scope", "description", "ask", *ACTIONS)
 STATUSES = ("open", "pending", "closed")
 _ONE_KEY = r"((ctrl|shift|alt)\+)*([a-z0-9]|f[0-9]{1,2}|[A-Z])"
+WHAT_A_MACRO_IS = "give each macro as its own [[macro]] table, with name = \"…\" and its actions below it"
 _KEY = re.compile(rf"^{_ONE_KEY}( {_ONE_KEY})?$")  # one key, or a two-key sequence such as "g h"
 
 
@@ -93,7 +94,14 @@ def load_macros(folders: list[Path], *, agents: set[str] | None = None, blocks: 
     result = MacroSet()
     by_name: dict[str, Macro] = {}
     for folder in folders:
-        if not folder.is_dir():
+        try:
+            is_dir, exists = folder.is_dir(), folder.exists()
+        except (OSError, ValueError) as error:  # a name too long for the file system
+            result.errors.append(f"{folder}: cannot read the macro folder: {error}")
+            continue
+        if not is_dir:
+            result.errors.append(f"{folder}: {'not a folder' if exists else 'there is no such folder'};"
+                                 " no macros were read from it")
             continue
         for path in sorted(folder.glob("*.toml")):
             for macro in _load_file(path, result.errors, agents, blocks or {}):
@@ -122,10 +130,13 @@ def load_macros(folders: list[Path], *, agents: set[str] | None = None, blocks: 
 
 def _load_file(path: Path, errors: list[str], agents: set[str] | None, blocks: dict[str, str]) -> list[Macro]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8").removeprefix("\ufeff")  # a byte-order mark some editors write
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         errors.append(f"{path}: {error}")
+        return []
+    except RecursionError:
+        errors.append(f"{path}: arrays or tables nested too deep")
         return []
     except (OSError, UnicodeDecodeError) as error:
         errors.append(f"{path}: cannot read: {error}")
@@ -135,9 +146,18 @@ def _load_file(path: Path, errors: list[str], agents: set[str] | None, blocks: d
     unknown_top = [key for key in data if key != "macro"]
     for key in unknown_top:
         errors.append(f"{path}:{line_of(lines, 1, key)}: unknown setting {key!r}; macros are [[macro]] tables")
+    tables = data.get("macro", [])
+    written = next((n for n, line in enumerate(lines, 1) if re.match(r"^\[\s*macro\s*[\].]", line.strip())),
+                   line_of(lines, 1, "macro"))  # `[macro]` or `macro = …`
+    if not isinstance(tables, list):
+        errors.append(f"{path}:{written}: {WHAT_A_MACRO_IS}")
+        return []
     loaded = []
-    for index, table in enumerate(data.get("macro", [])):
-        start = starts[index] if index < len(starts) else 1
+    for index, table in enumerate(tables):
+        start = starts[index] if index < len(starts) else written
+        if not isinstance(table, dict):
+            errors.append(f"{path}:{start}: {WHAT_A_MACRO_IS}")
+            continue
         problems: list[str] = []
 
         def problem(key: str, message: str, problems: list[str] = problems, start: int = start) -> None:
@@ -164,6 +184,9 @@ def _build(table: dict[str, Any], problem, agents: set[str] | None, blocks: dict
         value = table.get(key)
         if value is not None and not isinstance(value, str):
             problem(key, f"{label}: {key} must be text")
+            return None
+        if value is not None and not value.strip() and key != "description":
+            problem(key, f"{label}: {key} is empty; give it some text or leave it out")
             return None
         return value
 
@@ -221,7 +244,8 @@ def _build(table: dict[str, Any], problem, agents: set[str] | None, blocks: dict
     unassign, like, request_approval = flag("unassign"), flag("like"), flag("request_approval")
     if assign and unassign:
         problem("unassign", f"{label}: assign and unassign together")
-    actions = [a for a in ACTIONS if a in table and a != "visibility"]
+    actions = [a for a in ACTIONS if a != "visibility" and table.get(a) not in (None, "", [], ())
+               and table.get(a) is not False]
     if not actions:
         problem("name", f"{label}: does nothing (give at least one of {', '.join(ACTIONS)})")
     return Macro(

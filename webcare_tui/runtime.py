@@ -64,13 +64,21 @@ EXAMPLE_MACROS = Path(__file__).parent.parent / "macros"  # the repository's exa
 def macro_folders(config: Config) -> list[Path]:
     """Where macros are read from, later folders winning: the team's shared folder
     (`[macros] dir`, e.g. a git checkout) and the agent's own folder in the config dir.
-    With neither, the repository's examples, so the demo has macros to try."""
+    With neither, the repository's examples, so the demo has macros to try.
+    With a `dir` that is not there, `load_macros` says so (the agent's own macros still load)."""
     own = Path(platformdirs.user_config_dir(APP)) / "macros"
-    team = config.raw.get("macros", {}).get("dir")
-    folders = [Path(team).expanduser()] if team else []
+    team = config.raw.get("macros", {}).get("dir")  # text: load_config checked it
+    folders = [_expanded(Path(team))] if team else []
     if own.is_dir():
         folders.append(own)
-    return folders or [EXAMPLE_MACROS]
+    return folders or ([EXAMPLE_MACROS] if EXAMPLE_MACROS.is_dir() else [])
+
+
+def _expanded(path: Path) -> Path:
+    try:
+        return path.expanduser()
+    except RuntimeError:  # "~someone" without a home: load_macros says the folder is not there
+        return path
 
 
 def team_agents(config: Config) -> set[str]:
