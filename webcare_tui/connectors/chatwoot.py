@@ -13,19 +13,33 @@ Account options (never secrets; the token is in the keyring):
     agents: Chatwoot agents by id (or e-mail) → our agent ids, e.g. {"12" = "jeroen"}; an
         agent not listed shows as "chatwoot:12". Assigning to one of ours needs their id here.
     inbox_ids: only conversations of these inboxes (default: every inbox the token sees).
-    initial_pages: conversation pages (25 each) read on the first sync (default 2).
+    initial_pages: conversation pages (the server's page size, 25 by default) read on the first sync (default 2).
     max_pages: conversation pages read per fetch later on (default 8); more continue at once.
 
 What Chatwoot documents and this follows: `message_type` is an integer in responses
 (0 incoming, 1 outgoing, 2 activity, 3 template); activity messages (status and
 assignment notices) are not messages to us, their effect arrives as case state.
-Private notes are internal (our memos), never customer messages. A conversation
-list page holds 25, newest activity first, with `meta` counts; messages page by
-`after`/`before` message ids (100 after an id, else the latest 20). Posting labels
-replaces the whole set, so labels are read, merged and written back. `can_reply`
-false means the channel's reply window closed (WhatsApp's 24 hours): a reply is
-refused with that reason rather than sent to fail. Chatwoot takes no idempotency
-key, so `find_sent` looks for our message among the conversation's latest ones.
+Private notes are internal: never customer messages, they arrive as memos
+(`ChatwootFetchResult.memos`). A message's `status` "failed" (the channel refused it,
+the reason in `content_attributes.external_error`) is not a message said to the
+customer: it is reported (`ChatwootFetchResult.failed_sends`), and refused by
+`send_reply` and `find_sent`. Posting labels replaces the whole set, so labels are
+read, merged and written back. `can_reply` false means the channel's reply window
+closed (WhatsApp's 24 hours): a reply is refused with that reason rather than sent
+to fail. Chatwoot's `pending` is a conversation no agent picked up yet (a bot has
+it): our `new`.
+
+What the swagger leaves open, and how this copes: the conversation list's page size
+(the server's CONVERSATION_RESULTS_PER_PAGE, 25 by default) and its order (Chatwoot's
+source sorts by last activity, newest first). A walk ends at an empty page or once
+`meta.all_count` conversations were listed, never at a short page. It stops early at
+a conversation older than the last sync only while the listing has been newest first;
+once it was seen out of that order, every sync walks the whole list. Messages page
+by `after` message ids (Chatwoot's MessageFinder: 100 after an id, else the latest 20).
+
+Chatwoot takes no idempotency key, so `find_sent` looks for our message among the
+conversation's messages after the one answered (`after`), page by page: an earlier
+identical reply is not ours, and any number of newer messages cannot hide it.
 
 The cursor (JSON) holds the newest conversation activity seen (`since`) and a floor
 of message ids (`after`). The floor lags one sync behind the newest id seen, so a
@@ -40,6 +54,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -57,16 +72,64 @@ from webcare_tui.connectors.base import (
 )
 from webcare_tui.connectors.http import HttpApi
 from webcare_tui.model import Message
+from webcare_tui.platforms import MAX_REPLY_LENGTH, weighted_length
 
-PAGE_SIZE = 25  # conversations per list page (Chatwoot's fixed page size)
 AFTER_LIMIT = 100  # messages Chatwoot returns after an id
 MAX_MESSAGE_PAGES = 20  # per conversation and fetch, so one flood cannot stall the sync
+MAX_LOOKUP_PAGES = 50  # pages of 100 `find_sent` reads after the message answered before it gives up
 INCOMING, OUTGOING, ACTIVITY, TEMPLATE = 0, 1, 2, 3
+KINDS = {"incoming": INCOMING, "outgoing": OUTGOING, "activity": ACTIVITY, "template": TEMPLATE}
 # Chatwoot's status → ours. "snoozed" without a time waits for the contact's next message,
-# which is what our pending means; Chatwoot's own "pending" is not yet picked up.
-FROM_STATUS = {"open": "open", "pending": "pending", "snoozed": "pending", "resolved": "closed"}
+# which is what our pending means; Chatwoot's own "pending" is not yet picked up by an agent: new.
+FROM_STATUS = {"open": "open", "pending": "new", "snoozed": "pending", "resolved": "closed"}
 TO_STATUS = {"new": "open", "open": "open", "pending": "snoozed", "closed": "resolved"}
 TWITTER = "Channel::TwitterProfile"
+X_LIMIT = MAX_REPLY_LENGTH["x"]
+
+
+@dataclass(frozen=True)
+class RemoteMemo:
+    """A private note in a Chatwoot conversation: a memo on its case (a teammate's, or ours come back).
+
+    `external_id` ("conversation_id:message_id") is the note's: ours carry the id `apply_case_action`
+    returned for the memo, so the one who takes them in can tell them from a teammate's.
+    """
+
+    thread: str  # the conversation, as RemoteCase.thread ("42:")
+    external_id: str
+    agent: str | None  # our agent id of its writer ("chatwoot:12" if unmapped); None: not an agent
+    text: str
+    created_at: int
+
+
+@dataclass(frozen=True)
+class DeliveryFailure:
+    """An outgoing message the channel refused (Chatwoot `status` "failed"): it never reached the customer."""
+
+    external_id: str  # as SentReply.external_id ("42:9501")
+    reason: str
+
+
+@dataclass
+class ChatwootFetchResult(FetchResult):
+    """A page of Chatwoot's: besides messages and case state, private notes and refused deliveries."""
+
+    memos: list[RemoteMemo] = field(default_factory=list)
+    failed_sends: list[DeliveryFailure] = field(default_factory=list)
+
+
+def _kind(item: dict[str, Any]) -> int | None:
+    """The message_type as Chatwoot's integer (older servers and webhooks spell it out)."""
+    kind = item.get("message_type")
+    return KINDS.get(kind) if isinstance(kind, str) else _int(kind)
+
+
+def _failure_reason(item: dict[str, Any]) -> str | None:
+    """Why Chatwoot could not deliver this message of ours, or None when it did not fail."""
+    if item.get("status") != "failed":
+        return None
+    error = _object(item.get("content_attributes")).get("external_error")
+    return f"{error}" if error else "no reason given"
 
 
 def _int(value: Any) -> int | None:
@@ -194,16 +257,17 @@ class ChatwootConnector(Connector):
         """A Chatwoot message as ours; a str says why it was skipped; None: not a message to us."""
         if not isinstance(item, dict):
             return f"{conversation_id}:?: not an object"
-        message_id, created_at, kind = _int(item.get("id")), _int(item.get("created_at")), item.get("message_type")
+        message_id, created_at = _int(item.get("id")), _int(item.get("created_at"))
         ref = f"{conversation_id}:{message_id if message_id is not None else '?'}"
         if message_id is None or created_at is None:
             return f"{ref}: no id or created_at"
-        if isinstance(kind, str):  # older servers and webhooks spell it out
-            kind = {"incoming": INCOMING, "outgoing": OUTGOING, "activity": ACTIVITY, "template": TEMPLATE}.get(kind)
+        kind = _kind(item)
         if kind == ACTIVITY or item.get("private") is True:
-            return None  # a status notice, or an internal note: not said to or by the customer
+            return None  # a status notice, or an internal note (a memo, see `_memo`): not said to the customer
         if kind not in (INCOMING, OUTGOING, TEMPLATE):
             return f"{ref}: message_type {item.get('message_type')!r} is not one we read"
+        if kind != INCOMING and (reason := _failure_reason(item)) is not None:
+            return f"{ref}: not delivered ({reason})"  # refused by the channel: never said to the customer
         attributes = _object(item.get("content_attributes"))
         if attributes.get("deleted"):
             return f"{ref}: deleted"
@@ -238,7 +302,28 @@ class ChatwootConnector(Connector):
             url=self._url(conversation_id),
         )
 
-    async def fetch(self, cursor: str | None) -> FetchResult:
+    def _memo(self, item: Any, conversation_id: int) -> RemoteMemo | None:
+        """A private note as a memo; None when the item is not one (or has no text to keep)."""
+        if not isinstance(item, dict) or item.get("private") is not True or _kind(item) == ACTIVITY:
+            return None
+        message_id, created_at, text = _int(item.get("id")), _int(item.get("created_at")), item.get("content")
+        if message_id is None or created_at is None or not isinstance(text, str) or not text.strip():
+            return None
+        sender = _object(item.get("sender"))
+        agent = self._agent(sender) if sender.get("type") == "user" else None
+        return RemoteMemo(f"{conversation_id}:", f"{conversation_id}:{message_id}", agent, text, created_at)
+
+    @staticmethod
+    def _failure(item: Any, conversation_id: int) -> DeliveryFailure | None:
+        if not isinstance(item, dict) or item.get("private") is True or _kind(item) not in (OUTGOING, TEMPLATE):
+            return None
+        reason, message_id = _failure_reason(item), _int(item.get("id"))
+        if reason is None or message_id is None:
+            return None
+        return DeliveryFailure(f"{conversation_id}:{message_id}",
+                               f"Chatwoot could not deliver the message: {reason}")
+
+    async def fetch(self, cursor: str | None) -> ChatwootFetchResult:
         try:
             state = json.loads(cursor) if cursor else {}
         except ValueError:
@@ -246,48 +331,79 @@ class ChatwootConnector(Connector):
         state = state if isinstance(state, dict) else {}
         since, after, seen = state.get("since"), state.get("after"), state.get("seen")
         page, top, newest = state.get("page", 1), state.get("top", since), state.get("newest", seen)
+        # the walk so far: conversations listed, the last one's activity, and whether the list was ever
+        # seen out of newest-first order (kept across syncs: then every sync walks the whole list)
+        walked, last, unordered = state.get("walked", 0), state.get("last"), bool(state.get("unordered"))
         budget = self.initial_pages if since is None else self.max_pages
-        messages: list[Message] = []
-        remote: list[RemoteCase] = []
-        skipped: list[str] = []
+        result = ChatwootFetchResult([], None)
+        older_seen = False  # a conversation older than the last sync: the walk may stop after this page
         done = False
         for _ in range(budget):
             conversations, total = await self._conversation_page(page)
+            page += 1
+            if not conversations:
+                done = True  # past the last page
+                break
             for conversation in conversations:
+                walked += 1
                 conversation_id = _int(conversation.get("id")) if isinstance(conversation, dict) else None
                 activity = _int(conversation.get("last_activity_at")) if conversation_id is not None else None
                 if conversation_id is None or activity is None:
-                    skipped.append(f"conversation {conversation_id or '?'}: no id or last_activity_at")
+                    result.skipped.append(f"conversation {conversation_id or '?'}: no id or last_activity_at")
                     continue
+                if last is not None and activity > last:
+                    unordered = True  # not newest first: an older one listed earlier says nothing of the rest
+                last = activity
                 if since is not None and activity < since:
-                    done = True  # newest activity first: the rest is older than the last sync
-                    break
+                    older_seen = True
+                    continue  # no activity since the last sync: nothing new in it
                 top = max(top or 0, activity)
                 if self.inbox_ids is not None and _int(conversation.get("inbox_id")) not in self.inbox_ids:
                     continue
-                self._conversations[conversation_id] = {"can_reply": conversation.get("can_reply"),
-                                                        "channel": _object(conversation.get("meta")).get("channel")}
-                for item in await self._messages(conversation_id, after):
-                    parsed = self._message(item, conversation, conversation_id)
-                    item_id = _int(item.get("id")) if isinstance(item, dict) else None
-                    if item_id is not None:
-                        newest = max(newest or 0, item_id)
-                    if isinstance(parsed, Message):
-                        messages.append(parsed)
-                    elif parsed is not None:
-                        skipped.append(parsed)
-                remote.append(self._remote(conversation, conversation_id, activity))
-            page += 1
-            if done or len(conversations) < PAGE_SIZE or (total is not None and (page - 1) * PAGE_SIZE >= total):
+                read = await self._read_conversation(conversation, conversation_id, activity, after, result)
+                newest = newest if read is None else max(newest or 0, read)
+            if (older_seen and not unordered) or (total is not None and walked >= total):
                 done = True
                 break
-        messages.sort(key=lambda message: message.created_at)
+        result.messages.sort(key=lambda message: message.created_at)
         if done or since is None:  # a first sync reads a bounded history, not the whole account
             floor = seen if seen is not None else newest
-            next_state = {"since": top if top is not None else since, "after": floor, "seen": newest}
-            return FetchResult(messages, json.dumps(next_state), more=False, skipped=skipped, remote_cases=remote)
-        next_state = {"since": since, "after": after, "seen": seen, "page": page, "top": top, "newest": newest}
-        return FetchResult(messages, json.dumps(next_state), more=True, skipped=skipped, remote_cases=remote)
+            next_state: dict[str, Any] = {"since": top if top is not None else since, "after": floor, "seen": newest}
+            if unordered:
+                next_state["unordered"] = True
+            result.cursor, result.more = json.dumps(next_state), False
+            return result
+        next_state = {"since": since, "after": after, "seen": seen, "page": page, "top": top, "newest": newest,
+                      "walked": walked, "last": last, "unordered": unordered}
+        result.cursor, result.more = json.dumps(next_state), True
+        return result
+
+    async def _read_conversation(self, conversation: dict[str, Any], conversation_id: int, activity: int,
+                                 after: int | None, result: ChatwootFetchResult) -> int | None:
+        """Read one changed conversation's messages after `after` into `result`, with its case state.
+
+        Returns:
+            The newest message id read, None when there was none.
+        """
+        self._conversations[conversation_id] = {"can_reply": conversation.get("can_reply"),
+                                                "channel": _object(conversation.get("meta")).get("channel")}
+        newest: int | None = None
+        for item in await self._messages(conversation_id, after):
+            item_id = _int(item.get("id")) if isinstance(item, dict) else None
+            if item_id is not None:
+                newest = max(newest or 0, item_id)
+            if (memo := self._memo(item, conversation_id)) is not None:
+                result.memos.append(memo)
+                continue
+            if (failure := self._failure(item, conversation_id)) is not None:
+                result.failed_sends.append(failure)
+            parsed = self._message(item, conversation, conversation_id)
+            if isinstance(parsed, Message):
+                result.messages.append(parsed)
+            elif parsed is not None:
+                result.skipped.append(parsed)
+        result.remote_cases.append(self._remote(conversation, conversation_id, activity))
+        return newest
 
     # -- writing ---------------------------------------------------------------
 
@@ -308,6 +424,9 @@ class ChatwootConnector(Connector):
         message_id = _int(body.get("id")) if isinstance(body, dict) else None
         if message_id is None:
             raise ConnectorError("Chatwoot took the message but sent back no id", outcome_unknown=True)
+        if (reason := _failure_reason(body)) is not None:  # the channel refused it: it did not reach the customer
+            raise ConnectorError(f"Chatwoot could not deliver the message ({conversation_id}:{message_id}): {reason}",
+                                 retryable=False)
         created_at = _int(body.get("created_at")) or int(self.clock())
         return SentReply(f"{conversation_id}:{message_id}", created_at, self._url(conversation_id))
 
@@ -322,34 +441,60 @@ class ChatwootConnector(Connector):
             raise ConnectorError(f"the reply window of this {known.get('channel') or 'channel'} conversation has"
                                  " closed (Chatwoot: can_reply is false); the customer has to write first",
                                  retryable=False)
-        if known.get("channel") == TWITTER and len(reply.text) > 280:
-            raise ConnectorError(f"the reply has {len(reply.text)} characters; X allows 280", retryable=False)
+        if known.get("channel") == TWITTER and (length := weighted_length(reply.text)) > X_LIMIT:
+            raise ConnectorError(f"the reply counts {length} characters on X (links 23, emoji 2); X allows {X_LIMIT}",
+                                 retryable=False)
         # Chatwoot's "private" is an internal note: a reply is never one (a DM channel is private already).
         return self._sent(await self._post_message(conversation_id, reply.text, private=False), conversation_id)
 
-    async def _latest(self, conversation_id: int, *, private: bool, text: str) -> dict[str, Any] | None:
-        """Our message with this text among the conversation's latest, or None."""
-        body = await self.api.json("GET", self._path(f"/{conversation_id}/messages"))
-        payload = body.get("payload") if isinstance(body, dict) else None
-        if not isinstance(payload, list):
-            raise ConnectorError("Chatwoot sent messages without a payload list; cannot tell what was sent",
+    async def _find_ours(self, answered: str | None, *, private: bool, text: str) -> dict[str, Any] | None:
+        """Our message with this text after the message `answered`, or None when there is none.
+
+        Read page by page after the answered message's id (Chatwoot's `after`), so an identical
+        message written before it is not taken for ours and newer ones never hide it. A message
+        whose delivery failed counts only when no delivered one is found: then it raises.
+
+        Raises:
+            ConnectorError: it cannot be told (no message id to start after, or too many messages).
+        """
+        conversation_id = self._conversation_of(answered)
+        tail = (answered or "").partition(":")[2]
+        if not tail.isdigit():
+            raise ConnectorError(f"{answered!r} names no Chatwoot message to look after; cannot tell what was sent",
                                  retryable=False)
-        for item in reversed(payload):
-            if (isinstance(item, dict) and item.get("message_type") in (OUTGOING, "outgoing")
-                    and bool(item.get("private")) == private and (item.get("content") or "").strip() == text.strip()):
-                return item
+        after, failed = int(tail), None
+        for _ in range(MAX_LOOKUP_PAGES):
+            body = await self.api.json("GET", self._path(f"/{conversation_id}/messages"), params={"after": after})
+            payload = body.get("payload") if isinstance(body, dict) else None
+            if not isinstance(payload, list):
+                raise ConnectorError("Chatwoot sent messages without a payload list; cannot tell what was sent",
+                                     retryable=False)
+            for item in payload:
+                if (isinstance(item, dict) and _kind(item) == OUTGOING and bool(item.get("private")) == private
+                        and (item.get("content") or "").strip() == text.strip()):
+                    if _failure_reason(item) is None:
+                        return item
+                    failed = failed or item
+            ids = [i for i in (_int(item.get("id")) for item in payload if isinstance(item, dict)) if i is not None]
+            if not payload or not ids or max(ids) <= after:
+                break  # read to the end
+            after = max(ids)
+        else:
+            raise ConnectorError(f"more than {MAX_LOOKUP_PAGES * AFTER_LIMIT} messages follow {answered}; cannot tell"
+                                 " whether it was sent", retryable=False)
+        if failed is not None:
+            self._sent(failed, conversation_id)  # raises: the channel refused it
         return None
 
     async def find_sent(self, reply: OutgoingReply) -> SentReply | None:
         conversation_id = self._conversation_of(reply.in_reply_to)
-        found = await self._latest(conversation_id, private=False, text=reply.text)
+        found = await self._find_ours(reply.in_reply_to, private=False, text=reply.text)
         return None if found is None else self._sent(found, conversation_id)
 
     async def find_case_action(self, action: CaseAction) -> bool:
         if action.kind != "memo":
             return False  # labels, owner and status are set again: a repeat changes nothing
-        conversation_id = self._conversation_of(action.in_reply_to)
-        return await self._latest(conversation_id, private=True, text=action.value["text"]) is not None
+        return await self._find_ours(action.in_reply_to, private=True, text=action.value["text"]) is not None
 
     async def apply_case_action(self, action: CaseAction) -> str | None:
         conversation_id = self._conversation_of(action.in_reply_to)

@@ -1,0 +1,212 @@
+"""Issue 17, the Chatwoot connector: paging, private notes, "was this reply sent?", delivery failures, meaning.
+
+The fake server is the one of tests/test_connector_chatwoot.py (payloads built from the swagger's
+`conversation_list` and `message` schemas), varied where the swagger leaves Chatwoot free: the
+page size (the server's CONVERSATION_RESULTS_PER_PAGE), the list order, and a message's
+`status` "failed" with `content_attributes.external_error` (Chatwoot's Message model stores the
+channel's error there).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import httpx
+import pytest
+import respx
+from conftest import HOUR, T0
+from test_connector_chatwoot import PREFIX, Chatwoot, Team, action, make, reply
+
+from webcare_tui.connectors.base import ConnectorError
+from webcare_tui.macros import Macro
+
+
+class Server(Chatwoot):
+    """Chatwoot with a configurable page size and list order, and a channel that may refuse messages."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.page_size = 25
+        self.order = "last_activity_at_desc"
+        self.refuse: str | None = None  # the channel's error for every message sent from now on
+
+    def list_page(self, page: int, status: str) -> httpx.Response:
+        response = super().list_page(1, status)
+        body = response.json()
+        found = [c for c in self.conversations.values() if status == "all" or c["status"] == status]
+        if self.order == "id_desc":
+            found.sort(key=lambda c: -c["id"])
+        else:
+            found.sort(key=lambda c: -c["last_activity_at"])
+        body["data"]["payload"] = found[(page - 1) * self.page_size:page * self.page_size]
+        return httpx.Response(200, json=body)
+
+    def create_message(self, conversation: dict, body: dict) -> dict:
+        message = super().create_message(conversation, body)
+        if self.refuse is not None:
+            message["status"] = "failed"
+            message["content_attributes"] = {"external_error": self.refuse}
+        return message
+
+
+@pytest.fixture
+def server():
+    chatwoot = Server()
+    with respx.mock(assert_all_called=False) as mock:
+        mock.route(host="chat.example.com").mock(side_effect=chatwoot.handle)
+        yield chatwoot
+
+
+def conversations(server: Server, count: int) -> None:
+    template = server.conversations[43]
+    server.conversations = {}
+    for n in range(count):
+        conversation = copy.deepcopy(template) | {"id": 100 + n, "last_activity_at": T0 + n, "updated_at": T0 + n}
+        server.conversations[100 + n] = conversation
+        server.messages[100 + n] = [{**server.messages[43][0], "id": 20_000 + n, "conversation_id": 100 + n,
+                                     "created_at": T0 + n}]
+
+
+def outgoing(message_id: int, text: str, **fields) -> dict:
+    return {"id": message_id, "content": text, "inbox_id": 7, "conversation_id": 42, "message_type": 1,
+            "content_type": "text", "content_attributes": {}, "created_at": T0 + 200 + message_id % 100,
+            "private": False, "status": "sent", "sender": {"id": 12, "type": "user", "name": "Jeroen de Vries"}} | fields
+
+
+# -- paging: neither the page size nor the order is in the swagger --------------------------------------
+
+
+async def test_a_server_with_smaller_pages_is_read_to_the_end(server, http):
+    server.page_size = 10  # CONVERSATION_RESULTS_PER_PAGE=10
+    conversations(server, 30)
+    page = await make(http, initial_pages=5).fetch(None)
+    assert len(page.remote_cases) == 30 and len(page.messages) == 30
+    pages = [r.url.params["page"] for r in server.requests if r.url.path == PREFIX]
+    assert pages == ["1", "2", "3"]  # meta.all_count says when it is over: no empty page asked for
+
+
+async def test_a_list_not_newest_first_is_walked_past_an_older_conversation(server, http):
+    server.order = "id_desc"  # e.g. created_at desc: the first sync happens to be in activity order
+    conversations(server, 5)
+    connector = make(http)
+    first = await connector.fetch(None)
+    server.conversations[101]["last_activity_at"] = T0 + 2 * HOUR  # listed after older ones
+    server.messages[101].append({**server.messages[101][0], "id": 30_000, "content": "Nog steeds stuk",
+                                 "created_at": T0 + 2 * HOUR})
+    page = await connector.fetch(first.cursor)
+    assert "101:30000" in [m.external_id for m in page.messages]
+    assert page.more is False
+    later = await connector.fetch(page.cursor)  # now known to be unordered: every sync walks the whole list
+    assert later.more is False and json.loads(page.cursor)["unordered"] is True
+
+
+async def test_the_walk_ends_at_an_empty_page_without_counts(server, http):
+    server.page_size = 10
+    conversations(server, 20)
+    original = server.list_page
+
+    def no_meta(page: int, status: str) -> httpx.Response:
+        body = original(page, status).json()
+        body["data"].pop("meta")
+        return httpx.Response(200, json=body)
+
+    server.list_page = no_meta
+    page = await make(http, initial_pages=5).fetch(None)
+    assert len(page.remote_cases) == 20
+    assert [r.url.params["page"] for r in server.requests if r.url.path == PREFIX] == ["1", "2", "3"]
+
+
+# -- private notes arrive as memos ------------------------------------------------------------------------
+
+
+async def test_a_teammates_private_note_arrives_as_a_memo(server, http):
+    page = await make(http).fetch(None)
+    assert [(m.thread, m.external_id, m.agent, m.text, m.created_at) for m in page.memos] == [
+        ("42:", "42:9004", "jeroen", "Klant is al bekend bij ons", T0 + 130)]
+    assert "42:9004" not in {m.external_id for m in page.messages}  # never a customer message
+
+
+# -- "was this reply sent?" is bounded at the message answered --------------------------------------------
+
+
+async def test_an_earlier_identical_reply_is_not_taken_for_this_one(server, http):
+    server.messages[42].insert(0, outgoing(8990, "Bedankt voor je vraag!"))  # a macro reply to an older message
+    connector = make(http)
+    assert await connector.find_sent(reply("Bedankt voor je vraag!", in_reply_to="42:9007")) is None
+    lookups = [r for r in server.requests if r.url.path == f"{PREFIX}/42/messages"]
+    assert lookups[0].url.params["after"] == "9007"
+    # the same for a note: an identical older one is not this memo
+    assert await connector.find_case_action(action("memo", text="Klant is al bekend bij ons")) is False
+
+
+async def test_newer_messages_do_not_hide_the_reply(server, http):
+    connector = make(http)
+    sent = await connector.send_reply(reply("Komt goed, Anna!"))
+    server.messages[42] += [{**server.messages[42][0], "id": 9600 + n, "content": f"bericht {n}",
+                             "created_at": T0 + 2 * HOUR + n} for n in range(130)]
+    found = await connector.find_sent(reply("Komt goed, Anna!"))
+    assert found is not None and found.external_id == sent.external_id
+    await connector.apply_case_action(action("memo", text="Belt morgen"))
+    server.messages[42] += [{**server.messages[42][0], "id": 9800 + n, "created_at": T0 + 3 * HOUR + n}
+                            for n in range(25)]
+    assert await connector.find_case_action(action("memo", text="Belt morgen")) is True
+
+
+# -- delivery failures ------------------------------------------------------------------------------------
+
+
+async def test_a_reply_the_channel_refused_is_a_failed_send(server, http):
+    server.refuse = "(#131047) Re-engagement message: more than 24 hours have passed"
+    with pytest.raises(ConnectorError, match="could not deliver.*131047") as refused:
+        await make(http).send_reply(reply("Hallo?"))
+    assert not refused.value.retryable and not refused.value.outcome_unknown
+
+
+async def test_a_failed_reply_is_not_found_as_sent(server, http):
+    server.messages[42].append(outgoing(9300, "Komt goed!", status="failed",
+                                        content_attributes={"external_error": "131047 - window closed"}))
+    with pytest.raises(ConnectorError, match="131047") as failed:
+        await make(http).find_sent(reply("Komt goed!"))
+    assert not failed.value.retryable
+
+
+async def test_a_failed_message_is_reported_not_read_as_sent(server, http):
+    server.messages[42].append(outgoing(9300, "Komt goed!", status="failed",
+                                        content_attributes={"external_error": "131047 - window closed"}))
+    page = await make(http).fetch(None)
+    assert "42:9300" not in {m.external_id for m in page.messages}
+    assert [(f.external_id, f.reason) for f in page.failed_sends] == [
+        ("42:9300", "Chatwoot could not deliver the message: 131047 - window closed")]
+    assert "42:9300: not delivered (131047 - window closed)" in page.skipped
+
+
+async def test_the_outbox_marks_a_refused_reply_failed(server, http, store):
+    console = Team(store, make(http), [T0 + HOUR])
+    await console.sync.sync_once()
+    case_id = console.case_of("42:")
+    server.refuse = "window closed"
+    console.macros.apply(Macro(name="Antwoord", reply="Komt goed!"), [case_id])
+    console.now[0] += 1
+    assert "failed" in await console.deliver_all()
+    row = next(r for r in store.case_outbox(case_id) if r["kind"] == "reply")
+    assert row["state"] == "failed" and "window closed" in row["last_error"]
+
+
+# -- meaning ----------------------------------------------------------------------------------------------
+
+
+async def test_chatwoot_pending_is_not_yet_picked_up_our_new(server, http):
+    server.conversations[42]["status"] = "pending"
+    page = await make(http).fetch(None)
+    assert next(r for r in page.remote_cases if r.thread == "42:").status == "new"
+
+
+async def test_the_x_limit_counts_as_x_does(server, http):
+    connector = make(http)
+    await connector.fetch(None)  # learns that 43 is an X conversation
+    with pytest.raises(ConnectorError, match="X allows 280"):
+        await connector.send_reply(reply("🙂" * 150, in_reply_to="43:9100"))  # 150 characters, X counts 300
+    link = "https://www.example.nl/" + "a" * 200
+    sent = await connector.send_reply(reply(f"Kijk hier: {link}", in_reply_to="43:9100"))  # a link counts 23
+    assert sent.external_id.startswith("43:")
