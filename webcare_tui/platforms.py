@@ -9,9 +9,13 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# Longest reply each platform accepts (characters).
-MAX_REPLY_LENGTH = {"x": 280, "mastodon": 500, "instagram": 1000, "messenger": 2000, "facebook": 8000,
+# Longest reply each platform accepts (characters). Instagram: a comment takes 2200, a direct
+# message 1000 (MAX_PRIVATE_REPLY_LENGTH).
+MAX_REPLY_LENGTH = {"x": 280, "mastodon": 500, "instagram": 2200, "messenger": 2000, "facebook": 8000,
                     "whatsapp": 4096, "telegram": 4096, "matrix": 15000}
+
+# Where a private reply allows less than a public one.
+MAX_PRIVATE_REPLY_LENGTH = {"instagram": 1000}
 
 # Free-form replies only within this long after the customer's last message (seconds).
 REPLY_WINDOWS = {"whatsapp": 24 * 3600, "messenger": 24 * 3600, "instagram": 24 * 3600}

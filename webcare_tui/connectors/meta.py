@@ -3,27 +3,36 @@ account through the Meta Graph API.
 
 Both poll (the Graph API has webhooks, a terminal app has no public URL to receive them):
 
-- Facebook: the Page's recent posts (`GET /{page-id}/feed`), and for each post whose
-  `updated_time` moved (a comment bumps it) its comments, newest first
-  (`GET /{post-id}/comments?filter=stream&order=reverse_chronological`, cursor paging);
-- Instagram: the account's recent media (`GET /{ig-user-id}/media`), and for each medium
-  whose `comments_count` changed its comments with their replies (`GET /{media-id}/comments`);
-- both: the Page's inbox (`GET /{page-id}/conversations?platform=messenger|instagram`), the
-  conversations updated since the last poll with their latest messages.
+- Facebook: the Page's recent posts (`GET /{page-id}/feed`; a visitor post, one a customer wrote on
+  the Page, is an inbound message itself), and for each post whose `updated_time` moved (a comment
+  bumps it) its comments, newest first (`GET /{post-id}/comments?filter=stream&order=reverse_chronological`,
+  cursor paging);
+- Instagram: the account's recent media (`GET /{ig-user-id}/media`, with the newest comments listed
+  along), and for each medium whose `comments_count` changed, or that lists a comment newer than any
+  seen (a delete plus an add keeps the count), its comments with their replies (`GET /{media-id}/comments`);
+- both: posts that left the newest `posts` stay watched for `watch_days` after their last activity
+  (`GET /?ids=...`); the Page's inbox (`GET /{page-id}/conversations?platform=messenger|instagram`), the
+  conversations updated since the last poll with all their new messages (`GET /{conversation-id}/messages`
+  past the first 25).
 
 Message platforms: Facebook comments are "facebook", Messenger messages "messenger"; Instagram
 comments and direct messages are both "instagram". Comments are public, direct messages private
 (the Page's own messages are direction "out" with the customer as author). The cursor is compact
 JSON: per watched post the newest comment time seen (and the post's `updated_time` or comment
-count), and the newest direct-message time; the first sync reads at most `history_pages` pages
-per post and of the inbox.
+count), the newest direct-message time, and per unfinished read ("walk") the page to go on from.
+The first sync reads at most `history_pages` pages per post and of the inbox; after it, nothing is
+skipped: a burst is read to what was known, CATCH_UP_PAGES pages per list and fetch, the rest with
+`more=True` from exactly where the read stopped. Instagram @mentions in captions and comments
+(`mentioned_media`, `mentioned_comment`) are only found by ids that webhooks deliver: a polling
+console cannot list them.
 
 Replies: a public reply answers the comment (`POST /{comment-id}/comments` on Facebook,
 `POST /{ig-comment-id}/replies` on Instagram); a private reply to a comment is a Messenger
 "private reply" (`POST /{page-id}/messages` with `recipient.comment_id`), and in a conversation
 a message to the customer's scoped id with `messaging_type=RESPONSE` (24 h window). The Graph
 API takes no idempotency key: `find_sent` reads the replies under the comment, or the customer's
-conversation, for the Page's message with the same text.
+conversation, for the Page's message with the same text; only one after the answered message counts
+(it pages back until past it, FIND_PAGES at most, else it says it cannot tell).
 
 Account options (never secrets; the Page access token is the account's secret, sent as a
 Bearer header, the Graph API's `bearerAuth` scheme, so it never appears in a URL; `paging.next`
@@ -33,7 +42,9 @@ links are only followed to the Graph host itself):
     ig_user_id: the Instagram professional account (Instagram only). Required there.
     base_url: default https://graph.facebook.com/v23.0
     posts: how many recent posts/media to watch for comments (default 10).
-    history_pages: pages read per post and of the inbox in one poll (default 2).
+    history_pages: pages read per post and of the inbox by the first sync (default 2).
+    watch_days: how long a post that left the newest `posts` stays watched after its last activity
+        (default 30).
     conversations: read direct messages too (default true; false when the token lacks
         pages_messaging / instagram_manage_messages).
 """
@@ -43,11 +54,12 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
@@ -67,6 +79,18 @@ DEFAULT_BASE_URL = "https://graph.facebook.com/v23.0"
 COMMENT_PAGE = 25
 CONVERSATION_PAGE = 25
 MESSAGES_PER_CONVERSATION = 25
+MESSAGE_FIELDS = "id,message,from,to,created_time,attachments"
+CATCH_UP_PAGES = 10  # per post and of the inbox in one fetch after the first look; the rest follows with more=True
+MESSAGE_PAGES = 100  # of one conversation's messages in one fetch (2,500 new messages at once)
+REPLY_PAGES = 40  # of one IG comment's replies in one fetch
+FIND_PAGES = 10  # of replies or messages find_sent searches before it gives up
+MAX_COMMENT_LENGTH = 2200  # an Instagram comment (and so a reply to one)
+WATCH_DAYS = 30  # posts that left the newest `posts` stay watched this long after their last activity
+MAX_WATCHED = 100  # older posts watched at most (the most recently active)
+LOOKUP_IDS = 50  # ids per `GET /?ids=` request (Graph's limit)
+IG_COMMENT_FIELDS = "id,text,timestamp,username,from,user,parent_id"
+RECENT_COMMENTS = "comments.limit(10){id,timestamp,replies{id,timestamp}}"  # listed with each medium
+DM_KEY = "dm"  # the inbox's walk among the per-post walks
 DM_WINDOW = 24 * 3600
 MAX_DM_LENGTH = {"messenger": 2000, "instagram": 1000}
 
@@ -308,6 +332,27 @@ def conversation_message(item: Any, own: set[str], platform: str, account: str) 
     )
 
 
+def visitor_post(item: dict[str, Any], account: str) -> Message:
+    """A post a customer wrote on the Page (a visitor post in `/{page-id}/feed`, fields id,message,from,
+    created_time,permalink_url,attachments).
+
+    Raises:
+        Skip: no author, time or text.
+    """
+    author = _person(item.get("from"))
+    if author is None:
+        raise Skip("a post with no author")
+    created = graph_time(item.get("created_time"))
+    text = _text(item, "message")
+    url = item.get("permalink_url")
+    return Message(
+        platform="facebook", account=account, external_id=str(item["id"]), author_id=str(author["id"]), text=text,
+        created_at=created, direction="in", visibility="public",
+        author_name=author.get("name") if isinstance(author.get("name"), str) else None,
+        url=url if isinstance(url, str) else None,
+    )
+
+
 def _page(body: Any, what: str, platform: str) -> list[Any]:
     """The `data` list of a Graph list answer.
 
@@ -317,6 +362,48 @@ def _page(body: Any, what: str, platform: str) -> list[Any]:
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
         raise ConnectorError(f"{platform} sent {what} in an unexpected shape (no `data` list)", retryable=False)
     return body["data"]
+
+
+@dataclass
+class Walk:
+    """One newest-first read of a list (a post's comments, the inbox) down to what was known.
+
+    since: the newest time known before (items older than it end the walk); top: the newest time seen
+    in this walk; mark: what to store for the post once done (its `updated_time` or comment count);
+    at: where the next page starts (None: the first page); first: a first look (bounded history);
+    found/want: Instagram: new items found so far, and how many the comment count said were added.
+    """
+
+    since: int = 0
+    top: int = 0
+    mark: int = 0
+    at: dict[str, str] | None = None
+    first: bool = False
+    found: int = 0
+    want: int = -1
+
+    def saved(self) -> dict[str, Any]:
+        return {"at": self.at, "since": self.since, "top": self.top, "mark": self.mark, "found": self.found,
+                "want": self.want}
+
+    @classmethod
+    def load(cls, value: Any) -> Walk | None:
+        """A walk kept in the cursor, or None when there is none (or it is unreadable: start over)."""
+        if not isinstance(value, dict) or not isinstance(value.get("at"), dict):
+            return None
+        numbers = [value.get(name, 0 if name != "want" else -1) for name in ("since", "top", "mark", "found", "want")]
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in numbers):
+            return None
+        at = {k: v for k, v in value["at"].items() if k in ("after", "next") and isinstance(v, str)}
+        since, top, mark, found, want = numbers
+        return cls(since, top, mark, at or None, False, found, want) if at else None
+
+
+def _without_token(link: str) -> str:
+    """A `paging.next` link without an `access_token` in it (it is kept in the cursor)."""
+    parts = urlsplit(link)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "access_token"]
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 class MetaConnector(Connector):
@@ -332,13 +419,15 @@ class MetaConnector(Connector):
         options = account.options
         self.page_id = str(options.get("page_id") or "")
         posts, history_pages = _count(options, "posts", 10), _count(options, "history_pages", 2)
+        watch_days = _count(options, "watch_days", WATCH_DAYS)
         self.read_conversations = str(options.get("conversations", True)).lower() not in ("false", "0", "no")
         # A bad option must not stop the app: the account shows it as its error instead.
         self.setup_error = next((f"account {account.name!r}: option {name} is required" for name in self.required
                                  if not options.get(name)), None)
-        if self.setup_error is None and (posts is None or history_pages is None):
-            self.setup_error = f"account {account.name!r}: options posts and history_pages are whole numbers ≥ 1"
-        self.posts, self.history_pages = posts or 10, history_pages or 2
+        if self.setup_error is None and (posts is None or history_pages is None or watch_days is None):
+            self.setup_error = (f"account {account.name!r}: options posts, history_pages and watch_days are whole"
+                                " numbers ≥ 1")
+        self.posts, self.history_pages, self.watch_days = posts or 10, history_pages or 2, watch_days or WATCH_DAYS
         self.base_url = str(options.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
         self.clock = clock
         headers = {"Authorization": f"Bearer {secret}"} if secret else {}
@@ -360,28 +449,87 @@ class MetaConnector(Connector):
         self._ready()
         return await self.api.json("GET", path, params=params)
 
-    async def _pages(self, path: str, params: dict[str, Any], what: str, limit: int) -> AsyncGenerator[list[Any], None]:
-        """Yield the `data` lists of up to `limit` pages, following `paging.cursors.after`
-        (use it under `aclosing`: a reader may stop early)."""
-        params = dict(params)
+    async def _pages(self, path: str, params: dict[str, Any], what: str, limit: int,
+                     start: dict[str, str] | None = None) -> AsyncGenerator[tuple[list[Any], dict[str, str] | None],
+                                                                           None]:
+        """Yield (the `data` list, where the next page starts or None at the end) of up to `limit` pages,
+        from `start` (such a place) or the first page, following `paging.cursors.after` (use it under
+        `aclosing`: a reader may stop early)."""
+        path, params = self._at(path, dict(params), start)
         for _ in range(limit):
             body = await self._get(path, params)
-            yield _page(body, what, self.label)
-            paging = body.get("paging") if isinstance(body.get("paging"), dict) else {}
-            after = (paging.get("cursors") or {}).get("after") if isinstance(paging.get("cursors"), dict) else None
-            if not paging.get("next"):
+            data = _page(body, what, self.label)
+            resume = self._resume_point(body)
+            yield data, resume
+            if resume is None:
                 return
-            if after:
-                params["after"] = after
-            elif isinstance(paging["next"], str) and self._same_origin(paging["next"]):
-                path, params = paging["next"], {}  # time-based paging: the link carries its parameters
-            else:
-                return
+            path, params = self._at(path, params, resume)
+
+    def _at(self, path: str, params: dict[str, Any], place: dict[str, str] | None) -> tuple[str, dict[str, Any]]:
+        """The request that reads the page at `place` (a saved place the Graph host would not take: the top)."""
+        if not isinstance(place, dict):
+            return path, params
+        if isinstance(place.get("after"), str):
+            return path, params | {"after": place["after"]}
+        link = place.get("next")
+        if isinstance(link, str) and self._same_origin(link):
+            return link, {}  # time-based paging: the link carries its parameters
+        return path, params
+
+    def _resume_point(self, body: Any) -> dict[str, str] | None:
+        """Where the page after `body` starts: its `after` cursor, else its `next` link (only to the Graph
+        host, without any token in it); None when it is the last page."""
+        paging = body.get("paging") if isinstance(body, dict) else None
+        if not isinstance(paging, dict) or not paging.get("next"):
+            return None
+        cursors = paging.get("cursors")
+        after = cursors.get("after") if isinstance(cursors, dict) else None
+        if isinstance(after, str) and after:
+            return {"after": after}
+        link = paging["next"]
+        if isinstance(link, str) and self._same_origin(link):
+            return {"next": _without_token(link)}
+        return None
 
     def _same_origin(self, url: str) -> bool:
         """Only ever follow links to the Graph host itself: the token travels with the request."""
         ours, theirs = urlsplit(self.base_url), urlsplit(url)
         return (ours.scheme, ours.netloc) == (theirs.scheme, theirs.netloc)
+
+    async def _walk(self, key: str, path: str, params: dict[str, Any], what: str, walk: Walk,
+                    read: Callable[[list[Any], Walk], Awaitable[bool]], walks: dict[str, Any]) -> bool:
+        """Read a newest-first list from where `walk` stands until `read` says it reached what was known
+        (True) or the list ends.
+
+        A first look reads `history_pages` pages (the history before the first sync is bounded); a
+        catch-up reads CATCH_UP_PAGES, and what is left is kept in `walks[key]`, to go on from exactly
+        there in the next fetch (`more=True`). Returns whether the walk is done.
+        """
+        limit = self.history_pages if walk.first else CATCH_UP_PAGES
+        started = walk.at
+        try:
+            done = await self._read_pages(path, params, what, limit, walk, read)
+        except ConnectorError as error:
+            if started is None or walk.at is not started or error.retryable or error.needs_auth:
+                raise
+            walk.at = None  # Graph refused the saved place (a cursor expired meanwhile): from the newest again
+            done = await self._read_pages(path, params, what, limit, walk, read)
+        if done or walk.first:
+            return True
+        walks[key] = walk.saved()
+        return False
+
+    async def _read_pages(self, path: str, params: dict[str, Any], what: str, limit: int, walk: Walk,
+                          read: Callable[[list[Any], Walk], Awaitable[bool]]) -> bool:
+        pages = self._pages(path, params, what, limit, walk.at)
+        async with aclosing(pages):
+            async for items, resume in pages:
+                if await read(items, walk):
+                    return True
+                walk.at = resume
+                if resume is None:
+                    return True
+        return False
 
     # -- fetching -------------------------------------------------------------------------
 
@@ -390,13 +538,20 @@ class MetaConnector(Connector):
         state = self._state(cursor)
         messages: list[Message] = []
         skipped: list[str] = []
-        state["objects"] = await self._fetch_comments(state.get("objects", {}), messages, skipped)
+        walks_in = state.pop("walks", None)
+        walks_in = walks_in if isinstance(walks_in, dict) else {}
+        walks: dict[str, Any] = {}
+        state["objects"] = await self._fetch_comments(state.get("objects", {}), walks_in, walks, messages, skipped)
         if self.read_conversations:
             since = state.get("dm")
             since = since if isinstance(since, int) and not isinstance(since, bool) else 0
-            state["dm"] = await self._fetch_conversations(since, messages, skipped)
+            state["dm"] = await self._fetch_conversations(since, Walk.load(walks_in.get(DM_KEY)), walks, messages,
+                                                          skipped)
+        if walks:
+            state["walks"] = walks
         messages.sort(key=lambda message: message.created_at)
-        return FetchResult(messages, json.dumps(state, separators=(",", ":"), sort_keys=True), skipped=skipped)
+        return FetchResult(messages, json.dumps(state, separators=(",", ":"), sort_keys=True), more=bool(walks),
+                           skipped=skipped)
 
     @staticmethod
     def _state(cursor: str | None) -> dict[str, Any]:
@@ -409,44 +564,106 @@ class MetaConnector(Connector):
             return {}
         return state
 
-    async def _fetch_comments(self, watched: dict[str, list[int]], messages: list[Message],
-                              skipped: list[str]) -> dict[str, list[int]]:
-        """New comments on the recent posts; returns the new per-post state."""
+    def _still_watched(self, watched: dict[str, Any], walks_in: dict[str, Any]) -> list[str]:
+        """Posts of the cursor still watched although they may have left the newest `posts`: those with a
+        walk under way, and those active (a comment, or the post's update) within `watch_days`."""
+        horizon = self.clock() - self.watch_days * 86400
+        active = sorted(((max(_pair(entry)), post_id) for post_id, entry in watched.items()
+                         if post_id not in walks_in and max(_pair(entry)) >= horizon), reverse=True)
+        return [key for key in walks_in if key != DM_KEY] + [post_id for _, post_id in active[:MAX_WATCHED]]
+
+    async def _look_up(self, ids: list[str], fields: str, skipped: list[str]) -> dict[str, dict[str, Any]]:
+        """The objects of `ids` (`GET /?ids=...`, LOOKUP_IDS at a time); one Graph refuses (deleted) is left
+        out with the reason, and is no longer watched."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), LOOKUP_IDS):
+            batch = ids[start:start + LOOKUP_IDS]
+            try:
+                body = await self._get("", {"ids": ",".join(batch), "fields": fields})
+            except ConnectorError as error:
+                if error.retryable or error.needs_auth or len(batch) == 1:
+                    raise
+                for one in batch:  # one deleted post fails the whole request: ask one by one
+                    try:
+                        found |= await self._look_up([one], fields, skipped)
+                    except ConnectorError as refused:
+                        if refused.retryable or refused.needs_auth:
+                            raise
+                        skipped.append(f"{one}: no longer readable ({refused.message})")
+                continue
+            if isinstance(body, dict):
+                found |= {key: value for key, value in body.items() if key in batch and isinstance(value, dict)}
+        return found
+
+    async def _fetch_comments(self, watched: dict[str, list[int]], walks_in: dict[str, Any], walks: dict[str, Any],
+                              messages: list[Message], skipped: list[str]) -> dict[str, list[int]]:
+        """New comments on the recent posts; returns the new per-post state (an unfinished walk goes to `walks`)."""
         raise NotImplementedError
 
-    async def _fetch_conversations(self, since: int, messages: list[Message], skipped: list[str]) -> int:
+    async def _fetch_conversations(self, since: int, walk: Walk | None, walks: dict[str, Any],
+                                   messages: list[Message], skipped: list[str]) -> int:
         """Messages of conversations updated at or after `since` (a message of that very second may be
-        new; ingest drops the repeats); returns the newest time seen."""
-        newest = since
+        new; ingest drops the repeats), every one of them however many came; returns the newest time
+        seen once caught up (`since` while a walk goes on)."""
+        walk = walk or Walk(since=since, top=since, first=since <= 0)
         params = {"platform": self.dm_platform, "limit": CONVERSATION_PAGE,
-                  "fields": f"id,updated_time,messages.limit({MESSAGES_PER_CONVERSATION})"
-                            "{id,message,from,to,created_time,attachments}"}
-        pages = self._pages(f"{self.page_id}/conversations", params, "conversations", self.history_pages)
+                  "fields": f"id,updated_time,messages.limit({MESSAGES_PER_CONVERSATION}){{{MESSAGE_FIELDS}}}"}
+
+        async def read(conversations: list[Any], walk: Walk) -> bool:
+            for conversation in conversations:
+                try:
+                    if not isinstance(conversation, dict):
+                        raise Skip("not an object")
+                    updated = graph_time(conversation.get("updated_time"))
+                except Skip as reason:
+                    skipped.append(f"{_label(conversation)}: {reason}")
+                    continue
+                if updated < walk.since:  # the inbox lists the most recently updated first
+                    return True
+                walk.top = max(walk.top, updated)
+                await self._conversation_messages(conversation, walk, messages, skipped)
+            return False
+
+        done = await self._walk(DM_KEY, f"{self.page_id}/conversations", params, "conversations", walk, read, walks)
+        return walk.top if done else walk.since
+
+    async def _conversation_messages(self, conversation: dict[str, Any], walk: Walk, messages: list[Message],
+                                     skipped: list[str]) -> None:
+        """The conversation's messages at or after the walk's bound, newest first: the ones listed with it,
+        then (after the first sync) `GET /{conversation-id}/messages` page by page until an older one."""
+        listed = conversation.get("messages")
+        items = listed.get("data") if isinstance(listed, dict) else None
+        reached = self._read_messages(items if isinstance(items, list) else [], walk, messages, skipped)
+        place = self._resume_point(listed)
+        conversation_id = _id(conversation.get("id"))
+        if reached or walk.first or place is None or conversation_id is None:
+            return
+        pages = self._pages(f"{conversation_id}/messages", {"fields": MESSAGE_FIELDS, "limit": CONVERSATION_PAGE},
+                            "messages", MESSAGE_PAGES, place)
         async with aclosing(pages):
-            async for conversations in pages:
-                for conversation in conversations:
-                    try:
-                        if not isinstance(conversation, dict):
-                            raise Skip("not an object")
-                        updated = graph_time(conversation.get("updated_time"))
-                    except Skip as reason:
-                        skipped.append(f"{_label(conversation)}: {reason}")
-                        continue
-                    if updated < since:  # the inbox lists the most recently updated first
-                        return newest
-                    newest = max(newest, updated)
-                    listed = conversation.get("messages")
-                    items = listed.get("data") if isinstance(listed, dict) else None
-                    for item in items if isinstance(items, list) else []:
-                        try:
-                            message = conversation_message(item, self.own_ids, self.dm_platform, self.account.name)
-                        except Skip as reason:
-                            skipped.append(f"{_label(item)}: {reason}")
-                            continue
-                        if message.created_at >= since:
-                            messages.append(message)
-                            newest = max(newest, message.created_at)
-        return newest
+            async for items, resume in pages:
+                if self._read_messages(items, walk, messages, skipped):
+                    return
+                if resume is None:
+                    return
+        skipped.append(f"{conversation_id}: more than {MESSAGE_PAGES * CONVERSATION_PAGE} new messages at once;"
+                       " the older ones were not read")
+
+    def _read_messages(self, items: list[Any], walk: Walk, messages: list[Message], skipped: list[str]) -> bool:
+        """Take the messages at or after the walk's bound; whether an older one was met."""
+        reached = False
+        for item in items:
+            try:
+                message = conversation_message(item, self.own_ids, self.dm_platform, self.account.name)
+            except Skip as reason:
+                skipped.append(f"{_label(item)}: {reason}")
+                continue
+            if message.created_at < walk.since:
+                reached = True
+                continue
+            messages.append(message)
+            walk.top = max(walk.top, message.created_at)
+        return reached
 
     # -- sending --------------------------------------------------------------------------
 
@@ -503,22 +720,57 @@ class MetaConnector(Connector):
         return await self._find_comment_reply(reply, target)
 
     async def _find_in_conversation(self, reply: OutgoingReply) -> SentReply | None:
+        """Our message with the reply's text in the customer's conversation, newest first, page by page until
+        the answered message: only one after it counts (when it is not there at all, any one counts)."""
         params = {"platform": self.dm_platform, "user_id": reply.recipient_id,
-                  "fields": "id,messages.limit(25){id,message,from,created_time}"}
+                  "fields": f"id,messages.limit({MESSAGES_PER_CONVERSATION}){{id,message,from,created_time}}"}
         conversations = _page(await self._get(f"{self.page_id}/conversations", params), "conversations", self.label)
+        matches: list[SentReply] = []
         for conversation in conversations:
             listed = conversation.get("messages") if isinstance(conversation, dict) else None
-            for item in (listed.get("data") if isinstance(listed, dict) else None) or []:
-                sender = _person(item.get("from")) if isinstance(item, dict) else None
-                if sender and str(sender["id"]) in self.own_ids and _same_text(item.get("message"), reply.text):
-                    return SentReply(str(item["id"]), _time_or(item.get("created_time"), self.clock))
-        return None
+            items = listed.get("data") if isinstance(listed, dict) else None
+            items = items if isinstance(items, list) else []
+            place = self._resume_point(listed)
+            for _ in range(FIND_PAGES):
+                for item in items:
+                    if not isinstance(item, dict):
+                        continue
+                    if reply.in_reply_to and _id(item.get("id")) == reply.in_reply_to:
+                        return matches[-1] if matches else None  # the one closest after the answered message
+                    sender = _person(item.get("from"))
+                    if sender and str(sender["id"]) in self.own_ids and _same_text(item.get("message"), reply.text):
+                        matches.append(SentReply(str(item["id"]), _time_or(item.get("created_time"), self.clock)))
+                conversation_id = _id(conversation.get("id")) if isinstance(conversation, dict) else None
+                if place is None or conversation_id is None:
+                    break
+                path, page_params = self._at(f"{conversation_id}/messages",
+                                             {"fields": "id,message,from,created_time", "limit": CONVERSATION_PAGE},
+                                             place)
+                body = await self._get(path, page_params)
+                items, place = _page(body, "messages", self.label), self._resume_point(body)
+            else:
+                raise _too_many(self.label)
+        return matches[0] if matches else None
 
     async def _find_comment_reply(self, reply: OutgoingReply, target: str) -> SentReply | None:
         raise NotImplementedError
 
     async def like(self, external_id: str) -> None:
         raise ConnectorError(f"{self.label} has no likes through its API", retryable=False)
+
+
+def _too_many(label: str) -> ConnectorError:
+    return ConnectorError(f"{label}: too many messages since the one answered to tell whether the reply went out",
+                          retryable=False)
+
+
+def _newer_than(media: dict[str, Any], newest: int) -> bool:
+    """Whether a comment or reply listed with the medium (`RECENT_COMMENTS`) is newer than `newest`."""
+    listed = media.get("comments")
+    for item, _ in _with_replies(listed.get("data") or [] if isinstance(listed, dict) else []):
+        if isinstance(item, dict) and _time_or(item.get("timestamp"), lambda: 0) > newest:
+            return True
+    return False
 
 
 def _same_text(value: Any, text: str) -> bool:
@@ -544,75 +796,103 @@ class FacebookConnector(MetaConnector):
     label = "Facebook"
     capabilities = Capabilities(max_reply_length=8000, private_messages=True, like=True, reply_window=DM_WINDOW)
 
-    async def _fetch_comments(self, watched: dict[str, list[int]], messages: list[Message],
-                              skipped: list[str]) -> dict[str, list[int]]:
-        body = await self._get(f"{self.page_id}/feed",
-                               {"fields": "id,created_time,updated_time,permalink_url", "limit": self.posts})
-        state: dict[str, list[int]] = {}
+    async def _fetch_comments(self, watched: dict[str, list[int]], walks_in: dict[str, Any], walks: dict[str, Any],
+                              messages: list[Message], skipped: list[str]) -> dict[str, list[int]]:
+        body = await self._get(f"{self.page_id}/feed", {
+            "fields": "id,created_time,updated_time,permalink_url,message,from,attachments", "limit": self.posts})
+        posts: dict[str, dict[str, Any]] = {}
         for post in _page(body, "the Page's feed", self.label)[:self.posts]:
             post_id = _id(post.get("id")) if isinstance(post, dict) else None
             if post_id is None:
                 skipped.append("?: a post with no id")
                 continue
+            posts[post_id] = post
+            if _person(post.get("from")) and str(post["from"]["id"]) != self.page_id and post_id not in watched:
+                try:  # a visitor post: a customer wrote on the Page (read once, when it first shows)
+                    messages.append(visitor_post(post, self.account.name))
+                except Skip as reason:
+                    skipped.append(f"{post_id}: {reason}")
+        older = [post_id for post_id in self._still_watched(watched, walks_in) if post_id not in posts]
+        posts |= await self._look_up(older, "updated_time", skipped)
+        state: dict[str, list[int]] = {}
+        for post_id, post in posts.items():
             newest, seen_update = _pair(watched.get(post_id))
             try:
-                updated = graph_time(post.get("updated_time"))
+                updated: int | None = graph_time(post.get("updated_time"))
             except Skip:
                 updated = None  # unknown: look every time
-            if post_id in watched and updated is not None and updated <= seen_update:
-                state[post_id] = [newest, seen_update]  # no new comment since the last look
-                continue
-            newest = await self._post_comments(post_id, newest, messages, skipped)
-            state[post_id] = [newest, updated or 0]
+            walk = Walk.load(walks_in.get(post_id))
+            if walk is None:
+                if post_id in watched and updated is not None and updated <= seen_update:
+                    state[post_id] = [newest, seen_update]  # no new comment since the last look
+                    continue
+                walk = Walk(since=newest, top=newest, mark=updated or 0, first=not watched)
+            if await self._post_comments(post_id, walk, walks, messages, skipped):
+                state[post_id] = [walk.top, walk.mark]
+            else:
+                state[post_id] = [newest, seen_update]
         return state
 
-    async def _post_comments(self, post_id: str, since: int, messages: list[Message], skipped: list[str]) -> int:
-        """Comments on one post newer than `since`, newest first until an older one; returns the newest time."""
-        newest = since
+    async def _post_comments(self, post_id: str, walk: Walk, walks: dict[str, Any], messages: list[Message],
+                             skipped: list[str]) -> bool:
+        """Comments on one post at or after the walk's bound, newest first until an older one, however many
+        came; returns whether the walk is done (else it goes on in the next fetch)."""
         params = {"fields": "id,message,from,created_time,parent{id,from},permalink_url,attachment",
                   "filter": "stream", "order": "reverse_chronological", "limit": COMMENT_PAGE}
-        pages = self._pages(f"{post_id}/comments", params, "comments", self.history_pages)
-        async with aclosing(pages):
-            async for comments in pages:
-                reached_known = False
-                for item in comments:
-                    try:
-                        message = facebook_comment(item, self.page_id, self.account.name)
-                    except Skip as reason:
-                        skipped.append(f"{_label(item)}: {reason}")
-                        continue
-                    if message.created_at < since:  # that very second may hold a new one: ingest drops repeats
-                        reached_known = True
-                        continue
-                    messages.append(message)
-                    newest = max(newest, message.created_at)
-                if reached_known:
-                    break
-        return newest
+
+        async def read(comments: list[Any], walk: Walk) -> bool:
+            reached_known = False
+            for item in comments:
+                try:
+                    message = facebook_comment(item, self.page_id, self.account.name)
+                except Skip as reason:
+                    skipped.append(f"{_label(item)}: {reason}")
+                    continue
+                if message.created_at < walk.since:  # that very second may hold a new one: ingest drops repeats
+                    reached_known = True
+                    continue
+                messages.append(message)
+                walk.top = max(walk.top, message.created_at)
+            return reached_known
+
+        return await self._walk(post_id, f"{post_id}/comments", params, "comments", walk, read, walks)
 
     def _reply_path(self, comment_id: str) -> str:
         return f"{comment_id}/comments"
 
     async def _find_comment_reply(self, reply: OutgoingReply, target: str) -> SentReply | None:
-        # Facebook threads two levels deep: an answer to a reply may sit under the reply's parent.
+        # Facebook threads two levels deep: an answer to a reply may sit under the reply's parent, among
+        # the replies to that parent, where only those after the answered reply count.
         found = await self._find_under(target, reply.text)
         if found is None:
             body = await self._get(target, {"fields": "parent{id}"})
             parent = _object(body.get("parent")) if isinstance(body, dict) else {}
             if _id(parent.get("id")) and str(parent["id"]) != target:
-                found = await self._find_under(str(parent["id"]), reply.text)
+                found = await self._find_under(str(parent["id"]), reply.text, after=target)
         return found
 
-    async def _find_under(self, comment_id: str, text: str) -> SentReply | None:
+    async def _find_under(self, comment_id: str, text: str, after: str | None = None) -> SentReply | None:
+        """The Page's comment with `text` under `comment_id` (newest first, every page); with `after`, only
+        one newer than that comment counts (when it is there: a deleted one bounds nothing)."""
         params = {"fields": "id,message,from,created_time,permalink_url", "filter": "stream",
-                  "order": "reverse_chronological", "limit": 50}
-        for item in _page(await self._get(f"{comment_id}/comments", params), "comments", self.label):
-            sender = _person(item.get("from")) if isinstance(item, dict) else None
-            if sender and str(sender["id"]) == self.page_id and _same_text(item.get("message"), text):
-                url = item.get("permalink_url")
-                return SentReply(str(item["id"]), _time_or(item.get("created_time"), self.clock),
-                                 url if isinstance(url, str) else None)
-        return None
+                  "order": "reverse_chronological", "limit": COMMENT_PAGE}
+        found: SentReply | None = None  # the oldest match so far: the one sent for this answer
+        pages = self._pages(f"{comment_id}/comments", params, "comments", FIND_PAGES)
+        async with aclosing(pages):
+            async for items, resume in pages:
+                for item in items:
+                    if not isinstance(item, dict):
+                        continue
+                    if after is not None and _id(item.get("id")) == after:
+                        return found  # the rest is older than the answered comment
+                    sender = _person(item.get("from"))
+                    if sender and str(sender["id"]) == self.page_id and _same_text(item.get("message"), text):
+                        url = item.get("permalink_url")
+                        found = SentReply(str(item["id"]), _time_or(item.get("created_time"), self.clock),
+                                          url if isinstance(url, str) else None)
+                if resume is None:
+                    return found
+        raise _too_many(self.label)
 
     async def like(self, external_id: str) -> None:
         self._ready()
@@ -630,7 +910,7 @@ class InstagramConnector(MetaConnector):
     dm_platform = "instagram"
     label = "Instagram"
     # Instagram's API cannot like a comment; comments take 2200 characters, direct messages 1000.
-    capabilities = Capabilities(max_reply_length=1000, private_messages=True, like=False, reply_window=DM_WINDOW)
+    capabilities = Capabilities(max_reply_length=MAX_COMMENT_LENGTH, private_messages=True, like=False, reply_window=DM_WINDOW)
 
     required = ("page_id", "ig_user_id")
 
@@ -644,11 +924,11 @@ class InstagramConnector(MetaConnector):
     def own_ids(self) -> set[str]:
         return {self.page_id, self.ig_user_id} | ({self.username} if self.username else set())
 
-    async def _fetch_comments(self, watched: dict[str, list[int]], messages: list[Message],
-                              skipped: list[str]) -> dict[str, list[int]]:
-        body = await self._get(f"{self.ig_user_id}/media", {
-            "fields": "id,caption,permalink,timestamp,username,comments_count", "limit": self.posts})
-        state: dict[str, list[int]] = {}
+    async def _fetch_comments(self, watched: dict[str, list[int]], walks_in: dict[str, Any], walks: dict[str, Any],
+                              messages: list[Message], skipped: list[str]) -> dict[str, list[int]]:
+        fields = f"id,caption,permalink,timestamp,username,comments_count,{RECENT_COMMENTS}"
+        body = await self._get(f"{self.ig_user_id}/media", {"fields": fields, "limit": self.posts})
+        found: dict[str, dict[str, Any]] = {}
         for media in _page(body, "the account's media", self.label)[:self.posts]:
             media_id = _id(media.get("id")) if isinstance(media, dict) else None
             if media_id is None:
@@ -656,61 +936,112 @@ class InstagramConnector(MetaConnector):
                 continue
             if isinstance(media.get("username"), str):
                 self.username = media["username"]
+            found[media_id] = media
+        older = [media_id for media_id in self._still_watched(watched, walks_in) if media_id not in found]
+        found |= await self._look_up(older, fields, skipped)
+        state: dict[str, list[int]] = {}
+        for media_id, media in found.items():
             count = media.get("comments_count")
             count = count if isinstance(count, int) and not isinstance(count, bool) else -1
             newest, seen_count = _pair(watched.get(media_id))
-            if media_id in watched and count == seen_count and count >= 0:
-                state[media_id] = [newest, seen_count]
-                continue
-            if count == 0:
-                state[media_id] = [newest, 0]
-                continue
+            posted = _time_or(media.get("timestamp"), lambda: 0)
+            walk = Walk.load(walks_in.get(media_id))
+            if walk is None:
+                # The count misses a comment deleted while another was added: the newest comments listed
+                # with the medium tell those apart.
+                if media_id in watched and count == seen_count and count >= 0 and not _newer_than(media, newest):
+                    state[media_id] = [newest, seen_count]
+                    continue
+                if count == 0:
+                    state[media_id] = [max(newest, posted), 0]
+                    continue
+                known = media_id in watched and seen_count >= 0 and count >= 0
+                walk = Walk(since=newest, top=max(newest, posted), mark=count, first=not watched,
+                            want=count - seen_count if known else -1)
             permalink = media.get("permalink") if isinstance(media.get("permalink"), str) else None
-            newest = await self._media_comments(media_id, permalink, newest, messages, skipped)
-            state[media_id] = [newest, count]
+            if await self._media_comments(media_id, permalink, walk, walks, messages, skipped):
+                state[media_id] = [walk.top, walk.mark]
+            else:
+                state[media_id] = [newest, seen_count]
         return state
 
-    async def _media_comments(self, media_id: str, permalink: str | None, since: int, messages: list[Message],
-                              skipped: list[str]) -> int:
-        """Comments and their replies at or after `since` (a new reply may sit under an old comment,
-        so every page up to `history_pages` is read); returns the newest time."""
-        newest = since
-        fields = "id,text,timestamp,username,from,user,parent_id"
-        params = {"fields": f"{fields},replies{{{fields}}}", "limit": COMMENT_PAGE}
-        pages = self._pages(f"{media_id}/comments", params, "comments", self.history_pages)
-        async with aclosing(pages):
-            async for comments in pages:
-                for item, parent in _with_replies(comments):
-                    try:
-                        message = instagram_comment(item, self.own_ids, self.account.name, media_url=permalink,
-                                                    parent=parent)
-                    except Skip as reason:
-                        skipped.append(f"{_label(item)}: {reason}")
+    async def _media_comments(self, media_id: str, permalink: str | None, walk: Walk, walks: dict[str, Any],
+                              messages: list[Message], skipped: list[str]) -> bool:
+        """Comments and their replies at or after the walk's bound. A new reply may sit under an old comment,
+        so the walk goes on past the new comments until as many new items were found as the comment count
+        grew (or to the end); returns whether the walk is done (else it goes on in the next fetch)."""
+        params = {"fields": f"{IG_COMMENT_FIELDS},replies{{{IG_COMMENT_FIELDS}}}", "limit": COMMENT_PAGE}
+
+        def take(item: Any, parent: dict[str, Any] | None) -> None:
+            try:
+                message = instagram_comment(item, self.own_ids, self.account.name, media_url=permalink, parent=parent)
+            except Skip as reason:
+                skipped.append(f"{_label(item)}: {reason}")
+                return
+            if message.created_at >= walk.since:  # that very second may hold a new one: ingest drops repeats
+                messages.append(message)
+                walk.top = max(walk.top, message.created_at)
+                walk.found += message.created_at > walk.since
+
+        async def read(comments: list[Any], walk: Walk) -> bool:
+            fresh = False
+            for item, parent in _with_replies(comments):
+                if parent is None:
+                    fresh = fresh or _time_or((item if isinstance(item, dict) else {}).get("timestamp"),
+                                              lambda: walk.since) >= walk.since
+                take(item, parent)
+            if not walk.first:  # replies beyond the ones listed with their comment
+                for item in comments:
+                    place = self._resume_point(item.get("replies")) if isinstance(item, dict) else None
+                    if place is None or not _id(item.get("id")):
                         continue
-                    if message.created_at >= since:  # that very second may hold a new one: ingest drops repeats
-                        messages.append(message)
-                        newest = max(newest, message.created_at)
-        return newest
+                    pages = self._pages(f"{item['id']}/replies", {"fields": IG_COMMENT_FIELDS, "limit": COMMENT_PAGE},
+                                        "replies", REPLY_PAGES, place)
+                    async with aclosing(pages):
+                        async for replies, _ in pages:
+                            for reply in replies:
+                                take(reply, item)
+            # top-level comments come newest first: past the new ones only replies can be new
+            return not walk.first and not fresh and walk.want >= 0 and walk.found >= max(walk.want, 1)
+
+        return await self._walk(media_id, f"{media_id}/comments", params, "comments", walk, read, walks)
 
     def _reply_path(self, comment_id: str) -> str:
         return f"{comment_id}/replies"
 
     async def _find_comment_reply(self, reply: OutgoingReply, target: str) -> SentReply | None:
-        # Instagram files an answer to a reply under the top-level comment.
+        # Instagram files an answer to a reply under the top-level comment, where only the replies after
+        # the answered one count.
         found = await self._find_under(target, reply.text)
         if found is None:
             body = await self._get(target, {"fields": "parent_id"})
             parent = _id(body.get("parent_id")) if isinstance(body, dict) else None
             if parent and parent != target:
-                found = await self._find_under(parent, reply.text)
+                found = await self._find_under(parent, reply.text, after=target)
         return found
 
-    async def _find_under(self, comment_id: str, text: str) -> SentReply | None:
-        params = {"fields": "id,text,timestamp,username,from,user", "limit": 50}
-        for item in _page(await self._get(f"{comment_id}/replies", params), "replies", self.label):
-            if isinstance(item, dict) and _ig_own(item, self.own_ids) and _same_text(item.get("text"), text):
-                return SentReply(str(item["id"]), _time_or(item.get("timestamp"), self.clock))
-        return None
+    async def _find_under(self, comment_id: str, text: str, after: str | None = None) -> SentReply | None:
+        """Our reply with `text` under `comment_id` (every page); with `after`, only one at or after the time
+        of that reply counts (when it is there: a deleted one bounds nothing)."""
+        params = {"fields": "id,text,timestamp,username,from,user", "limit": COMMENT_PAGE}
+        matches: list[SentReply] = []
+        bound: int | None = None
+        pages = self._pages(f"{comment_id}/replies", params, "replies", FIND_PAGES)
+        async with aclosing(pages):
+            async for items, resume in pages:
+                for item in items:
+                    if not isinstance(item, dict):
+                        continue
+                    if after is not None and _id(item.get("id")) == after:
+                        bound = _time_or(item.get("timestamp"), lambda: 0)
+                    elif _ig_own(item, self.own_ids) and _same_text(item.get("text"), text) and _id(item.get("id")):
+                        matches.append(SentReply(str(item["id"]), _time_or(item.get("timestamp"), self.clock)))
+                if resume is None:
+                    break
+            else:
+                raise _too_many(self.label)
+        matches = [m for m in matches if bound is None or m.created_at >= bound]
+        return min(matches, key=lambda m: m.created_at) if matches else None
 
     async def like(self, external_id: str) -> None:
         raise ConnectorError("Instagram's API cannot like comments or messages; like it in the Instagram app",
