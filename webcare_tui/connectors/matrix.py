@@ -6,7 +6,8 @@ conversation: direct rooms (listed in the account's `m.direct` account data or
 joined from an `is_direct` invite) are private, other rooms public.
 
 - fetch: `GET /_matrix/client/v3/sync` with an inline filter (only `m.room.message`,
-  `m.room.encrypted` and `m.room.member` timeline events, members lazy-loaded) and
+  `m.room.encrypted`, `m.room.redaction` and `m.room.member` timeline events, members
+  lazy-loaded) and
   `timeout=0`; the cursor is the sync's `next_batch`. The first sync is bounded by
   `timeline_limit` events per room. When a later sync says a room's timeline was
   `limited` (events were skipped), the gap is filled from `GET /rooms/{roomId}/messages`
@@ -14,7 +15,14 @@ joined from an `is_direct` invite) are private, other rooms public.
 - Messages: `m.text` and `m.notice` as they are; other msgtypes as "[image] body";
   an edit (`m.replace`) changes the text of its original when both arrive together,
   otherwise it arrives as its own message "[edited] new text" answering the original.
-  A redacted event has no text left and is skipped, as are encrypted events (no keys).
+  A redacted event has no text left and is skipped. A redaction (the customer deleted a
+  message we may hold already) arrives as its own message "[deleted] …" answering the
+  deleted one, as an edit does; the store keeps what was written, as for Telegram. A
+  redaction of a message in the same batch adds nothing (the message came redacted), and
+  one of anything but a message (a reaction taken back) is ignored: when the redacted
+  event was not seen in this session, `GET /rooms/{roomId}/event/{eventId}` says its type.
+  End-to-end encrypted events cannot be read (the connector holds no keys): each becomes a
+  message "[encrypted message: …]" saying so, so the room still shows up as a case.
   The brand's own events are direction "out" with the customer as author: in a direct
   room the other member, elsewhere the author of the message it answers.
   `external_id` is "room_id|event_id", so a reply knows its room.
@@ -54,6 +62,10 @@ GAP_PAGES = 5  # pages of /messages fetched to fill one room's gap after a limit
 MAX_REPLY_LENGTH = 15_000
 LIKE_KEY = "👍"
 MESSAGE_TYPES = ["m.room.message", "m.room.encrypted"]
+REDACTION = "m.room.redaction"
+TIMELINE_TYPES = [*MESSAGE_TYPES, REDACTION, "m.room.member"]
+ENCRYPTED_TEXT = "[encrypted message: webcare cannot read end-to-end encrypted rooms]"
+DELETED_TEXT = "[deleted] the customer deleted this message"
 AUTH_ERRORS = {"M_UNKNOWN_TOKEN", "M_MISSING_TOKEN"}
 MEDIA = {"m.image": "image", "m.file": "file", "m.audio": "audio", "m.video": "video", "m.location": "location",
          "m.emote": "emote", "m.sticker": "sticker"}
@@ -150,12 +162,12 @@ class MatrixConnector(Connector):
     # ---------------------------------------------------------------- fetch
 
     def sync_filter(self) -> dict[str, Any]:
-        """The inline filter of every /sync: message and member events, nothing else."""
+        """The inline filter of every /sync: message, redaction and member events, nothing else."""
         return {
             "presence": {"not_types": ["*"]},
             "account_data": {"types": ["m.direct"]},
             "room": {
-                "timeline": {"limit": self.timeline_limit, "types": [*MESSAGE_TYPES, "m.room.member"]},
+                "timeline": {"limit": self.timeline_limit, "types": TIMELINE_TYPES},
                 "state": {"types": ["m.room.member"], "lazy_load_members": True, "include_redundant_members": True},
                 "ephemeral": {"not_types": ["*"]},
                 "account_data": {"not_types": ["*"]},
@@ -255,18 +267,26 @@ class MatrixConnector(Connector):
         for event in events:
             if event.get("type") == "m.room.member":
                 self._learn_member(room_id, known, event)
-            elif isinstance(event.get("event_id"), str) and isinstance(event.get("sender"), str):
+            elif event.get("type") in MESSAGE_TYPES and isinstance(event.get("event_id"), str) \
+                    and isinstance(event.get("sender"), str):
                 self._senders[event["event_id"]] = event["sender"]
         while len(self._senders) > SENDERS_KEPT:
             del self._senders[next(iter(self._senders))]
         edits, folded = _edits_in(events)
+        in_batch = {event.get("event_id") for event in events if event.get("type") in MESSAGE_TYPES}
         private = room_id in self._direct_rooms()
         for event in events:
             if event.get("type") == "m.room.member" or event.get("event_id") in folded:
                 continue  # an edit of a message in this batch changed the original's text
             event_id = event.get("event_id", "?")
             try:
-                message = self._message(room_id, known, event, edits, private)
+                if event.get("type") == REDACTION:
+                    deleted = await self._redaction(room_id, known, event, in_batch, private)
+                    if deleted is None:
+                        continue
+                    message = deleted
+                else:
+                    message = self._message(room_id, known, event, edits, private)
             except _Skip as reason:
                 skipped.append(f"{room_id}|{event_id}: {reason}")
                 continue
@@ -274,7 +294,7 @@ class MatrixConnector(Connector):
 
     async def _gap(self, room_id: str, prev_batch: str, cursor: str, skipped: list[str]) -> list[dict[str, Any]]:
         """Events the limited sync left out, between the previous cursor and its timeline, oldest first."""
-        room_filter = {"types": MESSAGE_TYPES + ["m.room.member"], "lazy_load_members": True}
+        room_filter = {"types": TIMELINE_TYPES, "lazy_load_members": True}
         older: list[dict[str, Any]] = []
         start = prev_batch
         for _ in range(GAP_PAGES):
@@ -327,22 +347,24 @@ class MatrixConnector(Connector):
         """The message an event stands for.
 
         Raises:
-            _Skip: the event cannot be shown (redacted, encrypted, malformed); the reason.
+            _Skip: the event cannot be shown (redacted, malformed); the reason.
         """
         event_id, sender, ts, content = (event.get("event_id"), event.get("sender"), event.get("origin_server_ts"),
                                          event.get("content"))
         if not isinstance(event_id, str) or not isinstance(sender, str) or not isinstance(content, dict) \
                 or not isinstance(ts, int) or isinstance(ts, bool):
             raise _Skip("missing event_id, sender, origin_server_ts or content")
-        if event.get("type") == "m.room.encrypted":
-            raise _Skip("end-to-end encrypted; this connector holds no keys to read it")
         unsigned, relates = _object(event.get("unsigned")), _object(content.get("m.relates_to"))
         if "redacted_because" in unsigned or not content:
             raise _Skip("redacted by its sender")
         replaced = relates.get("event_id") if relates.get("rel_type") == "m.replace" else None
         new_content = content.get("m.new_content")
         reply_to: str | None
-        if isinstance(replaced, str):
+        if event.get("type") == "m.room.encrypted":
+            # No keys to read it; its relation (reply, edit) is sent in the clear.
+            reply_to = replaced if isinstance(replaced, str) else _reply_target(relates)
+            text = ("[edited] " if isinstance(replaced, str) else "") + ENCRYPTED_TEXT
+        elif isinstance(replaced, str):
             if not isinstance(new_content, dict):
                 raise _Skip("an edit without m.new_content")
             if self._senders.get(replaced, sender) != sender:
@@ -359,13 +381,66 @@ class MatrixConnector(Connector):
             if answered is None:
                 raise _Skip("our own message, but which customer it answers cannot be told")
             customer = answered
+        return self._as_message(room_id, known, event_id, customer, text, ts, sender == self.user_id, private,
+                                reply_to)
+
+    async def _redaction(self, room_id: str, known: _Room, event: dict[str, Any], in_batch: set[Any],
+                         private: bool) -> Message | None:
+        """The message saying a message was deleted, or None when there is nothing to say
+        (its message came in this batch already redacted, or what was redacted is no message).
+
+        Raises:
+            _Skip: the redaction is malformed, or undoes something of ours; the reason.
+            ConnectorError: the redacted event could not be looked up, and that may pass.
+        """
+        event_id, sender, ts, content = (event.get("event_id"), event.get("sender"), event.get("origin_server_ts"),
+                                         _object(event.get("content")))
+        target = content.get("redacts", event.get("redacts"))  # room v11 moved it into content
+        if not isinstance(event_id, str) or not isinstance(sender, str) or not isinstance(target, str) \
+                or not isinstance(ts, int) or isinstance(ts, bool):
+            raise _Skip("a redaction without event_id, sender, origin_server_ts or redacts")
+        if target in in_batch:
+            return None  # the message itself came in this batch, redacted: it is skipped as such
+        author = self._senders.get(target) or await self._message_sender(room_id, target)
+        if author is None:
+            return None  # a reaction taken back, or another event we never show
+        if author == self.user_id:
+            raise _Skip(f"our own message {target} was deleted (by {sender})")
+        if sender == self.user_id:
+            raise _Skip(f"we deleted {author}'s message {target}")
+        text = DELETED_TEXT if sender == author else f"[deleted] {sender} deleted this message"
+        reason = content.get("reason")
+        if isinstance(reason, str) and reason.strip():
+            text += f" (reason: {reason.strip()})"
+        return self._as_message(room_id, known, event_id, author, text, ts, False, private, target,
+                                url=self.link(room_id, target))
+
+    async def _message_sender(self, room_id: str, event_id: str) -> str | None:
+        """Who sent a message event of the room, asked of the homeserver; None when it is no
+        message (a reaction, a state event) or the homeserver will not show it."""
+        response = await self.api.request(
+            "GET", f"{CLIENT}/rooms/{quote(room_id, safe='')}/event/{quote(event_id, safe='')}", expect=(403, 404))
+        if response.status_code != 200:
+            return None
+        try:
+            found = response.json()
+        except ValueError:
+            raise ConnectorError("Matrix sent an event that is not JSON") from None
+        sender = found.get("sender") if isinstance(found, dict) else None
+        if not isinstance(sender, str) or found.get("type") not in MESSAGE_TYPES:
+            return None
+        self._senders[event_id] = sender
+        return sender
+
+    def _as_message(self, room_id: str, known: _Room, event_id: str, customer: str, text: str, ts: int, ours: bool,
+                    private: bool, reply_to: str | None, url: str | None = None) -> Message:
         return Message(
             platform=self.platform, account=self.account.name, external_id=f"{room_id}|{event_id}",
             author_id=customer, text=text, created_at=ts // 1000,
-            direction=Direction.OUT if sender == self.user_id else Direction.IN,
+            direction=Direction.OUT if ours else Direction.IN,
             visibility=Visibility.PRIVATE if private else Visibility.PUBLIC,
             author_handle=customer, author_name=known.names.get(customer),
-            in_reply_to=f"{room_id}|{reply_to}" if reply_to else None, url=self.link(room_id, event_id),
+            in_reply_to=f"{room_id}|{reply_to}" if reply_to else None, url=url or self.link(room_id, event_id),
         )
 
     def _customer_of(self, room_id: str, known: _Room, reply_to: str | None) -> str | None:

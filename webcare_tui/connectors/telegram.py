@@ -20,6 +20,8 @@ Mapping:
   external_id "chat_id:message_id|edit:<edit_date>": the store ignores a repeated id, so
   an edit under the original's id would be dropped and the agent would never see what the
   customer corrected. Replies and likes to it go to the original message.
+- `deleted_business_messages` (asked for in `allowed_updates` like the kinds above) → no
+  message: the store keeps what the customer wrote; the sync reports which were deleted.
 - Photos, stickers, voice notes… become text ("[photo] caption"); service messages (members
   joined, title changed, pinned…) and other update kinds are skipped with a reason.
 
@@ -60,7 +62,10 @@ from webcare_tui.model import Direction, Message, Visibility
 
 DEFAULT_BASE_URL = "https://api.telegram.org"
 MAX_TEXT = 4096  # sendMessage: "1-4096 characters after entities parsing"
-ALLOWED_UPDATES = ["message", "edited_message", "business_message", "edited_business_message"]
+MESSAGE_UPDATES = ["message", "edited_message", "business_message", "edited_business_message"]
+# Every update kind getUpdates is asked for. Telegram keeps the last list it was given (a bot's
+# earlier setting, or its webhook's), so a kind we read must be named here or it never arrives.
+ALLOWED_UPDATES = [*MESSAGE_UPDATES, "deleted_business_messages"]
 LIKE_EMOJI = "👍"
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 _ERRORS = tuple(range(400, 600))  # we read Telegram's own {"ok": false, ...} body for every failure
@@ -367,7 +372,7 @@ class TelegramConnector(Connector):
         Raises:
             _Skip: with the reason, for what we do not map.
         """
-        kind = next((key for key in ALLOWED_UPDATES if key in update), None)
+        kind = next((key for key in MESSAGE_UPDATES if key in update), None)
         if kind is None:
             deleted = _dict(update.get("deleted_business_messages"))
             if deleted:  # the store keeps what the customer wrote; the agent may still need it

@@ -17,8 +17,12 @@ among our own posts (`GET /2/users/:id/tweets`) or our DMs with that customer.
 
 External ids: a post's id as X gives it ("1578516295611748353"); a direct message's event id
 with a "dm:" prefix ("dm:1585800613253812228"), so a reply can tell which kind it answers.
-An edited post has a new id on X (its `edit_history_tweet_ids` name the versions): the
-version the timeline shows arrives as its own message. A deleted post simply stops appearing;
+An edited post has a new id on X; its `edit_history_tweet_ids` name every version, oldest
+first. Only the latest version is shown: an earlier one is skipped, whether it comes in the
+same fetch or after. When the original was read by an earlier fetch (its id is not newer than
+the feed's `since_id`), the latest version arrives as its own message "[edited] …" answering
+the original, as Telegram, Mastodon and Matrix edits do; otherwise it simply is the post, under
+its own id (replies and likes go to the latest version). A deleted post simply stops appearing;
 a deleted or suspended post that one refers to shows up in the page's partial `errors`,
 which do not fail the page. Posts read without `created_at` take the time their id carries.
 
@@ -184,6 +188,25 @@ class Post:
     replied_to: str | None  # the id of the post it answers
     repost: bool  # a retweet: nothing to answer
     language: str | None
+    versions: tuple[str, ...] = ()  # edit_history_tweet_ids: every version's id, oldest first
+
+    @property
+    def superseded(self) -> bool:
+        """An earlier version of an edited post: a later one replaces it."""
+        return len(self.versions) > 1 and self.id in self.versions and self.versions[-1] != self.id
+
+    @property
+    def original(self) -> str | None:
+        """The id of the first version, when this post is an edit of it."""
+        return self.versions[0] if len(self.versions) > 1 and self.versions[-1] == self.id else None
+
+
+def _versions(item: Any) -> tuple[str, ...]:
+    """`edit_history_tweet_ids` as valid ids; () when absent or malformed."""
+    ids = item.get("edit_history_tweet_ids") if isinstance(item, dict) else None
+    if not isinstance(ids, list) or not all(isinstance(one, str) and _ID.match(one) for one in ids):
+        return ()
+    return tuple(ids)
 
 
 def read_post(item: Any) -> Post:
@@ -202,6 +225,7 @@ def read_post(item: Any) -> Post:
         in_reply_to_user_id=to_user if isinstance(to_user, str) and to_user else None,
         replied_to=_reference(item, "replied_to"), repost=_reference(item, "retweeted") is not None,
         language=lang if isinstance(lang, str) and lang and lang not in ("und", "zxx", "qme", "qht") else None,
+        versions=_versions(item),
     )
 
 
@@ -492,6 +516,7 @@ class XConnector(Connector):
         token, top = feed.next, feed.top
         messages: list[Message] = []
         skipped: list[str] = []
+        replaced: set[str] = set()  # earlier versions of edited posts in this fetch
         for _ in range(self.history_pages if first else CATCH_UP_PAGES):
             params: dict[str, Any] = {"max_results": PAGE_SIZE, "tweet.fields": TWEET_FIELDS,
                                       "expansions": TWEET_EXPANSIONS, "user.fields": USER_FIELDS}
@@ -510,25 +535,36 @@ class XConnector(Connector):
             top = _newer(top, newest) if isinstance(newest, str) and _ID.match(newest) else top
             users = _users(body)
             for item in data:
+                replaced.update(_versions(item)[:-1])
                 try:
-                    messages.append(self._post_message(item, users))
+                    messages.append(self._post_message(item, users, feed.since))
                     top = _newer(top, item["id"])
                 except Unreadable as reason:
                     skipped.append(f"{_label(item)}: {reason}")
             token = self._next_token(body)
             if not token or self._hold_left("mentions"):
                 break
+        if replaced:  # an earlier version listed without its later edits: the edit shows it
+            skipped.extend(f"{message.external_id}: an earlier version of an edited post; the latest is shown"
+                           for message in messages if message.external_id in replaced)
+            messages = [message for message in messages if message.external_id not in replaced]
         if token and not first:  # a backlog longer than this fetch: go on from here next time
             return _Page(messages, skipped, _Feed(feed.since, token, top), more=not self._hold_left("mentions"))
         return _Page(messages, skipped, _Feed(_newer(feed.since, top)))
 
-    def _post_message(self, item: Any, users: dict[str, _User]) -> Message:
+    def _post_message(self, item: Any, users: dict[str, _User], since: str | None = None) -> Message:
         """A post from the mentions timeline as a public message.
 
+        `since`: the newest id an earlier fetch delivered; an edit whose original is not newer
+        answers it as "[edited] …".
+
         Raises:
-            Unreadable: it cannot be read, is a repost, or is ours but answers no customer.
+            Unreadable: it cannot be read, is a repost, an earlier version of an edited post, or
+                is ours but answers no customer.
         """
         post = read_post(item)
+        if post.superseded:
+            raise Unreadable(f"an earlier version of an edited post; the latest ({post.versions[-1]}) is shown")
         if post.repost:
             raise Unreadable("a repost (retweet), nothing to answer")
         if post.author_id is None:
@@ -539,11 +575,14 @@ class XConnector(Connector):
                 raise Unreadable("our own post, not a reply to a customer")
             direction, customer = Direction.OUT, post.in_reply_to_user_id
         user = users.get(customer, _User())
+        text, in_reply_to = post.text, post.replied_to
+        if post.original is not None and since and _ID.match(since) and int(post.original) <= int(since):
+            text, in_reply_to = f"[edited] {text}", post.original  # the original was read before: link them
         return Message(
             platform=self.platform, account=self.account.name, external_id=post.id, author_id=customer,
-            text=post.text, created_at=post.created_at, direction=direction, visibility=Visibility.PUBLIC,
+            text=text, created_at=post.created_at, direction=direction, visibility=Visibility.PUBLIC,
             author_handle=user.handle, author_name=user.name, author_followers=user.followers,
-            in_reply_to=post.replied_to, url=status_url(users.get(post.author_id, _User()).handle, post.id),
+            in_reply_to=in_reply_to, url=status_url(users.get(post.author_id, _User()).handle, post.id),
             language=post.language,
         )
 
