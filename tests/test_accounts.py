@@ -148,3 +148,68 @@ def test_a_secret_given_as_an_option_is_refused_and_not_echoed(paths, memory_key
     err = capsys.readouterr().err
     assert exited.value.code == 2 and "'access_token' is a secret" in err
     assert TOKEN not in err + paths[0].read_text(encoding="utf-8") and not memory_keyring.secrets
+
+
+# --- headless, without a keyring (issue 13) --------------------------------------------------------
+
+@pytest.fixture
+def no_keyring():
+    before = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    yield
+    keyring.set_keyring(before)
+
+
+@pytest.mark.parametrize("stdin", ["env-token-1234\n", "", "another-token\n"])
+def test_headless_with_the_token_in_the_environment_the_account_is_added(paths, no_keyring, monkeypatch, stdin):
+    # before: "cannot store the token" (exit 2) and no [[account]] block, although the token was there
+    monkeypatch.setenv("WEBCARE_TOKEN_BRAND_DEMO", "env-token-1234")
+    code, out, err = run(paths, "accounts", "add", "demo", "brand-demo", "--set", "seed=3", "--token-stdin",
+                         stdin=stdin)
+    assert code == 0, err
+    assert "WEBCARE_TOKEN_BRAND_DEMO in the environment" in out and "nothing stored" in out
+    assert ("differs" in out) == (stdin == "another-token\n")
+    text = paths[0].read_text(encoding="utf-8")
+    [account] = tomllib.loads(text)["account"]
+    assert account == {"name": "brand-demo", "platform": "demo", "seed": 3}
+    assert "env-token-1234" not in text + out + err and "another-token" not in text + out + err
+    assert get_secret("brand-demo") == "env-token-1234"
+    code, out, _ = run(paths, "accounts", "list")
+    assert code == 0 and "token: environment" in out
+    code, out, err = run(paths, "accounts", "remove", "brand-demo")  # no keyring: nothing to delete, no error
+    assert code == 0 and "removed account 'brand-demo'" in out and "[[account]]" not in paths[0].read_text()
+
+
+def test_without_the_token_anywhere_the_error_names_the_variable(paths, no_keyring):
+    code, _, err = run(paths, "accounts", "add", "demo", "brand-demo", "--token-stdin", stdin="")
+    assert code == 1 and "WEBCARE_TOKEN_BRAND_DEMO" in err
+    assert "[[account]]" not in paths[0].read_text(encoding="utf-8")
+
+
+def test_the_account_list_is_clean_text(paths, memory_keyring):
+    import argparse
+    from dataclasses import replace
+
+    from webcare_tui import accounts
+    from webcare_tui.config import Account, Config
+    from webcare_tui.store import Store
+
+    evil = "brand\x1b]0;pwned\x07-x\u202e"  # a team's shared config file may hold anything
+    config = replace(Config(), path=paths[0], accounts=(Account(evil, "demo\x9b2J", {}),))
+    out = io.StringIO()
+    with Store(paths[1]) as store:
+        assert accounts.run(argparse.Namespace(action="list"), config, store, out) == 0
+    line = out.getvalue()
+    assert "brand" in line and "demo" in line  # before: the escape sequence set the terminal's title
+    assert not any(char in line for char in "\x1b\x07\x9b\u202e")
+
+
+def test_a_last_sync_time_no_calendar_shows_is_printed_as_its_number(paths, memory_keyring, monkeypatch):
+    from webcare_tui.store import Store
+
+    run(paths, "accounts", "add", "demo", "brand-demo", "--token-stdin", stdin=TOKEN)
+    with Store(paths[1]) as store:
+        store.conn.execute("INSERT OR REPLACE INTO sync_state (account, last_sync_at) VALUES ('brand-demo', ?)",
+                           (253402300799 * 1000,))
+    code, out, err = run(paths, "accounts", "list")
+    assert code == 0 and "last sync: @253402300799000" in out, err

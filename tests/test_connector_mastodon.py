@@ -685,3 +685,231 @@ def test_every_recorded_notification_and_status_is_read():
     assert edited.text == "the best editor? why, of course it is the KDE Advanced Text Editor, Kate"
     own = [m for m in found.values() if m.direction == "out"]
     assert own and all(m.author_id != OWN for m in own)  # our own statuses name the customer
+
+
+# --- idempotency: only where the server's software promises it (issue 13) ------------------------
+
+MENTIONED = "117020577157693549"  # the recorded mention (by ADMIN) our replies answer
+
+
+def instance(version: str) -> dict:
+    """GET /api/v2/instance as recorded from Mastodon 4.6.4, saying `version`."""
+    body = {"domain": "localhost:3000", "title": "Mastodon", "version": "4.6.4",
+            "source_url": "https://github.com/mastodon/mastodon"}
+    if CASSETTES.exists():
+        [recorded] = [i for i in cassette(CASSETTES / "test_instance.yaml") if i["uri"].endswith("/api/v2/instance/")]
+        body = json.loads(recorded["body"])
+    return dict(body, version=version)
+
+
+def rendered(text: str) -> str:
+    """A status's text as Mastodon renders it: a paragraph, its leading @acct a mention link."""
+    import html
+
+    acct, _, rest = text.partition(" ")
+    mention = (f'<span class="h-card" translate="no"><a href="http://localhost:3000/@{acct[1:]}" class="u-url mention">'
+               f'@<span>{acct[1:]}</span></a></span>')
+    return f"<p>{mention} {html.escape(rest)}</p>"
+
+
+class ForgetfulServer:
+    """Mastodon's API on software that ignores Idempotency-Key: every POST publishes. Our own
+    statuses are listed newest first, as GET /api/v1/accounts/:id/statuses documents it."""
+
+    def __init__(self) -> None:
+        self.statuses: list[dict] = []
+        self.script: list = []  # what the next POSTs get before the server behaves normally
+
+    def post(self, request: httpx.Request) -> httpx.Response:
+        step = self.script.pop(0) if self.script else None
+        if isinstance(step, Exception):
+            raise step
+        sent = json.loads(request.content)
+        status = dict(load("status_reply.json")["body"], id=str(117020583258292382 + len(self.statuses)),
+                      content=rendered(sent["status"]), in_reply_to_id=sent.get("in_reply_to_id"),
+                      in_reply_to_account_id=ADMIN if sent.get("in_reply_to_id") else None,
+                      visibility="direct" if sent["visibility"] == "direct" else "public",
+                      account=load("verify_credentials.json"),
+                      mentions=[{"id": ADMIN, "username": "admin", "acct": "admin",
+                                 "url": "http://localhost:3000/@admin"}])
+        self.statuses.append(status)
+        if step == "accept-then-drop":  # published, but the answer never reaches us
+            raise httpx.ReadTimeout("connection reset after the request was sent")
+        return httpx.Response(200, json=status)
+
+    def own_statuses(self, request: httpx.Request) -> httpx.Response:
+        since = request.url.params.get("since_id")
+        newest_first = [s for s in reversed(self.statuses) if since is None or int(s["id"]) > int(since)]
+        return httpx.Response(200, json=newest_first[:int(request.url.params.get("limit", 20))])
+
+
+@pytest.fixture
+def forgetful(router):
+    server = ForgetfulServer()
+    router.post("/api/v1/statuses").mock(side_effect=server.post)
+    router.get(f"/api/v1/accounts/{OWN}/statuses").mock(side_effect=server.own_statuses)
+    notifications_route(router, load("notifications_mention.json")["body"])
+    return server
+
+
+async def queued_reply(store, connector) -> int:
+    await SyncRunner(store, {"brand-masto": connector}, clock=lambda: NOW).sync_once()
+    [case] = store.list_cases()
+    return Outbox(store, clock=lambda: NOW).queue_reply(case["id"], "Kijken we naar!", agent="tim")
+
+
+@pytest.mark.parametrize(("version", "keeps"), [
+    ("4.6.4", True), ("4.3.0+glitch", True), ("4.2.10+hometown-1.1.1", True), ("4.4.0-beta.1", True),
+    ("3.5.19", True), ("2.9.0", True),
+    ("1.6.1", False), ("2.7.2 (compatible; Pleroma 2.6.50)", False), ("2.7.2 (compatible; Akkoma 3.13.2)", False),
+    ("3.5.3 (compatible; Pixelfed 0.12.4)", False), ("0.17.3 git-6a3ef8d", False), ("2024.11.0", False), ("", False),
+])
+async def test_the_servers_software_says_whether_a_repeat_is_safe(router, connector, version, keeps):
+    router.get("/api/v2/instance").respond(200, json=instance(version))
+    assert connector.sends_once_per_key()  # not asked yet: Mastodon's own promise
+    await connector.prepare()
+    assert (connector.software, connector.sends_once_per_key()) == (version, keeps)
+
+
+async def test_an_old_server_without_v2_is_asked_at_v1_and_one_that_cannot_say_is_not_trusted(router):
+    router.get("/api/v2/instance").respond(404, json=load("error_404.json"))
+    router.get("/api/v1/instance").respond(200, json={"uri": "social.example", "version": "3.5.3"})
+    connector = make()
+    await connector.prepare()
+    assert (connector.software, connector.sends_once_per_key()) == ("3.5.3", True)
+    router.get("/api/v2/instance").respond(503, json={"error": "down"})
+    unsure = make()
+    await unsure.prepare()  # never raises
+    assert not unsure.sends_once_per_key()
+    await connector.aclose()
+    await unsure.aclose()
+
+
+async def test_after_a_crash_on_a_server_that_ignores_the_key_the_reply_is_found_not_sent_twice(
+        store, router, forgetful, monkeypatch):
+    # before: recovery re-sent with the same key, and this server published the reply twice
+    router.get("/api/v2/instance").respond(200, json=instance("2.7.2 (compatible; Pleroma 2.6.50)"))
+    first = make()
+    outbox_id = await queued_reply(store, first)
+    monkeypatch.setattr(OutboxWorker, "_sent", lambda self, row, sent: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):  # the server published it; we died before marking it sent
+        await OutboxWorker(store, {"brand-masto": first}, clock=lambda: NOW).deliver_due()
+    monkeypatch.undo()
+    await first.aclose()
+    assert store.outbox_row(outbox_id)["state"] == "sending" and len(forgetful.statuses) == 1
+    restarted = make()  # a new process
+    worker = OutboxWorker(store, {"brand-masto": restarted}, clock=lambda: NOW + 60)
+    await worker.prepare()
+    [settled] = await worker.recover()
+    assert settled.state == "sent" and await worker.deliver_due() == []
+    row = store.outbox_row(outbox_id)
+    assert len(forgetful.statuses) == 1 and row["remote_id"] == forgetful.statuses[0]["id"]
+    ours = [m for m in store.case_messages(row["case_id"]) if m["direction"] == "out"]
+    assert [m["external_id"] for m in ours] == [row["remote_id"]]
+    await restarted.aclose()
+
+
+async def test_a_reply_that_never_reached_such_a_server_is_sent_once_after_the_lookup(store, router, forgetful):
+    router.get("/api/v2/instance").respond(200, json=instance("0.17.3 git-6a3ef8d"))  # GoToSocial
+    connector = make()
+    outbox_id = await queued_reply(store, connector)
+    store.update_outbox(outbox_id, NOW, state="sending")  # a crash before the request left
+    worker = OutboxWorker(store, {"brand-masto": connector}, clock=lambda: NOW)
+    await worker.prepare()
+    assert [d.state for d in await worker.recover()] == ["queued"]
+    assert [d.state for d in await worker.deliver_due()] == ["sent"] and len(forgetful.statuses) == 1
+    await connector.aclose()
+
+
+async def test_a_timeout_on_such_a_server_waits_for_the_lookup_and_on_mastodon_is_repeated(store, router, forgetful):
+    route = router.get("/api/v2/instance").respond(200, json=instance("2.7.2 (compatible; Akkoma 3.13.2)"))
+    connector = make()
+    outbox_id = await queued_reply(store, connector)
+    worker = OutboxWorker(store, {"brand-masto": connector}, clock=lambda: NOW)
+    await worker.prepare()
+    forgetful.script = ["accept-then-drop"]
+    [first] = await worker.deliver_due()
+    assert first.state == "unknown" and len(forgetful.statuses) == 1  # not repeated blindly
+    [settled] = await worker.recover()
+    assert settled.state == "sent" and store.outbox_row(outbox_id)["remote_id"] == forgetful.statuses[0]["id"]
+    await connector.aclose()
+    # Mastodon itself keeps the key: the same timeout is simply repeated (the key makes it one status)
+    route.respond(200, json=instance("4.6.4"))
+    mastodon = make()
+    await OutboxWorker(store, {"brand-masto": mastodon}).prepare()
+    assert mastodon.sends_once_per_key()
+    await mastodon.aclose()
+
+
+def own_status(number: int, text: str, *, answers: str | None = MENTIONED, visibility: str = "public",
+               to: str = ADMIN) -> dict:
+    """One of our own statuses as Mastodon lists it (the recorded reply's shape)."""
+    return dict(load("status_reply.json")["body"], id=str(117020590000000000 + number), content=rendered(text),
+                in_reply_to_id=answers, visibility=visibility, account=load("verify_credentials.json"),
+                mentions=[{"id": to, "username": "x", "acct": "x", "url": "http://localhost:3000/@x"}])
+
+
+async def test_find_sent_matches_what_mastodon_made_of_our_text(router, connector):
+    router.get("/api/v2/instance").respond(200, json=instance("2.7.2 (compatible; Pleroma 2.6.50)"))
+    wanted = OutgoingReply("k", "mastodon", "brand-masto", ADMIN, "Zie https://example.com/een/heel/lange/link\n\n"
+                           "Groet, @anna@other.example", "public", MENTIONED)
+    shown = own_status(2, "@admin Zie https://example.com/een/heel/lange/link Groet, @anna@other.example")
+    shown["content"] = shown["content"].replace("@anna@other.example", '<span class="h-card"><a href="https://other.'
+                                                'example/@anna" class="u-url mention">@<span>anna</span></a></span>')
+    others = [own_status(3, "@admin Zie iets anders"), own_status(4, "@admin Zie https://example.com/een/heel/lange/"
+              "link Groet, @anna@other.example", answers="117020577157693550"),
+              own_status(5, "@admin Zie https://example.com/een/heel/lange/link Groet, @anna@other.example",
+                         visibility="direct"),
+              own_status(6, "@admin Zie https://example.com/x Groet, @anna@other.example", to=ACCOUNT)]
+    route = router.get(f"/api/v1/accounts/{OWN}/statuses").respond(200, json=[*others, shown])
+    found = await connector.find_sent(wanted)
+    assert found is not None and (found.external_id, found.url) == (shown["id"], shown["url"])
+    assert dict(route.calls.last.request.url.params) == {"limit": "40", "exclude_reblogs": "true",
+                                                         "since_id": MENTIONED}
+    route.respond(200, json=others)
+    assert await connector.find_sent(wanted) is None  # one short page: certainly not sent
+    # a reply send_reply refuses before any request was never sent
+    from dataclasses import replace
+
+    assert await connector.find_sent(replace(wanted, in_reply_to="../x")) is None
+
+
+async def test_find_sent_stops_at_the_answered_status_and_gives_up_after_a_few_pages(router, connector):
+    router.get("/api/v2/instance").respond(200, json=instance("2.7.2 (compatible; Pleroma 2.6.50)"))
+    older = f"{BASE}/api/v1/accounts/{OWN}/statuses?max_id=1&limit=40"
+    full = [own_status(100 + n, "@admin iets anders") for n in range(40)]
+    route = router.get(f"/api/v1/accounts/{OWN}/statuses").respond(
+        200, json=full, headers={"Link": f'<{older}>; rel="next"'})
+    reply = OutgoingReply("k", "mastodon", "brand-masto", ADMIN, "Kijken we naar!", "public", MENTIONED)
+    with pytest.raises(ConnectorError, match="too many of our statuses") as raised:
+        await connector.find_sent(reply)
+    assert not raised.value.retryable and route.call_count == 3
+    reached = [*full[:39], own_status(0, "@admin oud", answers=None) | {"id": "117020577157693540"}]
+    route.respond(200, json=reached, headers={"Link": f'<{older}>; rel="next"'})
+    assert await connector.find_sent(reply) is None and route.call_count == 4  # older than what it answers: done
+
+
+async def test_a_private_reply_is_found_among_direct_statuses(router, connector):
+    router.get("/api/v2/instance").respond(200, json=instance("2.7.2 (compatible; Pleroma 2.6.50)"))
+    reply = OutgoingReply("k", "mastodon", "brand-masto", ACCOUNT, "Stuur je je ordernummer?", "private")
+    status = own_status(7, "@mastodonpy_test Stuur je je ordernummer?", answers=None, visibility="direct",
+                        to=ACCOUNT)
+    router.get(f"/api/v1/accounts/{OWN}/statuses").respond(200, json=[status])
+    found = await connector.find_sent(reply)
+    assert found is not None and found.external_id == status["id"] and found.created_at == 1785592395
+
+
+async def test_the_lookup_and_the_instance_match_the_mastodon_openapi_spec(router, connector):
+    if not SPEC.exists():
+        pytest.skip(f"the Mastodon OpenAPI spec is not at {SPEC}")
+    spec = json.loads(SPEC.read_text(encoding="utf-8"))
+    router.get("/api/v2/instance").respond(200, json=instance("4.6.4"))
+    router.get(f"/api/v1/accounts/{OWN}/statuses").respond(200, json=[])
+    await connector.prepare()
+    await connector.find_sent(OutgoingReply("k", "mastodon", "brand-masto", ADMIN, "Hoi", "public", MENTIONED))
+    assert "version" in spec["components"]["schemas"]["Instance"]["properties"]
+    for request in [call.request for call in router.calls if call.request.url.path != "/api/v1/accounts/verify_credentials"]:
+        path = "/api/v1/accounts/{id}/statuses" if request.url.path.endswith("/statuses") else request.url.path
+        operation = spec["paths"][path]["get"]
+        known = {p["name"] for p in operation.get("parameters", [])}
+        assert set(request.url.params) <= known, (path, set(request.url.params) - known)

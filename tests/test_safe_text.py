@@ -174,7 +174,8 @@ def test_half_a_surrogate_pair_cannot_break_printing():
                     max_leaves=12))
 def test_json_keeps_every_string_and_escapes_what_could_act(data):
     out = safe_json(data)
-    assert json.loads(out) == data
+    # as JSON itself gives them back: two lone surrogates that form a pair read as one character
+    assert json.loads(out) == json.loads(json.dumps(data))
     assert not set(out) & (CONTROL - {"\n"}) and not set(out) & set(BIDI + ZERO_WIDTH + "\u2028\u2029")
     assert not any(0xD800 <= ord(char) <= 0xDFFF or 0xE0000 <= ord(char) <= 0xE0FFF for char in out)
     out.encode("utf-8")

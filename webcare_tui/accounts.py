@@ -2,19 +2,22 @@
 
 The token is asked with hidden input (or read from stdin for scripts) and goes to the
 system keyring only; the config file gets the account's name, platform and options.
+Headless, with `WEBCARE_TOKEN_<NAME>` set in the environment, no keyring is needed: that
+token is used (and stored nowhere), and the account is added all the same.
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
-from datetime import datetime
 from typing import Any, TextIO
 
 from webcare_tui.config import Config, append_account, config_path, is_secret_key, remove_account
 from webcare_tui.connectors.base import connector_class
-from webcare_tui.credentials import delete_secret, secret_source, set_secret
+from webcare_tui.credentials import CredentialsError, delete_secret, env_name, secret_source, set_secret
+from webcare_tui.message_format import shown_time
 from webcare_tui.safe_text import clean
 from webcare_tui.store import Store
 
@@ -57,14 +60,16 @@ def run(args: argparse.Namespace, config: Config, store: Store, out: TextIO) -> 
     path = config.path or config_path()
     if args.action == "list":
         if not config.accounts:
-            print(f"no accounts in {path}: the app runs on the demo. Add one with `webcare accounts add`.", file=out)
+            print(f"no accounts in {clean(str(path), single_line=True)}: the app runs on the demo. Add one with"
+                  " `webcare accounts add`.", file=out)
             return 0
         for account in config.accounts:
             state = store.sync_state(account.name)
             token = secret_source(account.name) or "MISSING"
             synced = state["last_sync_at"]
-            seen = datetime.fromtimestamp(synced).strftime("%Y-%m-%d %H:%M") if synced else "never"
-            line = f"{account.name:<16} {account.platform:<10} {state['state'] or 'not synced':<12} token: {token:<11}"
+            seen = shown_time(synced) if synced else "never"
+            line = (f"{clean(account.name, single_line=True):<16} {clean(account.platform, single_line=True):<10}"
+                    f" {clean(state['state'] or 'not synced', single_line=True):<12} token: {token:<11}")
             line += f" last sync: {seen}"
             if state["last_error"]:
                 line += f"  ({clean(state['last_error'], single_line=True)})"
@@ -72,22 +77,45 @@ def run(args: argparse.Namespace, config: Config, store: Store, out: TextIO) -> 
         return 0
     if args.action == "remove":
         removed = remove_account(path, args.name)
-        had_secret = delete_secret(args.name)
+        try:
+            had_secret = delete_secret(args.name)
+        except CredentialsError:
+            if not removed:
+                raise
+            had_secret = False  # no keyring here (headless): there is no token to delete
         if not removed and not had_secret:
-            print(f"webcare: there is no account {args.name!r} in {path} or the keyring", file=sys.stderr)
+            print(f"webcare: there is no account {clean(repr(args.name), single_line=True)} in"
+                  f" {clean(str(path), single_line=True)} or the keyring", file=sys.stderr)
             return 1
-        print(f"removed account {args.name!r}" + (" and its token" if had_secret else ""), file=out)
+        print(f"removed account {clean(repr(args.name), single_line=True)}" + (" and its token" if had_secret else ""),
+              file=out)
         return 0
     connector_class(args.platform)  # KeyError names the installed platforms
     if any(account.name == args.name for account in config.accounts):
-        print(f"webcare: account {args.name!r} is already in {path}; remove it first to replace it",
-              file=sys.stderr)
+        print(f"webcare: account {clean(repr(args.name), single_line=True)} is already in"
+              f" {clean(str(path), single_line=True)}; remove it first to replace it", file=sys.stderr)
         return 1
-    secret = sys.stdin.readline().strip() if args.token_stdin else getpass.getpass(f"token for {args.name}: ")
-    if not secret:
-        print("webcare: no token given; nothing was stored", file=sys.stderr)
+    variable = env_name(args.name)
+    from_env = os.environ.get(variable)
+    if args.token_stdin:
+        secret = sys.stdin.readline().strip()
+    else:  # with the token in the environment there is nothing to ask
+        secret = "" if from_env else getpass.getpass(f"token for {clean(args.name, single_line=True)}: ")
+    if not secret and not from_env:
+        print(f"webcare: no token given; nothing was stored (or set {variable} for headless use)", file=sys.stderr)
         return 1
-    set_secret(args.name, secret)  # first: a missing keyring leaves the config file untouched
+    if secret:
+        try:
+            set_secret(args.name, secret)  # first: a missing keyring leaves the config file untouched
+            kept = "its token is in the keyring" + (f" ({variable} in the environment overrides it)" if from_env else "")
+        except CredentialsError:
+            if not from_env:
+                raise
+            differs = "; the token read was not stored and differs from it" if secret != from_env else ""
+            kept = f"its token comes from {variable} in the environment (no keyring here, nothing stored{differs})"
+    else:
+        kept = f"its token comes from {variable} in the environment (nothing stored)"
     append_account(path, args.name, args.platform, dict(args.set or []))
-    print(f"added {args.platform} account {args.name!r} to {path}; its token is in the keyring", file=out)
+    print(f"added {clean(args.platform, single_line=True)} account {clean(repr(args.name), single_line=True)} to"
+          f" {clean(str(path), single_line=True)}; {kept}", file=out)
     return 0

@@ -95,6 +95,13 @@ class AlertState:
         return fresh
 
 
+def _who(row: dict[str, Any]) -> str:
+    """The author as an alert names them: the handle shown for what it is (`clean`'s handle rule), else the name."""
+    if row["author_handle"]:
+        return clean(row["author_handle"], handle=True, single_line=True)
+    return clean(row["author_name"] or "?", single_line=True)
+
+
 def deadline_alerts(rows: list[dict[str, Any]], now: int, settings: AlertSettings,
                     deadline_for: Callable[[str], int]) -> list[Alert]:
     """Cases waiting on us whose act-before time passes within `deadline_within`, or passed at most that
@@ -106,7 +113,7 @@ def deadline_alerts(rows: list[dict[str, Any]], now: int, settings: AlertSetting
             continue
         left = due - now
         when = f"in {describe_remaining(left)}" if left >= 0 else f"{describe_remaining(-left)} ago"
-        who = clean(row["author_handle"] or row["author_name"] or "?", single_line=True)
+        who = _who(row)
         verb = "must be answered" if left >= 0 else "missed its deadline"
         alerts.append(Alert("deadline", f"deadline:{row['id']}:{row['waiting_since']}",
                             f"case {row['id']} ({who}, {row['platform']}) {verb} {when}", row["id"]))
@@ -117,7 +124,7 @@ def audience_alerts(rows: list[dict[str, Any]]) -> list[Alert]:
     """Negative messages from authors with a large audience or of type press (rows from the store's query)."""
     alerts = []
     for row in rows:
-        who = clean(row["author_handle"] or row["author_name"] or "?", single_line=True)
+        who = _who(row)
         reach = "press" if row["author_type"] == "press" else f"{row['followers']:,} followers"
         text = clean(row["text"], single_line=True)
         snippet = text if len(text) <= 60 else text[:59] + "…"

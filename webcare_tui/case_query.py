@@ -9,6 +9,11 @@ The query language an agent types (in the spirit of notmuch)::
 Free words and "phrases" search message and memo text (FTS5); every other term
 narrows the cases. `!term` negates `assigned` and `label:`. Unknown keys and bad
 values are errors with a plain message, never silently ignored.
+
+Every number is bounded, so no query can overflow a date or SQLite's integers: dates are held
+to 2000-01-01 .. 9998-12-31 (the store holds no time outside them), `age:` goes back at most
+100 years, `priority:` is a number below 100, and a query has at most MAX_TERMS terms and
+MAX_LENGTH characters.
 """
 
 from __future__ import annotations
@@ -21,8 +26,14 @@ from typing import Any, TypedDict
 
 from webcare_tui.model import AUTHOR_TYPES, CaseStatus
 
-_AGE = re.compile(r"^([<>])(\d+)([mhdw])$")
+_AGE = re.compile(r"^([<>])([0-9]+)([mhdw])$", re.ASCII)
 _UNITS = {"m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+_PRIORITY = re.compile(r"^[>=]*([0-9]{1,2})$", re.ASCII)
+FIRST_DAY = date(2000, 1, 1)  # a date in a query is held to these days: no time outside them is stored
+LAST_DAY = date(9998, 12, 31)  # and every one of them has an epoch in every zone
+MAX_AGE = 100 * 365 * 86_400  # age:>… goes back at most about 100 years
+MAX_TERMS = 64  # more terms than this is not a search (and SQLite's expression depth has a limit)
+MAX_LENGTH = 4096
 STATUSES = tuple(status.value for status in CaseStatus)
 KEYS = ("label", "platform", "author", "status", "owner", "assigned", "lang", "age", "before", "after",
         "priority", "account", "type", "sentiment")
@@ -103,11 +114,28 @@ def builtin_views(me: str, *, lead: bool = False) -> list[View]:
 
 
 def _moment(value: str, key: str, end_of_day: bool) -> int:
+    """The start (or end) of the day `value` names, local time, as epoch seconds; a day before
+    FIRST_DAY or after LAST_DAY counts as that day (`after:0001-01-01` is every case)."""
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        raise QueryError(f"{key}:{value} — give a date as YYYY-MM-DD") from None
-    return int(datetime.combine(day, time.max if end_of_day else time.min).astimezone().timestamp())
+        raise QueryError(f"{key}:{value[:40]} — give a date as YYYY-MM-DD") from None
+    day = min(max(day, FIRST_DAY), LAST_DAY)
+    try:
+        return int(datetime.combine(day, time.max if end_of_day else time.min).astimezone().timestamp())
+    except (OverflowError, OSError, ValueError):  # a platform whose clock stops sooner (Windows: year 3000)
+        raise QueryError(f"{key}:{value[:40]} — this system cannot reckon with that date") from None
+
+
+def _age(value: str, now: float) -> tuple[str, int]:
+    """`age:>2h` → (">", the moment two hours before `now`)."""
+    match = _AGE.match(value)
+    if not match:
+        raise QueryError(f"age:{value[:40]} — write age:>2h or age:<30m (units m, h, d, w)")
+    digits = match[2].lstrip("0") or "0"
+    if len(digits) > 9 or int(digits) * _UNITS[match[3]] > MAX_AGE:  # int() of 4,300 digits would raise
+        raise QueryError(f"age:{value[:40]} — goes back at most 100 years (age:>36500d)")
+    return match[1], int(now) - int(digits) * _UNITS[match[3]]
 
 
 def _choices(key: str, value: str, allowed: tuple[str, ...]) -> list[str]:
@@ -115,7 +143,7 @@ def _choices(key: str, value: str, allowed: tuple[str, ...]) -> list[str]:
     chosen = value.split(",")
     for choice in chosen:
         if choice not in allowed:
-            raise QueryError(f"{key}:{choice} — {key} is one of {', '.join(allowed)}")
+            raise QueryError(f"{key}:{choice[:40]} — {key} is one of {', '.join(allowed)}")
     return chosen
 
 
@@ -127,12 +155,16 @@ def parse_query(text: str, *, me: str, now: float) -> CaseQuery:
         now: the current time, for `age:`.
 
     Raises:
-        QueryError: an unknown key, a bad value or an unclosed quote.
+        QueryError: an unknown key, a bad value, an unclosed quote, or a query too long.
     """
+    if len(text) > MAX_LENGTH:
+        raise QueryError(f"a search is at most {MAX_LENGTH:,} characters")
     try:
         terms = shlex.split(text, posix=True)
     except ValueError:
-        raise QueryError("a quote is not closed") from None
+        raise QueryError("a quote is not closed (or a \\ ends the search)") from None
+    if len(terms) > MAX_TERMS:
+        raise QueryError(f"a search has at most {MAX_TERMS} terms")
     found: dict[str, list[str]] = {"text": [], "labels": [], "without_labels": [], "platforms": [], "accounts": [],
                                    "statuses": [], "languages": [], "author_types": [], "sentiments": []}
     single: _Single = {}
@@ -144,7 +176,7 @@ def parse_query(text: str, *, me: str, now: float) -> CaseQuery:
             if negated and body == "assigned":
                 single["assigned"] = False
             elif colon and re.fullmatch(r"[a-z_]+", key):
-                raise QueryError(f"unknown search key {key!r} (known: {', '.join(KEYS)})")
+                raise QueryError(f"unknown search key {key[:40]!r} (known: {', '.join(KEYS)})")
             else:
                 found["text"].append(term)
             continue
@@ -170,11 +202,8 @@ def parse_query(text: str, *, me: str, now: float) -> CaseQuery:
         elif key == "lang":
             found["languages"].append(value.lower())
         elif key == "age":
-            match = _AGE.match(value)
-            if not match:
-                raise QueryError(f"age:{value} — write age:>2h or age:<30m (units m, h, d, w)")
-            moment = int(now) - int(match[2]) * _UNITS[match[3]]
-            if match[1] == ">":
+            direction, moment = _age(value, now)
+            if direction == ">":
                 single["active_before"] = moment
             else:
                 single["active_after"] = moment
@@ -187,9 +216,10 @@ def parse_query(text: str, *, me: str, now: float) -> CaseQuery:
         elif key == "sentiment":
             found["sentiments"] += _choices(key, value, SENTIMENTS)
         elif key == "priority":
-            if not value.lstrip(">=").isdigit():
-                raise QueryError(f"priority:{value} — write priority:2 or priority:>=2")
-            single["min_priority"] = int(value.lstrip(">="))
+            match = _PRIORITY.match(value)
+            if not match:
+                raise QueryError(f"priority:{value[:40]} — write priority:2 or priority:>=2")
+            single["min_priority"] = int(match[1])
     query = CaseQuery(
         text=tuple(found["text"]), labels=tuple(found["labels"]), without_labels=tuple(found["without_labels"]),
         platforms=tuple(found["platforms"]), accounts=tuple(found["accounts"]), statuses=tuple(found["statuses"]),

@@ -212,6 +212,16 @@ def format_timestamp(epoch: int, tz: timezone | Any = timezone.utc) -> str:
     return datetime.fromtimestamp(epoch, tz).isoformat()
 
 
+def shown_time(epoch: int | float, pattern: str = "%Y-%m-%d %H:%M", tz: Any = None) -> str:
+    """A stored time for a person to read: `epoch` in the local zone (or `tz`) by `pattern`, or
+    "@<epoch>" when no calendar here can show it (a store written before times were checked may
+    hold year 1 or 9999, and a zone east of UTC then overflows the year)."""
+    try:
+        return datetime.fromtimestamp(epoch, tz).strftime(pattern)
+    except (OverflowError, ValueError, OSError):
+        return f"@{epoch}"
+
+
 def _identifier(value: Any, field: str) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise InvalidMessage(f"{field} must be a string")

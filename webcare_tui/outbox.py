@@ -6,7 +6,8 @@ or offline. `OutboxWorker` delivers due rows through the account's connector:
 retrying network faults with backoff, waiting out rate limits, failing on a
 permanent refusal with the platform's words. A row whose outcome is unknown
 (a crash or timeout mid-send) is repeated only where the platform honours the
-idempotency key; elsewhere it is looked up among the account's own posts, and
+idempotency key (`Connector.sends_once_per_key`: for Mastodon, where the server's
+software promises it); elsewhere it is looked up among the account's own posts, and
 when that cannot tell, it waits for the agent instead of risking a double post.
 
 Rows of kind "case_action" carry an agent's label, assignment, status or memo change
@@ -309,7 +310,9 @@ class OutboxWorker:
         """Whether sending the row again cannot publish it twice."""
         if row["kind"] == "case_action":
             return row["payload"]["action"] != "memo"  # labels, owner and status are set, not added
-        return connector.capabilities.idempotent_send
+        if row["kind"] == "like":
+            return True  # liking twice is one like
+        return connector.sends_once_per_key()  # Mastodon: only where the server's software promises it
 
     async def _mark(self, row: dict, **fields) -> None:
         await asyncio.to_thread(self._write_mark, row["id"], fields)  # SQL off the event loop
@@ -327,6 +330,12 @@ class OutboxWorker:
             self.store.update_outbox(row["id"], int(self.clock()), state="sent", remote_id=sent.external_id,
                                      last_error=None)
             self.store.confirm_message(row["payload"]["message_id"], sent.external_id, sent.url)
+
+    async def prepare(self) -> None:
+        """Let every connector learn what its platform promises (`Connector.prepare`: a Mastodon
+        server's software, whether it keeps Idempotency-Key) before anything is recovered or sent."""
+        connectors = list({id(connector): connector for connector in self.connectors.values()}.values())
+        await asyncio.gather(*(connector.prepare() for connector in connectors))
 
     async def recover(self) -> list[Delivery]:
         """After a crash: settle rows left 'sending' (and earlier 'unknown' ones) without sending twice."""
@@ -418,6 +427,7 @@ class OutboxWorker:
                   on_round: Callable[[], None] = lambda: None) -> None:
         """Deliver forever (cancel the task to stop); `on_delivery` hears of every round that did
         something, `on_round` of every round that ended without a failure."""
+        await self.prepare()
         if settled := await self.recover():
             on_delivery(settled)
         while True:  # any other failure (a store locked too long) ends the run: the supervisor restarts it

@@ -169,6 +169,22 @@ class Connector(ABC):
             ConnectorError: it was not sent (`retryable` says whether to try again).
         """
 
+    def sends_once_per_key(self) -> bool:
+        """Whether a reply sent again with its idempotency key is published once, as far as this
+        connector knows now. The outbox simply repeats a reply whose outcome is unknown (a timeout,
+        a crash mid-send) only then; otherwise it looks for it first (`find_sent`).
+
+        Returns:
+            `capabilities.idempotent_send`, unless the connector learnt otherwise (`prepare`): a
+            Mastodon connector on a server whose software makes no such promise says False.
+        """
+        return self.capabilities.idempotent_send
+
+    async def prepare(self) -> None:  # noqa: B027 (optional hook, not abstract)
+        """Learn what the platform promises before the outbox recovers or sends anything (the
+        outbox worker calls this when it starts). Never raises: what cannot be learnt now is not
+        assumed either way beyond `sends_once_per_key`'s answer."""
+
     async def find_sent(self, reply: OutgoingReply) -> SentReply | None:
         """Look among the account's own recent posts for `reply` (after a crash mid-send).
 

@@ -8,17 +8,20 @@ wrong on the wire to what the sync and outbox workers need to decide:
 - 401/403 with a refused token → `needs_auth`;
 - 429 → `retry_after` from `Retry-After` or the platform's reset header, bounded by
   `bounded_wait` (never more than MAX_WAIT, never infinite);
-- 5xx → retryable; other 4xx → permanent, in the platform's own words.
+- 5xx → retryable; other 4xx → permanent, in the platform's own words, cut to
+  MAX_ERROR_TEXT only after the request's credentials in them are masked (`error_text`).
 """
 
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -52,16 +55,35 @@ def bounded_wait(wait: float | None, *, unit: float = 1.0) -> float:
         number = float(wait)
     except OverflowError:  # an integer beyond any float: finite, only huge
         return MAX_WAIT if wait > 0 else MIN_WAIT
-    if not math.isfinite(number):
+    seconds = number * unit  # a product too large for a float is inf: the cap
+    if not math.isfinite(number) or math.isnan(seconds):  # nan: 0 × an infinite unit
         return DEFAULT_WAIT
-    return min(max(number * unit, MIN_WAIT), MAX_WAIT)  # a product too large for a float is inf: the cap
+    return min(max(seconds, MIN_WAIT), MAX_WAIT)
 
 
-def _number(text: str) -> float | None:
+_INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_BEYOND_FLOATS = 10**400
+
+
+def _number(text: str) -> int | float | None:
+    """A header's number: whole numbers exactly (10**400 is huge, not infinite), else a float; None for none."""
+    text = text.strip()
+    if _INTEGER.fullmatch(text):
+        if len(text.lstrip("+-").lstrip("0")) > 400:  # int() refuses 4,300 digits; any of these is beyond floats
+            return -_BEYOND_FLOATS if text.startswith("-") else _BEYOND_FLOATS
+        return int(text)
     try:
         return float(text)
     except ValueError:
         return None
+
+
+def _until(epoch: int | float, now: float) -> int | float:
+    """Seconds from `now` to `epoch`; an integer beyond any float stays one (bounded_wait caps it)."""
+    try:
+        return float(epoch) - now
+    except OverflowError:
+        return epoch
 
 
 def retry_after_seconds(response: httpx.Response, clock: Callable[[], float] = time.time) -> float:
@@ -75,7 +97,7 @@ def retry_after_seconds(response: httpx.Response, clock: Callable[[], float] = t
             return bounded_wait(seconds)
         try:
             return bounded_wait(parsedate_to_datetime(value).timestamp() - clock())
-        except (TypeError, ValueError, OverflowError):  # not a date, or a year no datetime holds
+        except (TypeError, ValueError, OverflowError, OSError):  # not a date, or a year no clock here holds
             pass
     for name in ("x-rate-limit-reset", "x-ratelimit-reset"):
         value = response.headers.get(name)
@@ -85,14 +107,62 @@ def retry_after_seconds(response: httpx.Response, clock: Callable[[], float] = t
         if epoch is None:
             try:
                 epoch = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-            except (ValueError, OverflowError):
+            except (ValueError, OverflowError, OSError):
                 continue
-        return bounded_wait(epoch - clock())
+        return bounded_wait(_until(epoch, clock()))
     return DEFAULT_WAIT
 
 
+# Where a request carries its credentials: these headers and query parameters, and Telegram's
+# bot token as a path segment ("/bot123456:ABC…/sendMessage").
+_SECRET_HEADERS = re.compile(r"authorization|cookie|token|secret|api[-_]?key|password", re.IGNORECASE)
+_SECRET_PARAMS = re.compile(r"token|secret|key|password|signature|^sig$", re.IGNORECASE)
+_BOT_TOKEN = re.compile(r"bot([0-9]+:[A-Za-z0-9_-]+)")
+MASK = "•••"  # as `Connector.redact` shows a secret
+
+
+def request_secrets(request: httpx.Request | None) -> list[str]:
+    """The credentials `request` carried (a bearer token, an API key header or parameter, a bot
+    token in the path), each also as a URL would quote it; longest first. A credential is at least 4
+    characters (as for `Connector.redact`), a value found only by its name's look at least 8 (a
+    pagination token, not a common word)."""
+    if request is None:
+        return []
+    found = []
+    for name, value in request.headers.items():
+        if name.lower() in ("authorization", "proxy-authorization"):
+            scheme, _, credentials = value.strip().partition(" ")
+            found.append(credentials.strip() or scheme)
+        elif _SECRET_HEADERS.search(name) and len(value.strip()) >= 8:
+            found.append(value.strip())
+    found += [value for name, value in request.url.params.multi_items()
+              if _SECRET_PARAMS.search(name) and len(value) >= 8]
+    found += [match[1] for segment in request.url.path.split("/") if (match := _BOT_TOKEN.fullmatch(segment))]
+    variants = {variant for secret in found if len(secret) >= 4 for variant in (secret, quote(secret, safe=""))}
+    return sorted(variants, key=len, reverse=True)
+
+
+def masked(text: str, secrets: list[str]) -> str:
+    """`text` with every one of `secrets` shown as MASK."""
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    return text
+
+
 def error_text(response: httpx.Response) -> str:
-    """The platform's own words for a failed call: a JSON error field, else the body's start."""
+    """The platform's own words for a failed call: a JSON error field, else the body's start.
+
+    Credentials the request carried (`request_secrets`) are masked before the words are cut to
+    MAX_ERROR_TEXT, so a server that echoes the token cannot leave half of it at the cut.
+    """
+    try:
+        secrets = request_secrets(response.request)
+    except RuntimeError:  # a response made without a request (tests)
+        secrets = []
+
+    def said(text: str) -> str:
+        return masked(text, secrets)[:MAX_ERROR_TEXT]
+
     try:
         body = response.json()
     except ValueError:
@@ -106,9 +176,8 @@ def error_text(response: httpx.Response) -> str:
                 first = value[0]
                 value = first.get("message") or first.get("detail") if isinstance(first, dict) else first
             if value:
-                return str(value)[:MAX_ERROR_TEXT]
-    text = response.text.strip()
-    return text[:MAX_ERROR_TEXT] or response.reason_phrase
+                return said(str(value))
+    return said(response.text.strip()) or response.reason_phrase
 
 
 class HttpApi:

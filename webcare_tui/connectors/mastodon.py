@@ -15,10 +15,19 @@ becomes a message of its own, "(edited) …", with the external id
 on it go to the status itself. A notification whose status is null (deleted, or
 no longer visible) is skipped with that reason.
 
-Replies are `POST /api/v1/statuses` with the `Idempotency-Key` header (Mastodon
-keeps it about an hour, so a send whose outcome is unknown is simply repeated).
-Both public and direct replies start with the customer's @acct unless the text
-already names them: a direct status reaches only the accounts it mentions.
+Replies are `POST /api/v1/statuses` with the `Idempotency-Key` header. Both public and
+direct replies start with the customer's @acct unless the text already names them: a
+direct status reaches only the accounts it mentions.
+
+Mastodon keeps an Idempotency-Key about an hour (mastodon/mastodon#2419, April 2017;
+every 2.x and later release), so there a send whose outcome is unknown is simply
+repeated. Other software that speaks Mastodon's API (Pleroma, Akkoma, GoToSocial,
+Pixelfed, Misskey's forks…) does not promise it: `prepare` asks the server what it
+runs (`GET /api/v2/instance`, else `/api/v1/instance`), and where it is not Mastodon
+(`keeps_idempotency_keys`) a reply whose outcome is unknown is first looked for among
+the account's own statuses (`find_sent`), as for X and the Graph API. Until a server
+has said what it runs, Mastodon's promise is assumed (the outbox worker asks when it
+starts).
 
 Account options (`[[account]]` in config.toml; the access token is in the keyring):
     base_url: the instance, e.g. "https://mastodon.social" (required).
@@ -47,6 +56,8 @@ from webcare_tui.connectors.http import HttpApi
 from webcare_tui.model import Message
 
 NOTIFICATION_TYPES = ("mention", "update")
+FIND_PAGES = 3  # pages of our own statuses find_sent reads before it gives up
+FIND_PAGE_SIZE = 40
 URL_LENGTH = 23  # Mastodon counts every link as 23 characters
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # numeric ids (Mastodon) and ULIDs (GoToSocial)
 _EDIT_MARK = "#edited-"
@@ -320,6 +331,32 @@ def _sort_key(identifier: str) -> tuple[int, str]:
     return len(identifier), identifier
 
 
+_VERSION = re.compile(r"([0-9]+)\.([0-9]+)\.([0-9]+)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?", re.ASCII)
+
+
+def keeps_idempotency_keys(version: str) -> bool:
+    """Whether a server whose instance info says `version` is Mastodon, which keeps an
+    Idempotency-Key about an hour (since April 2017, mastodon#2419: every 2.x and later release).
+
+    Mastodon says its own version ("4.3.2", "4.4.0-beta.1", a fork of its code such as glitch-soc
+    or Hometown "4.2.0+glitch"). Other software says "2.7.2 (compatible; Pleroma 2.6.0)" or numbers
+    its own releases (GoToSocial "0.17.0 git-…", Misskey's forks "2024.5.0"): no promise.
+    """
+    match = _VERSION.fullmatch(version.strip())
+    return match is not None and (2, 0) <= (int(match[1]), int(match[2])) and int(match[1]) < 10
+
+
+_LEADING_MENTIONS = re.compile(r"^@[\w.-]+(?:@[\w.-]+)?(?:\s+@[\w.-]+(?:@[\w.-]+)?)*(?=\s|$)")
+
+
+def _comparable(text: str) -> str:
+    """A status's text made comparable with the reply we sent: Mastodon shows a remote mention
+    without its domain and its links shortened, and our reply may start with the @acct we added."""
+    text = _LEADING_MENTIONS.sub("", text.strip())
+    text = _URL.sub("<link>", _REMOTE_MENTION.sub(r"\1", text))
+    return " ".join(text.split())
+
+
 def mastodon_length(text: str) -> int:
     """Characters as Mastodon counts them: a link is 23, a remote mention counts without its domain."""
     return len(_REMOTE_MENTION.sub(r"\1", _URL.sub("x" * URL_LENGTH, text)))
@@ -357,6 +394,8 @@ class MastodonConnector(Connector):
         self.page_size = self._number(options, "page_size", 40, 1, 80)
         self.own_id: str | None = str(options["account_id"]) if options.get("account_id") else None
         self.accts: dict[str, str] = {}  # account id → acct, learnt while reading, for mentions in replies
+        self.software: str | None = None  # the server's version string, once `prepare` has asked
+        self.keeps_keys: bool | None = None  # whether it keeps Idempotency-Key; None: not asked yet
         headers = {"Authorization": f"Bearer {secret}"} if secret else {}
         self.api = HttpApi("Mastodon", base_url or "https://invalid.example", headers, http, clock=clock)
 
@@ -383,6 +422,35 @@ class MastodonConnector(Connector):
             if _optional_str(me.get("acct")):
                 self.accts[self.own_id] = me["acct"]
         return self.own_id
+
+    # what the server promises
+
+    async def prepare(self) -> None:
+        """Ask the server what software it runs, and so whether it keeps Idempotency-Key."""
+        if self.problem or not self._secret:
+            return
+        try:
+            await self._learn_software()
+        except ConnectorError:
+            self.keeps_keys = False  # it could not say: look before sending again, ask again later
+
+    async def _learn_software(self) -> None:
+        for path in ("/api/v2/instance", "/api/v1/instance"):  # v2 since Mastodon 4.0; v1 before and elsewhere
+            response = await self.api.request("GET", path, expect=(404, 410))
+            if response.status_code in (404, 410):
+                continue
+            try:
+                info = response.json()
+            except ValueError:
+                info = None
+            version = info.get("version") if isinstance(info, dict) else None
+            self.software = version[:100] if isinstance(version, str) else "unknown"
+            self.keeps_keys = keeps_idempotency_keys(self.software)
+            return
+        self.software, self.keeps_keys = "unknown", False
+
+    def sends_once_per_key(self) -> bool:
+        return self.keeps_keys is not False
 
     # fetching
 
@@ -499,6 +567,79 @@ class MastodonConnector(Connector):
             # It probably went out: the same idempotency key makes a retry safe.
             raise ConnectorError(f"Mastodon's answer to the reply is unreadable ({error})",
                                  outcome_unknown=True) from None
+
+    async def find_sent(self, reply: OutgoingReply) -> SentReply | None:
+        """Our reply among our own statuses (`GET /api/v1/accounts/:id/statuses`, public and direct):
+        one that answers the same status, with the same visibility, mentions the customer and says
+        the same. Only statuses newer than the answered one are searched (ids grow with time).
+
+        Raises:
+            ConnectorError: the statuses could not be read, or there are more than FIND_PAGES pages
+                of them since the answered status.
+        """
+        self._ready()
+        try:
+            target = status_id_of(reply.in_reply_to) if reply.in_reply_to else None
+        except ConnectorError:
+            return None  # send_reply refuses such a reply before any request: it never went out
+        if reply.visibility not in ("public", "private") or (
+                reply.recipient_id not in self.accts and not _ID.match(reply.recipient_id)):
+            return None  # refused before any request, likewise
+        if self.software is None:  # not asked yet, or the server could not say: worth knowing for what follows
+            try:
+                await self._learn_software()
+            except ConnectorError:
+                pass
+        own_id = await self._own_id()
+        wanted = _comparable(reply.text)
+        url = f"/api/v1/accounts/{own_id}/statuses"
+        params: list[tuple[str, str | int]] = [("limit", FIND_PAGE_SIZE), ("exclude_reblogs", "true")]
+        if target:
+            params.append(("since_id", target))
+        for _ in range(FIND_PAGES):
+            response = await self.api.request("GET", url, params=params if url.startswith("/") else None)
+            page = self._list(response, "our statuses")
+            for status in page:
+                if self._is_our_reply(status, reply, target, wanted):
+                    return self._sent(status)
+            ids = [str(status["id"]) for status in page if isinstance(status, dict) and _ID.match(str(status.get("id")))]
+            passed = target is not None and any(_sort_key(i) <= _sort_key(target) for i in ids)
+            older = self._next_link(response) if len(page) >= FIND_PAGE_SIZE and not passed else None
+            if older is None:
+                return None
+            url = older
+        raise ConnectorError("too many of our statuses since that message to tell whether the reply went out",
+                             retryable=False)
+
+    @staticmethod
+    def _is_our_reply(status: Any, reply: OutgoingReply, target: str | None, wanted: str) -> bool:
+        if not isinstance(status, dict) or status.get("reblog") or not _ID.match(str(status.get("id"))):
+            return False
+        answers = status.get("in_reply_to_id")
+        if (str(answers) if answers else None) != target:
+            return False
+        if (status.get("visibility") == "direct") != (reply.visibility == "private"):
+            return False
+        mentions = status.get("mentions") or []
+        if not any(isinstance(m, dict) and str(m.get("id")) == reply.recipient_id for m in mentions):
+            return False
+        return _comparable(status_text(status)) == wanted
+
+    def _sent(self, status: dict[str, Any]) -> SentReply:
+        try:
+            created_at = _epoch(status.get("created_at"), "created_at")
+        except Unreadable:
+            created_at = int(self.api.clock())
+        return SentReply(_text_id(status.get("id"), "id"), created_at, _optional_str(status.get("url")))
+
+    def _list(self, response: httpx.Response, what: str) -> list[Any]:
+        try:
+            page = response.json()
+        except ValueError:
+            raise ConnectorError(f"Mastodon sent {what} that are not JSON") from None
+        if not isinstance(page, list):
+            raise ConnectorError(f"Mastodon sent {what} that are not a list", retryable=False)
+        return page
 
     async def like(self, external_id: str) -> None:
         self._ready()

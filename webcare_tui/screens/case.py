@@ -10,9 +10,9 @@ from __future__ import annotations
 import webbrowser
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -23,6 +23,7 @@ from textual.widgets import Static
 from webcare_tui.approvals import ApprovalError, Approvals, is_lead, leads, needs_approval
 from webcare_tui.case_view import CaseView, read_case
 from webcare_tui.cases import PRIORITIES, next_priority
+from webcare_tui.message_format import shown_time
 from webcare_tui.outbox import UNDELIVERED, ReplyError, is_draft, reply_visibility, signature_for
 from webcare_tui.safe_text import clean
 from webcare_tui.screens.macro_keys import MacroKeys
@@ -34,7 +35,7 @@ from webcare_tui.widgets.status_header import StatusHeader
 
 
 def _when(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch).strftime("%a %d %b %H:%M")
+    return shown_time(epoch, "%a %d %b %H:%M")  # "@<epoch>" for a time no calendar shows
 
 
 class CaseScreen(MacroKeys):
@@ -171,7 +172,8 @@ class CaseScreen(MacroKeys):
 
     def _show_title(self) -> None:
         case = self.case
-        author = clean(f"{case['author_handle'] or ''} {case['author_name'] or ''}".strip(), single_line=True)
+        handle = clean(case["author_handle"], handle=True, single_line=True) if case["author_handle"] else ""
+        author = f"{handle} {clean(case['author_name'] or '', single_line=True)}".strip()
         title = Text.assemble(
             (f"Case {case['id']}  ", "bold"), (case["status"].upper(), "bold reverse"), "  ",
             (case["platform"], "bold"), "  ", (author, "bold"), "  owner: ", (clean(case["owner"] or "nobody", single_line=True), "green"),
@@ -182,22 +184,26 @@ class CaseScreen(MacroKeys):
 
     def _show_timeline(self, items: list[tuple[str, Text, str]]) -> None:
         """Show (key, content, classes) items, touching only what changed: an action usually adds a
-        line or two at the end, and remounting a long case's every widget took ~150 ms."""
+        line or two at the end, and remounting a long case's every widget took ~150 ms. Another case
+        reuses the widgets on screen."""
         conversation = self.query_one("#conversation", VerticalScroll)
         shown, widgets = self._shown, self._widgets
-        if [key for key, _, _ in items[:len(shown)]] != [key for key, _, _ in shown]:  # not just added to
-            conversation.remove_children()
-            shown, widgets = [], []
+        anew = [key for key, _, _ in items[:len(shown)]] != [key for key, _, _ in shown]  # not just added to
+        if anew:  # another case, a split: the widgets on screen take the new items (mounting cost more)
+            if len(widgets) > len(items):
+                conversation.remove_children(widgets[len(items):])
+                widgets = widgets[:len(items)]
+            shown = [("", Text(), "")] * len(widgets)  # so each of them is updated below
         for widget, item, before in zip(widgets, items, shown):
             if item[1:] != before[1:]:  # a reply's delivery state, a draft's: in place
                 widget.update(item[1])
                 widget.set_classes(item[2])
         added = [Static(content, classes=classes) for _, content, classes in items[len(shown):]]
+        following = anew or (bool(added) and conversation.scroll_y >= conversation.max_scroll_y)  # else reading back
         if added:
-            following = not shown or conversation.scroll_y >= conversation.max_scroll_y  # else the agent reads back
             conversation.mount_all(added)
-            if following:
-                conversation.scroll_end(animate=False)
+        if following:
+            conversation.scroll_end(animate=False)
         self._shown, self._widgets = items, widgets + added
 
     def _timeline(self, view: CaseView) -> list[tuple[str, Text, str]]:
@@ -256,7 +262,7 @@ class CaseScreen(MacroKeys):
     def _author_panel(self, view: CaseView) -> Text:
         case = view.case
         text = Text()
-        text.append(clean(case["author_handle"] or "", single_line=True) + "\n", "bold")
+        text.append(clean(case["author_handle"] or "", handle=True, single_line=True) + "\n", "bold")
         text.append(clean(case["author_name"] or "", single_line=True) + "\n")
         text.append(f"{case['author_followers'] or 0:,} followers · {case['author_type']}\n", "dim")
         moods = view.moods
@@ -385,7 +391,8 @@ class CaseScreen(MacroKeys):
                                                      approval=for_approval),
                           f"{chosen} reply sent for approval" if for_approval else f"{chosen} reply queued")
 
-        author = clean(self.case["author_handle"] or self.case["author_name"] or "", single_line=True)
+        author = clean(self.case["author_handle"], handle=True, single_line=True) if self.case["author_handle"] \
+            else clean(self.case["author_name"] or "", single_line=True)
         self.console.push_screen(ReplyScreen(platform=self.case["platform"], recipient=author, visibility=visibility,
                                          signatures=config.agent.signature, blocks=config.raw.get("blocks", {}),
                                          values=values, purpose="approval" if for_approval else "send"), send)
@@ -428,7 +435,8 @@ class CaseScreen(MacroKeys):
                           f"approved {clean(draft['payload']['agent'], single_line=True)}'s reply with your edits: "
                           f"queued{more}")
 
-        author = clean(self.case["author_handle"] or self.case["author_name"] or "", single_line=True)
+        author = clean(self.case["author_handle"], handle=True, single_line=True) if self.case["author_handle"] \
+            else clean(self.case["author_name"] or "", single_line=True)
         payload = draft["payload"]
         self.console.push_screen(ReplyScreen(platform=self.case["platform"], recipient=author,
                                          visibility=payload["visibility"], signatures={}, blocks={}, values={},
@@ -514,5 +522,18 @@ class CaseScreen(MacroKeys):
         if not urls:
             self.notice("this case has no link")
             return
-        webbrowser.open(urls[-1])
-        self.notice(f"opened {clean(urls[-1], single_line=True)}")
+        url = urls[-1].strip()
+        shown = clean(url, single_line=True)
+        scheme = urlsplit(url).scheme.lower()
+        if scheme not in ("http", "https"):  # file:, javascript:, a program's own scheme: never from a message
+            why = f"a {scheme}: link could open a file or a program on this computer" if scheme else "this link has no scheme"
+            self.notice(f"not opened: only http and https links open from here; {why} ({shown})")
+            return
+        if any(ord(char) <= 0x20 or 0x7F <= ord(char) <= 0x9F for char in url):
+            self.notice(f"not opened: the link has spaces or control characters in it: {shown}")
+            return
+        try:
+            opened = webbrowser.open(url)
+        except (webbrowser.Error, OSError):
+            opened = False
+        self.notice(f"opened {shown}" if opened else f"no browser could be started; the link is {shown}")

@@ -267,7 +267,8 @@ class CaseList(ScrollView, can_focus=True):
             left = int(due - now)
             due_text = describe_remaining(left)
             due_style = "bold red" if left < 0 else "bold yellow" if left < DUE_SOON else ""
-        author = clean(row.author_handle or row.author_name or "?", single_line=True)
+        author = clean(row.author_handle, handle=True, single_line=True) if row.author_handle else \
+            clean(row.author_name or "?", single_line=True)
         labels = clean(" ".join(f"#{label}" for label in row.labels), single_line=True)
         last = clean(row.last_text, single_line=True)
         if row.last_direction == "out":
