@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,16 @@ def log_file(tmp_path: Path, monkeypatch):
     for handler in [h for h in log.handlers if isinstance(h, RotatingFileHandler)]:
         log.removeHandler(handler)
         handler.close()
+
+
+@pytest.fixture
+def east_of_utc(monkeypatch):
+    """The local time zone is Tokyo's for the test (where 9999-12-31 23:59:59 UTC is already year 10000)."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 @pytest.fixture

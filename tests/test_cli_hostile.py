@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -215,16 +214,6 @@ def test_the_console_that_ended_on_an_error_exits_non_zero(db, capsys, monkeypat
 
     monkeypatch.setattr(webcare_tui.app, "make_app", lambda config, store: Crashed())
     assert main(["--db", db]) == 1
-
-
-@pytest.fixture
-def east_of_utc(monkeypatch):
-    """The local time zone is Tokyo's for the test (where 9999-12-31 23:59:59 UTC is already year 10000)."""
-    monkeypatch.setenv("TZ", "Asia/Tokyo")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 def test_a_time_out_of_every_calendar_prints_instead_of_crashing(tmp_path, db, capsys, east_of_utc):

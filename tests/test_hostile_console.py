@@ -4,7 +4,6 @@ characters or pass for another. The console stays up and says what happened."""
 
 from __future__ import annotations
 
-import time
 import webbrowser
 from dataclasses import replace
 
@@ -27,16 +26,6 @@ def notice(app) -> str:
 
 def screen_lines(widget) -> list[str]:
     return ["".join(segment.text for segment in widget.render_line(y)) for y in range(widget.size.height)]
-
-
-@pytest.fixture
-def east_of_utc(monkeypatch):
-    """The local zone is Tokyo's (where 9999-12-31 23:59:59 UTC is already year 10000)."""
-    monkeypatch.setenv("TZ", "Asia/Tokyo")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.fixture
