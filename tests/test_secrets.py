@@ -49,6 +49,7 @@ def test_the_token_is_nowhere_after_a_whole_run(tmp_path, monkeypatch):
     try:
         with respx.mock(base_url=BASE, assert_all_called=False) as mock:
             mock.get("/api/v1/accounts/verify_credentials").respond(200, json=load("verify_credentials.json"))
+            mock.get("/api/v2/instance").respond(200, json={"domain": "mastodon.example", "version": "4.3.0"})
             notifications = mock.get("/api/v1/notifications").respond(
                 200, json=load("notifications_mention.json")["body"])
             posted = mock.post("/api/v1/statuses").respond(200, json=load("status_reply.json")["body"])

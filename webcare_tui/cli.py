@@ -237,6 +237,7 @@ def cmd_sync(args: argparse.Namespace, config: Config, store: Store, out: TextIO
         try:
             statuses = await SyncRunner(store, connectors, config.threading, router=router_for(config, store)).sync_once()
             worker = OutboxWorker(store, connectors)
+            await worker.prepare()  # what each platform promises (a Mastodon server keeping Idempotency-Key)
             return statuses, [*await worker.recover(), *await worker.deliver_due()]
         finally:
             for connector in connectors.values():
