@@ -10,6 +10,7 @@ thread through `deliver`.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
@@ -95,13 +96,17 @@ class Background:
                 if not self._pending:
                     self._idle.set()
 
+        loop, context = asyncio.get_running_loop(), contextvars.copy_context()  # the app's, to run `settle` in
+
         def done(finished: Future) -> None:
             if _on_event_loop():  # done already when delivered: we are on the app's thread
                 settle(finished)
                 return
+            # Handed over without waiting for it to run (call_from_thread waits): a worker thread
+            # that waited could deadlock with an app that, ending, waits for its worker threads.
             try:
-                self.app.call_from_thread(settle, finished)
-            except RuntimeError:  # the app stopped meanwhile
+                loop.call_soon_threadsafe(settle, finished, context=context)
+            except RuntimeError:  # the app's loop is closed: nobody wants the result
                 pass
 
         future.add_done_callback(done)
