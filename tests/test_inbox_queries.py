@@ -125,13 +125,3 @@ def test_author_type_and_sentiment_filters(store, inbox):
     with pytest.raises(QueryError, match="type:alien"):
         parse("type:alien")
 
-
-def test_rows_by_id_only_while_the_view_still_shows_them(store):
-    ingest(store, [msg(0, author="anna", text="wifi kapot"), msg(MINUTE, author="bram", text="wifi traag"),
-                   msg(2 * MINUTE, author="cees", text="factuur")])
-    ids = [c["id"] for c in sorted(store.list_cases(), key=lambda c: c["id"])]
-    open_wifi = parse("wifi").narrowed(builtin_views("tim")[2].query)
-    assert [r.author_handle for r in store.case_rows_in_view(open_wifi, ids)] == ["@anna", "@bram"]
-    CaseService(store).set_status(ids[0], "closed", "tim")
-    assert [r.author_handle for r in store.case_rows_in_view(open_wifi, ids)] == ["@bram"]
-    assert store.case_rows_in_view(open_wifi, []) == []

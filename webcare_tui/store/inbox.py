@@ -246,14 +246,6 @@ class InboxQueries:
         where += f" AND (c.{sort.column}, c.id) {'>' if sort.descending else '<'} (?, ?)"
         return self._reader().execute(f"SELECT count(*) FROM cases c WHERE {where}", params + list(key)).fetchone()[0]
 
-    def case_rows_in_view(self, query: CaseQuery, ids: list[int]) -> list[CaseRow]:
-        """The rows of the cases `ids` that the view still shows (by primary key: cheap)."""
-        if not ids:
-            return []
-        where, params = self._where(query)
-        sql = f"{_ROW_SQL.format(hint='')} WHERE c.id IN ({','.join('?' * len(ids))}) AND {where}"
-        return [_row(values) for values in self._reader().execute(sql, [*ids, *params])]
-
     def case_rows(self, ids: list[int]) -> list[CaseRow]:
         marks = ",".join("?" * len(ids))
         return [_row(values) for values in self._reader().execute(f"{_ROW_SQL.format(hint='')} WHERE c.id IN ({marks})", ids)]
