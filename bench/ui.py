@@ -43,7 +43,7 @@ def build_store() -> Path:
     with Store(partial) as store:
         # topic labels from a real rule book: label views and per-label KPIs read them
         rules = load_config(Path(__file__).parent / "rules.toml")
-        import_jsonl(store, [source], router=router_for(rules, store, clock=lambda: END.timestamp()))
+        import_jsonl(store, [source], router=router_for(rules, store, clock=END.timestamp))
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     partial.rename(STORE)
     return STORE

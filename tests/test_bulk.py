@@ -245,29 +245,87 @@ def write_jsonl(path, items) -> None:
             out.write(orjson.dumps(item) + b"\n")
 
 
-def test_a_large_file_is_parsed_by_a_child_process_with_the_same_result(tmp_path, monkeypatch):
+def test_a_large_file_is_threaded_by_a_child_process_with_the_same_result(tmp_path, monkeypatch):
     items = list(generate_history(5, END, 3.0, 60))
     source = tmp_path / "big.jsonl"
     write_jsonl(source, items[:50] + [{"platform": "x"}] + items[50:])  # line 51 is bad
     rejected: list[tuple] = []
     with Store(tmp_path / "here.db") as here, Store(tmp_path / "child.db") as there:
-        expected = import_jsonl(here, [source])  # small: parsed in this process
+        expected = import_jsonl(here, [source], router=router())  # small: threaded in this process
         monkeypatch.setattr(bulk, "CHILD_FROM_BYTES", 0)
-        spawned: list[tuple] = []
-        monkeypatch.setattr(bulk, "_parsed_by_child", _recording(bulk._parsed_by_child, spawned))
-        got = import_jsonl(there, [source], on_reject=lambda *line: rejected.append(line))
-        assert len(spawned) == 1 and got == expected and got.rejected == 1 and got.new_messages == len(items)
+        monkeypatch.setattr(bulk, "BATCH", 40)  # many slices
+        children = _recording_children(monkeypatch)
+        got = import_jsonl(there, [source], on_reject=lambda *line: rejected.append(line), router=router())
+        assert len(children) == 1 and got == expected and got.rejected == 1 and got.new_messages == len(items)
         assert rejected == [(str(source), 51, rejected[0][2])] and "missing" in rejected[0][2]
         assert snapshot(there) == snapshot(here)
+        # alone with the store, the child threaded each slice while the one before was written: only the
+        # first, threaded before any transaction began, was threaded again inside its own
+        assert children[0].threaded_again == 1
     assert multiprocessing.active_children() == []  # the child is gone with the import
 
 
-def _recording(function, calls):
-    """`function`, noting each call in `calls`."""
-    def recorded(*args):
-        calls.append(args)
-        return function(*args)
-    return recorded
+def test_a_child_threading_ahead_never_undoes_what_an_agent_did_meanwhile(tmp_path, monkeypatch):
+    """Agents act between the slices (after one commits, before the next begins): the slice the child
+    threaded ahead meanwhile is threaded again, and every change survives."""
+    from webcare_tui.cases import CaseService
+
+    items = list(generate_history(5, END, 2.0, 80))
+    source = tmp_path / "big.jsonl"
+    write_jsonl(source, items)
+    path = tmp_path / "agents.db"
+    done: dict[int, str] = {}
+    slices = 0
+
+    def agent_acts() -> None:  # on another connection, as the console would
+        with Store(path) as console:
+            service = CaseService(console)
+            waiting = [case for case in console.list_cases() if case["id"] not in done and case["status"] != "closed"]
+            for case in waiting[:2]:
+                owner = ("jeroen", "sanne")[len(done) % 2]
+                service.assign(case["id"], owner, "tim")
+                service.label(case["id"], "tim", add=["Agent"])
+                done[case["id"]] = owner
+
+    held = bulk._Pace.held
+
+    def held_then_act(pace, seconds, messages):  # called once each slice has committed
+        nonlocal slices
+        held(pace, seconds, messages)
+        slices += 1
+        if slices % 3 == 0:
+            agent_acts()
+
+    monkeypatch.setattr(bulk._Pace, "held", held_then_act)
+    monkeypatch.setattr(bulk, "CHILD_FROM_BYTES", 0)
+    monkeypatch.setattr(bulk, "BATCH", 25)
+    children = _recording_children(monkeypatch)
+    with Store(path) as store:
+        result = import_jsonl(store, [source])
+        assert result.new_messages == len(items) == store.counts()["messages"] and len(done) > 6
+        assert children[0].threaded_again == 1 + (slices - 1) // 3  # the first, and each after an agent acted
+        for case_id, owner in done.items():
+            case = store.get_case(case_id)
+            assert (case["owner"], "Agent" in case["labels"]) == (owner, True)
+            assigned = [e for e in store.case_events(case_id) if e["kind"] == "assigned"]
+            assert assigned[-1]["detail"]["to"] == case["owner"]
+        per_author = store.conn.execute(
+            "SELECT count(*) FROM cases WHERE status != 'closed' AND merged_into IS NULL"
+            " GROUP BY author_id HAVING count(*) > 1").fetchall()
+        assert per_author == []
+
+
+def _recording_children(monkeypatch) -> list:
+    """The `_ThreadedByChild` of each import from now on."""
+    made: list = []
+
+    class Recorded(bulk._ThreadedByChild):
+        def __init__(self, *args):
+            super().__init__(*args)
+            made.append(self)
+
+    monkeypatch.setattr(bulk, "_ThreadedByChild", Recorded)
+    return made
 
 
 def test_a_failing_write_ends_the_import_at_once_and_its_child_with_it(tmp_path, monkeypatch):

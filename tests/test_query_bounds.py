@@ -116,3 +116,10 @@ def test_any_text_is_a_query_whose_sql_runs_or_a_plain_error(searched_store, tex
         assert number is None or -SQLITE_MAX <= number <= SQLITE_MAX
     searched_store.count_cases(query)
     searched_store.page_cases(query, default_sort(query))
+
+
+@pytest.mark.parametrize("text", ["label:\udcff", "\ud800", 'author:"x\udc80"'])
+def test_bytes_that_are_not_utf8_are_a_plain_error(text):
+    """A command line's undecodable bytes arrive as half surrogate pairs, which SQLite cannot bind."""
+    with pytest.raises(QueryError, match="not UTF-8"):
+        parse_query(text, me="tim", now=NOW)

@@ -8,35 +8,37 @@ what they wrote, and they never wait on it for long. An import that stops half-w
 (a full disk, a kill) leaves whole slices behind, and running it again skips what
 landed.
 
-A large file is parsed, and its messages' language and sentiment found, by a child
-process while this one threads and writes (a thread would share the GIL and gain
-nothing: measured). The child ends when the import does, fails or dies: its pipe to
-this process breaks, so no child outlives its parent.
+A large file is parsed, its messages' language and sentiment found, and each slice
+threaded by a child process while this one writes the slice before (a thread would
+share the GIL and gain nothing: measured); see `_ThreadedByChild` for why what it
+threads still never undoes another writer's work. The child ends when the import
+does, fails or dies: its pipe to this process breaks, so no child outlives its parent.
 """
 
 from __future__ import annotations
 
 import gc
 import multiprocessing
+import pickle
 import sqlite3
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
+from itertools import islice
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, BinaryIO
-
-import msgspec
+from typing import Any, BinaryIO, Protocol
 
 from webcare_tui.case_rules import ThreadingRules
 from webcare_tui.ingest import BATCH, IngestCounts, Threader, annotate, batches
 from webcare_tui.message_format import LINE_LIMIT, InvalidMessage, parse_message, read_jsonl
 from webcare_tui.model import Message
-from webcare_tui.rules import Router
-from webcare_tui.store import Store, StoreError, store_trouble
+from webcare_tui.rules import Router, RuleBook
+from webcare_tui.store import IngestRows, Store, StoreError, store_trouble
 
 Source = Path | str | Iterable[dict[str, Any]]  # a file, "-" for stdin, or message dicts
 
@@ -99,17 +101,19 @@ def import_jsonl(store: Store, sources: Iterable[Source], rules: ThreadingRules 
             slices before it are stored.
     """
     result = ImportResult()
-
-    def slices() -> Generator[list[Message], None, None]:
-        for source in sources:
-            name = "stdin" if str(source) == "-" else str(source) if isinstance(source, (str, Path)) else "demo"
-            if isinstance(source, (str, Path)) and str(source) != "-" and _large(Path(source)):
-                yield from _parsed_by_child(Path(source), name, result, on_reject)
-            else:
-                yield from _annotated(batches(_messages(source, name, result, on_reject)))
-
-    counts = write_slices(store, slices(), rules, router, on_wait)
-    result.new_messages, result.duplicates, result.new_cases = counts.new_messages, counts.duplicates, counts.new_cases
+    total = IngestCounts()
+    for source in sources:
+        name = "stdin" if str(source) == "-" else str(source) if isinstance(source, (str, Path)) else "demo"
+        if isinstance(source, (str, Path)) and str(source) != "-" and _large(Path(source)) \
+                and _child_can_thread(store, router):
+            routing = (router.book, router.clock) if router is not None else None
+            with _ThreadedByChild(Path(source), name, store, rules, routing, result, on_reject) as by_child:
+                total.add(_write(store, by_child, on_wait))
+        else:
+            here = _ThreadedHere(Threader(store, rules, router),
+                                 _annotated(batches(_messages(source, name, result, on_reject))))
+            total.add(_write(store, here, on_wait))
+    result.new_messages, result.duplicates, result.new_cases = total.new_messages, total.duplicates, total.new_cases
     return result
 
 
@@ -120,10 +124,7 @@ def _annotated(slices: Iterable[list[Message]]) -> Generator[list[Message], None
         yield batch
 
 
-CHILD_FROM_BYTES = 4_000_000  # a smaller file (about 10,000 messages) is parsed here: a child takes ~0.5 s to start
-# What the child sends: a slice of messages and the rejected lines before it, the end (None) or a failure (its
-# text). Decoded straight into Message objects (in C: a third cheaper than building them from tuples here).
-_FROM_CHILD = msgspec.msgpack.Decoder(tuple[list[Message], list[tuple[int, str]]] | str | None)
+CHILD_FROM_BYTES = 4_000_000  # a smaller file (about 10,000 messages) is threaded here: a child takes ~0.5 s to start
 
 
 def _large(path: Path) -> bool:
@@ -133,63 +134,184 @@ def _large(path: Path) -> bool:
         return False
 
 
-def _parse_in_child(path: str, size: int, out: Connection) -> None:
-    """The child process: parse and annotate `path`, sending slices of messages and the rejected
-    lines (msgpack: see _FROM_CHILD) until the end (None) or a failure (its text)."""
-    batch: list[Message] = []
-    rejects: list[tuple[int, str]] = []
+Routing = tuple[RuleBook, Callable[[], float]] | None  # what a child needs to route as a Router does
+
+
+def _child_can_thread(store: Store, router: Router | None) -> bool:
+    """False when a child could not read the store (in memory) or route (a clock that cannot be pickled)."""
+    if str(store.path) == ":memory:":
+        return False
     try:
-        for number, item in read_jsonl(_lines(Path(path))):
-            if isinstance(item, InvalidMessage):
-                rejects.append((number, str(item)))
-                continue
-            annotate(item)
-            batch.append(item)
-            if len(batch) == size:
-                out.send_bytes(msgspec.msgpack.encode((batch, rejects)))
-                batch, rejects = [], []
-        out.send_bytes(msgspec.msgpack.encode((batch, rejects)))
-        out.send_bytes(msgspec.msgpack.encode(None))
-    except OSError as error:  # the parent is gone (a broken pipe): nobody to tell; else a read failed
-        try:
-            out.send_bytes(msgspec.msgpack.encode(f"{path} could not be read: {error.strerror or error}"))
-        except OSError:
-            pass
+        pickle.dumps((router.book, router.clock) if router is not None else None)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return False
+    return True
+
+
+# A child's commands: thread the next slice of this many messages after the last (NEXT), or thread
+# the last slice again from the store (AGAIN: somebody else wrote since the slice before began).
+NEXT, AGAIN = "next", "again"
+
+
+def _thread_in_child(path: str, store_path: str, rules: ThreadingRules, routing: Routing, pipe: Connection) -> None:
+    """The child process: parse, annotate and thread `path` a slice at a time as the parent asks
+    (see `_ThreadedByChild`), parsing ahead while it waits. It sends, pickled, for each command
+    (rows, counts, rejected lines), or None at the end, or a failure's text. It ends when the
+    parent closes the pipe, or dies."""
+    try:
+        with Store(store_path) as store:
+            router = Router(routing[0], store.last_rule_assignment, routing[1]) if routing is not None else None
+            threader = Threader(store, rules, router)
+            parsed = read_jsonl(_lines(Path(path)))
+            ahead: deque[Message] = deque()
+            rejects: list[tuple[int, str]] = []
+            batch: list[Message] = []
+
+            def parse(most: int) -> bool:
+                """Parse up to `most` more messages ahead; False at the end of the file."""
+                for number, item in islice(parsed, most):
+                    if isinstance(item, InvalidMessage):
+                        rejects.append((number, str(item)))
+                    else:
+                        annotate(item)
+                        ahead.append(item)
+                    most -= 1
+                return most == 0
+
+            more = True
+            while True:
+                while more and len(ahead) < BATCH and not pipe.poll():
+                    more = parse(100)
+                command, size = pickle.loads(pipe.recv_bytes())
+                if command == AGAIN:
+                    rows, counts = threader.prepare_again(batch)
+                else:
+                    while more and len(ahead) < size:
+                        more = parse(size - len(ahead))
+                    batch = [ahead.popleft() for _ in range(min(size, len(ahead)))]
+                    if not batch:
+                        pipe.send_bytes(pickle.dumps(None))
+                        return
+                    rows, counts = threader.prepare(batch, after_last=True)
+                pipe.send_bytes(pickle.dumps((rows, counts, rejects), pickle.HIGHEST_PROTOCOL))
+                rejects = []
+    except (EOFError, BrokenPipeError):  # the parent is gone: nobody to tell
+        pass
+    except OSError as error:
+        _tell(pipe, f"{path} could not be read: {error.strerror or error}")
+    except StoreError as error:
+        _tell(pipe, str(error))
     except BaseException as error:
-        out.send_bytes(msgspec.msgpack.encode(f"{path}: the import stopped: {type(error).__name__}: {error}"))
+        _tell(pipe, f"{path}: the import stopped: {type(error).__name__}: {error}")
 
 
-def _parsed_by_child(path: Path, name: str, result: ImportResult,
-                     on_reject: Callable[[str, int, str], None]) -> Iterator[list[Message]]:
-    """The slices of a large file, parsed and annotated by a child process meanwhile."""
-    context = multiprocessing.get_context("spawn")  # no fork: this process may run threads
-    reader, writer = context.Pipe(duplex=False)
-    child = context.Process(target=_parse_in_child, args=(str(path), BATCH, writer),
-                            name="webcare-import-reader", daemon=True)
-    child.start()
-    writer.close()  # the child's alone now: the pipe ends when the child does
-    try:
-        while True:
+def _tell(pipe: Connection, failure: str) -> None:
+    with suppress(OSError):
+        pipe.send_bytes(pickle.dumps(failure))
+
+
+class _ThreadedByChild:
+    """The slices of a large file, parsed, annotated and threaded by a child process.
+
+    The child threads slice k+1 while this process writes slice k: it reads the store as it is
+    before slice k commits, with what it threaded for slice k over it. That holds if nobody else
+    wrote since slice k's transaction began. If somebody did, slice k+1 is threaded again inside
+    its own transaction (AGAIN), from the store alone, before anything is written: so no slice
+    undoes what another writer did, and when nobody else writes, both processes work at once."""
+
+    def __init__(self, path: Path, name: str, store: Store, rules: ThreadingRules,
+                 routing: Routing, result: ImportResult,
+                 on_reject: Callable[[str, int, str], None]) -> None:
+        self.name, self.result, self.on_reject = name, result, on_reject
+        self.threaded_again = 0  # slices threaded twice: somebody else wrote (and always the first)
+        context = multiprocessing.get_context("spawn")  # no fork: this process may run threads
+        self.pipe, theirs = context.Pipe()
+        self.child = context.Process(target=_thread_in_child, args=(str(path), str(store.path), rules, routing, theirs),
+                                     name="webcare-import-threader", daemon=True)
+        self.child.start()
+        theirs.close()  # the child's alone now: the pipe ends when the child does
+        self._ready: tuple[IngestRows, IngestCounts] | None = None
+
+    def __enter__(self) -> _ThreadedByChild:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pipe.close()  # a child still threading gets a broken pipe, or EOF, and ends
+        self.child.join(timeout=5)
+        if self.child.is_alive():
+            self.child.kill()
+            self.child.join()
+
+    def next(self, size: int) -> bool:
+        """Have the next slice of at most `size` messages threaded (outside a transaction); False at the end."""
+        if self._ready is None:  # the first: threaded now, and again inside its transaction
+            self._ask(NEXT, size)
+        self._ready = self._answer()
+        return self._ready is not None
+
+    def rows(self, others_wrote: bool, next_size: int) -> tuple[IngestRows, IngestCounts]:
+        """The slice's rows (inside its transaction); the child goes on with the next slice meanwhile."""
+        ready = self._ready
+        if others_wrote:
+            self.threaded_again += 1
+            self._ask(AGAIN, 0)
+            ready = self._answer()
+        assert ready is not None
+        self._ask(NEXT, next_size)
+        return ready
+
+    def _ask(self, command: str, size: int) -> None:
+        try:
+            self.pipe.send_bytes(pickle.dumps((command, size)))
+        except OSError:
+            pass  # the child has ended: its answer says why
+
+    def _answer(self) -> tuple[IngestRows, IngestCounts] | None:
+        try:
+            got = pickle.loads(self.pipe.recv_bytes())
+        except EOFError:
+            raise StoreError(f"{self.name}: the import's threading process stopped unexpectedly; "
+                             "run the import again (what landed is skipped)") from None
+        if got is None:
+            return None
+        if isinstance(got, str):
+            raise StoreError(got)
+        rows, counts, rejects = got
+        for line, reason in rejects:
+            self.result.rejected += 1
+            self.on_reject(self.name, line, reason)
+        return rows, counts
+
+
+class _ThreadedHere:
+    """Slices threaded in this process, inside the transaction that writes them."""
+
+    def __init__(self, threader: Threader, slices: Iterable[list[Message]]) -> None:
+        self.threader = threader
+        self.slices = iter(slices)
+        self.pending: list[Message] = []
+        self.batch: list[Message] = []
+        self.most = 0  # the longest slice that came: a slice is never longer
+
+    def next(self, size: int) -> bool:
+        while len(self.pending) < min(size, self.most) or not self.most:
             try:
-                got = _FROM_CHILD.decode(reader.recv_bytes())
-            except EOFError:
-                raise StoreError(f"{name}: the import's reader process stopped unexpectedly; "
-                                 "run the import again (what landed is skipped)") from None
-            if got is None:
-                return
-            if isinstance(got, str):
-                raise StoreError(got)
-            messages, rejects = got
-            for line, reason in rejects:
-                result.rejected += 1
-                on_reject(name, line, reason)
-            yield messages
-    finally:
-        reader.close()  # a child still sending gets a broken pipe and ends
-        child.join(timeout=5)
-        if child.is_alive():
-            child.kill()
-            child.join()
+                batch = next(self.slices)
+            except StopIteration:
+                break
+            self.most = max(self.most, len(batch))
+            self.pending += batch
+        size = min(size, self.most)
+        self.batch, self.pending = self.pending[:size], self.pending[size:]
+        return bool(self.batch)
+
+    def rows(self, others_wrote: bool, next_size: int) -> tuple[IngestRows, IngestCounts]:
+        return self.threader.prepare(self.batch)
+
+
+class _Slices(Protocol):
+    def next(self, size: int) -> bool: ...
+    def rows(self, others_wrote: bool, next_size: int) -> tuple[IngestRows, IngestCounts]: ...
 
 
 def _describe(error: BaseException) -> str:
@@ -203,35 +325,54 @@ CHECKPOINT_EVERY = 20  # slices: about 150 MB of WAL (every 8 MB, the default, c
 LOCKED_TRIES = 12  # a slice waits busy_timeout (5 s) for the lock each try: a minute in all
 
 
-def write_slices(store: Store, slices: Generator[list[Message], None, None], rules: ThreadingRules = ThreadingRules(),
+def write_slices(store: Store, slices: Iterable[list[Message]], rules: ThreadingRules = ThreadingRules(),
                  router: Router | None = None, on_wait: Callable[[str], None] = lambda said: None) -> IngestCounts:
-    """Thread and write each slice in a transaction of its own, waiting (and saying so through
-    `on_wait`) while another program holds the store's write lock.
+    """Thread and write each slice in a transaction of its own (see `_write`)."""
+    return _write(store, _ThreadedHere(Threader(store, rules, router), slices), on_wait)
+
+
+def _write(store: Store, slices: _Slices, on_wait: Callable[[str], None]) -> IngestCounts:
+    """Write each slice in a transaction of its own, waiting (and saying so through `on_wait`)
+    while another program holds the store's write lock.
 
     Raises:
         StoreError: a slice could not be written (in plain words); the slices before it are stored.
     """
-    threader, total, pace = Threader(store, rules, router), IngestCounts(), _Pace()
-    with (closing(slices) as each,  # closed early, a file's child ends too
-          store.checkpoints_by_hand() as checkpoints, _collecting_less()):
-        for number, batch in enumerate(_resliced(each, pace), start=1):
+    total, pace = IngestCounts(), _Pace()
+    version: int | None = None  # the store's data_version when the last slice began
+    with store.checkpoints_by_hand() as checkpoints, _collecting_less():
+        number = 0
+        while slices.next(pace.limit(BATCH)):
+            number += 1
             checkpoints.between_transactions(start=number % CHECKPOINT_EVERY == 0)
-            for attempt in range(1, LOCKED_TRIES + 1):
-                try:
-                    with store.transaction(bulk=True):
-                        began = time.perf_counter()
-                        rows, counts = threader.prepare(batch)
-                        store.write_ingest(rows)
-                    pace.held(time.perf_counter() - began, len(batch))  # from BEGIN to COMMIT
-                    break
-                except sqlite3.OperationalError as error:
-                    if "locked" not in str(error) or attempt == LOCKED_TRIES:
-                        raise StoreError(_describe(error)) from None
-                    on_wait("another program is writing to the store; the import waits for it")
-                except sqlite3.Error as error:
-                    raise StoreError(_describe(error)) from None
+            try:
+                with _slice_transaction(store, on_wait):
+                    began = time.perf_counter()
+                    now = store.data_version()
+                    rows, counts = slices.rows(others_wrote=now is None or now != version,
+                                               next_size=pace.limit(BATCH))
+                    version = now
+                    store.write_ingest(rows)
+            except sqlite3.Error as error:
+                raise StoreError(_describe(error)) from None
+            pace.held(time.perf_counter() - began, counts.new_messages + counts.duplicates)  # BEGIN to COMMIT
             total.add(counts)
     return total
+
+
+@contextmanager
+def _slice_transaction(store: Store, on_wait: Callable[[str], None]) -> Iterator[None]:
+    """A slice's transaction, begun once the write lock is free: LOCKED_TRIES tries of busy_timeout each."""
+    with ExitStack() as stack:
+        for attempt in range(1, LOCKED_TRIES + 1):
+            try:
+                stack.enter_context(store.transaction(bulk=True))
+                break
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or attempt == LOCKED_TRIES:
+                    raise
+                on_wait("another program is writing to the store; the import waits for it")
+        yield
 
 
 LOCK_AIM = 0.13  # seconds a slice holds the write lock, at most about (DESIGN.md: 200 ms; the machine varies)
@@ -254,22 +395,6 @@ class _Pace:
         if self.per_message is None:
             return most
         return max(min(most, MIN_SLICE), min(most, int(LOCK_AIM / self.per_message)))
-
-
-def _resliced(slices: Iterable[list[Message]], pace: _Pace) -> Iterator[list[Message]]:
-    """The messages of `slices` in order, in slices no longer than they come, nor than `pace` allows."""
-    pending: list[Message] = []
-    most = 0
-    for batch in slices:
-        most = max(most, len(batch))
-        pending += batch
-        while len(pending) >= (size := pace.limit(most)):
-            yield pending[:size]
-            del pending[:size]
-    while pending:
-        size = pace.limit(most)  # the writer paces itself once it has the slice
-        yield pending[:size]
-        del pending[:size]
 
 
 _GC_EVERY = 100_000  # allocations (Python's default: 700)

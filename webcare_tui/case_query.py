@@ -160,6 +160,10 @@ def parse_query(text: str, *, me: str, now: float) -> CaseQuery:
     if len(text) > MAX_LENGTH:
         raise QueryError(f"a search is at most {MAX_LENGTH:,} characters")
     try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # half a surrogate pair: bytes that were not UTF-8 (a command line's)
+        raise QueryError("the search has bytes that are not UTF-8 text") from None
+    try:
         terms = shlex.split(text, posix=True)
     except ValueError:
         raise QueryError("a quote is not closed (or a \\ ends the search)") from None

@@ -11,7 +11,10 @@ meanwhile (an agent's assignment, another import) is never undone. A changed cas
 is written field by field: only the columns the batch changed. A run of customer
 messages that our reply answers in the same batch is written with its answer (a run
 stored before is marked by the store). `bulk.py` runs it in short slices for large
-imports.
+imports, and may thread a slice while the one before is being written: `prepare(batch,
+after_last=True)` reads the store as it was before that slice and takes what that slice
+threaded (`LastSlice`) over it. Its rows hold only if nobody else wrote in between, which
+the writer checks; if somebody did, `prepare_again` threads the batch anew from the store.
 """
 
 from __future__ import annotations
@@ -59,24 +62,57 @@ def annotate(message: Message) -> None:
             message.sentiment = score_sentiment(message.text, message.language)
 
 
+@dataclass(slots=True)
+class LastSlice:
+    """What the last batch threaded, as its rows leave it: the store as the next batch must
+    see it while a read may not show it yet (those rows are still being written)."""
+
+    messages: dict[str, set[str]]  # external ids by platform
+    authors: dict[tuple[str, str], AuthorRecord]  # by (platform, platform author id)
+    cases: dict[int, CaseState]  # each author's current case, by author row id
+    labels: dict[int, set[str]]  # by case id (only with routing rules)
+    next_ids: tuple[int, int, int]  # authors, cases, messages
+
+
 class Threader:
     """Turns one batch of messages into rows to write. Call `prepare` inside the transaction
-    that writes its rows: what it reads must still hold when they are written."""
+    that writes its rows: what it reads must still hold when they are written. Or call it with
+    `after_last` while the last batch's rows are written, and write its rows only if nobody else
+    wrote since that batch's transaction began (else call `prepare_again` inside the transaction)."""
 
     def __init__(self, store: Store, rules: ThreadingRules, router: Router | None = None) -> None:
         self.store = store
         self.rules = rules
         self.router = router  # routing rules, applied to each inbound message after threading
+        self.last: LastSlice | None = None
+        self._turns_before: dict[str, str | None] = {}  # the router's turns before the last batch
 
-    def prepare(self, batch: list[Message]) -> tuple[IngestRows, IngestCounts]:
-        self.next_author, self.next_case, self.next_message = self.store.next_ids()
-        fresh = self._fresh(batch)
+    def prepare_again(self, batch: list[Message]) -> tuple[IngestRows, IngestCounts]:
+        """Thread the last batch anew from the store alone (somebody else wrote meanwhile), as if it
+        had not been threaded before."""
+        if self.router is not None:
+            self.router.turns = dict(self._turns_before)
+        return self.prepare(batch)
+
+    def prepare(self, batch: list[Message], after_last: bool = False) -> tuple[IngestRows, IngestCounts]:
+        last = self.last if after_last else None
+        if self.router is not None:
+            self._turns_before = dict(self.router.turns)
+        ids = self.store.next_ids()
+        if last is not None:
+            ids = (max(ids[0], last.next_ids[0]), max(ids[1], last.next_ids[1]), max(ids[2], last.next_ids[2]))
+        self.next_author, self.next_case, self.next_message = ids
+        fresh = self._fresh(batch, last)
         counts = IngestCounts(new_messages=len(fresh), duplicates=len(batch) - len(fresh))
         rows = IngestRows()
-        authors = self._authors(fresh, rows)
+        known, authors = self._authors(fresh, rows, last)
         cases = self.store.current_cases(sorted({author.id for author in authors}))
+        if last is not None:
+            cases.update((author.id, last.cases[author.id]) for author in authors if author.id in last.cases)
         stored = {case.id: case_row(case) for case in cases.values()}  # to write only the fields that change
         labels = self.store.labels_of(list(stored)) if self.router is not None else {}
+        if last is not None:
+            labels.update((case_id, last.labels[case_id]) for case_id in stored if case_id in last.labels)
         new_cases: dict[int, CaseState] = {}
         touched: dict[int, CaseState] = {}
         events: list[Event] = []
@@ -131,14 +167,22 @@ class Threader:
         rows.events = [event_row(event) for event in events]
         counts.new_cases = len(new_cases)
         counts.cases = {row[4] for row in rows.messages}
+        written: dict[str, set[str]] = defaultdict(set)
+        for message in fresh:
+            written[message.platform].add(message.external_id)
+        self.last = LastSlice(dict(written), known, cases, labels,
+                              (self.next_author, self.next_case, self.next_message))
         return rows, counts
 
-    def _fresh(self, batch: list[Message]) -> list[Message]:
-        """The batch less what is stored already or repeated, oldest first."""
+    def _fresh(self, batch: list[Message], last: LastSlice | None) -> list[Message]:
+        """The batch less what is stored already (or written by the last batch) or repeated, oldest first."""
         by_platform: dict[str, list[str]] = defaultdict(list)
         for message in batch:
             by_platform[message.platform].append(message.external_id)
         stored = {platform: self.store.existing_message_ids(platform, ids) for platform, ids in by_platform.items()}
+        if last is not None:
+            for platform, found in stored.items():
+                found |= last.messages.get(platform, set())
         seen: set[tuple[str, str]] = set()
         fresh = []
         for message in batch:
@@ -150,8 +194,10 @@ class Threader:
         fresh.sort(key=attrgetter("created_at"))  # stable: equal times keep their order
         return fresh
 
-    def _authors(self, fresh: list[Message], rows: IngestRows) -> list[AuthorRecord]:
-        """The author of each message (new authors get their row ids here)."""
+    def _authors(self, fresh: list[Message], rows: IngestRows,
+                 last: LastSlice | None) -> tuple[dict[tuple[str, str], AuthorRecord], list[AuthorRecord]]:
+        """The authors of the batch by key, and the author of each message (new authors get their
+        row ids here)."""
         wanted: dict[str, set[str]] = defaultdict(set)
         for message in fresh:
             wanted[message.platform].add(message.author_id)
@@ -159,6 +205,9 @@ class Threader:
         for platform, ids in wanted.items():
             for author_id, stored in self.store.authors_by_key(platform, list(ids)).items():
                 known[(platform, author_id)] = stored
+            if last is not None:
+                known.update(((platform, author_id), last.authors[(platform, author_id)])
+                             for author_id in ids if (platform, author_id) in last.authors)
         changed: dict[int, AuthorRecord] = {}
         author_rows = []
         for message in fresh:
@@ -177,14 +226,14 @@ class Threader:
                     changed[record.id] = record
             author_rows.append(record)
         rows.changed_authors = [(r.handle, r.name, r.followers, r.author_type, r.id) for r in changed.values()]
-        return author_rows
+        return known, author_rows
 
 
 def changed_fields(stored: dict[int, tuple], cases: Iterable[CaseState]) -> dict[tuple[str, ...], list[tuple]]:
     """The changes to write, grouped by which columns changed: {(column, …): [(value, …, case id), …]}.
     Columns that stayed are left alone, and so are their indexes and triggers."""
     grouped: dict[tuple[str, ...], list[tuple]] = defaultdict(list)
-    for case in cases:
+    for case in sorted(cases, key=attrgetter("id")):  # in id order: neighbouring rows share pages
         if changes := changed_columns(stored[case.id], case_row(case)):
             grouped[tuple(changes)].append((*changes.values(), case.id))
     return dict(grouped)

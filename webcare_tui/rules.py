@@ -341,21 +341,21 @@ class Router:
         self.book = book
         self.last_assigned = last_assigned
         self.clock = clock
-        self._turns: dict[str, str | None] = {}
+        self.turns: dict[str, str | None] = {}  # each team's last agent assigned, once asked
 
     def next_in(self, team: str) -> str | None:
         """The team's next agent at work, after the one assigned last; None when nobody works now."""
         members = [m for m in self.book.members if m.team == team]
-        if team not in self._turns:
-            self._turns[team] = self.last_assigned(team)
+        if team not in self.turns:
+            self.turns[team] = self.last_assigned(team)
         ids = [m.id for m in members]
-        last = self._turns[team]
+        last = self.turns[team]
         start = ids.index(last) + 1 if last is not None and last in ids else 0
         now = self.clock()
         for offset in range(len(members)):
             member = members[(start + offset) % len(members)]
             if member.hours is None or member.hours.is_working(now):
-                self._turns[team] = member.id
+                self.turns[team] = member.id
                 return member.id
         return None
 
