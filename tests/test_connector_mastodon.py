@@ -769,6 +769,8 @@ async def test_the_servers_software_says_whether_a_repeat_is_safe(router, connec
     assert connector.sends_once_per_key()  # not asked yet: Mastodon's own promise
     await connector.prepare()
     assert (connector.software, connector.sends_once_per_key()) == (version, keeps)
+    assert connector.sends_once_per_key(key_age=54 * 60) == keeps
+    assert not connector.sends_once_per_key(key_age=61 * 60)  # the server has let go of the key
 
 
 async def test_an_old_server_without_v2_is_asked_at_v1_and_one_that_cannot_say_is_not_trusted(router):

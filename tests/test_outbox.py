@@ -185,6 +185,33 @@ async def test_where_the_key_is_honoured_an_unknown_send_is_simply_repeated(stor
     assert store.outbox_row(outbox_id)["state"] == "sent"
 
 
+@pytest.mark.parametrize("later, looked_up", [(30 * MINUTE, False), (2 * HOUR, True)])
+async def test_a_key_the_platform_no_longer_keeps_is_looked_up_before_sending_again(store, outbox, case_id,
+                                                                                    later, looked_up):
+    """Mastodon keeps an Idempotency-Key for an hour: after that, the same key would post again."""
+    outbox_id = outbox.queue_reply(case_id, "Komt goed", agent="tim")
+    made = store.outbox_row(outbox_id)["created_at"]
+    platform = Platform(idempotent=True)
+    platform.capabilities = Capabilities(max_reply_length=280, idempotent_send=True, keys_kept_for=HOUR)
+    platform.crash_after_publishing = True
+    with pytest.raises(KeyboardInterrupt):
+        await OutboxWorker(store, {"brand-x": platform}, clock=lambda: made).deliver_due()
+    platform.crash_after_publishing = False
+    searches: list[str] = []
+    find_sent = platform.find_sent
+
+    async def noted(reply):
+        searches.append(reply.idempotency_key)
+        return await find_sent(reply)
+
+    platform.find_sent = noted  # type: ignore[method-assign]
+    worker = OutboxWorker(store, {"brand-x": platform}, clock=lambda: made + later)
+    await worker.recover()
+    await worker.deliver_due()
+    assert searches == (["key-1"] if looked_up else [])
+    assert store.outbox_row(outbox_id)["state"] == "sent" and list(platform.published) == ["key-1"]
+
+
 def test_discarding_takes_the_reply_out_of_the_case(store, outbox, case_id):
     outbox_id = outbox.queue_reply(case_id, "Verkeerde tekst", agent="tim")
     outbox.discard(outbox_id, actor="tim")

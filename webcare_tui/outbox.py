@@ -7,7 +7,7 @@ retrying network faults with backoff, waiting out rate limits, failing on a
 permanent refusal with the platform's words. A row whose outcome is unknown
 (a crash or timeout mid-send) is repeated only where the platform honours the
 idempotency key (`Connector.sends_once_per_key`: for Mastodon, where the server's
-software promises it); elsewhere it is looked up among the account's own posts, and
+software promises it, within the hour it keeps a key); elsewhere it is looked up among the account's own posts, and
 when that cannot tell, it waits for the agent instead of risking a double post.
 
 Rows of kind "case_action" carry an agent's label, assignment, status or memo change
@@ -305,14 +305,15 @@ class OutboxWorker:
         return CaseAction(row["idempotency_key"], row["platform"], row["account"], payload["action"],
                           payload["value"], payload.get("in_reply_to"))
 
-    @staticmethod
-    def _idempotent(row: dict, connector: Connector) -> bool:
+    def _idempotent(self, row: dict, connector: Connector) -> bool:
         """Whether sending the row again cannot publish it twice."""
         if row["kind"] == "case_action":
             return row["payload"]["action"] != "memo"  # labels, owner and status are set, not added
         if row["kind"] == "like":
             return True  # liking twice is one like
-        return connector.sends_once_per_key()  # Mastodon: only where the server's software promises it
+        # Mastodon: only where the server's software promises it, and for an hour; the key was made when
+        # the row was, so it is at least this old
+        return connector.sends_once_per_key(key_age=self.clock() - row["created_at"])
 
     async def _mark(self, row: dict, **fields) -> None:
         await asyncio.to_thread(self._write_mark, row["id"], fields)  # SQL off the event loop

@@ -32,6 +32,9 @@ class Capabilities:
     # Sending the same idempotency key twice publishes once (Mastodon's Idempotency-Key,
     # Matrix's txnId): a send whose outcome is unknown may simply be repeated.
     idempotent_send: bool = False
+    # How long the platform keeps a key, in seconds (None: as long as a send can be in doubt).
+    # Mastodon stores an Idempotency-Key "for up to 1 hour"; later, the same key posts again.
+    keys_kept_for: float | None = None
     # Case actions the platform keeps itself (a helpdesk such as Chatwoot): "labels", "assign",
     # "status", "memo". An agent's change of these is queued for the platform too.
     case_actions: frozenset[str] = frozenset()
@@ -169,16 +172,21 @@ class Connector(ABC):
             ConnectorError: it was not sent (`retryable` says whether to try again).
         """
 
-    def sends_once_per_key(self) -> bool:
+    def sends_once_per_key(self, key_age: float = 0.0) -> bool:
         """Whether a reply sent again with its idempotency key is published once, as far as this
         connector knows now. The outbox simply repeats a reply whose outcome is unknown (a timeout,
         a crash mid-send) only then; otherwise it looks for it first (`find_sent`).
 
+        Args:
+            key_age: seconds since the key was made; it was first sent no earlier.
+
         Returns:
-            `capabilities.idempotent_send`, unless the connector learnt otherwise (`prepare`): a
-            Mastodon connector on a server whose software makes no such promise says False.
+            `capabilities.idempotent_send` while the platform still keeps a key that old
+            (`keys_kept_for`), unless the connector learnt otherwise (`prepare`): a Mastodon
+            connector on a server whose software makes no such promise says False.
         """
-        return self.capabilities.idempotent_send
+        kept = self.capabilities.keys_kept_for
+        return self.capabilities.idempotent_send and (kept is None or key_age < kept)
 
     async def prepare(self) -> None:  # noqa: B027 (optional hook, not abstract)
         """Learn what the platform promises before the outbox recovers or sends anything (the

@@ -21,7 +21,8 @@ direct status reaches only the accounts it mentions.
 
 Mastodon keeps an Idempotency-Key about an hour (mastodon/mastodon#2419, April 2017;
 every 2.x and later release), so there a send whose outcome is unknown is simply
-repeated. Other software that speaks Mastodon's API (Pleroma, Akkoma, GoToSocial,
+repeated within that hour (`keys_kept_for`, counted from when the agent sent it), and
+looked up among the account's own statuses after it, as below. Other software that speaks Mastodon's API (Pleroma, Akkoma, GoToSocial,
 Pixelfed, Misskey's forks…) does not promise it: `prepare` asks the server what it
 runs (`GET /api/v2/instance`, else `/api/v1/instance`), and where it is not Mastodon
 (`keeps_idempotency_keys`) a reply whose outcome is unknown is first looked for among
@@ -375,7 +376,9 @@ class MastodonConnector(Connector):
     """One Mastodon account: its mentions and direct messages in, replies and favourites out."""
 
     platform = "mastodon"
-    capabilities = Capabilities(max_reply_length=500, private_messages=True, like=True, idempotent_send=True)
+    # Idempotency-Key is kept an hour after its first use; 55 minutes leave room for the request's way there
+    capabilities = Capabilities(max_reply_length=500, private_messages=True, like=True, idempotent_send=True,
+                                keys_kept_for=55 * 60)
 
     def __init__(self, account: Account, secret: str | None = None, http: httpx.AsyncClient | None = None, *,
                  clock: Callable[[], float] = time.time) -> None:
@@ -449,8 +452,8 @@ class MastodonConnector(Connector):
             return
         self.software, self.keeps_keys = "unknown", False
 
-    def sends_once_per_key(self) -> bool:
-        return self.keeps_keys is not False
+    def sends_once_per_key(self, key_age: float = 0.0) -> bool:
+        return self.keeps_keys is not False and super().sends_once_per_key(key_age)
 
     # fetching
 
