@@ -70,7 +70,7 @@ async def test_open_a_case_label_hand_over_and_close_it(team_inbox):
         case_id = app.screen.case_id
         conversation = str(app.screen.query_one("#conversation").children[-1].render())
         assert "Mijn wifi is kapot" in conversation
-        await press(pilot, "l", *"Storing", "enter")
+        await press(pilot, "l", *"Storing", "enter", "enter")  # a new label: Enter again makes it
         await press(pilot, "n", *"Belt morgen terug", "enter")
         await press(pilot, "a", *"jeroen", "enter")
         case = team_inbox.get_case(case_id)
@@ -557,7 +557,7 @@ async def test_the_ui_thread_never_runs_sql(team_inbox, monkeypatch):
     async with app.run_test(size=(120, 30)) as pilot:
         running.set()
         await press(pilot, "3", "2", "3", "s", "j", "k", "slash", *"wifi", "escape", "escape")
-        await press(pilot, "enter", "P", "p", "o", "l", *"Storing", "enter", "a", *"noah", "enter")
+        await press(pilot, "enter", "P", "p", "o", "l", *"Storing", "enter", "enter", "a", *"noah", "enter")
         await press(pilot, "n", *"gebeld", "enter", "r", *"Wij kijken ernaar", "ctrl+s", "escape")
         await press(pilot, "j", "space", "space", "i", "n", "u", "c", "f2", "f2", "exclamation_mark", "escape")
         running.clear()

@@ -74,7 +74,7 @@ async def test_an_import_beside_the_console_and_a_script_undoes_nothing_they_do(
                 feeding = asyncio.create_task(asyncio.to_thread(feed, chunk))
                 app.open_case(case_id)
                 await settle(pilot)
-                await press(pilot, "P", "a", *"noah", "enter", "l", *"Spoed", "enter", "escape")
+                await press(pilot, "P", "a", *"noah", "enter", "l", *"Spoed", "enter", "enter", "escape")
                 await feeding
         feed(CHUNKS - 1)
         said, _ = importer.communicate(timeout=300)  # closes its input: the import ends

@@ -188,10 +188,16 @@ class WebcareApp(App):
             self.notify("\n".join(problems), title="macros not loaded or without their key", severity="error",
                         timeout=30, markup=False)
 
+    @property
+    def agents_allowed(self) -> str | None:
+        """What a hand-over may name, when a team is configured (then nobody else); None: anyone."""
+        return "an agent of the team" if self.config.team else None
+
     def agent_ids(self) -> list[str]:
-        """Who a case can be handed to: me, the team and every owner in the store (runs off the UI thread)."""
+        """Who a case can be handed to: me and the team, or with no team configured, me and every owner
+        in the store (runs off the UI thread)."""
         team = [str(agent.get("id")) for agent in self.config.team if agent.get("id")]
-        return sorted({self.config.agent.id, *team, *self.store.known_owners()})
+        return sorted({self.config.agent.id, *(team or self.store.known_owners())})
 
     def read(self, question: Callable[[], Result], then: Callable[[Result], Any],
              refused: Callable[[str], Any] | None = None, *, latest: object = None) -> None:

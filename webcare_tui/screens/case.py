@@ -328,8 +328,8 @@ class CaseScreen(MacroKeys):
                 who = agent.strip()
                 self._act(lambda: cases.assign(case_id, who, actor=self.actor), f"handed over to {who}", {"owner": who})
 
-        self.console.read(self.console.agent_ids,
-                          lambda agents: self.console.push_screen(PromptScreen("Hand over to:", suggestions=agents), assign))
+        self.console.read(self.console.agent_ids, lambda agents: self.console.push_screen(
+            PromptScreen("Hand over to:", suggestions=agents, only=self.console.agents_allowed), assign))
 
     def action_label(self) -> None:
         case_id, cases, labels = self.case_id, self.console.cases, list(self.case["labels"])
@@ -339,8 +339,8 @@ class CaseScreen(MacroKeys):
                 self._act(lambda: cases.label(case_id, self.actor, add=[label]), f"+{label}",
                           {"labels": sorted({*labels, label})})
 
-        self.console.read(self.console.store.label_names,
-                          lambda names: self.console.push_screen(PromptScreen("Add label:", suggestions=names), add))
+        self.console.read(self.console.store.label_names, lambda names: self.console.push_screen(
+            PromptScreen("Add label:", suggestions=names, new="label"), add))
 
     def action_unlabel(self) -> None:
         case_id, cases, labels = self.case_id, self.console.cases, list(self.case["labels"])
@@ -350,7 +350,7 @@ class CaseScreen(MacroKeys):
                 self._act(lambda: cases.label(case_id, self.actor, remove=[label]), f"-{label}",
                           {"labels": [name for name in labels if name != label]})
 
-        self.console.push_screen(PromptScreen("Remove label:", suggestions=labels), remove)
+        self.console.push_screen(PromptScreen("Remove label:", suggestions=labels, only="a label of this case"), remove)
 
     def action_memo(self) -> None:
         case_id, cases = self.case_id, self.console.cases
@@ -515,7 +515,7 @@ class CaseScreen(MacroKeys):
                 self.notice(f"this customer's other cases: {', '.join(others)}")
 
         self.console.push_screen(PromptScreen(f"Open which case ({', '.join(others)})?", suggestions=others,
-                                          value=others[0]), open_case)
+                                          value=others[0], only="one of this customer's cases"), open_case)
 
     def action_browser(self) -> None:
         urls = [m["url"] for m in self.view.messages if m["url"]]

@@ -270,4 +270,4 @@ class InboxScreen(MacroKeys):
                                  f"assigned {len(ids)} case{'s' if len(ids) != 1 else ''} to {who}", "nobody assigned")
 
         self.console.read(self.console.agent_ids, lambda agents: self.console.push_screen(
-            PromptScreen(f"Assign {len(ids)} case(s) to:", suggestions=agents), assign))
+            PromptScreen(f"Assign {len(ids)} case(s) to:", suggestions=agents, only=self.console.agents_allowed), assign))

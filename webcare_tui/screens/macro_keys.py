@@ -94,8 +94,8 @@ class MacroKeys(ConsoleScreen):
                 self.notice(f"there is no macro {name!r}")
 
         listing = " · ".join(f"{m.name}{f' [{m.key}]' if m.key else ''}" for m in macros)
-        self.console.push_screen(PromptScreen(f"{question} {listing}", suggestions=[m.name for m in macros]),
-                             chosen)
+        self.console.push_screen(PromptScreen(f"{question} {listing}", suggestions=[m.name for m in macros],
+                                              only="a macro"), chosen)
 
     def action_macro_picker(self) -> None:
         self._pick_macro("Macro (type to complete):", self.run_macro)

@@ -109,7 +109,7 @@ class ReplyScreen(ModalScreen[tuple[str, str] | None]):
             except TemplateError as error:
                 self.query_one("#error", Static).update(f"text block {name}: {error}")
 
-        self.app.push_screen(PromptScreen("Text block:", suggestions=sorted(self.blocks)), insert)
+        self.app.push_screen(PromptScreen("Text block:", suggestions=sorted(self.blocks), only="a text block"), insert)
 
     def action_send(self) -> None:
         text, limit = self.final_text(), reply_limit(self.platform)
