@@ -38,6 +38,7 @@ OWN = "117020565966271181"  # mastodonpy_test: the account the recorded mentions
 ADMIN = "117020565693913441"  # admin: who mentions it
 ACCOUNT = "117020457910412882"  # mastodonpy_test as GET /api/v1/accounts/:id recorded it
 NOW = 1_785_600_000  # 2026-08-01 16:00 UTC, a little after the recordings
+MENTIONED = "117020577157693549"  # the recorded mention (by ADMIN) our replies answer
 
 
 def load(name: str):
@@ -74,7 +75,14 @@ def router():
     with respx.mock(base_url=BASE, assert_all_called=False) as mock:
         mock.get("/api/v1/accounts/verify_credentials").mock(
             return_value=httpx.Response(200, json=load("verify_credentials.json")))
+        answered(mock, "public")  # a public reply first reads the status it answers
         yield mock
+
+
+def answered(router, visibility: str):
+    """GET /api/v1/statuses/:id of the recorded mention, with the visibility its author chose."""
+    status = recorded_mention()["status"] | {"visibility": visibility}
+    return router.get(f"/api/v1/statuses/{MENTIONED}").mock(return_value=httpx.Response(200, json=status))
 
 
 def make(options: dict | None = None, secret: str | None = TOKEN, clock=lambda: NOW) -> MastodonConnector:
@@ -112,7 +120,8 @@ async def test_a_recorded_mention_becomes_a_public_inbound_message(router, conne
     assert page.skipped == [] and page.more is False and json.loads(page.cursor) == {"min_id": "21"}
     sent = route.calls.last.request
     assert sent.headers["authorization"] == f"Bearer {TOKEN}"
-    assert parse_qsl(sent.url.query.decode()) == [("types[]", "mention"), ("types[]", "update"), ("limit", "40")]
+    assert parse_qsl(sent.url.query.decode()) == [("types[]", "mention"), ("types[]", "update"),
+                                                  ("include_filtered", "true"), ("limit", "40")]
 
 
 async def test_a_direct_mention_is_private_and_answers_its_thread(router, connector):
@@ -271,6 +280,9 @@ async def test_the_first_sync_reads_a_few_pages_back_by_the_link_header_oldest_f
     await connector.aclose()
     assert route.call_count == 2  # history_pages bounds the first sync
     assert route.calls[1].request.url.params["max_id"] == "8"  # followed the Link header
+    # the Link does not carry include_filtered over: it is added, the rest of the link kept
+    assert [c.request.url.params["include_filtered"] for c in route.calls] == ["true", "true"]
+    assert route.calls[1].request.url.params.get_list("types[]") == ["mention", "update"]
     assert [m.created_at for m in page.messages] == sorted(m.created_at for m in page.messages)
     assert [m.external_id for m in page.messages][0] == str(117020577157693549 + 6)
     assert json.loads(page.cursor) == {"min_id": "9"} and page.more is False
@@ -285,6 +297,7 @@ async def test_later_syncs_ask_for_what_came_after_the_cursor_and_say_when_more_
     third = await connector.fetch(second.cursor)
     await connector.aclose()
     assert [call.request.url.params["min_id"] for call in route.calls] == ["10", "12", "13"]
+    assert {call.request.url.params["include_filtered"] for call in route.calls} == {"true"}
     assert (first.more, second.more, third.more) == (True, False, False)
     assert [m.external_id for m in first.messages] == [str(117020577157693549 + n) for n in (11, 12)]
     assert third.messages == [] and third.cursor == second.cursor  # an empty page keeps the cursor
@@ -310,6 +323,46 @@ async def test_a_response_of_the_wrong_shape_is_a_connector_error(router, connec
     router.get("/api/v1/notifications").mock(return_value=response)
     with pytest.raises(ConnectorError, match=problem):
         await connector.fetch(None)
+
+
+def filtered_mention(notification_id: str, status_id: str) -> dict:
+    """The mention GET /api/v1/notifications documents (docs.joinmastodon.org/methods/notifications), as a
+    stranger's private mention the account's notification policy filtered: Mastodon 4.3's
+    REST::NotificationSerializer adds `"filtered": true`. Its "// ..." parts are filled in as Status has them."""
+    stranger = {"id": "971724", "username": "zsc", "acct": "zsc", "display_name": "", "bot": False,
+                "followers_count": 0, "created_at": "2019-11-23T00:00:00.000Z"}
+    status = {"id": status_id, "created_at": "2019-11-23T07:49:01.940Z", "in_reply_to_id": None,
+              "in_reply_to_account_id": None, "sensitive": False, "spoiler_text": "", "visibility": "direct",
+              "language": "en", "uri": f"https://mastodon.social/users/zsc/statuses/{status_id}",
+              "url": f"https://mastodon.social/@zsc/{status_id}",
+              "content": '<p><span class="h-card"><a href="https://mastodon.social/@trwnh" class="u-url mention">'
+                         "@<span>trwnh</span></a></span> sup!</p>",
+              "account": stranger, "media_attachments": [], "mentions": [
+                  {"id": "14715", "username": "trwnh", "url": "https://mastodon.social/@trwnh", "acct": "trwnh"}],
+              "tags": [], "emojis": [], "reblog": None, "poll": None}
+    return {"id": notification_id, "type": "mention", "created_at": "2019-11-23T07:49:02.064Z",
+            "group_key": f"ungrouped-{notification_id}", "filtered": True, "account": stranger, "status": status}
+
+
+async def test_mentions_the_notification_policy_filtered_are_asked_for_and_arrive(router):
+    # before: include_filtered was never sent, so a stranger's filtered mention or DM never arrived
+    connector = make({"account_id": "14715"})  # trwnh, whom the documented mention addresses
+    pages = [[filtered_mention("34975861", "103186126728896492")], [filtered_mention("34975900", "103186126728896500")]]
+
+    def server(request: httpx.Request) -> httpx.Response:  # as Mastodon 4.3+: filtered ones only when asked
+        asked = request.url.params.get("include_filtered") == "true"
+        return httpx.Response(200, json=pages.pop(0) if asked else [])
+
+    route = router.get("/api/v1/notifications").mock(side_effect=server)
+    first = await connector.fetch(None)
+    later = await connector.fetch(first.cursor)  # a min_id poll asks for them too
+    await connector.aclose()
+    assert [call.request.url.params["include_filtered"] for call in route.calls] == ["true", "true"]
+    assert route.calls[1].request.url.params["min_id"] == "34975861"
+    [message] = first.messages
+    assert (message.external_id, message.direction, message.visibility) == ("103186126728896492", "in", "private")
+    assert (message.author_id, message.author_handle, message.text) == ("971724", "@zsc", "@trwnh sup!")
+    assert [m.external_id for m in later.messages] == ["103186126728896500"] and first.skipped == []
 
 
 async def test_a_cursor_that_is_not_ours_is_refused(router, connector):
@@ -426,6 +479,71 @@ async def test_a_private_reply_is_direct_and_looks_up_whom_to_mention(router, co
     assert lookup.call_count == 1
 
 
+@pytest.mark.parametrize("theirs, ours", [
+    ("public", "public"), ("unlisted", "unlisted"), ("private", "private"), ("direct", "direct")])
+async def test_a_public_reply_is_never_wider_than_the_status_it_answers(router, connector, theirs, ours):
+    # before: a followers-only or unlisted mention got a public reply, and a public one to a DM went public
+    lookup = answered(router, theirs)
+    post = router.post("/api/v1/statuses").mock(
+        return_value=httpx.Response(200, json=load("status_reply.json")["body"] | {"visibility": ours}))
+    connector.accts[ADMIN] = "admin"
+    await connector.send_reply(OutgoingReply("key-v", "mastodon", "brand-masto", ADMIN, "Kijken we naar!", "public",
+                                             MENTIONED))
+    assert lookup.call_count == 1  # read every time: a status's visibility is the customer's choice
+    request = post.calls.last.request
+    assert json.loads(request.content) == {"status": "@admin Kijken we naar!", "visibility": ours,
+                                           "in_reply_to_id": MENTIONED}
+    assert request.headers["idempotency-key"] == "key-v"
+
+
+async def test_a_followers_only_mention_synced_and_answered_gets_a_followers_only_reply(store, router, connector):
+    mention = recorded_mention()
+    mention["status"]["visibility"] = "private"  # followers-only: "public" in our model, not a DM
+    notifications_route(router, [mention])
+    answered(router, "private")
+    await SyncRunner(store, {"brand-masto": connector}).sync_once()
+    [case] = store.list_cases()
+    assert store.case_messages(case["id"])[0]["visibility"] == "public"
+    Outbox(store, new_key=lambda: "idem-7").queue_reply(case["id"], "Kijken we naar!", agent="tim")  # "same"
+    post = router.post("/api/v1/statuses").mock(return_value=httpx.Response(200, json=load("status_reply.json")["body"]))
+    [delivery] = await OutboxWorker(store, {"brand-masto": connector}).deliver_due()
+    assert delivery.state == "sent"
+    assert json.loads(post.calls.last.request.content)["visibility"] == "private"
+    assert post.calls.last.request.headers["idempotency-key"] == "idem-7"
+
+
+@pytest.mark.parametrize("status", [404, 410])
+async def test_a_reply_to_a_status_that_is_gone_is_refused_in_plain_words(store, router, connector, status):
+    # before: it was posted public, whoever the customer had written to
+    notifications_route(router, load("notifications_mention.json")["body"])
+    await SyncRunner(store, {"brand-masto": connector}).sync_once()
+    [case] = store.list_cases()
+    router.get(f"/api/v1/statuses/{MENTIONED}").mock(return_value=httpx.Response(status, json=load("error_404.json")))
+    post = router.post("/api/v1/statuses")
+    with pytest.raises(ConnectorError, match="message this reply answers is gone") as raised:
+        await connector.send_reply(OutgoingReply("k", "mastodon", "brand-masto", ADMIN, "Hallo", "public", MENTIONED))
+    assert not raised.value.retryable and not raised.value.outcome_unknown
+    outbox_id = Outbox(store).queue_reply(case["id"], "Kijken we naar!", agent="tim")
+    [delivery] = await OutboxWorker(store, {"brand-masto": connector}).deliver_due()
+    assert delivery.state == "failed" and "gone (deleted, or no longer visible to us)" in delivery.error
+    assert "not sent" in store.outbox_row(outbox_id)["last_error"] and post.call_count == 0
+
+
+async def test_when_the_answered_status_cannot_be_read_the_reply_waits_or_is_refused(router, connector):
+    connector.accts[ADMIN] = "admin"
+    post = router.post("/api/v1/statuses")
+    reply = OutgoingReply("k", "mastodon", "brand-masto", ADMIN, "Hallo", "public", MENTIONED)
+    lookup = router.get(f"/api/v1/statuses/{MENTIONED}").mock(side_effect=httpx.ConnectError("offline"))
+    with pytest.raises(ConnectorError, match="cannot reach Mastodon") as raised:
+        await connector.send_reply(reply)
+    assert raised.value.retryable and not raised.value.outcome_unknown  # tried again later, as any request
+    lookup.mock(side_effect=None, return_value=httpx.Response(
+        200, json=recorded_mention()["status"] | {"visibility": "local"}))  # another server's own kind
+    with pytest.raises(ConnectorError, match="none of public, unlisted, private or direct") as raised:
+        await connector.send_reply(reply)
+    assert not raised.value.retryable and post.call_count == 0
+
+
 def test_addressing_and_length_follow_mastodons_rules():
     assert addressed("Hoi!", "anna@example.org") == "@anna@example.org Hoi!"
     assert addressed("Hoi @Anna@example.org!", "anna@example.org") == "Hoi @Anna@example.org!"
@@ -499,7 +617,7 @@ async def test_every_request_matches_the_mastodon_openapi_spec(router):
     calls = [call.request for call in router.calls]
     assert {(r.method, r.url.path) for r in calls} == {
         ("GET", "/api/v1/accounts/verify_credentials"), ("GET", "/api/v1/notifications"),
-        ("GET", f"/api/v1/accounts/{ACCOUNT}"), ("POST", "/api/v1/statuses"),
+        ("GET", f"/api/v1/accounts/{ACCOUNT}"), ("GET", f"/api/v1/statuses/{MENTIONED}"), ("POST", "/api/v1/statuses"),
         ("POST", "/api/v1/statuses/117020577157693549/favourite")}
     enums = spec["components"]["schemas"]
     for request in calls:
@@ -689,8 +807,6 @@ def test_every_recorded_notification_and_status_is_read():
 
 # --- idempotency: only where the server's software promises it (issue 13) ------------------------
 
-MENTIONED = "117020577157693549"  # the recorded mention (by ADMIN) our replies answer
-
 
 def instance(version: str) -> dict:
     """GET /api/v2/instance as recorded from Mastodon 4.6.4, saying `version`."""
@@ -728,7 +844,7 @@ class ForgetfulServer:
         status = dict(load("status_reply.json")["body"], id=str(117020583258292382 + len(self.statuses)),
                       content=rendered(sent["status"]), in_reply_to_id=sent.get("in_reply_to_id"),
                       in_reply_to_account_id=ADMIN if sent.get("in_reply_to_id") else None,
-                      visibility="direct" if sent["visibility"] == "direct" else "public",
+                      visibility=sent["visibility"],
                       account=load("verify_credentials.json"),
                       mentions=[{"id": ADMIN, "username": "admin", "acct": "admin",
                                  "url": "http://localhost:3000/@admin"}])
@@ -901,6 +1017,21 @@ async def test_a_private_reply_is_found_among_direct_statuses(router, connector)
     assert found is not None and found.external_id == status["id"] and found.created_at == 1785592395
 
 
+async def test_find_sent_finds_our_reply_with_the_narrowed_visibility(router, connector):
+    # before: any status of ours that was not direct counted, a public one too
+    router.get("/api/v2/instance").respond(200, json=instance("2.7.2 (compatible; Pleroma 2.6.50)"))
+    lookup = answered(router, "unlisted")
+    wider = own_status(8, "@admin Kijken we naar!")  # public: not what send_reply posts to an unlisted mention
+    ours = own_status(9, "@admin Kijken we naar!", visibility="unlisted")
+    router.get(f"/api/v1/accounts/{OWN}/statuses").respond(200, json=[wider, ours])
+    reply = OutgoingReply("k", "mastodon", "brand-masto", ADMIN, "Kijken we naar!", "public", MENTIONED)
+    found = await connector.find_sent(reply)
+    assert found is not None and found.external_id == ours["id"] and lookup.call_count == 1
+    # the mention gone since: ours may have gone out before, at any visibility no wider than public
+    lookup.mock(return_value=httpx.Response(404, json=load("error_404.json")))
+    assert (await connector.find_sent(reply)).external_id == wider["id"]
+
+
 async def test_the_lookup_and_the_instance_match_the_mastodon_openapi_spec(router, connector):
     if not SPEC.exists():
         pytest.skip(f"the Mastodon OpenAPI spec is not at {SPEC}")
@@ -911,7 +1042,8 @@ async def test_the_lookup_and_the_instance_match_the_mastodon_openapi_spec(route
     await connector.find_sent(OutgoingReply("k", "mastodon", "brand-masto", ADMIN, "Hoi", "public", MENTIONED))
     assert "version" in spec["components"]["schemas"]["Instance"]["properties"]
     for request in [call.request for call in router.calls if call.request.url.path != "/api/v1/accounts/verify_credentials"]:
-        path = "/api/v1/accounts/{id}/statuses" if request.url.path.endswith("/statuses") else request.url.path
+        path = ("/api/v1/accounts/{id}/statuses" if request.url.path.endswith("/statuses") else
+                "/api/v1/statuses/{id}" if request.url.path.startswith("/api/v1/statuses/") else request.url.path)
         operation = spec["paths"][path]["get"]
         known = {p["name"] for p in operation.get("parameters", [])}
         assert set(request.url.params) <= known, (path, set(request.url.params) - known)

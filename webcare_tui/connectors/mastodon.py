@@ -2,11 +2,15 @@
 
 Messages come from `GET /api/v1/notifications` (types `mention` and `update`), newest
 first, paged by the `Link` header; later syncs ask for what came after the newest
-notification seen (`min_id`). A mention whose status is `direct` is a private
-message, every other one public. A status our own account wrote is an outbound
-message whose author fields name the customer it answered. Status HTML becomes
-plain text (paragraphs, line breaks, links written out, entities decoded); no markup
-gets through.
+notification seen (`min_id`). Every one of these requests says `include_filtered=true`:
+since Mastodon 4.3 the account's notification policy can filter mentions and private
+mentions from strangers, new accounts or non-followers, and without it they never
+arrive (they carry `"filtered": true` and are read like any other). Older servers, and
+other software, ignore the unknown parameter. A mention whose status is `direct` is a
+private message, every other one (`public`, `unlisted`, followers-only `private`)
+public. A status our own account wrote is an outbound message whose author fields name
+the customer it answered. Status HTML becomes plain text (paragraphs, line breaks, links
+written out, entities decoded); no markup gets through.
 
 Edits and deletions: a status is read as it is when first fetched (already edited or
 not). An `update` notification (the customer edited a status we interacted with)
@@ -17,7 +21,13 @@ no longer visible) is skipped with that reason.
 
 Replies are `POST /api/v1/statuses` with the `Idempotency-Key` header. Both public and
 direct replies start with the customer's @acct unless the text already names them: a
-direct status reaches only the accounts it mentions.
+direct status reaches only the accounts it mentions. A reply never reaches more people
+than the status it answers: a private reply is `direct`; a public one that answers a
+status first reads it (`GET /api/v1/statuses/:id`) and takes the narrower of `public`
+and its visibility (public > unlisted > private > direct), so an unlisted mention gets
+an unlisted reply and a followers-only one a followers-only reply. Where that status
+cannot be read (deleted, or no longer visible to us) the reply is refused, never sent
+public.
 
 Mastodon keeps an Idempotency-Key about an hour (mastodon/mastodon#2419, April 2017;
 every 2.x and later release), so there a send whose outcome is unknown is simply
@@ -64,6 +74,8 @@ _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # numeric ids (Mastodon) and ULIDs (
 _EDIT_MARK = "#edited-"
 _URL = re.compile(r"https?://\S+")
 _REMOTE_MENTION = re.compile(r"(?<![\w@])(@\w+)@[\w.-]+\w")
+# Mastodon's visibilities, narrowest first: a reply may narrow the customer's, never widen it
+VISIBILITIES = ("direct", "private", "unlisted", "public")
 
 
 class Unreadable(ValueError):
@@ -315,6 +327,11 @@ def _customer_of(status: dict[str, Any], own_id: str) -> dict[str, str]:
     return customer
 
 
+def narrower(one: str, other: str) -> str:
+    """The narrower of two Mastodon visibilities (public > unlisted > private > direct)."""
+    return min(one, other, key=VISIBILITIES.index)
+
+
 def status_id_of(external_id: str) -> str:
     """The status id inside one of our external ids ("<id>" or "<id>#edited-<epoch>").
 
@@ -462,7 +479,8 @@ class MastodonConnector(Connector):
         newest = None if cursor is None else self._cursor(cursor)
         own_id = await self._own_id()
         params: list[tuple[str, str | int]] = [("types[]", kind) for kind in NOTIFICATION_TYPES]
-        params.append(("limit", self.page_size))
+        # filtered by the account's notification policy (Mastodon 4.3+) is still a customer writing to us
+        params += [("include_filtered", "true"), ("limit", self.page_size)]
         if cursor is None:  # first sync: a few pages back from now
             notifications: list[Any] = []
             url = "/api/v1/notifications"
@@ -473,7 +491,8 @@ class MastodonConnector(Connector):
                 next_url = self._next_link(response) if len(page) >= self.page_size else None
                 if next_url is None:
                     break
-                url = next_url
+                # the server's link need not carry it over; params would replace the link's whole query
+                url = str(httpx.URL(next_url).copy_set_param("include_filtered", "true"))
             more = False
         else:
             response = await self.api.request("GET", "/api/v1/notifications", params=[*params, ("min_id", newest)])
@@ -558,7 +577,15 @@ class MastodonConnector(Connector):
         if length > limit:
             raise ConnectorError(f"the reply with @{acct} is {length} characters; Mastodon allows {limit}",
                                  retryable=False)
-        body: dict[str, str] = {"status": text, "visibility": "direct" if reply.visibility == "private" else "public"}
+        visibility = "direct" if reply.visibility == "private" else "public"
+        if in_reply_to and visibility == "public":
+            answered = await self._visibility_of(in_reply_to)
+            if answered is None:
+                raise ConnectorError("the customer's message this reply answers is gone (deleted, or no longer"
+                                     " visible to us), so the reply is not sent: it could reach more people than"
+                                     " the customer chose", retryable=False)
+            visibility = narrower(visibility, answered)
+        body: dict[str, str] = {"status": text, "visibility": visibility}
         if in_reply_to:
             body["in_reply_to_id"] = in_reply_to
         posted = await self.api.json("POST", "/api/v1/statuses", json=body, write=True,
@@ -571,10 +598,33 @@ class MastodonConnector(Connector):
             raise ConnectorError(f"Mastodon's answer to the reply is unreadable ({error})",
                                  outcome_unknown=True) from None
 
+    async def _visibility_of(self, status_id: str) -> str | None:
+        """The visibility of a status (`GET /api/v1/statuses/:id`); None when it is gone (404/410).
+
+        Raises:
+            ConnectorError: it could not be read, or its visibility is none of Mastodon's four.
+        """
+        response = await self.api.request("GET", f"/api/v1/statuses/{status_id}", expect=(404, 410))
+        if response.status_code in (404, 410):
+            return None
+        try:
+            status = response.json()
+        except ValueError:
+            raise ConnectorError("Mastodon sent a status that is not JSON") from None
+        visibility = status.get("visibility") if isinstance(status, dict) else None
+        if visibility not in VISIBILITIES:
+            # another server's own kind ("local", "list"…): how wide it is, is unknown
+            raise ConnectorError(f"status {status_id} has visibility {str(visibility)[:40]!r}, none of public,"
+                                 " unlisted, private or direct: a reply to it could reach more people than the"
+                                 " customer chose", retryable=False)
+        return str(visibility)
+
     async def find_sent(self, reply: OutgoingReply) -> SentReply | None:
         """Our reply among our own statuses (`GET /api/v1/accounts/:id/statuses`, public and direct):
-        one that answers the same status, with the same visibility, mentions the customer and says
-        the same. Only statuses newer than the answered one are searched (ids grow with time).
+        one that answers the same status, with the visibility `send_reply` gives it, mentions the
+        customer and says the same. Only statuses newer than the answered one are searched (ids grow
+        with time). Where the answered status is gone (it may have gone after our reply), any
+        visibility no wider than the reply's counts.
 
         Raises:
             ConnectorError: the statuses could not be read, or there are more than FIND_PAGES pages
@@ -594,6 +644,10 @@ class MastodonConnector(Connector):
             except ConnectorError:
                 pass
         own_id = await self._own_id()
+        visibilities = {"direct"} if reply.visibility == "private" else {"public"}
+        if target and reply.visibility == "public":
+            answered = await self._visibility_of(target)
+            visibilities = set(VISIBILITIES) if answered is None else {narrower("public", answered)}
         wanted = _comparable(reply.text)
         url = f"/api/v1/accounts/{own_id}/statuses"
         params: list[tuple[str, str | int]] = [("limit", FIND_PAGE_SIZE), ("exclude_reblogs", "true")]
@@ -603,7 +657,7 @@ class MastodonConnector(Connector):
             response = await self.api.request("GET", url, params=params if url.startswith("/") else None)
             page = self._list(response, "our statuses")
             for status in page:
-                if self._is_our_reply(status, reply, target, wanted):
+                if self._is_our_reply(status, reply, target, wanted, visibilities):
                     return self._sent(status)
             ids = [str(status["id"]) for status in page if isinstance(status, dict) and _ID.match(str(status.get("id")))]
             passed = target is not None and any(_sort_key(i) <= _sort_key(target) for i in ids)
@@ -615,13 +669,14 @@ class MastodonConnector(Connector):
                              retryable=False)
 
     @staticmethod
-    def _is_our_reply(status: Any, reply: OutgoingReply, target: str | None, wanted: str) -> bool:
+    def _is_our_reply(status: Any, reply: OutgoingReply, target: str | None, wanted: str,
+                      visibilities: set[str]) -> bool:
         if not isinstance(status, dict) or status.get("reblog") or not _ID.match(str(status.get("id"))):
             return False
         answers = status.get("in_reply_to_id")
         if (str(answers) if answers else None) != target:
             return False
-        if (status.get("visibility") == "direct") != (reply.visibility == "private"):
+        if status.get("visibility") not in visibilities:
             return False
         mentions = status.get("mentions") or []
         if not any(isinstance(m, dict) and str(m.get("id")) == reply.recipient_id for m in mentions):
