@@ -133,7 +133,9 @@ async def test_the_sync_worker_waits_a_bounded_time_on_an_infinite_retry_after(m
 @pytest.mark.parametrize(("retry_after", "delay"), [("inf", DEFAULT_WAIT), ("1e300", MAX_WAIT), ("-5", MIN_WAIT)])
 async def test_the_outbox_requeues_a_reply_a_bounded_time_later(mastodon, store, retry_after, delay):
     router, connector = mastodon
-    router.get("/api/v1/notifications").respond(200, json=load("mastodon/notifications_mention.json")["body"])
+    mention = load("mastodon/notifications_mention.json")["body"]
+    router.get("/api/v1/notifications").respond(200, json=mention)
+    router.get(f"/api/v1/statuses/{mention[0]['status']['id']}").respond(200, json=mention[0]["status"])
     await SyncRunner(store, {"brand-masto": connector}, clock=lambda: NOW).sync_once()
     [case] = store.list_cases()
     outbox_id = Outbox(store, clock=lambda: NOW).queue_reply(case["id"], "We kijken ernaar!", agent="tim")

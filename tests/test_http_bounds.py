@@ -170,6 +170,7 @@ async def test_an_echoed_token_at_the_cut_never_reaches_the_outbox_row(store):
     outbox_id = Outbox(store, clock=lambda: NOW).queue_reply(case["id"], "We kijken ernaar", agent="tim")
     with respx.mock(base_url=BASE, assert_all_called=False) as mock:
         mock.get("/api/v1/accounts/anna").respond(200, json={"id": "anna", "acct": "anna"})
+        mock.get(url__regex=r"/api/v1/statuses/[^/]+$").respond(200, json={"id": "1", "visibility": "public"})
         mock.post("/api/v1/statuses").respond(422, json={"error": straddling(TOKEN)})
         connector = MastodonConnector(Account("brand-mastodon", "mastodon", {"base_url": BASE}), TOKEN)
         [delivery] = await OutboxWorker(store, {"brand-mastodon": connector}, clock=lambda: NOW).deliver_due()

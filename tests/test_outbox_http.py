@@ -56,7 +56,9 @@ async def setup(store):
     server = Server()
     with respx.mock(base_url=BASE, assert_all_called=False) as mock:
         mock.get("/api/v1/accounts/verify_credentials").respond(200, json=load("verify_credentials.json"))
-        mock.get("/api/v1/notifications").respond(200, json=load("notifications_mention.json")["body"])
+        mention = load("notifications_mention.json")["body"]
+        mock.get("/api/v1/notifications").respond(200, json=mention)
+        mock.get(f"/api/v1/statuses/{mention[0]['status']['id']}").respond(200, json=mention[0]["status"])
         posts = mock.post("/api/v1/statuses").mock(side_effect=server)
         async with httpx.AsyncClient() as client:
             connector = MastodonConnector(Account("brand-masto", "mastodon", {"base_url": BASE}), "tok-123456",
