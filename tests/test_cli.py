@@ -123,3 +123,11 @@ def test_newer_store_file_is_refused_with_a_clear_message(tmp_path, db, capsys):
         store.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     code, _, err = run(capsys, "--db", db, "cases")
     assert code == 2 and "newer webcare-tui" in err
+
+
+def test_help_says_that_webcare_alone_opens_the_console_and_counts_read_as_words(capsys):
+    from webcare_tui.cli import build_parser, counted
+
+    assert "`webcare` with no command opens the console" in " ".join(build_parser().format_help().split())
+    assert (counted(1, "new message"), counted(0, "new case"), counted(2_500, "duplicate")) == (
+        "1 new message", "0 new cases", "2500 duplicates")

@@ -239,7 +239,7 @@ def test_import_reads_devices_and_pipes_not_only_files(db, capsys, tmp_path):
         code, out, _ = run(capsys, "--db", db, "import", f"/dev/fd/{read_end}")
     finally:
         os.close(read_end)
-    assert code == 0 and out.startswith("1 new messages")
+    assert code == 0 and out.startswith("1 new message,")
     assert run(capsys, "--db", db, "import", str(tmp_path))[2] == f"webcare: {tmp_path}: is a folder, not a file\n"
     assert "no such file" in run(capsys, "--db", db, "import", str(tmp_path / "nope.jsonl"))[2]
 
@@ -248,7 +248,7 @@ def test_import_names_a_rejected_line_without_its_terminal_codes(db, capsys, tmp
     source = tmp_path / "in.jsonl"
     source.write_text(json.dumps(IN | {"platform": f"x{OSC}\u202e"}) + "\n" + json.dumps(IN) + "\n", encoding="utf-8")
     code, out, err = run(capsys, "--db", db, "import", str(source))
-    assert code == 1 and out.startswith("1 new messages") and f"{source}:1: rejected" in err
+    assert code == 1 and out.startswith("1 new message,") and f"{source}:1: rejected" in err
     assert_safe(err)
 
 
@@ -261,4 +261,4 @@ def test_a_line_longer_than_the_limit_is_not_read_whole(monkeypatch, db, capsys,
     source = tmp_path / "in.jsonl"
     source.write_text(json.dumps(IN | {"text": "x" * 5_000}) + "\n" + json.dumps(IN | {"external_id": "2"}) + "\n")
     code, out, err = run(capsys, "--db", db, "import", str(source))
-    assert code == 1 and out.startswith("1 new messages") and f"{source}:1: rejected" in err
+    assert code == 1 and out.startswith("1 new message,") and f"{source}:1: rejected" in err

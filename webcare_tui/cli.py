@@ -141,8 +141,8 @@ def cmd_import(args: argparse.Namespace, config: Config, store: Store, out: Text
     if args.json:
         _print_json(summary, out)
     else:
-        print(f"{result.new_messages} new messages, {result.duplicates} duplicates, "
-              f"{result.rejected} rejected, {result.new_cases} new cases", file=out)
+        print(f"{counted(result.new_messages, 'new message')}, {counted(result.duplicates, 'duplicate')}, "
+              f"{result.rejected} rejected, {counted(result.new_cases, 'new case')}", file=out)
     return 1 if result.rejected else 0
 
 
@@ -221,8 +221,8 @@ def cmd_demo(args: argparse.Namespace, config: Config, store: Store, out: TextIO
         yield from generate_history(args.seed, datetime.now().astimezone(), args.days, args.per_day)
 
     result = import_jsonl(store, [lines()], config.threading)
-    print(f"demo: {result.new_messages} new messages, {result.duplicates} duplicates, "
-          f"{result.new_cases} new cases", file=out)
+    print(f"demo: {counted(result.new_messages, 'new message')}, {counted(result.duplicates, 'duplicate')}, "
+          f"{counted(result.new_cases, 'new case')}", file=out)
     return 0
 
 
@@ -246,7 +246,7 @@ def cmd_sync(args: argparse.Namespace, config: Config, store: Store, out: TextIO
     statuses, deliveries = asyncio.run(round_trip())
     failed = 0
     for status in statuses:
-        line = f"{_line(status.account)}: {_line(status.state)}, {status.new_messages} new messages"
+        line = f"{_line(status.account)}: {_line(status.state)}, {counted(status.new_messages, 'new message')}"
         if status.error:
             line += f" ({clean(status.error, single_line=True)})"
             failed += 1
@@ -352,8 +352,15 @@ def cmd_rules(args: argparse.Namespace, config: Config, store: Store, out: TextI
     return 1 if book.errors else 0
 
 
+def counted(number: int, thing: str) -> str:
+    """`1 new message`, `2 new messages`."""
+    return f"{number} {thing}{'' if number == 1 else 's'}"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="webcare", description="A terminal console for webcare agents.")
+    parser = argparse.ArgumentParser(
+        prog="webcare", description="A terminal console for webcare agents. "
+        "`webcare` with no command opens the console; the commands below work without it.")
     parser.add_argument("--version", action="version", version=f"webcare-tui {__version__}")
     parser.add_argument("--db", help="the store file (default: WEBCARE_DB or the user data dir)")
     parser.add_argument("--config", type=Path, help="the config file (default: WEBCARE_CONFIG or the user config dir)")
