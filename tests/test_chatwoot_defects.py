@@ -15,7 +15,7 @@ import json
 import httpx
 import pytest
 import respx
-from conftest import HOUR, T0
+from conftest import HOUR, MINUTE, T0
 from test_connector_chatwoot import PREFIX, Chatwoot, Team, action, make, reply
 
 from webcare_tui.connectors.base import ConnectorError
@@ -210,3 +210,160 @@ async def test_the_x_limit_counts_as_x_does(server, http):
     link = "https://www.example.nl/" + "a" * 200
     sent = await connector.send_reply(reply(f"Kijk hier: {link}", in_reply_to="43:9100"))  # a link counts 23
     assert sent.external_id.startswith("43:")
+
+
+# -- into the store: teammates' notes become memos, refused deliveries fail our reply ---------------------
+# The note and the failed message are the swagger's `message` (private true; status "failed", one of its
+# enum) as the fake server lists them; a teammate is a Chatwoot user (sender type "user").
+
+
+def note(message_id: int, text: str, agent_id: int, created_at: int) -> dict:
+    """A private note as Chatwoot lists it among the conversation's messages."""
+    return outgoing(message_id, text, private=True, created_at=created_at,
+                    sender={"id": agent_id, "type": "user", "name": "Sanne" if agent_id == 14 else "Jeroen"})
+
+
+def active(server: Server, conversation_id: int, at: int) -> None:
+    """Something happened in the conversation at `at` (Chatwoot moves last_activity_at)."""
+    server.conversations[conversation_id].update(last_activity_at=at, updated_at=at)
+
+
+@pytest.fixture
+async def team(server, http, store):
+    console = Team(store, make(http), [T0 + HOUR])
+    [status] = await console.sync.sync_once()
+    assert status.state == "online"
+    server.requests.clear()
+    return console
+
+
+def memos(store, case_id: int) -> list[tuple[str, str, int]]:
+    return [(m["agent"], m["text"], m["created_at"]) for m in store.case_memos(case_id)]
+
+
+async def test_a_teammates_private_note_becomes_a_memo_on_its_case_once(server, team):
+    store = team.store
+    case_id = team.case_of("42:")
+    assert memos(store, case_id) == [("jeroen", "Klant is al bekend bij ons", T0 + 130)]  # read on the first sync
+    server.messages[42].append(note(9600, "Sanne: klant belt om 17:00 terug", 14, T0 + 2 * HOUR))
+    active(server, 42, T0 + 2 * HOUR)
+    team.now[0] = T0 + 2 * HOUR
+    [status] = await team.sync.sync_once()
+    assert memos(store, case_id)[-1] == ("sanne", "Sanne: klant belt om 17:00 terug", T0 + 2 * HOUR)
+    assert (status.state, status.new_messages, status.cases) == ("online", 0, frozenset({case_id}))  # announced
+    # the customer writes again: the note is read once more (the floor of message ids lags a sync), and a
+    # sync from scratch reads them all again; every note is still there once
+    server.messages[42].append({**server.messages[42][0], "id": 9601, "content": "Prima!", "created_at": T0 + 3 * HOUR})
+    active(server, 42, T0 + 3 * HOUR)
+    team.now[0] = T0 + 3 * HOUR
+    [status] = await team.sync.sync_once()
+    afters = [int(r.url.params["after"]) for r in server.requests if r.url.path == f"{PREFIX}/42/messages"]
+    assert afters and afters[-1] < 9600  # the note was in this page too
+    assert status.new_messages == 1
+    store.save_sync_state("team", cursor=None, state="online", last_error=None, last_sync_at=None, failures=0)
+    [status] = await team.sync.sync_once()
+    assert status.new_messages == 0 and "42:9006: deleted" in status.skipped  # the rest is reported as before
+    assert memos(store, case_id) == [("jeroen", "Klant is al bekend bij ons", T0 + 130),
+                                     ("sanne", "Sanne: klant belt om 17:00 terug", T0 + 2 * HOUR)]
+    found = store.conn.execute("SELECT m.case_id FROM memos_fts JOIN memos m ON m.id = memos_fts.rowid"
+                               " WHERE memos_fts MATCH 'belt'").fetchall()
+    assert found == [(case_id,)]  # searchable, like a memo written here
+
+
+async def test_our_own_memo_coming_back_is_not_doubled_even_when_its_id_never_came_back(server, team):
+    store = team.store
+    case_id = team.case_of("42:")
+    team.cases.memo(case_id, "tim", "Klant belt morgen terug")
+    assert await team.deliver_all() == ["sent"]
+    sent = store.case_outbox(case_id)[0]
+    assert sent["remote_id"] == "42:9501"
+    # the next note reaches Chatwoot, but the answer is lost: the outbox finds it after a restart, without its id
+    created = server.create_message
+
+    def lost_answer(conversation: dict, body: dict) -> dict:
+        created(conversation, body)
+        raise httpx.ReadTimeout("the answer was lost")
+
+    server.create_message = lost_answer
+    team.now[0] += MINUTE
+    team.cases.memo(case_id, "tim", "Offerte gemaild")
+    assert await team.deliver_all() == ["unknown"]
+    server.create_message = created
+    [recovered] = await team.worker.recover()
+    assert recovered.state == "sent"
+    lost = store.case_outbox(case_id)[1]
+    assert (lost["state"], lost["remote_id"]) == ("sent", None)
+    server.messages[42].append(note(9600, "Ik bel de klant zelf wel", 14, T0 + HOUR + 2 * MINUTE))
+    active(server, 42, T0 + HOUR + 2 * MINUTE)
+    team.now[0] = T0 + HOUR + 3 * MINUTE
+    await team.sync.sync_once()
+    assert memos(store, case_id) == [("jeroen", "Klant is al bekend bij ons", T0 + 130),
+                                     ("tim", "Klant belt morgen terug", T0 + HOUR),
+                                     ("tim", "Offerte gemaild", T0 + HOUR + MINUTE),
+                                     ("sanne", "Ik bel de klant zelf wel", T0 + HOUR + 2 * MINUTE)]
+    assert store.outbox_row(lost["id"])["remote_id"] == "42:9502"  # now known by its note, like the first
+    store.save_sync_state("team", cursor=None, state="online", last_error=None, last_sync_at=None, failures=0)
+    server.requests.clear()
+    await team.sync.sync_once()  # every note read again
+    assert len(store.case_memos(case_id)) == 4 and [c for c in server.calls() if c[0] == "POST"] == []
+
+
+async def test_a_note_in_a_conversation_without_a_case_waits_for_its_case(server, team):
+    store = team.store
+    server.conversations[44] = copy.deepcopy(server.conversations[42]) | {"id": 44}
+    carla = server.conversations[44]["meta"]["sender"] | {"id": 503, "name": "Carla", "phone_number": "+31600000503"}
+    server.conversations[44]["meta"]["sender"] = carla
+    first = {**server.messages[42][0], "conversation_id": 44, "sender": carla}
+    server.messages[44] = [{**first, "id": 9700, "content": None, "created_at": T0 + HOUR},  # nothing we can read
+                           note(9701, "Bot-gesprek, klant komt nog terug", 12, T0 + HOUR + 10)]
+    active(server, 44, T0 + HOUR + 10)
+    team.now[0] = T0 + HOUR + MINUTE
+    [status] = await team.sync.sync_once()
+    assert "44:9700: no text and no attachment" in status.skipped and team.case_of("44:") is None
+    assert store.counts()["memos"] == 2  # kept, not lost: Chatwoot will not list the note again
+    server.messages[44].append({**first, "id": 9702, "content": "Hallo, ik ben er weer", "created_at": T0 + 2 * HOUR})
+    active(server, 44, T0 + 2 * HOUR)
+    team.now[0] = T0 + 2 * HOUR
+    [status] = await team.sync.sync_once()
+    case_id = team.case_of("44:")
+    assert status.new_messages == 1 and case_id in status.cases
+    assert memos(store, case_id) == [("jeroen", "Bot-gesprek, klant komt nog terug", T0 + HOUR + 10)]
+    assert store.author_memos(store.get_case(case_id)["author_id"])[0]["text"] == "Bot-gesprek, klant komt nog terug"
+
+
+async def test_a_reply_the_channel_refused_after_it_was_sent_is_failed_with_the_reason(server, team):
+    from webcare_tui.case_view import read_case
+
+    store = team.store
+    case_id = team.case_of("42:")
+    outbox_id = team.outbox.queue_reply(case_id, "Komt goed, Anna!", agent="tim")
+    assert await team.deliver_all() == ["sent"]
+    assert store.outbox_row(outbox_id)["remote_id"] == "42:9501"
+    # WhatsApp refuses it a moment later; Chatwoot marks the message failed with the channel's error
+    refused = next(m for m in server.messages[42] if m.get("id") == 9501)
+    refused.update(status="failed", content_attributes={
+        "external_error": "(#131047) Re-engagement message: more than 24 hours have passed"})
+    team.now[0] = T0 + HOUR + MINUTE
+    [status] = await team.sync.sync_once()
+    row = store.outbox_row(outbox_id)
+    assert (row["state"], row["last_error"]) == ("failed", "Chatwoot could not deliver the message: (#131047)"
+                                                           " Re-engagement message: more than 24 hours have passed")
+    assert case_id in status.cases and status.state == "online"  # the open case screen reads it again
+    assert "42:9501: not delivered ((#131047) Re-engagement message: more than 24 hours have passed)" in status.skipped
+    # shown as a reply refused at once is: undelivered in the case, counted in the header, to retry or discard
+    view = read_case(store, case_id)
+    ours = next(m for m in view.messages if m["external_id"] == "42:9501")
+    assert next(r for r in view.outbox if r["payload"].get("message_id") == ours["id"])["state"] == "failed"
+    assert team.outbox.last_undelivered(case_id)["id"] == outbox_id and store.outbox_waiting() == 1
+    # read again: nothing changes
+    before = store.outbox_row(outbox_id)
+    team.now[0] += MINUTE
+    store.save_sync_state("team", cursor=None, state="online", last_error=None, last_sync_at=None, failures=0)
+    await team.sync.sync_once()
+    assert store.outbox_row(outbox_id) == before
+    # sent again, it is delivered; the old failure, read once more, does not touch it
+    team.outbox.retry(outbox_id, "tim")
+    assert await team.deliver_all() == ["sent"]
+    store.save_sync_state("team", cursor=None, state="online", last_error=None, last_sync_at=None, failures=0)
+    await team.sync.sync_once()
+    assert store.outbox_row(outbox_id)["state"] == "sent" and store.outbox_waiting() == 0

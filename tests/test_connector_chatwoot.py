@@ -462,6 +462,9 @@ async def test_end_to_end_a_macro_on_a_chatwoot_case_makes_the_documented_reques
     case = team.store.get_case(case_id)
     assert (case["owner"], case["labels"], case["status"]) == ("sanne", ["Hypotheken"], "pending")
     assert [c for c in server.calls() if c[0] == "POST"] == []  # and nothing echoed back
+    # the teammate's note (the first sync) and ours (it came back as 42:9501, the outbox's remote_id): once each
+    assert [(m["agent"], m["text"]) for m in team.store.case_memos(case_id)] == [
+        ("jeroen", "Klant is al bekend bij ons"), ("tim", "Hoi Sanne, kun jij hiernaar kijken?")]
 
 
 async def test_a_teammates_change_in_chatwoot_shows_up_on_the_next_sync(server, team):

@@ -137,3 +137,74 @@ async def test_a_token_quoted_in_an_error_never_reaches_the_screen_the_log_or_th
     assert "S3CRET" not in store.sync_state("brand-x")["last_error"]
     dump = "\n".join(store.conn.iterdump())
     assert "S3CRET" not in dump
+
+
+# -- memos and refused deliveries a platform reports (team mode; see test_chatwoot_defects for Chatwoot) ----
+
+
+async def test_memos_out_of_range_are_reported_and_the_rest_kept_once(store):
+    from webcare_tui.connectors.base import RemoteMemo
+    from webcare_tui.message_format import TEXT_LIMIT
+
+    memos = [RemoteMemo("t1:", "t1:n1", None, "Klant gebeld", T0 + 10),
+             RemoteMemo("t1:", "t1:n2", "tim", "lang " * 20_000, T0 + 20),
+             RemoteMemo("t1:", "t1:n3", None, "uit 1970", 5),
+             RemoteMemo("t1:", "t2:n4", None, "van een ander gesprek", T0)]
+    page = FetchResult([msg(0, external_id="t1:1")], cursor="c1", memos=memos)
+    connector = Scripted({None: page, "c1": FetchResult([], cursor="c1", memos=memos)})
+    runner = SyncRunner(store, {"brand-x": connector}, clock=lambda: T0 + HOUR)
+    [status] = await runner.sync_once()
+    assert status.skipped == ("t1:n3: memo dated 5, out of range",
+                              "t2:n4: memo whose id is not of its conversation 't1:'")
+    [case] = store.list_cases()
+    assert status.cases == {case["id"]}
+    kept = store.case_memos(case["id"])
+    assert [(m["agent"], m["created_at"]) for m in kept] == [("x", T0 + 10), ("tim", T0 + 20)]  # no agent: the platform
+    assert len(kept[1]["text"]) <= TEXT_LIMIT and "[cut:" in kept[1]["text"]
+    await runner.sync_once()  # the same memos again
+    assert len(store.case_memos(case["id"])) == 2
+
+
+async def test_a_refused_delivery_fails_only_our_sent_reply_and_never_stores_the_token(store):
+    from webcare_tui.connectors.base import DeliveryFailure
+    from webcare_tui.ingest import ingest
+
+    ingest(store, [msg(0, external_id="t1:1")])
+    [case] = store.list_cases()
+    with store.transaction():
+        sent = store.add_outbox("k1", case["id"], "brand-x", "x", "reply", {"text": "Hoi", "message_id": None}, T0)
+        store.update_outbox(sent, T0, state="sent", remote_id="t1:2")
+        note = store.add_outbox("k2", case["id"], "brand-x", "x", "case_action", {"action": "memo"}, T0)
+        store.update_outbox(note, T0, state="sent", remote_id="t1:3")
+    failures = [DeliveryFailure("t1:2", "X could not deliver the message: token s3cret-token refused"),
+                DeliveryFailure("t1:3", "X could not deliver the message: not a reply"),
+                DeliveryFailure("t1:9", "X could not deliver the message: a teammate's")]
+    connector = Scripted({None: FetchResult([], cursor="c1", failed_sends=failures)})
+    connector._secret = "s3cret-token"
+    [status] = await SyncRunner(store, {"brand-x": connector}, clock=lambda: T0 + HOUR).sync_once()
+    assert status.cases == {case["id"]}
+    assert (store.outbox_row(sent)["state"], store.outbox_row(sent)["last_error"]) == (
+        "failed", "X could not deliver the message: token ••• refused")
+    assert store.outbox_row(note)["state"] == "sent"
+
+
+def test_migration_13_gives_memos_an_external_id_and_the_outbox_a_lookup_by_remote_id(tmp_path):
+    import sqlite3
+
+    from webcare_tui.store.migrations import migrate
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, str(path), target=12)
+    conn.execute("INSERT INTO memos (id, agent, text, created_at) VALUES (1, 'tim', 'terugbellen', 0)")
+    conn.close()
+    with Store(path) as store:
+        assert store.schema_before == 12
+        assert store.has_memo("42:1") is False
+        with store.transaction():
+            store.add_memo(None, None, "jeroen", "van Chatwoot", T0, external_id="42:1")
+        assert store.has_memo("42:1") and store.counts()["memos"] == 2
+        with pytest.raises(sqlite3.IntegrityError), store.transaction():  # once per platform id
+            store.add_memo(None, None, "jeroen", "nog eens", T0, external_id="42:1")
+        plans = store.conn.execute("EXPLAIN QUERY PLAN SELECT * FROM outbox WHERE remote_id = ?", ("42:1",)).fetchall()
+        assert "outbox_remote" in str(plans)

@@ -8,7 +8,12 @@ its error reported, never raised into the app.
 
 Platforms that keep case state themselves (Chatwoot: team mode) report it with each
 page (`FetchResult.remote_cases`); it is applied in the page's transaction, after
-its messages, through `CaseService.apply_remote`.
+its messages, through `CaseService.apply_remote`. So are, in the same transaction,
+the internal notes teammates wrote there (`FetchResult.memos`: memos on the case of
+their conversation, each taken in once; ours coming back are known by the outbox's
+`remote_id`) and the messages of ours the platform's channel refused after taking
+them (`FetchResult.failed_sends`: their outbox row, "sent" until then, is failed
+with the platform's reason, as a reply refused at once is).
 """
 
 from __future__ import annotations
@@ -17,15 +22,15 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from functools import partial
 
-from webcare_tui.case_rules import ThreadingRules
+from webcare_tui.case_rules import Event, ThreadingRules
 from webcare_tui.cases import CaseService
-from webcare_tui.connectors.base import Connector, ConnectorError, RemoteCase
+from webcare_tui.connectors.base import Connector, ConnectorError, DeliveryFailure, FetchResult, RemoteMemo
 from webcare_tui.ingest import IngestCounts, ingest
-from webcare_tui.message_format import check_messages
+from webcare_tui.message_format import EARLIEST, FIELD_LIMIT, check_messages, cut_text, latest_time
 from webcare_tui.rules import Router
 from webcare_tui.store import Store, StoreError, StoreFailure
 
@@ -44,13 +49,36 @@ class SyncStatus:
     new_messages: int = 0
     retry_in: float | None = None
     skipped: tuple[str, ...] = ()  # what the platform sent that could not be taken in, and why
-    cases: frozenset[int] = frozenset()  # the cases the new messages went to
+    cases: frozenset[int] = frozenset()  # the cases changed: new messages, a teammate's change, memo, refused reply
+
+
+def check_memos(memos: Iterable[RemoteMemo], now: float | None = None) -> tuple[list[RemoteMemo], list[str]]:
+    """The memos of a page that are within range (a text too long cut, as a message's), and for each
+    other one "external id: reason" (as `FetchResult.skipped` says it)."""
+    latest = latest_time(now)
+    kept, refused = [], []
+    for memo in memos:
+        name = memo.external_id if len(memo.external_id) <= 80 else memo.external_id[:80] + "…"
+        if type(memo.created_at) is not int or not EARLIEST <= memo.created_at <= latest:
+            refused.append(f"{name}: memo dated {memo.created_at!r}, out of range")
+        elif any(len(value) > FIELD_LIMIT for value in (memo.thread, memo.external_id, memo.agent or "")):
+            refused.append(f"{name}: memo with an id or agent longer than {FIELD_LIMIT:,} characters")
+        elif not memo.thread or not memo.external_id.startswith(memo.thread):
+            refused.append(f"{name}: memo whose id is not of its conversation {memo.thread!r}")
+        else:
+            kept.append(replace(memo, text=cut_text(memo.text)))
+    return kept, refused
 
 
 def backoff(failures: int, base: float, rng: random.Random) -> float:
     """Exponential backoff with jitter: base·2^(failures-1), capped, ±20 %."""
     delay = min(base * 2 ** max(failures - 1, 0), MAX_BACKOFF)
     return delay * rng.uniform(0.8, 1.2)
+
+
+def _cut(text: str) -> str:
+    """A platform's reason held to a field's length."""
+    return text if len(text) <= FIELD_LIMIT else text[:FIELD_LIMIT - 1] + "…"
 
 
 class SyncRunner:
@@ -84,17 +112,93 @@ class SyncRunner:
             )
         return state
 
-    def _ingest_page(self, account: str, page_messages: list, cursor: str | None,
-                     remote_cases: Sequence[RemoteCase] = (), platform: str = "") -> IngestCounts:
+    def _ingest_page(self, account: str, page: FetchResult, platform: str = "") -> IngestCounts:
         with self.store.transaction():  # the page and its cursor land together or not at all
-            counts = ingest(self.store, page_messages, self.rules, router=self.router)
-            for remote in remote_cases:  # a teammate's change in the helpdesk: its case is touched too
+            counts = ingest(self.store, page.messages, self.rules, router=self.router)
+            for remote in page.remote_cases:  # a teammate's change in the helpdesk: its case is touched too
                 changed = self.cases.apply_remote(account, platform, remote)
                 if changed and (case_id := self.store.case_of_thread(platform, remote.thread)) is not None:
                     counts.cases.add(case_id)
-            self._save(account, cursor=cursor, state="online", last_error=None,
+            threads = [remote.thread for remote in page.remote_cases]
+            counts.cases |= self._take_memos(platform, page.memos, threads)
+            counts.cases |= self._take_failures(page.failed_sends)
+            self._save(account, cursor=page.cursor, state="online", last_error=None,
                        last_sync_at=int(self.clock()), failures=0)
         return counts
+
+    def _take_memos(self, platform: str, memos: Sequence[RemoteMemo], threads: Iterable[str]) -> set[int]:
+        """Store each memo a teammate wrote on the platform once, on the case of its conversation (call
+        inside the page's transaction); returns the cases that got one.
+
+        A memo whose conversation has no case here yet (its messages were all skipped, or are still to
+        come) is stored without a case and given to the conversation's case when one appears, in a later
+        page of it (`Store.adopt_memos`). Skipping it would lose it for good: the cursor moves past the
+        note and the platform does not send it again.
+        """
+        now = int(self.clock())
+        found: dict[str, int | None] = {}
+
+        def case_of(thread: str) -> int | None:
+            if thread not in found:
+                found[thread] = self.store.case_of_thread(platform, thread) if thread else None
+            return found[thread]
+
+        touched: set[int] = set()
+        events: list[Event] = []
+        for thread in dict.fromkeys([*threads, *(memo.thread for memo in memos)]):
+            if thread and (case_id := case_of(thread)) is not None:
+                if adopted := self.store.adopt_memos(thread, case_id):
+                    events += [Event(case_id, now, platform, "memo", {"memo_id": memo_id}) for memo_id in adopted]
+                    touched.add(case_id)
+        for memo in memos:
+            case_id = case_of(memo.thread)
+            if self.store.has_memo(memo.external_id) or self._ours(memo, case_id, now):
+                continue
+            author_id = self.store.case_state(case_id).author_id if case_id is not None else None
+            agent = memo.agent or platform
+            memo_id = self.store.add_memo(case_id, author_id, agent, memo.text, memo.created_at, memo.external_id)
+            if case_id is not None:
+                events.append(Event(case_id, memo.created_at, agent, "memo",
+                                    {"memo_id": memo_id, "external_id": memo.external_id}))
+                touched.add(case_id)
+        self.store.add_events(events)
+        return touched
+
+    def _ours(self, memo: RemoteMemo, case_id: int | None, now: int) -> bool:
+        """Whether `memo` is one of ours come back from the platform (it is in the case already).
+
+        Ours is known by the outbox row that sent it: its `remote_id` is the note's id. A row that went
+        out without the id coming back (being sent right now, found sent after a crash, or of unknown
+        outcome) is known by the same text in the same conversation instead, and takes the note's id
+        (a memo of unknown outcome is sent, then: the platform has it).
+        """
+        if any(row["kind"] == "case_action" and row["payload"].get("action") == "memo"
+               for row in self.store.outbox_by_remote_id(memo.external_id)):
+            return True
+        if case_id is None:
+            return False
+        for row in self.store.outbox_unconfirmed_memos(case_id):
+            payload = row["payload"]
+            if ((payload.get("in_reply_to") or "").startswith(memo.thread)
+                    and str(payload["value"].get("text", "")).strip() == memo.text.strip()):
+                settled = {"state": "sent", "last_error": None} if row["state"] == "unknown" else {}
+                self.store.update_outbox(row["id"], now, remote_id=memo.external_id, **settled)
+                return True
+        return False
+
+    def _take_failures(self, failures: Sequence[DeliveryFailure]) -> set[int]:
+        """Fail the sent reply each failure names (call inside the page's transaction), with the platform's
+        reason, as a reply the platform refused at once is failed: the case shows it undelivered, to retry
+        or discard. Returns the cases touched. A failure read again changes nothing (the row is no longer
+        "sent"), nor does one of a message that is not ours or was sent again since (another remote_id)."""
+        now = int(self.clock())
+        touched: set[int] = set()
+        for failure in failures:
+            for row in self.store.outbox_by_remote_id(failure.external_id):
+                if row["kind"] == "reply" and row["state"] == "sent":
+                    self.store.update_outbox(row["id"], now, state="failed", last_error=_cut(failure.reason))
+                    touched.add(row["case_id"])
+        return touched
 
     async def sync_account(self, account: str) -> SyncStatus:
         """Fetch every ready page of one account; returns its status. A connector's failure is the
@@ -108,8 +212,12 @@ class SyncRunner:
                 # one boundary for every message, imported or synced: what is out of range is said, not stored
                 page.messages, refused = check_messages(page.messages, now=self.clock())
                 page.skipped += refused
-                counts = await asyncio.to_thread(self._ingest_page, account, page.messages, page.cursor,
-                                                 page.remote_cases, connector.platform)
+                page.memos, refused = check_memos(page.memos, now=self.clock())
+                page.skipped += refused
+                # the platform's words are stored (an outbox row's last_error): never with the token in them
+                page.failed_sends = [replace(failure, reason=connector.redact(failure.reason))
+                                     for failure in page.failed_sends]
+                counts = await asyncio.to_thread(self._ingest_page, account, page, connector.platform)
                 total += counts.new_messages
                 touched |= counts.cases
                 skipped += [connector.redact(reason) for reason in page.skipped]

@@ -55,6 +55,30 @@ class RemoteCase:
     labels: tuple[str, ...] | None = None
 
 
+@dataclass(frozen=True)
+class RemoteMemo:
+    """An internal note a platform keeps on a conversation (Chatwoot: a private note): a memo on its case.
+
+    It is a teammate's, or one of ours come back: ours carry as `external_id` the id that
+    `Connector.apply_case_action` returned for the memo (the outbox row's `remote_id`), so the sync
+    can tell them from a teammate's.
+    """
+
+    thread: str  # the conversation, as RemoteCase.thread ("42:")
+    external_id: str  # the note's own id on the platform, starting with `thread` ("42:9004")
+    agent: str | None  # our agent id of its writer ("chatwoot:12" if unmapped); None: not an agent
+    text: str
+    created_at: int
+
+
+@dataclass(frozen=True)
+class DeliveryFailure:
+    """A message of ours the platform took but its channel refused later: it never reached the customer."""
+
+    external_id: str  # as SentReply.external_id (the outbox row's remote_id), e.g. "42:9501"
+    reason: str  # plain words, naming the platform: "Chatwoot could not deliver the message: …"
+
+
 @dataclass
 class FetchResult:
     messages: list[Message]
@@ -65,6 +89,10 @@ class FetchResult:
     skipped: list[str] = field(default_factory=list)
     # The platform's case state of conversations that changed (platforms that keep it).
     remote_cases: list[RemoteCase] = field(default_factory=list)
+    # Internal notes of conversations read (platforms that keep them): memos on their cases.
+    memos: list[RemoteMemo] = field(default_factory=list)
+    # Messages of ours the platform reports undelivered: their outbox rows are failed with the reason.
+    failed_sends: list[DeliveryFailure] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,11 @@ What Chatwoot documents and this follows: `message_type` is an integer in respon
 (0 incoming, 1 outgoing, 2 activity, 3 template); activity messages (status and
 assignment notices) are not messages to us, their effect arrives as case state.
 Private notes are internal: never customer messages, they arrive as memos
-(`ChatwootFetchResult.memos`). A message's `status` "failed" (the channel refused it,
+(`FetchResult.memos`; the sync puts a teammate's on the case, ours it knows by the
+note's id the outbox kept). A message's `status` "failed" (the channel refused it,
 the reason in `content_attributes.external_error`) is not a message said to the
-customer: it is reported (`ChatwootFetchResult.failed_sends`), and refused by
-`send_reply` and `find_sent`. Posting labels replaces the whole set, so labels are
+customer: it is reported (`FetchResult.failed_sends`: the sync fails our reply's
+outbox row with the reason), and refused by `send_reply` and `find_sent`. Posting labels replaces the whole set, so labels are
 read, merged and written back. `can_reply` false means the channel's reply window
 closed (WhatsApp's 24 hours): a reply is refused with that reason rather than sent
 to fail. Chatwoot's `pending` is a conversation no agent picked up yet (a bot has
@@ -54,7 +55,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -65,9 +65,11 @@ from webcare_tui.connectors.base import (
     CaseAction,
     Connector,
     ConnectorError,
+    DeliveryFailure,
     FetchResult,
     OutgoingReply,
     RemoteCase,
+    RemoteMemo,
     SentReply,
 )
 from webcare_tui.connectors.http import HttpApi
@@ -85,37 +87,6 @@ FROM_STATUS = {"open": "open", "pending": "new", "snoozed": "pending", "resolved
 TO_STATUS = {"new": "open", "open": "open", "pending": "snoozed", "closed": "resolved"}
 TWITTER = "Channel::TwitterProfile"
 X_LIMIT = MAX_REPLY_LENGTH["x"]
-
-
-@dataclass(frozen=True)
-class RemoteMemo:
-    """A private note in a Chatwoot conversation: a memo on its case (a teammate's, or ours come back).
-
-    `external_id` ("conversation_id:message_id") is the note's: ours carry the id `apply_case_action`
-    returned for the memo, so the one who takes them in can tell them from a teammate's.
-    """
-
-    thread: str  # the conversation, as RemoteCase.thread ("42:")
-    external_id: str
-    agent: str | None  # our agent id of its writer ("chatwoot:12" if unmapped); None: not an agent
-    text: str
-    created_at: int
-
-
-@dataclass(frozen=True)
-class DeliveryFailure:
-    """An outgoing message the channel refused (Chatwoot `status` "failed"): it never reached the customer."""
-
-    external_id: str  # as SentReply.external_id ("42:9501")
-    reason: str
-
-
-@dataclass
-class ChatwootFetchResult(FetchResult):
-    """A page of Chatwoot's: besides messages and case state, private notes and refused deliveries."""
-
-    memos: list[RemoteMemo] = field(default_factory=list)
-    failed_sends: list[DeliveryFailure] = field(default_factory=list)
 
 
 def _kind(item: dict[str, Any]) -> int | None:
@@ -323,7 +294,7 @@ class ChatwootConnector(Connector):
         return DeliveryFailure(f"{conversation_id}:{message_id}",
                                f"Chatwoot could not deliver the message: {reason}")
 
-    async def fetch(self, cursor: str | None) -> ChatwootFetchResult:
+    async def fetch(self, cursor: str | None) -> FetchResult:
         try:
             state = json.loads(cursor) if cursor else {}
         except ValueError:
@@ -335,7 +306,7 @@ class ChatwootConnector(Connector):
         # seen out of newest-first order (kept across syncs: then every sync walks the whole list)
         walked, last, unordered = state.get("walked", 0), state.get("last"), bool(state.get("unordered"))
         budget = self.initial_pages if since is None else self.max_pages
-        result = ChatwootFetchResult([], None)
+        result = FetchResult([], None)
         older_seen = False  # a conversation older than the last sync: the walk may stop after this page
         done = False
         for _ in range(budget):
@@ -379,7 +350,7 @@ class ChatwootConnector(Connector):
         return result
 
     async def _read_conversation(self, conversation: dict[str, Any], conversation_id: int, activity: int,
-                                 after: int | None, result: ChatwootFetchResult) -> int | None:
+                                 after: int | None, result: FetchResult) -> int | None:
         """Read one changed conversation's messages after `after` into `result`, with its case state.
 
         Returns:

@@ -326,6 +326,15 @@ MIGRATIONS: list[str] = [
     INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 8);
     INSERT INTO messages_fts (messages_fts, rank) VALUES ('crisismerge', 32);
     """,
+    # 13: team mode: a memo taken in from a helpdesk (a teammate's private note in Chatwoot) keeps
+    # the platform's id, so a sync takes it in once (case_id NULL: its conversation has no case here
+    # yet; the sync gives it the case when one appears). The outbox is looked up by the platform's id
+    # of what it sent: our own note coming back, a reply the channel refused after it was sent.
+    """
+    ALTER TABLE memos ADD COLUMN external_id TEXT;
+    CREATE UNIQUE INDEX memos_external ON memos (external_id) WHERE external_id IS NOT NULL;
+    CREATE INDEX outbox_remote ON outbox (remote_id) WHERE remote_id IS NOT NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -136,6 +136,17 @@ class OutboxQueries:
         self.conn.execute(f"UPDATE outbox SET {assignments}, updated_at = ? WHERE id = ?",
                           (*fields.values(), now, outbox_id))
 
+    def outbox_by_remote_id(self, remote_id: str) -> list[dict[str, Any]]:
+        """Rows whose delivery the platform gave this id (a reply's message, a memo's note), oldest first."""
+        return self._outbox_rows("o.remote_id = ?", (remote_id,))
+
+    def outbox_unconfirmed_memos(self, case_id: int) -> list[dict[str, Any]]:
+        """The case's memos for the platform that went (or may have gone) out without the platform's id
+        coming back: being sent, found sent after a crash, or of unknown outcome."""
+        return [row for row in self._outbox_rows(
+            "o.case_id = ? AND o.kind = 'case_action' AND o.remote_id IS NULL AND o.state IN ('sending', 'sent',"
+            " 'unknown')", (case_id,)) if row["payload"].get("action") == "memo"]
+
     def outbox_waiting(self) -> int:
         """Rows not yet delivered: what the header shows."""
         return self._reader().execute(

@@ -532,13 +532,32 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
                 (case_id, name),
             )
 
-    def add_memo(self, case_id: int | None, author_id: int | None, agent: str, text: str, at: int) -> int:
+    def add_memo(self, case_id: int | None, author_id: int | None, agent: str, text: str, at: int,
+                 external_id: str | None = None) -> int:
+        """A memo (call inside a transaction); `external_id`: the platform's id of a memo taken in from it
+        (unique: see `has_memo`). Returns its id."""
         cursor = self.conn.execute(
-            "INSERT INTO memos (case_id, author_id, agent, text, created_at) VALUES (?, ?, ?, ?, ?)",
-            (case_id, author_id, agent, text, at),
+            "INSERT INTO memos (case_id, author_id, agent, text, created_at, external_id) VALUES (?, ?, ?, ?, ?, ?)",
+            (case_id, author_id, agent, text, at, external_id),
         )
         self.conn.execute("INSERT INTO memos_fts (rowid, text) VALUES (?, ?)", (cursor.lastrowid, text))
         return _inserted(cursor)
+
+    def has_memo(self, external_id: str) -> bool:
+        """Whether a memo with this platform id was taken in already."""
+        return self._connection().execute("SELECT 1 FROM memos WHERE external_id = ?",
+                                          (external_id,)).fetchone() is not None
+
+    def adopt_memos(self, thread: str, case_id: int) -> list[int]:
+        """Give the memos taken in without a case (their conversation had none yet) whose platform id
+        starts with `thread` to `case_id` and its author (call inside a transaction); returns their ids.
+        Memos without a case are few: SQLite finds them through memos_case, then the id range (not LIKE)."""
+        end = thread[:-1] + chr(ord(thread[-1]) + 1)
+        ids = [row[0] for row in self.conn.execute(
+            "SELECT id FROM memos WHERE external_id >= ? AND external_id < ? AND case_id IS NULL", (thread, end))]
+        self.conn.executemany("UPDATE memos SET case_id = ?, author_id = (SELECT author_id FROM cases WHERE id = ?)"
+                              " WHERE id = ?", [(case_id, case_id, memo_id) for memo_id in ids])
+        return ids
 
     def delete_memo(self, memo_id: int) -> None:
         row = self._connection().execute("SELECT text FROM memos WHERE id = ?", (memo_id,)).fetchone()
