@@ -243,3 +243,13 @@ def test_x_counts_links_and_emoji_as_x_does_before_anything_is_queued(store, out
     assert outbox.queue_reply(case_id, f"Kijk hier: {link}", agent="tim")
     with pytest.raises(ReplyError, match="the reply has 282 characters; x allows 280"):
         outbox.queue_reply(case_id, "🙏" * 141, agent="tim")  # 141 characters, but each emoji weighs 2
+
+
+def test_an_instagram_private_message_allows_1000_characters_and_a_comment_2200(store, outbox):
+    ingest(store, [msg(0, author="ines", platform="instagram", text="Waar blijft mijn bestelling?")])
+    [case] = store.list_cases()
+    long = "Dank voor je geduld. " * 70  # about 1,470 characters
+    with pytest.raises(ReplyError, match="instagram allows 1000 in a private message"):
+        outbox.queue_reply(case["id"], long, agent="tim", visibility="private")
+    outbox.queue_reply(case["id"], long, agent="tim", visibility="public")  # a comment reply: up to 2200
+    assert store.outbox_waiting() == 1

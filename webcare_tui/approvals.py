@@ -118,7 +118,7 @@ class Approvals:
             author = payload["agent"]
             if author == lead:
                 raise ApprovalError("you wrote this reply: another lead approves it")
-            final = payload["text"] if text is None else checked_text(text, row["platform"])
+            final = payload["text"] if text is None else checked_text(text, row["platform"], payload["visibility"])
             case_id = row["case_id"]
             context = self.store.reply_context(case_id)  # the customer may have written since
             status_before = self.store.case_state(case_id).status

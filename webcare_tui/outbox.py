@@ -36,7 +36,7 @@ from webcare_tui import case_rules
 from webcare_tui.case_rules import Event, ThreadingRules
 from webcare_tui.connectors.base import CaseAction, Connector, ConnectorError, OutgoingReply, SentReply
 from webcare_tui.model import CaseStatus
-from webcare_tui.platforms import LIKE_PLATFORMS, MAX_REPLY_LENGTH, reply_length
+from webcare_tui.platforms import LIKE_PLATFORMS, MAX_PRIVATE_REPLY_LENGTH, MAX_REPLY_LENGTH, reply_length
 from webcare_tui.store import Store, StoreError
 from webcare_tui.sync import backoff
 
@@ -61,11 +61,14 @@ def signed(text: str, platform: str, signatures: dict[str, str]) -> str:
     return text.rstrip() + signature if signature and not text.rstrip().endswith(signature.strip()) else text.rstrip()
 
 
-def reply_limit(platform: str) -> int | None:
+def reply_limit(platform: str, visibility: str = "public") -> int | None:
+    """The most characters a reply may have (an Instagram DM allows 1000, a comment 2200)."""
+    if visibility == "private" and platform in MAX_PRIVATE_REPLY_LENGTH:
+        return MAX_PRIVATE_REPLY_LENGTH[platform]
     return MAX_REPLY_LENGTH.get(platform)
 
 
-def checked_text(text: str, platform: str) -> str:
+def checked_text(text: str, platform: str, visibility: str = "public") -> str:
     """The reply text as it will be sent.
 
     Raises:
@@ -74,10 +77,11 @@ def checked_text(text: str, platform: str) -> str:
     text = text.strip()
     if not text:
         raise ReplyError("the reply is empty")
-    limit = reply_limit(platform)
+    limit = reply_limit(platform, visibility)
     length = reply_length(platform, text)
     if limit is not None and length > limit:
-        raise ReplyError(f"the reply has {length} characters; {platform} allows {limit}")
+        raise ReplyError(f"the reply has {length} characters; {platform} allows {limit}"
+                         + (" in a private message" if limit != reply_limit(platform) else ""))
     return text
 
 
@@ -136,10 +140,10 @@ class Outbox:
         with self.store.transaction():
             context = self.store.reply_context(case_id)
             platform = context["platform"]
-            text = checked_text(text, platform)
             visibility = reply_visibility(context, visibility)
             if visibility not in ("public", "private"):
                 raise ReplyError(f"visibility is public, private or same, not {visibility!r}")
+            text = checked_text(text, platform, visibility)
             account = context["last_inbound_account"] or context["account"]
             key = self.new_key()
             if approval or self.needs_approval(agent):

@@ -73,7 +73,7 @@ class ReplyScreen(ModalScreen[tuple[str, str] | None]):
         return signed(self.query_one(TextArea).text, self.platform, self.signatures)
 
     def update_count(self) -> None:
-        length, limit = reply_length(self.platform, self.final_text()), reply_limit(self.platform)
+        length, limit = reply_length(self.platform, self.final_text()), reply_limit(self.platform, self.visibility)
         excess = length - limit if limit is not None else 0
         over = excess > 0
         line = Text(f"{length}" + (f"/{limit}" if limit else "") + " characters with signature",
@@ -112,7 +112,7 @@ class ReplyScreen(ModalScreen[tuple[str, str] | None]):
         self.app.push_screen(PromptScreen("Text block:", suggestions=sorted(self.blocks), only="a text block"), insert)
 
     def action_send(self) -> None:
-        text, limit = self.final_text(), reply_limit(self.platform)
+        text, limit = self.final_text(), reply_limit(self.platform, self.visibility)
         if not self.query_one(TextArea).text.strip():
             self.query_one("#error", Static).update("the reply is empty")
         elif limit is not None and reply_length(self.platform, text) > limit:
