@@ -110,9 +110,8 @@ def import_jsonl(store: Store, sources: Iterable[Source], rules: ThreadingRules 
             with _ThreadedByChild(Path(source), name, store, rules, routing, result, on_reject) as by_child:
                 total.add(_write(store, by_child, on_wait))
         else:
-            here = _ThreadedHere(Threader(store, rules, router),
-                                 _annotated(batches(_messages(source, name, result, on_reject))))
-            total.add(_write(store, here, on_wait))
+            total.add(bulk_ingest(store, _messages(source, name, result, on_reject), rules, router=router,
+                                  on_wait=on_wait))
     result.new_messages, result.duplicates, result.new_cases = total.new_messages, total.duplicates, total.new_cases
     return result
 
@@ -325,12 +324,6 @@ CHECKPOINT_EVERY = 20  # slices: about 150 MB of WAL (every 8 MB, the default, c
 LOCKED_TRIES = 12  # a slice waits busy_timeout (5 s) for the lock each try: a minute in all
 
 
-def write_slices(store: Store, slices: Iterable[list[Message]], rules: ThreadingRules = ThreadingRules(),
-                 router: Router | None = None, on_wait: Callable[[str], None] = lambda said: None) -> IngestCounts:
-    """Thread and write each slice in a transaction of its own (see `_write`)."""
-    return _write(store, _ThreadedHere(Threader(store, rules, router), slices), on_wait)
-
-
 def _write(store: Store, slices: _Slices, on_wait: Callable[[str], None]) -> IngestCounts:
     """Write each slice in a transaction of its own, waiting (and saying so through `on_wait`)
     while another program holds the store's write lock.
@@ -426,5 +419,7 @@ def _collecting_less() -> Iterator[None]:
 def bulk_ingest(store: Store, messages: Iterable[Message], rules: ThreadingRules = ThreadingRules(),
                 batch_size: int = BATCH, router: Router | None = None,
                 on_wait: Callable[[str], None] = lambda said: None) -> IngestCounts:
-    """Like `ingest.ingest`, in slices of `batch_size` as `write_slices` writes them."""
-    return write_slices(store, _annotated(batches(messages, batch_size)), rules, router, on_wait)
+    """Like `ingest.ingest`, in slices of at most `batch_size`, threaded in this process inside the
+    transaction that writes each (see `_write`)."""
+    return _write(store, _ThreadedHere(Threader(store, rules, router), _annotated(batches(messages, batch_size))),
+                  on_wait)
