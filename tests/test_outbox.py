@@ -245,11 +245,16 @@ def test_x_counts_links_and_emoji_as_x_does_before_anything_is_queued(store, out
         outbox.queue_reply(case_id, "🙏" * 141, agent="tim")  # 141 characters, but each emoji weighs 2
 
 
-def test_an_instagram_private_message_allows_1000_characters_and_a_comment_2200(store, outbox):
-    ingest(store, [msg(0, author="ines", platform="instagram", text="Waar blijft mijn bestelling?")])
+@pytest.mark.parametrize("platform, length, private, public", [("instagram", 1_470, 1000, 2200),
+                                                                ("facebook", 2_100, 2000, 8000)])
+def test_a_private_reply_is_held_to_what_the_platform_allows_in_private(store, outbox, platform, length,
+                                                                        private, public):
+    """An Instagram DM takes 1000 characters, a comment 2200; a Facebook private reply (through
+    Messenger) 2000, a comment 8000."""
+    ingest(store, [msg(0, author="ines", platform=platform, text="Waar blijft mijn bestelling?")])
     [case] = store.list_cases()
-    long = "Dank voor je geduld. " * 70  # about 1,470 characters
-    with pytest.raises(ReplyError, match="instagram allows 1000 in a private message"):
+    long = ("Dank voor je geduld. " * 200)[:length]
+    with pytest.raises(ReplyError, match=f"{platform} allows {private} in a private message"):
         outbox.queue_reply(case["id"], long, agent="tim", visibility="private")
-    outbox.queue_reply(case["id"], long, agent="tim", visibility="public")  # a comment reply: up to 2200
-    assert store.outbox_waiting() == 1
+    outbox.queue_reply(case["id"], long, agent="tim", visibility="public")  # a comment reply: up to `public`
+    assert store.outbox_waiting() == 1 and length < public

@@ -86,3 +86,13 @@ async def test_the_macro_picker_refuses_a_name_that_is_no_macro(inbox):
         await open_anna(pilot, app)
         await press(pilot, "m", *"zzz", "enter")
         assert isinstance(app.screen, PromptScreen) and "'zzz' is not a macro" in hint(app)
+
+
+async def test_a_hint_shows_a_name_from_the_store_as_inert_text(inbox):
+    [bram] = [c["id"] for c in inbox.list_cases() if c["author_handle"] == "@bram"]
+    CaseService(inbox).label(bram, "chatwoot", add=["Rood\x1b]0;pwned\x07\x1b[31m"])  # as a helpdesk may name it
+    app = make_app(Config(), inbox, connectors={})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_anna(pilot, app)
+        await press(pilot, "l", *"Roo")
+        assert "Enter takes Rood" in hint(app) and "\x1b" not in hint(app) and "\x07" not in hint(app)

@@ -239,8 +239,8 @@ class WebcareApp(App):
             self.jobs.latest(latest, pool, attempt, answer, job=job)
 
     def tell(self, problem: str) -> None:
-        """Say a problem the agent must see, wherever they are."""
-        self.notify(problem, severity="error", markup=False)
+        """Say a problem the agent must see, wherever they are (its words may quote store text)."""
+        self.notify(clean(problem), severity="error", markup=False)
 
     def open_case(self, case_id: int) -> None:
         """Show a case, once read. One case screen is kept and shows each case opened while it is not

@@ -350,7 +350,7 @@ class OutboxWorker:
             connector = self._connector(row["account"])
             if connector is None:
                 continue
-            if self._idempotent(row, connector) or row["kind"] == "like":
+            if self._idempotent(row, connector):
                 await self._mark(row, state="queued", next_attempt_at=None)  # a repeat is harmless
                 results.append(_delivery(row, "queued"))
                 continue

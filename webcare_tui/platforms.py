@@ -10,12 +10,12 @@ import re
 import unicodedata
 
 # Longest reply each platform accepts (characters). Instagram: a comment takes 2200, a direct
-# message 1000 (MAX_PRIVATE_REPLY_LENGTH).
+# message 1000; a Facebook comment 8000, a private reply (through Messenger) 2000 (MAX_PRIVATE_REPLY_LENGTH).
 MAX_REPLY_LENGTH = {"x": 280, "mastodon": 500, "instagram": 2200, "messenger": 2000, "facebook": 8000,
                     "whatsapp": 4096, "telegram": 4096, "matrix": 15000}
 
 # Where a private reply allows less than a public one.
-MAX_PRIVATE_REPLY_LENGTH = {"instagram": 1000}
+MAX_PRIVATE_REPLY_LENGTH = {"instagram": 1000, "facebook": 2000}
 
 # Free-form replies only within this long after the customer's last message (seconds).
 REPLY_WINDOWS = {"whatsapp": 24 * 3600, "messenger": 24 * 3600, "instagram": 24 * 3600}

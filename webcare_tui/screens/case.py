@@ -308,7 +308,7 @@ class CaseScreen(MacroKeys):
             if self.is_current:
                 self.notice(why)
             else:  # the agent went on: the refusal must still reach them
-                self.console.notify(why, title=f"case {self.case['id']}", severity="error", markup=False)
+                self.console.notify(clean(why), title=f"case {self.case['id']}", severity="error", markup=False)
             self.load()
 
         self.console.act(work, written, refused)

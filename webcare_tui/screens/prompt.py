@@ -10,6 +10,8 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label
 
+from webcare_tui.safe_text import clean
+
 
 def completion(typed: str, names: list[str]) -> str | None:
     """The name Enter takes for `typed`: the one it spells (in any case), else the first that starts
@@ -17,10 +19,9 @@ def completion(typed: str, names: list[str]) -> str | None:
     wanted = typed.strip().casefold()
     if not wanted:
         return None
-    exact = [name for name in names if name.casefold() == wanted]
-    if exact:
-        return exact[0]
-    return next((name for name in names if name.casefold().startswith(wanted)), None)
+    folded = [(name.casefold(), name) for name in names]
+    return next((name for fold, name in folded if fold == wanted), None) or \
+        next((name for fold, name in folded if fold.startswith(wanted)), None)
 
 
 class PromptScreen(ModalScreen[str | None]):
@@ -78,7 +79,7 @@ class PromptScreen(ModalScreen[str | None]):
             self.dismiss(typed)
 
     def _hint(self, text: str) -> None:
-        self.query_one("#hint", Label).update(text)
+        self.query_one("#hint", Label).update(clean(text, single_line=True))  # names may come from a helpdesk
 
     def action_cancel(self) -> None:
         self.dismiss(None)
