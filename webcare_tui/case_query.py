@@ -122,7 +122,8 @@ def _moment(value: str, key: str, end_of_day: bool) -> int:
         raise QueryError(f"{key}:{value[:40]} — give a date as YYYY-MM-DD") from None
     day = min(max(day, FIRST_DAY), LAST_DAY)
     try:
-        return int(datetime.combine(day, time.max if end_of_day else time.min).astimezone().timestamp())
+        # the day's last whole second: time.max's microseconds round up to the next day in year 9998's floats
+        return int(datetime.combine(day, time(23, 59, 59) if end_of_day else time.min).astimezone().timestamp())
     except (OverflowError, OSError, ValueError):  # a platform whose clock stops sooner (Windows: year 3000)
         raise QueryError(f"{key}:{value[:40]} — this system cannot reckon with that date") from None
 
