@@ -12,8 +12,9 @@ import json
 import logging
 from pathlib import Path
 
+import pytest
 import respx
-from test_accounts import MemoryKeyring
+from test_accounts import MemoryKeyring, memory_keyring  # noqa: F401 (a fixture)
 from test_accounts import run as run_cli
 
 TOKEN = "tok-SECRET-4b7f19e2c8a3"
@@ -105,3 +106,25 @@ def test_the_token_is_nowhere_after_a_whole_run(tmp_path, monkeypatch):
         assert token not in path.read_bytes(), f"the token leaked into {path.name}"
     for output in outputs:
         assert TOKEN not in output
+
+
+@pytest.mark.usefixtures("memory_keyring")
+def test_a_bug_whose_words_quote_the_token_prints_it_masked(tmp_path, monkeypatch):
+    """An exception nobody expected is printed whole, and may quote a request URL with its token in it."""
+    from webcare_tui import cli
+    from webcare_tui.sync import SyncRunner
+
+    monkeypatch.delenv("WEBCARE_TOKEN_BRAND_MASTO", raising=False)
+    config, db = tmp_path / "config.toml", tmp_path / "webcare.db"
+    config.write_text('[agent]\nid = "tim"\nname = "Tim Ruiter"\n', encoding="utf-8")
+    code, out = run(config, db, "accounts", "add", "mastodon", "brand-masto", "--set", f"base_url={BASE}",
+                    "--token-stdin", stdin=TOKEN + "\n")
+    assert code == 0, out
+
+    async def broken(self):
+        raise RuntimeError(f"GET {BASE}/api/v1/notifications?access_token={TOKEN} went wrong")
+
+    monkeypatch.setattr(SyncRunner, "sync_once", broken)
+    code, out = run(config, db, "sync", "--once")
+    assert code == cli.BUG and "this is a bug in webcare-tui" in out and "RuntimeError" in out
+    assert TOKEN not in out and "•••" in out

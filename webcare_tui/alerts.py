@@ -26,7 +26,7 @@ from typing import Any
 from webcare_tui.config import ConfigError, parse_duration
 from webcare_tui.deadlines import act_before, describe_remaining
 from webcare_tui.rules import phrase_pattern
-from webcare_tui.safe_text import clean
+from webcare_tui.safe_text import clean, shown_author
 
 SPIKE_WINDOW = 15 * 60
 
@@ -95,13 +95,6 @@ class AlertState:
         return fresh
 
 
-def _who(row: dict[str, Any]) -> str:
-    """The author as an alert names them: the handle shown for what it is (`clean`'s handle rule), else the name."""
-    if row["author_handle"]:
-        return clean(row["author_handle"], handle=True, single_line=True)
-    return clean(row["author_name"] or "?", single_line=True)
-
-
 def deadline_alerts(rows: list[dict[str, Any]], now: int, settings: AlertSettings,
                     deadline_for: Callable[[str], int]) -> list[Alert]:
     """Cases waiting on us whose act-before time passes within `deadline_within`, or passed at most that
@@ -113,7 +106,7 @@ def deadline_alerts(rows: list[dict[str, Any]], now: int, settings: AlertSetting
             continue
         left = due - now
         when = f"in {describe_remaining(left)}" if left >= 0 else f"{describe_remaining(-left)} ago"
-        who = _who(row)
+        who = shown_author(row["author_handle"], row["author_name"], "?")
         verb = "must be answered" if left >= 0 else "missed its deadline"
         alerts.append(Alert("deadline", f"deadline:{row['id']}:{row['waiting_since']}",
                             f"case {row['id']} ({who}, {row['platform']}) {verb} {when}", row["id"]))
@@ -124,7 +117,7 @@ def audience_alerts(rows: list[dict[str, Any]]) -> list[Alert]:
     """Negative messages from authors with a large audience or of type press (rows from the store's query)."""
     alerts = []
     for row in rows:
-        who = _who(row)
+        who = shown_author(row["author_handle"], row["author_name"], "?")
         reach = "press" if row["author_type"] == "press" else f"{row['followers']:,} followers"
         text = clean(row["text"], single_line=True)
         snippet = text if len(text) <= 60 else text[:59] + "…"

@@ -37,8 +37,9 @@ from webcare_tui.bulk import import_jsonl
 from webcare_tui.cases import CaseError
 from webcare_tui.config import Config, ConfigError, db_path, load_config
 from webcare_tui.credentials import CredentialsError
+from webcare_tui.message_format import shown_time
 from webcare_tui.runtime import build_connectors, open_store
-from webcare_tui.safe_text import clean, safe_json
+from webcare_tui.safe_text import clean, safe_json, shown_author
 from webcare_tui.sentiment import sentiment_label
 from webcare_tui.store import CaseFilter, SchemaTooNew, Store, StoreError, StoreFailure, store_trouble
 from webcare_tui.sync import SyncRunner
@@ -54,10 +55,7 @@ def _local(epoch: int | None) -> str | None:
 
 
 def _short(epoch: int | None) -> str:
-    try:
-        return "-" if epoch is None else datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M")
-    except (OverflowError, ValueError, OSError):
-        return f"@{epoch}"  # out of range: the raw number rather than a crash
+    return "-" if epoch is None else shown_time(epoch)  # "@<epoch>" out of range, rather than a crash
 
 
 SQLITE_MAX = 2**63 - 1  # the largest integer SQLite stores
@@ -102,13 +100,6 @@ case_id = whole_number(1, SQLITE_MAX)
 
 def _print_json(data: Any, out: TextIO) -> None:
     out.write(safe_json(data) + "\n")
-
-
-def _who(handle: str | None, name: str | None, fallback: str = "") -> str:
-    """The author for a line of text: the handle as it really is, else the name."""
-    if handle:
-        return clean(handle, handle=True)
-    return clean(name or fallback, single_line=True)
 
 
 def _line(text: Any) -> str:
@@ -175,7 +166,7 @@ def cmd_cases(args: argparse.Namespace, config: Config, store: Store, out: TextI
     print(f"{'ID':>7}  {'STATUS':<9} {'OWNER':<8} {'PLATFORM':<10} {'AUTHOR':<24} {'MSGS':>4}  "
           f"{'FIRST':<16}  {'LAST':<16}  LABELS", file=out)
     for row in rows:
-        author = _who(row["author_handle"], row["author_name"], str(row["author_id"]))[:24]
+        author = shown_author(row["author_handle"], row["author_name"], str(row["author_id"]))[:24]
         print(f"{row['id']:>7}  {_line(row['status']):<9} {_line(row['owner'] or '-'):<8} "
               f"{_line(row['platform']):<10} {author:<24} "
               f"{row['message_count']:>4}  {_short(row['first_message_at']):<16}  {_short(row['last_message_at']):<16}  "
@@ -198,7 +189,7 @@ def cmd_case(args: argparse.Namespace, config: Config, store: Store, out: TextIO
         data["events"] = [{**event, "at": _local(event["at"])} for event in store.case_events(args.id)]
         _print_json(data, out)
         return 0
-    author = " ".join(part for part in (_who(case["author_handle"], None), _who(None, case["author_name"])) if part)
+    author = " ".join(part for part in (shown_author(case["author_handle"], None), shown_author(None, case["author_name"])) if part)
     print(f"Case {case['id']} · {_line(case['status'])} · owner {_line(case['owner'] or '-')} · "
           f"{_line(case['platform'])} · {author}", file=out)
     if case["labels"]:
@@ -442,15 +433,16 @@ def main(argv: list[str] | None = None) -> int:
         _quiet_stdout()
         return 0
     except Exception as error:
+        redact = _redactor(args)
         plain = _expected(error, args)
-        logged = _log_traceback(args)
+        logged = _log_traceback(args, redact)
         if plain is None:
-            print(clean(traceback.format_exc()), file=sys.stderr, end="")
+            print(redact(clean(traceback.format_exc())), file=sys.stderr, end="")
             where = f"; the traceback is also in {logged}" if logged else ""
             print(f"webcare: this is a bug in webcare-tui{where}", file=sys.stderr)
             return BUG
         where = f" (details in {logged})" if logged else ""
-        print(f"webcare: {_line(plain)}{where}", file=sys.stderr)
+        print(f"webcare: {redact(_line(plain))}{where}", file=sys.stderr)
         return 2
 
 
@@ -487,16 +479,22 @@ def _expected(error: BaseException, args: argparse.Namespace) -> str | None:
     return None
 
 
-def _log_traceback(args: argparse.Namespace) -> Path | None:
-    """The failure's traceback into the log file (secrets of the connectors built taken out)."""
-    from webcare_tui.supervisor import log, start_log
-
+def _redactor(args: argparse.Namespace) -> Callable[[str], str]:
+    """Takes the secrets of the connectors the command built out of a text (a URL in an exception
+    may carry a token: Telegram's do)."""
     connectors = getattr(args, "connectors", None) or {}
 
     def redact(text: str) -> str:
         for connector in connectors.values():
             text = connector.redact(text)
         return text
+
+    return redact
+
+
+def _log_traceback(args: argparse.Namespace, redact: Callable[[str], str]) -> Path | None:
+    """The failure's traceback into the log file, secrets taken out."""
+    from webcare_tui.supervisor import log, start_log
 
     try:
         path = start_log(redact)

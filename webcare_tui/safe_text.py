@@ -226,6 +226,14 @@ def clean(text: str, *, single_line: bool = False, handle: bool = False) -> str:
     return text.expandtabs(4) if "\t" in text else text
 
 
+def shown_author(handle: str | None, name: str | None, fallback: str = "") -> str:
+    """A customer on one line: the handle as it really is (`clean`'s handle rule), else the name,
+    else `fallback`."""
+    if handle:
+        return clean(handle, handle=True, single_line=True)
+    return clean(name or fallback, single_line=True)
+
+
 _JSON_UNSAFE = re.compile(f"[\x7f-\x9f\u2028\u2029{_LONE}{BIDI_CONTROLS}{INVISIBLE}{ZWJ}{_SELECTORS}]")
 
 

@@ -74,6 +74,7 @@ from webcare_tui.connectors.base import (
 )
 from webcare_tui.connectors.http import HttpApi, bounded_wait, error_text
 from webcare_tui.model import Message
+from webcare_tui.platforms import MAX_PRIVATE_REPLY_LENGTH, MAX_REPLY_LENGTH
 
 DEFAULT_BASE_URL = "https://graph.facebook.com/v23.0"
 COMMENT_PAGE = 25
@@ -84,7 +85,6 @@ CATCH_UP_PAGES = 10  # per post and of the inbox in one fetch after the first lo
 MESSAGE_PAGES = 100  # of one conversation's messages in one fetch (2,500 new messages at once)
 REPLY_PAGES = 40  # of one IG comment's replies in one fetch
 FIND_PAGES = 10  # of replies or messages find_sent searches before it gives up
-MAX_COMMENT_LENGTH = 2200  # an Instagram comment (and so a reply to one)
 WATCH_DAYS = 30  # posts that left the newest `posts` stay watched this long after their last activity
 MAX_WATCHED = 100  # older posts watched at most (the most recently active)
 LOOKUP_IDS = 50  # ids per `GET /?ids=` request (Graph's limit)
@@ -92,7 +92,6 @@ IG_COMMENT_FIELDS = "id,text,timestamp,username,from,user,parent_id"
 RECENT_COMMENTS = "comments.limit(10){id,timestamp,replies{id,timestamp}}"  # listed with each medium
 DM_KEY = "dm"  # the inbox's walk among the per-post walks
 DM_WINDOW = 24 * 3600
-MAX_DM_LENGTH = {"messenger": 2000, "instagram": 1000}
 
 # Graph error codes (https://developers.facebook.com/docs/graph-api/guides/error-handling).
 AUTH_CODES = frozenset({190, 102})  # access token expired, revoked or invalid; API session
@@ -225,7 +224,8 @@ def _person(value: Any) -> dict[str, Any] | None:
 
 
 def facebook_comment(item: Any, page_id: str, account: str) -> Message:
-    """One comment from `/{post-id}/comments` (fields id,message,from,created_time,parent,permalink_url).
+    """One comment from `/{post-id}/comments` (fields id,message,from,created_time,parent,permalink_url), or
+    a visitor post (one a customer wrote on the Page) from `/{page-id}/feed`: it has no parent.
 
     Raises:
         Skip: no id, time or author; or a comment of the Page with no customer above it.
@@ -329,27 +329,6 @@ def conversation_message(item: Any, own: set[str], platform: str, account: str) 
         platform=platform, account=account, external_id=str(item["id"]), author_id=str(customer["id"]),
         text=text, created_at=created, direction="out" if outbound else "in", visibility="private",
         author_name=name if isinstance(name, str) else None, author_handle=handle if isinstance(handle, str) else None,
-    )
-
-
-def visitor_post(item: dict[str, Any], account: str) -> Message:
-    """A post a customer wrote on the Page (a visitor post in `/{page-id}/feed`, fields id,message,from,
-    created_time,permalink_url,attachments).
-
-    Raises:
-        Skip: no author, time or text.
-    """
-    author = _person(item.get("from"))
-    if author is None:
-        raise Skip("a post with no author")
-    created = graph_time(item.get("created_time"))
-    text = _text(item, "message")
-    url = item.get("permalink_url")
-    return Message(
-        platform="facebook", account=account, external_id=str(item["id"]), author_id=str(author["id"]), text=text,
-        created_at=created, direction="in", visibility="public",
-        author_name=author.get("name") if isinstance(author.get("name"), str) else None,
-        url=url if isinstance(url, str) else None,
     )
 
 
@@ -687,7 +666,8 @@ class MetaConnector(Connector):
                          url if isinstance(url, str) else None)
 
     async def _send_private(self, reply: OutgoingReply) -> SentReply:
-        self._check_length(reply.text, MAX_DM_LENGTH.get(self.dm_platform))
+        # as the outbox's `reply_limit`: the platform's private limit, where it has one, else its public one
+        self._check_length(reply.text, MAX_PRIVATE_REPLY_LENGTH.get(self.platform, self.capabilities.max_reply_length))
         target = reply.in_reply_to
         if target and COMMENT_ID.fullmatch(target):  # a private reply to a comment opens the conversation
             payload: dict[str, Any] = {"recipient": {"comment_id": target}, "message": {"text": reply.text}}
@@ -794,7 +774,8 @@ class FacebookConnector(MetaConnector):
     platform = "facebook"
     dm_platform = "messenger"
     label = "Facebook"
-    capabilities = Capabilities(max_reply_length=8000, private_messages=True, like=True, reply_window=DM_WINDOW)
+    capabilities = Capabilities(max_reply_length=MAX_REPLY_LENGTH["facebook"], private_messages=True, like=True,
+                                reply_window=DM_WINDOW)
 
     async def _fetch_comments(self, watched: dict[str, list[int]], walks_in: dict[str, Any], walks: dict[str, Any],
                               messages: list[Message], skipped: list[str]) -> dict[str, list[int]]:
@@ -809,7 +790,7 @@ class FacebookConnector(MetaConnector):
             posts[post_id] = post
             if _person(post.get("from")) and str(post["from"]["id"]) != self.page_id and post_id not in watched:
                 try:  # a visitor post: a customer wrote on the Page (read once, when it first shows)
-                    messages.append(visitor_post(post, self.account.name))
+                    messages.append(facebook_comment(post, self.page_id, self.account.name))
                 except Skip as reason:
                     skipped.append(f"{post_id}: {reason}")
         older = [post_id for post_id in self._still_watched(watched, walks_in) if post_id not in posts]
@@ -909,8 +890,9 @@ class InstagramConnector(MetaConnector):
     platform = "instagram"
     dm_platform = "instagram"
     label = "Instagram"
-    # Instagram's API cannot like a comment; comments take 2200 characters, direct messages 1000.
-    capabilities = Capabilities(max_reply_length=MAX_COMMENT_LENGTH, private_messages=True, like=False, reply_window=DM_WINDOW)
+    # Instagram's API cannot like a comment; a direct message takes less than a comment (`_send_private`).
+    capabilities = Capabilities(max_reply_length=MAX_REPLY_LENGTH["instagram"], private_messages=True, like=False,
+                                reply_window=DM_WINDOW)
 
     required = ("page_id", "ig_user_id")
 

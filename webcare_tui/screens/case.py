@@ -25,7 +25,7 @@ from webcare_tui.case_view import CaseView, read_case
 from webcare_tui.cases import PRIORITIES, next_priority
 from webcare_tui.message_format import shown_time
 from webcare_tui.outbox import UNDELIVERED, ReplyError, is_draft, reply_visibility, signature_for
-from webcare_tui.safe_text import clean
+from webcare_tui.safe_text import clean, shown_author
 from webcare_tui.screens.macro_keys import MacroKeys
 from webcare_tui.screens.prompt import PromptScreen
 from webcare_tui.sentiment import author_sentiment, sentiment_label
@@ -172,8 +172,8 @@ class CaseScreen(MacroKeys):
 
     def _show_title(self) -> None:
         case = self.case
-        handle = clean(case["author_handle"], handle=True, single_line=True) if case["author_handle"] else ""
-        author = f"{handle} {clean(case['author_name'] or '', single_line=True)}".strip()
+        author = " ".join(part for part in (shown_author(case["author_handle"], None),
+                                            shown_author(None, case["author_name"])) if part)
         title = Text.assemble(
             (f"Case {case['id']}  ", "bold"), (case["status"].upper(), "bold reverse"), "  ",
             (case["platform"], "bold"), "  ", (author, "bold"), "  owner: ", (clean(case["owner"] or "nobody", single_line=True), "green"),
@@ -262,7 +262,7 @@ class CaseScreen(MacroKeys):
     def _author_panel(self, view: CaseView) -> Text:
         case = view.case
         text = Text()
-        text.append(clean(case["author_handle"] or "", handle=True, single_line=True) + "\n", "bold")
+        text.append(shown_author(case["author_handle"], None) + "\n", "bold")
         text.append(clean(case["author_name"] or "", single_line=True) + "\n")
         text.append(f"{case['author_followers'] or 0:,} followers · {case['author_type']}\n", "dim")
         moods = view.moods
@@ -391,8 +391,7 @@ class CaseScreen(MacroKeys):
                                                      approval=for_approval),
                           f"{chosen} reply sent for approval" if for_approval else f"{chosen} reply queued")
 
-        author = clean(self.case["author_handle"], handle=True, single_line=True) if self.case["author_handle"] \
-            else clean(self.case["author_name"] or "", single_line=True)
+        author = shown_author(self.case["author_handle"], self.case["author_name"])
         self.console.push_screen(ReplyScreen(platform=self.case["platform"], recipient=author, visibility=visibility,
                                          signatures=config.agent.signature, blocks=config.raw.get("blocks", {}),
                                          values=values, purpose="approval" if for_approval else "send"), send)
@@ -435,8 +434,7 @@ class CaseScreen(MacroKeys):
                           f"approved {clean(draft['payload']['agent'], single_line=True)}'s reply with your edits: "
                           f"queued{more}")
 
-        author = clean(self.case["author_handle"], handle=True, single_line=True) if self.case["author_handle"] \
-            else clean(self.case["author_name"] or "", single_line=True)
+        author = shown_author(self.case["author_handle"], self.case["author_name"])
         payload = draft["payload"]
         self.console.push_screen(ReplyScreen(platform=self.case["platform"], recipient=author,
                                          visibility=payload["visibility"], signatures={}, blocks={}, values={},

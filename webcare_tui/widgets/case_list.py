@@ -25,7 +25,7 @@ from textual.strip import Strip
 from webcare_tui.case_query import CaseQuery
 from webcare_tui.case_rules import waits_on_us
 from webcare_tui.deadlines import DUE_SOON, act_before, describe_remaining
-from webcare_tui.safe_text import clean
+from webcare_tui.safe_text import clean, shown_author
 from webcare_tui.store import Store
 from webcare_tui.store.inbox import CaseRow, Sort
 from webcare_tui.widgets.background import Background
@@ -267,8 +267,7 @@ class CaseList(ScrollView, can_focus=True):
             left = int(due - now)
             due_text = describe_remaining(left)
             due_style = "bold red" if left < 0 else "bold yellow" if left < DUE_SOON else ""
-        author = clean(row.author_handle, handle=True, single_line=True) if row.author_handle else \
-            clean(row.author_name or "?", single_line=True)
+        author = shown_author(row.author_handle, row.author_name, "?")
         labels = clean(" ".join(f"#{label}" for label in row.labels), single_line=True)
         last = clean(row.last_text, single_line=True)
         if row.last_direction == "out":
