@@ -37,7 +37,7 @@ from webcare_tui.bulk import import_jsonl
 from webcare_tui.cases import CaseError
 from webcare_tui.config import Config, ConfigError, db_path, load_config
 from webcare_tui.credentials import CredentialsError
-from webcare_tui.message_format import shown_time
+from webcare_tui.message_format import MAX_INTEGER, shown_time
 from webcare_tui.runtime import build_connectors, open_store
 from webcare_tui.safe_text import clean, safe_json, shown_author
 from webcare_tui.sentiment import sentiment_label
@@ -58,7 +58,6 @@ def _short(epoch: int | None) -> str:
     return "-" if epoch is None else shown_time(epoch)  # "@<epoch>" out of range, rather than a crash
 
 
-SQLITE_MAX = 2**63 - 1  # the largest integer SQLite stores
 
 
 def whole_number(low: int, high: int) -> Callable[[str], int]:
@@ -95,7 +94,7 @@ def number(low: float, high: float) -> Callable[[str], float]:
     return parse
 
 
-case_id = whole_number(1, SQLITE_MAX)
+case_id = whole_number(1, MAX_INTEGER)
 
 
 def _print_json(data: Any, out: TextIO) -> None:
@@ -366,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     cases.add_argument("--status", choices=["new", "open", "pending", "awaiting_approval", "closed"])
     cases.add_argument("--author", help="handle (@name), name or platform id")
     cases.add_argument("--owner", help="agent id")
-    cases.add_argument("--limit", type=whole_number(1, SQLITE_MAX), help="at most this many")
+    cases.add_argument("--limit", type=whole_number(1, MAX_INTEGER), help="at most this many")
     cases.add_argument("--json", action="store_true")
     cases.set_defaults(handler=cmd_cases)
 
@@ -376,7 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     case.set_defaults(handler=cmd_case)
 
     demo = commands.add_parser("demo", help="fill the store with realistic demo history")
-    demo.add_argument("--seed", type=whole_number(0, SQLITE_MAX), default=7)
+    demo.add_argument("--seed", type=whole_number(0, MAX_INTEGER), default=7)
     demo.add_argument("--days", type=number(0, DEMO_MAX_DAYS), default=14)
     demo.add_argument("--per-day", type=whole_number(0, DEMO_MAX_PER_DAY), default=300, help="conversations per day")
     demo.set_defaults(handler=cmd_demo)

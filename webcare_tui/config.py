@@ -18,6 +18,7 @@ from typing import Any
 import platformdirs
 
 from webcare_tui.case_rules import ThreadingRules
+from webcare_tui.message_format import MAX_INTEGER
 from webcare_tui.templates import TemplateError, variables_in
 from webcare_tui.toml_lines import line_of, table_starts
 
@@ -356,7 +357,6 @@ def _macros(section: dict[str, Any], reader: _Reader) -> int:
 
 
 _MAX_NESTING = 16
-_INT64 = 2**63
 
 
 def _plain_values(data: dict[str, Any], reader: _Reader) -> None:
@@ -374,7 +374,7 @@ def _plain_values(data: dict[str, Any], reader: _Reader) -> None:
         elif isinstance(value, list):
             for item in value:
                 walk(item, trail, depth + 1)
-        elif isinstance(value, int) and not isinstance(value, bool) and not -_INT64 <= value < _INT64:
+        elif isinstance(value, int) and not isinstance(value, bool) and not -MAX_INTEGER - 1 <= value <= MAX_INTEGER:
             raise ConfigError(f"{place(trail)}: {value} is too large a number")
         elif isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"{place(trail)}: {value} is not a number this setting can use")
@@ -386,7 +386,7 @@ def _plain_values(data: dict[str, Any], reader: _Reader) -> None:
 
 
 # [alerts] numbers: AlertSettings checks their type; these are the ranges its queries can take
-_ALERT_RANGES = {"audience_followers": (0, _INT64 - 1), "spike_min": (1, 1_000_000), "spike_days": (1, 365),
+_ALERT_RANGES = {"audience_followers": (0, MAX_INTEGER), "spike_min": (1, 1_000_000), "spike_days": (1, 365),
                  "spike_factor": (1, 1_000), "negative_below": (-1, 1)}
 
 

@@ -143,16 +143,6 @@ def _bounded(message: Message, latest: int, given_time: object = None) -> Messag
     return message
 
 
-def check_message(message: Message, now: float | None = None) -> Message:
-    """A `Message` a connector made, held to the same ranges as a line of a file: its text cut if too
-    long (in place), else returned as it is.
-
-    Raises:
-        InvalidMessage: a time, count or field out of range, with the reason.
-    """
-    return _bounded(message, latest_time(now))
-
-
 def check_messages(messages: Iterable[Message], now: float | None = None) -> tuple[list[Message], list[str]]:
     """The messages of a connector's page that are within range, and for each other one
     "external id: reason" (as `FetchResult.skipped` says it)."""
@@ -162,9 +152,13 @@ def check_messages(messages: Iterable[Message], now: float | None = None) -> tup
         try:
             kept.append(_bounded(message, latest))
         except InvalidMessage as error:
-            external_id = message.external_id if len(message.external_id) <= 80 else message.external_id[:80] + "…"
-            refused.append(f"{external_id}: {error}")
+            refused.append(f"{skipped_id(message.external_id)}: {error}")
     return kept, refused
+
+
+def skipped_id(external_id: str) -> str:
+    """An item's platform id as a skip reason names it: at most 80 characters."""
+    return external_id if len(external_id) <= 80 else external_id[:80] + "…"
 
 
 _HOUR_STARTS: dict[str, int] = {}  # "YYYY-MM-DDTHH" + offset → epoch of that hour

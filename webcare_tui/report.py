@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any, TextIO
 
+from webcare_tui.case_query import FIRST_DAY, LAST_DAY  # the days a date may name
 from webcare_tui.config import Config
 from webcare_tui.kpi import (
     KpiConfigError,
@@ -34,7 +35,6 @@ from webcare_tui.kpi import (
 from webcare_tui.safe_text import clean, safe_json
 
 MAX_DAYS = 366
-FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(9998, 12, 31)  # the store keeps nothing older than 2000
 # every KPI's key in the JSON and CSV output, in column order
 KPI_KEYS = (
     "incoming", "replies", "handled", "completed", "open", "oldest_waiting_since", "runs", "answered",

@@ -30,7 +30,7 @@ from webcare_tui.case_rules import Event, ThreadingRules
 from webcare_tui.cases import CaseService
 from webcare_tui.connectors.base import Connector, ConnectorError, DeliveryFailure, FetchResult, RemoteMemo
 from webcare_tui.ingest import IngestCounts, ingest
-from webcare_tui.message_format import EARLIEST, FIELD_LIMIT, check_messages, cut_text, latest_time
+from webcare_tui.message_format import EARLIEST, FIELD_LIMIT, check_messages, cut_text, latest_time, skipped_id
 from webcare_tui.rules import Router
 from webcare_tui.store import Store, StoreError, StoreFailure
 
@@ -58,7 +58,7 @@ def check_memos(memos: Iterable[RemoteMemo], now: float | None = None) -> tuple[
     latest = latest_time(now)
     kept, refused = [], []
     for memo in memos:
-        name = memo.external_id if len(memo.external_id) <= 80 else memo.external_id[:80] + "…"
+        name = skipped_id(memo.external_id)
         if type(memo.created_at) is not int or not EARLIEST <= memo.created_at <= latest:
             refused.append(f"{name}: memo dated {memo.created_at!r}, out of range")
         elif any(len(value) > FIELD_LIMIT for value in (memo.thread, memo.external_id, memo.agent or "")):
