@@ -25,11 +25,7 @@ class CaseView:
     author_cases: list[dict[str, Any]]  # newest first
     crm: dict[str, Any]
     author_memos: list[dict[str, Any]]
-
-    @property
-    def drafts(self) -> list[dict[str, Any]]:
-        """Replies in this case waiting for a lead, oldest first."""
-        return [row for row in self.outbox if is_draft(row) and row["state"] == "awaiting_approval"]
+    drafts: list[dict[str, Any]]  # the outbox's replies waiting for a lead, oldest first (the footer asks on every key)
 
 
 def read_case(store: Store, case_id: int) -> CaseView:
@@ -41,10 +37,11 @@ def read_case(store: Store, case_id: int) -> CaseView:
 def _read(store: Store, case_id: int) -> CaseView:
     case = store.get_case(case_id)
     author_id = case["author_id"]
+    outbox = store.case_outbox(case_id)
     return CaseView(
         case=case,
         messages=store.case_messages(case_id),
-        outbox=store.case_outbox(case_id),
+        outbox=outbox,
         memos=store.case_memos(case_id),
         events=store.case_events(case_id),
         reply_context=store.reply_context(case_id),
@@ -52,4 +49,5 @@ def _read(store: Store, case_id: int) -> CaseView:
         author_cases=store.author_cases(author_id),
         crm=store.author_crm(author_id) or {},
         author_memos=store.author_memos(author_id),
+        drafts=[row for row in outbox if is_draft(row) and row["state"] == "awaiting_approval"],
     )
