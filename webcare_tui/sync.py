@@ -115,18 +115,27 @@ class SyncRunner:
     def _ingest_page(self, account: str, page: FetchResult, platform: str = "") -> IngestCounts:
         with self.store.transaction():  # the page and its cursor land together or not at all
             counts = ingest(self.store, page.messages, self.rules, router=self.router)
+            found: dict[str, int | None] = {}
+
+            def case_of(thread: str) -> int | None:
+                """The case of a conversation (read once a page: remote cases and memos both ask)."""
+                if thread not in found:
+                    found[thread] = self.store.case_of_thread(platform, thread) if thread else None
+                return found[thread]
+
             for remote in page.remote_cases:  # a teammate's change in the helpdesk: its case is touched too
                 changed = self.cases.apply_remote(account, platform, remote)
-                if changed and (case_id := self.store.case_of_thread(platform, remote.thread)) is not None:
+                if changed and (case_id := case_of(remote.thread)) is not None:
                     counts.cases.add(case_id)
             threads = [remote.thread for remote in page.remote_cases]
-            counts.cases |= self._take_memos(platform, page.memos, threads)
+            counts.cases |= self._take_memos(platform, page.memos, threads, case_of)
             counts.cases |= self._take_failures(page.failed_sends)
             self._save(account, cursor=page.cursor, state="online", last_error=None,
                        last_sync_at=int(self.clock()), failures=0)
         return counts
 
-    def _take_memos(self, platform: str, memos: Sequence[RemoteMemo], threads: Iterable[str]) -> set[int]:
+    def _take_memos(self, platform: str, memos: Sequence[RemoteMemo], threads: Iterable[str],
+                    case_of: Callable[[str], int | None]) -> set[int]:
         """Store each memo a teammate wrote on the platform once, on the case of its conversation (call
         inside the page's transaction); returns the cases that got one.
 
@@ -136,16 +145,10 @@ class SyncRunner:
         note and the platform does not send it again.
         """
         now = int(self.clock())
-        found: dict[str, int | None] = {}
-
-        def case_of(thread: str) -> int | None:
-            if thread not in found:
-                found[thread] = self.store.case_of_thread(platform, thread) if thread else None
-            return found[thread]
-
         touched: set[int] = set()
         events: list[Event] = []
-        for thread in dict.fromkeys([*threads, *(memo.thread for memo in memos)]):
+        waiting = self.store.has_memos_without_case()  # seldom: then each conversation of the page asks
+        for thread in dict.fromkeys([*threads, *(memo.thread for memo in memos)]) if waiting else ():
             if thread and (case_id := case_of(thread)) is not None:
                 if adopted := self.store.adopt_memos(thread, case_id):
                     events += [Event(case_id, now, platform, "memo", {"memo_id": memo_id}) for memo_id in adopted]

@@ -548,6 +548,11 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
         return self._connection().execute("SELECT 1 FROM memos WHERE external_id = ?",
                                           (external_id,)).fetchone() is not None
 
+    def has_memos_without_case(self) -> bool:
+        """Whether any memo taken in from a platform waits for its conversation's case (see `adopt_memos`)."""
+        return self._connection().execute(
+            "SELECT 1 FROM memos WHERE case_id IS NULL AND external_id IS NOT NULL LIMIT 1").fetchone() is not None
+
     def adopt_memos(self, thread: str, case_id: int) -> list[int]:
         """Give the memos taken in without a case (their conversation had none yet) whose platform id
         starts with `thread` to `case_id` and its author (call inside a transaction); returns their ids.
