@@ -95,3 +95,34 @@ async def wait_for(pilot, condition, what: str = "the app to get there", tries: 
             return
         await pilot.pause(0.02)
     assert condition(), f"gave up waiting for {what}"
+
+
+def notice(app) -> str:
+    """The notice line of the screen on top."""
+    return str(app.screen.query_one("#notice").render())
+
+
+def conversation(app) -> str:
+    """The case screen's timeline as text."""
+    return "\n".join(str(child.render()) for child in app.screen.query_one("#conversation").children)
+
+
+def screen_lines(widget) -> list[str]:
+    """What `widget` draws, line by line."""
+    return ["".join(segment.text for segment in widget.render_line(y)) for y in range(widget.size.height)]
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch) -> str:
+    """A store file for a `webcare` command, with no config file."""
+    monkeypatch.setenv("WEBCARE_CONFIG", str(tmp_path / "absent.toml"))
+    return str(tmp_path / "cli.db")
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    """`webcare *argv`: its exit code, stdout and stderr."""
+    from webcare_tui.cli import main
+
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

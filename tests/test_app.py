@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import HOUR, MINUTE, T0, msg, press, settle, wait_for
+from conftest import HOUR, MINUTE, T0, msg, notice, press, screen_lines, settle, wait_for
 
 from webcare_tui.app import make_app
 from webcare_tui.config import Account, Config
@@ -25,10 +25,6 @@ def only_macros(tmp_path, monkeypatch, text: str) -> None:
     folder.mkdir()
     (folder / "m.toml").write_text(text)
     monkeypatch.setattr(runtime, "EXAMPLE_MACROS", folder)
-
-
-def screen_lines(widget) -> list[str]:
-    return ["".join(segment.text for segment in widget.render_line(y)) for y in range(widget.size.height)]
 
 
 @pytest.fixture
@@ -121,7 +117,7 @@ async def test_search_narrows_the_view_while_typing(team_inbox):
         await press(pilot, "enter", "escape")
         assert cases.count == 4
         await press(pilot, "slash", *"colour:red")
-        assert "unknown search key 'colour'" in str(app.screen.query_one("#notice").render())
+        assert "unknown search key 'colour'" in notice(app)
 
 
 async def test_bulk_close_three_selected_cases(team_inbox):
@@ -134,7 +130,7 @@ async def test_bulk_close_three_selected_cases(team_inbox):
         await press(pilot, "c")
         assert {team_inbox.get_case(i)["status"] for i in chosen} == {"closed"}
         assert cases.count == 1 and not cases.selected
-        assert "closed 3 cases" in str(app.screen.query_one("#notice").render())
+        assert "closed 3 cases" in notice(app)
 
 
 async def test_bulk_hand_over(team_inbox):
@@ -249,11 +245,11 @@ async def test_split_priority_and_the_customers_other_cases(team_inbox):
         await press(pilot, "P", "P")
         assert team_inbox.get_case(first)["priority"] == 2
         await press(pilot, "P")
-        assert "priority 3 (urgent)" in str(app.screen.query_one("#notice").render())
+        assert "priority 3 (urgent)" in notice(app)
         await press(pilot, "P")  # from urgent back to normal
         assert team_inbox.get_case(first)["priority"] == 0
         await press(pilot, "s", *"#3", "enter")  # anna's case has two messages
-        assert "give a message number from #1 to #2" in str(app.screen.query_one("#notice").render())
+        assert "give a message number from #1 to #2" in notice(app)
         await press(pilot, "s", *"2", "enter")
         [other] = [c["id"] for c in team_inbox.list_cases(CaseFilter(author="anna")) if c["id"] != first]
         assert [m["text"] for m in team_inbox.case_messages(other)] == ["En nu is de tv ook stuk"]
@@ -295,8 +291,7 @@ async def test_the_hypotheken_key_applies_the_bundle_and_u_undoes_it(team_inbox)
         assert row["state"] == "queued" and row["payload"]["text"] == (
             "Bedankt voor je vraag, ik heb het doorgezet naar Jeroen van ons klantenserviceteam en hij reageert "
             "binnen 3 uur! ^TR")
-        notice = str(app.screen.query_one("#notice").render())
-        assert "Hypotheken: assigned Jeroen, +Vraag +Hypotheken, memo, reply queued, pending" in notice
+        assert "Hypotheken: assigned Jeroen, +Vraag +Hypotheken, memo, reply queued, pending" in notice(app)
         assert app.screen.query_one(CaseList).count == 3  # it left All open
         assert app.screen.query_one(CaseList).current_row().author_handle == "@bram"  # the next case is up
         clock[0] += 5
@@ -306,7 +301,7 @@ async def test_the_hypotheken_key_applies_the_bundle_and_u_undoes_it(team_inbox)
             assert after[key] == before[0][key], key
         assert team_inbox.case_messages(anna) == before[1] and team_inbox.case_memos(anna) == []
         assert team_inbox.outbox_waiting() == 0
-        assert "undone: Hypotheken" in str(app.screen.query_one("#notice").render())
+        assert "undone: Hypotheken" in notice(app)
         assert app.screen.query_one(CaseList).count == 4
 
 
@@ -318,7 +313,7 @@ async def test_the_macro_picker_and_a_macro_that_asks(team_inbox):
         await press(pilot, *"INC-9", "enter")
         memos = [m["text"] for c in team_inbox.list_cases() for m in team_inbox.case_memos(c["id"])]
         assert memos == ["Ticket INC-9 aangemaakt in het backoffice-systeem."] * 2
-        assert "Ticket (2 cases): +Ticket, memo" in str(app.screen.query_one("#notice").render())
+        assert "Ticket (2 cases): +Ticket, memo" in notice(app)
 
 
 async def test_a_macro_key_taken_by_a_built_in_action_is_reported_not_bound(team_inbox, tmp_path, monkeypatch):
@@ -346,7 +341,7 @@ async def test_a_two_key_macro_shows_what_may_follow_and_applies_the_one_chosen(
         assert row["payload"]["text"].startswith("Hi Anna, thanks for letting us know! There is an outage")
         assert team_inbox.get_case(anna)["labels"] == ["Storing"]
         await press(pilot, "i", "q")  # not a second key of any macro: nothing happens
-        assert "no macro on that key" in str(app.screen.query_one("#notice").render())
+        assert "no macro on that key" in notice(app)
         assert len(team_inbox.case_outbox(anna)) == 1 and isinstance(app.screen, InboxScreen)
 
 
@@ -411,7 +406,7 @@ async def test_a_failed_reply_is_sent_again_or_discarded_from_its_case(team_inbo
         await press(pilot, "3", "enter")
         case_id = app.screen.case_id
         await press(pilot, "t")
-        assert "no failed reply in this case" in str(app.screen.query_one("#notice").render())
+        assert "no failed reply in this case" in notice(app)
         first = app.outbox.queue_reply(case_id, "Dat zoeken we uit", agent="tim", visibility="public")
         second = app.outbox.queue_reply(case_id, "Nog even geduld", agent="tim", visibility="public")
         team_inbox.update_outbox(first, T0, state="failed", last_error="500 from the platform")
@@ -423,7 +418,7 @@ async def test_a_failed_reply_is_sent_again_or_discarded_from_its_case(team_inbo
         states = {row["id"]: row["state"] for row in team_inbox.case_outbox(case_id)}
         assert states[first] == "discarded" and states[second] == "queued"
         await press(pilot, "x")
-        assert "no failed reply in this case" in str(app.screen.query_one("#notice").render())
+        assert "no failed reply in this case" in notice(app)
 
 
 async def test_the_case_timeline_adds_updates_and_rebuilds_only_what_changed(team_inbox):

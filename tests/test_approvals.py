@@ -7,7 +7,7 @@ import itertools
 import sqlite3
 
 import pytest
-from conftest import HOUR, MINUTE, T0, msg, press, wait_for
+from conftest import HOUR, MINUTE, T0, conversation, msg, notice, press, wait_for
 
 from webcare_tui.approvals import ApprovalError, Approvals, approval_rule, is_lead, needs_approval, team_problems
 from webcare_tui.case_query import CaseQuery, builtin_views
@@ -340,14 +340,6 @@ def test_a_lead_has_the_approvals_view_on_key_6():
 
 
 # -- the console -------------------------------------------------------------
-
-
-def notice(app) -> str:
-    return str(app.screen.query_one("#notice").render())
-
-
-def conversation(app) -> str:
-    return "\n".join(str(child.render()) for child in app.screen.query_one("#conversation").children)
 
 
 def lead_app(store):

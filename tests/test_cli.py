@@ -4,27 +4,13 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from webcare_tui.cli import main
+from conftest import run_cli as run
 
 GOOD = {
     "platform": "x", "account": "klm-x", "external_id": "1001", "author_id": "42", "author_handle": "@anna",
     "author_name": "Anna", "author_followers": 120, "text": "Waar blijft mijn pakket? [bold red]nu[/]",
     "created_at": "2026-11-25T17:03:00+01:00", "direction": "in", "visibility": "public",
 }
-
-
-@pytest.fixture
-def db(tmp_path, monkeypatch):
-    monkeypatch.setenv("WEBCARE_CONFIG", str(tmp_path / "absent.toml"))
-    return str(tmp_path / "cli.db")
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def write_jsonl(path, lines):

@@ -8,6 +8,7 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from conftest import run_cli as run
 
 from webcare_tui.cli import main
 from webcare_tui.store import Store
@@ -20,18 +21,6 @@ IN = {"platform": "x", "account": "klm-x", "external_id": "1001", "author_id": "
 OUT = IN | {"external_id": "1002", "direction": "out", "agent": "tim", "in_reply_to": "1001",
             "text": "We kijken ernaar! ^TR", "created_at": (NOW - timedelta(hours=1)).isoformat()}
 UNSAFE = {"\x1b", "\x07", "\x9b", "\x9d", "\u202e", "\u2066", "\u200b"}
-
-
-@pytest.fixture
-def db(tmp_path, monkeypatch):
-    monkeypatch.setenv("WEBCARE_CONFIG", str(tmp_path / "absent.toml"))
-    return str(tmp_path / "hostile.db")
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def seeded(tmp_path, db, capsys, **author) -> None:

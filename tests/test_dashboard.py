@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import MINUTE, T0, msg, press, wait_for
-from test_app import screen_lines
+from conftest import MINUTE, T0, msg, press, screen_lines, wait_for
 from test_kpi import NOW, day  # noqa: F401 (the fixture)
 
 from webcare_tui.app import make_app

@@ -8,7 +8,7 @@ import webbrowser
 from dataclasses import replace
 
 import pytest
-from conftest import MINUTE, msg, press, settle, wait_for
+from conftest import MINUTE, msg, notice, press, screen_lines, settle, wait_for
 
 from webcare_tui.alerts import audience_alerts, deadline_alerts
 from webcare_tui.app import make_app
@@ -18,14 +18,6 @@ from webcare_tui.screens.case import CaseScreen
 from webcare_tui.widgets.case_list import CaseList
 
 HIDDEN = "an\u200bna"  # an Instagram-style handle (no @) with a zero-width space: shows as "anna" unless marked
-
-
-def notice(app) -> str:
-    return str(app.screen.query_one("#notice").render())
-
-
-def screen_lines(widget) -> list[str]:
-    return ["".join(segment.text for segment in widget.render_line(y)) for y in range(widget.size.height)]
 
 
 @pytest.fixture
