@@ -18,6 +18,7 @@ import respx
 from conftest import HOUR, MINUTE, T0
 from test_connector_chatwoot import PREFIX, Chatwoot, Team, action, make, reply
 
+from webcare_tui.connectors import chatwoot as chatwoot_connector
 from webcare_tui.connectors.base import ConnectorError
 from webcare_tui.macros import Macro
 
@@ -151,6 +152,22 @@ async def test_newer_messages_do_not_hide_the_reply(server, http):
     server.messages[42] += [{**server.messages[42][0], "id": 9800 + n, "created_at": T0 + 3 * HOUR + n}
                             for n in range(25)]
     assert await connector.find_case_action(action("memo", text="Belt morgen")) is True
+
+
+async def test_find_sent_reads_to_a_short_page_and_gives_up_past_its_bound(server, http, monkeypatch):
+    server.messages[42] += [{**server.messages[42][0], "id": 9100 + n, "content": f"bericht {n}",
+                             "created_at": T0 + HOUR + n} for n in range(150)]
+    connector = make(http)
+    sent = await connector.send_reply(reply("Komt goed, Anna!"))  # after the 150
+    server.requests.clear()
+    assert (await connector.find_sent(reply("Komt goed, Anna!"))).external_id == sent.external_id
+    assert await connector.find_sent(reply("Iets anders")) is None
+    lookups = [r.url.params["after"] for r in server.requests if r.url.path == f"{PREFIX}/42/messages"]
+    assert len(lookups) == 4 and lookups[0] == lookups[2] == "9007"  # a page of fewer than 100 is the last
+    monkeypatch.setattr(chatwoot_connector, "MAX_LOOKUP_PAGES", 1)
+    with pytest.raises(ConnectorError, match="more than 100 messages follow 42:9007") as raised:
+        await connector.find_sent(reply("Iets anders"))
+    assert not raised.value.retryable
 
 
 # -- delivery failures ------------------------------------------------------------------------------------

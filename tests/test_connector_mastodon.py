@@ -903,6 +903,21 @@ async def test_an_old_server_without_v2_is_asked_at_v1_and_one_that_cannot_say_i
     await unsure.aclose()
 
 
+async def test_the_server_is_asked_once_and_again_only_after_it_could_not_say(router):
+    v2 = router.get("/api/v2/instance").respond(200, text="<html>captive portal</html>")
+    connector = make()
+    await connector.prepare()  # not JSON: it could not say
+    assert not connector.sends_once_per_key() and v2.call_count == 1
+    router.get(f"/api/v1/accounts/{OWN}/statuses").respond(200, json=[])
+    await connector.find_sent(OutgoingReply("k", "mastodon", "brand-masto", ADMIN, "Hoi", "public", MENTIONED))
+    assert v2.call_count == 1  # find_sent has no use for the answer: it does not ask
+    v2.respond(200, json=instance("4.6.4"))
+    await connector.prepare()  # the outbox worker starts again
+    await connector.prepare()
+    assert connector.sends_once_per_key() and v2.call_count == 2  # asked again, then no more
+    await connector.aclose()
+
+
 async def test_after_a_crash_on_a_server_that_ignores_the_key_the_reply_is_found_not_sent_twice(
         store, router, forgetful, monkeypatch):
     # before: recovery re-sent with the same key, and this server published the reply twice

@@ -180,3 +180,27 @@ async def test_an_echoed_token_at_the_cut_never_reaches_the_outbox_row(store):
     assert not leaked(row["last_error"], TOKEN) and not leaked(delivery.error or "", TOKEN)
     with pytest.raises(ConnectorError):  # and the whole token is masked as ever
         raise connector.safe(ConnectorError(f"echo {TOKEN}"))
+
+
+# --- a lookup that may find nothing ------------------------------------------------------------------------
+
+
+async def test_json_gives_none_only_for_the_statuses_said_to_mean_missing():
+    async with httpx.AsyncClient() as http:
+        api = HttpApi("Mastodon", BASE, http=http)
+        with respx.mock(base_url=BASE) as mock:
+            route = mock.get("/thing")
+            route.respond(404, json={"error": "Record not found"})
+            assert await api.json("GET", "/thing", missing=(404, 410)) is None
+            with pytest.raises(ConnectorError, match=r"refused the request \(404") as refused:
+                await api.json("GET", "/thing")  # not said to mean missing: an error as ever
+            assert not refused.value.retryable
+            route.respond(403, json={"error": "This action is not allowed"})
+            with pytest.raises(ConnectorError, match=r"\(403"):
+                await api.json("GET", "/thing", missing=(404, 410))
+            route.respond(200, text="<html>captive portal</html>", headers={"content-type": "text/html"})
+            with pytest.raises(ConnectorError, match="not JSON") as proxy:
+                await api.json("GET", "/thing", missing=(404, 410))
+            assert proxy.value.retryable
+            route.respond(200, json={"id": "1"})
+            assert await api.json("GET", "/thing", missing=(404, 410)) == {"id": "1"}

@@ -11,9 +11,12 @@ import json
 import time
 
 import httpx
+import pytest
 import respx
 from test_connector_meta import BASE, IG, PAGE, POST, at, facebook, fb_routes, fixture, instagram, reply
 
+from webcare_tui.connectors.base import ConnectorError
+from webcare_tui.connectors.meta import FIND_PAGES
 from webcare_tui.platforms import MAX_REPLY_LENGTH
 
 KUN = {"name": "Kun Liu", "id": "2711636948859886"}
@@ -194,6 +197,25 @@ async def test_the_answer_behind_many_newer_messages_is_still_found(http, respx_
     assert found is not None and (found.external_id, found.created_at) == ("m_2", start + 20)
 
 
+@respx.mock(assert_all_called=False)
+async def test_find_sent_reads_a_conversation_back_at_most_find_pages_pages(http, respx_mock):
+    start = at("2021-07-23T08:00:00+0000")
+    chatter = [dm(100 + n, KUN, f"en nog iets {n}", start + 100 + n) for n in range(25 * FIND_PAGES - 2)][::-1]
+    messages = chatter + [dm(2, US, ANSWER, start + 20), dm(1, KUN, "Hoi", start + 10)]  # m_1 ends the last page
+    inbox = respx_mock.get(f"{BASE}/{PAGE}/conversations").respond(json=thread_of(messages))
+    pages = respx_mock.get(f"{BASE}/t_1/messages").mock(side_effect=paged(messages, "t_1/messages"))
+    dm_reply = reply("private", in_reply_to="m_1", recipient=KUN["id"], text=ANSWER, platform="messenger")
+    found = await facebook(http).find_sent(dm_reply)
+    assert found is not None and found.external_id == "m_2" and pages.call_count == FIND_PAGES - 1  # + the listed
+    messages.insert(0, dm(99, KUN, "nog iets", start + 1000))  # the answered message one page further back
+    inbox.respond(json=thread_of(messages))
+    pages.side_effect = paged(messages, "t_1/messages")
+    pages.reset()
+    with pytest.raises(ConnectorError, match="too many messages") as raised:
+        await facebook(http).find_sent(dm_reply)
+    assert not raised.value.retryable and pages.call_count == FIND_PAGES - 1
+
+
 def fb_comment(n: int, sender: dict, text: str, seconds: int, parent: str = "2954961744718970_1") -> dict:
     return {"id": f"2954961744718970_{n}", "message": text, "from": sender, "created_time": iso(seconds),
             "parent": {"id": parent}}
@@ -256,13 +278,16 @@ async def test_a_visitor_post_on_the_page_is_an_inbound_message(http, respx_mock
     feed = fixture("fb_feed.json")
     feed["data"].insert(0, {"id": f"{PAGE}_4242", "created_time": "2021-07-23T09:20:00+0000",
                             "updated_time": "2021-07-23T09:20:00+0000", "message": "Mijn bestelling is zoek!",
-                            "from": KUN, "permalink_url": f"https://www.facebook.com/{PAGE}/posts/4242/"})
+                            "from": KUN, "permalink_url": f"https://www.facebook.com/{PAGE}/posts/4242/",
+                            "attachments": {"data": [{"type": "photo"}]}})
     fb_routes(respx_mock, feed=feed, conversations={"data": []})
     respx_mock.get(f"{BASE}/{PAGE}_4242/comments").respond(json={"data": []})
     result = await facebook(http, posts=2).fetch(None)
     [post] = [m for m in result.messages if m.external_id == f"{PAGE}_4242"]
-    assert (post.platform, post.direction, post.visibility, post.author_id, post.text) == (
-        "facebook", "in", "public", KUN["id"], "Mijn bestelling is zoek!")
+    assert (post.platform, post.direction, post.visibility, post.author_id, post.author_name, post.text) == (
+        "facebook", "in", "public", KUN["id"], KUN["name"], "Mijn bestelling is zoek! [photo]")
+    assert (post.created_at, post.in_reply_to, post.url) == (
+        at("2021-07-23T09:20:00+0000"), None, f"https://www.facebook.com/{PAGE}/posts/4242/")
 
 
 @respx.mock(assert_all_called=False)

@@ -54,7 +54,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from typing import Any
 
 import httpx
@@ -195,21 +196,28 @@ class ChatwootConnector(Connector):
 
     async def _messages(self, conversation_id: int, after: int | None) -> list[Any]:
         """The conversation's messages after the id `after` (all of them, oldest first), or its latest 20."""
-        found: list[Any] = []
-        for _ in range(MAX_MESSAGE_PAGES):
+        return [item async for page, _ in self._message_pages(conversation_id, after, MAX_MESSAGE_PAGES)
+                for item in page]
+
+    async def _message_pages(self, conversation_id: int, after: int | None,
+                             limit: int) -> AsyncGenerator[tuple[list[Any], bool], None]:
+        """Yield (a page of the conversation's messages after the id `after`, oldest first; whether more follow)
+        for up to `limit` pages, each after the highest id of the one before (use it under `aclosing`: a
+        reader may stop early). Without `after`: one page, the latest 20."""
+        for _ in range(limit):
             params = {"after": after} if after is not None else {}
             body = await self.api.json("GET", self._path(f"/{conversation_id}/messages"), params=params)
             payload = body.get("payload") if isinstance(body, dict) else None
             if not isinstance(payload, list):
                 raise ConnectorError(f"Chatwoot sent messages of conversation {conversation_id} without a payload list",
                                      retryable=False)
-            found.extend(payload)
-            numbers = (_int(item.get("id")) for item in payload if isinstance(item, dict))
-            ids = [i for i in numbers if i is not None]
-            if after is None or len(payload) < AFTER_LIMIT or not ids:
-                break
+            ids = [i for i in (_int(item.get("id")) for item in payload if isinstance(item, dict)) if i is not None]
+            # Chatwoot's MessageFinder gives AFTER_LIMIT at most after an id: a shorter page is the last
+            more = after is not None and len(payload) >= AFTER_LIMIT and bool(ids) and max(ids) > after
+            yield payload, more
+            if not more:
+                return
             after = max(ids)
-        return found
 
     def _remote(self, conversation: dict[str, Any], conversation_id: int, activity: int) -> RemoteCase:
         meta = _object(conversation.get("meta"))
@@ -433,26 +441,21 @@ class ChatwootConnector(Connector):
         if not tail.isdigit():
             raise ConnectorError(f"{answered!r} names no Chatwoot message to look after; cannot tell what was sent",
                                  retryable=False)
-        after, failed = int(tail), None
-        for _ in range(MAX_LOOKUP_PAGES):
-            body = await self.api.json("GET", self._path(f"/{conversation_id}/messages"), params={"after": after})
-            payload = body.get("payload") if isinstance(body, dict) else None
-            if not isinstance(payload, list):
-                raise ConnectorError("Chatwoot sent messages without a payload list; cannot tell what was sent",
-                                     retryable=False)
-            for item in payload:
-                if (isinstance(item, dict) and _kind(item) == OUTGOING and bool(item.get("private")) == private
-                        and (item.get("content") or "").strip() == text.strip()):
-                    if _failure_reason(item) is None:
-                        return item
-                    failed = failed or item
-            ids = [i for i in (_int(item.get("id")) for item in payload if isinstance(item, dict)) if i is not None]
-            if not payload or not ids or max(ids) <= after:
-                break  # read to the end
-            after = max(ids)
-        else:
-            raise ConnectorError(f"more than {MAX_LOOKUP_PAGES * AFTER_LIMIT} messages follow {answered}; cannot tell"
-                                 " whether it was sent", retryable=False)
+        failed = None
+        pages = self._message_pages(conversation_id, int(tail), MAX_LOOKUP_PAGES)
+        async with aclosing(pages):
+            async for payload, more in pages:
+                for item in payload:
+                    if (isinstance(item, dict) and _kind(item) == OUTGOING and bool(item.get("private")) == private
+                            and (item.get("content") or "").strip() == text.strip()):
+                        if _failure_reason(item) is None:
+                            return item
+                        failed = failed or item
+                if not more:
+                    break  # read to the end
+            else:
+                raise ConnectorError(f"more than {MAX_LOOKUP_PAGES * AFTER_LIMIT} messages follow {answered}; cannot"
+                                     " tell whether it was sent", retryable=False)
         if failed is not None:
             self._sent(failed, conversation_id)  # raises: the channel refused it
         return None

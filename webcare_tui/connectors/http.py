@@ -248,13 +248,15 @@ class HttpApi:
             return ConnectorError(f"{self.platform} had a server error ({status}: {said})")
         return ConnectorError(f"{self.platform} refused the request ({status}: {said})", retryable=False)
 
-    async def json(self, method: str, path: str, **kwargs: Any) -> Any:
-        """`request` and its JSON body.
+    async def json(self, method: str, path: str, *, missing: tuple[int, ...] = (), **kwargs: Any) -> Any:
+        """`request` and its JSON body; None when the status is one of `missing` (e.g. 404: not there).
 
         Raises:
             ConnectorError: as `request`, or the body is not JSON (retryable: a proxy's error page).
         """
-        response = await self.request(method, path, **kwargs)
+        response = await self.request(method, path, expect=missing, **kwargs)
+        if response.status_code in missing:
+            return None
         try:
             return response.json()
         except ValueError:

@@ -446,23 +446,19 @@ class MastodonConnector(Connector):
     # what the server promises
 
     async def prepare(self) -> None:
-        """Ask the server what software it runs, and so whether it keeps Idempotency-Key."""
-        if self.problem or not self._secret:
+        """Ask the server what software it runs, and so whether it keeps Idempotency-Key (once it has said)."""
+        if self.problem or not self._secret or self.software is not None:
             return
         try:
             await self._learn_software()
         except ConnectorError:
-            self.keeps_keys = False  # it could not say: look before sending again, ask again later
+            self.keeps_keys = False  # it could not say: look before sending again, ask at the next prepare
 
     async def _learn_software(self) -> None:
         for path in ("/api/v2/instance", "/api/v1/instance"):  # v2 since Mastodon 4.0; v1 before and elsewhere
-            response = await self.api.request("GET", path, expect=(404, 410))
-            if response.status_code in (404, 410):
+            info = await self.api.json("GET", path, missing=(404, 410))
+            if info is None:
                 continue
-            try:
-                info = response.json()
-            except ValueError:
-                info = None
             version = info.get("version") if isinstance(info, dict) else None
             self.software = version[:100] if isinstance(version, str) else "unknown"
             self.keeps_keys = keeps_idempotency_keys(self.software)
@@ -486,7 +482,7 @@ class MastodonConnector(Connector):
             url = "/api/v1/notifications"
             for _ in range(self.history_pages):
                 response = await self.api.request("GET", url, params=params if url.startswith("/") else None)
-                page = self._page(response)
+                page = self._list(response, "notifications")
                 notifications.extend(page)
                 next_url = self._next_link(response) if len(page) >= self.page_size else None
                 if next_url is None:
@@ -496,7 +492,7 @@ class MastodonConnector(Connector):
             more = False
         else:
             response = await self.api.request("GET", "/api/v1/notifications", params=[*params, ("min_id", newest)])
-            notifications = self._page(response)
+            notifications = self._list(response, "notifications")
             more = len(notifications) >= self.page_size
         messages, skipped, seen = [], [], set()
         for position, item in enumerate(notifications):
@@ -516,15 +512,6 @@ class MastodonConnector(Connector):
         messages.sort(key=lambda m: (m.created_at, _sort_key(m.external_id)))
         next_cursor = json.dumps({"min_id": newest}) if newest else cursor
         return FetchResult(messages, next_cursor, more=more, skipped=skipped)
-
-    def _page(self, response: httpx.Response) -> list[Any]:
-        try:
-            page = response.json()
-        except ValueError:
-            raise ConnectorError("Mastodon sent notifications that are not JSON") from None
-        if not isinstance(page, list):
-            raise ConnectorError("Mastodon sent notifications that are not a list", retryable=False)
-        return page
 
     def _next_link(self, response: httpx.Response) -> str | None:
         """The `Link: <…>; rel="next"` URL (older notifications), only on our own instance."""
@@ -604,13 +591,9 @@ class MastodonConnector(Connector):
         Raises:
             ConnectorError: it could not be read, or its visibility is none of Mastodon's four.
         """
-        response = await self.api.request("GET", f"/api/v1/statuses/{status_id}", expect=(404, 410))
-        if response.status_code in (404, 410):
+        status = await self.api.json("GET", f"/api/v1/statuses/{status_id}", missing=(404, 410))
+        if status is None:
             return None
-        try:
-            status = response.json()
-        except ValueError:
-            raise ConnectorError("Mastodon sent a status that is not JSON") from None
         visibility = status.get("visibility") if isinstance(status, dict) else None
         if visibility not in VISIBILITIES:
             # another server's own kind ("local", "list"…): how wide it is, is unknown
@@ -638,11 +621,6 @@ class MastodonConnector(Connector):
         if reply.visibility not in ("public", "private") or (
                 reply.recipient_id not in self.accts and not _ID.match(reply.recipient_id)):
             return None  # refused before any request, likewise
-        if self.software is None:  # not asked yet, or the server could not say: worth knowing for what follows
-            try:
-                await self._learn_software()
-            except ConnectorError:
-                pass
         own_id = await self._own_id()
         visibilities = {"direct"} if reply.visibility == "private" else {"public"}
         if target and reply.visibility == "public":

@@ -203,12 +203,8 @@ class MatrixConnector(Connector):
         return FetchResult([message for _, message in found], body["next_batch"], more=joined, skipped=skipped)
 
     async def _load_direct(self) -> None:
-        response = await self.api.request("GET", f"{CLIENT}/user/{quote(self.user_id, safe='')}/account_data/m.direct",
-                                          expect=(404,))
-        try:
-            content = response.json() if response.status_code == 200 else {}
-        except ValueError:
-            raise ConnectorError("Matrix sent m.direct account data that is not JSON") from None
+        content = await self.api.json("GET", f"{CLIENT}/user/{quote(self.user_id, safe='')}/account_data/m.direct",
+                                      missing=(404,))
         self._direct = _direct_map(content if isinstance(content, dict) else {})
 
     def _direct_rooms(self) -> set[str]:
@@ -418,14 +414,8 @@ class MatrixConnector(Connector):
     async def _message_sender(self, room_id: str, event_id: str) -> str | None:
         """Who sent a message event of the room, asked of the homeserver; None when it is no
         message (a reaction, a state event) or the homeserver will not show it."""
-        response = await self.api.request(
-            "GET", f"{CLIENT}/rooms/{quote(room_id, safe='')}/event/{quote(event_id, safe='')}", expect=(403, 404))
-        if response.status_code != 200:
-            return None
-        try:
-            found = response.json()
-        except ValueError:
-            raise ConnectorError("Matrix sent an event that is not JSON") from None
+        found = await self.api.json(
+            "GET", f"{CLIENT}/rooms/{quote(room_id, safe='')}/event/{quote(event_id, safe='')}", missing=(403, 404))
         sender = found.get("sender") if isinstance(found, dict) else None
         if not isinstance(sender, str) or found.get("type") not in MESSAGE_TYPES:
             return None

@@ -612,7 +612,7 @@ class MetaConnector(Connector):
         then (after the first sync) `GET /{conversation-id}/messages` page by page until an older one."""
         listed = conversation.get("messages")
         items = listed.get("data") if isinstance(listed, dict) else None
-        reached = self._read_messages(items if isinstance(items, list) else [], walk, messages, skipped)
+        reached = self._read_messages(items if isinstance(items, list) else [], self._dm, walk, messages, skipped)
         place = self._resume_point(listed)
         conversation_id = _id(conversation.get("id"))
         if reached or walk.first or place is None or conversation_id is None:
@@ -621,23 +621,28 @@ class MetaConnector(Connector):
                             "messages", MESSAGE_PAGES, place)
         async with aclosing(pages):
             async for items, resume in pages:
-                if self._read_messages(items, walk, messages, skipped):
+                if self._read_messages(items, self._dm, walk, messages, skipped):
                     return
                 if resume is None:
                     return
         skipped.append(f"{conversation_id}: more than {MESSAGE_PAGES * CONVERSATION_PAGE} new messages at once;"
                        " the older ones were not read")
 
-    def _read_messages(self, items: list[Any], walk: Walk, messages: list[Message], skipped: list[str]) -> bool:
-        """Take the messages at or after the walk's bound; whether an older one was met."""
+    def _dm(self, item: Any) -> Message:
+        return conversation_message(item, self.own_ids, self.dm_platform, self.account.name)
+
+    @staticmethod
+    def _read_messages(items: list[Any], parse: Callable[[Any], Message], walk: Walk, messages: list[Message],
+                       skipped: list[str]) -> bool:
+        """Take the items `parse` reads at or after the walk's bound; whether an older one was met."""
         reached = False
         for item in items:
             try:
-                message = conversation_message(item, self.own_ids, self.dm_platform, self.account.name)
+                message = parse(item)
             except Skip as reason:
                 skipped.append(f"{_label(item)}: {reason}")
                 continue
-            if message.created_at < walk.since:
+            if message.created_at < walk.since:  # that very second may hold a new one: ingest drops repeats
                 reached = True
                 continue
             messages.append(message)
@@ -706,30 +711,38 @@ class MetaConnector(Connector):
                   "fields": f"id,messages.limit({MESSAGES_PER_CONVERSATION}){{id,message,from,created_time}}"}
         conversations = _page(await self._get(f"{self.page_id}/conversations", params), "conversations", self.label)
         matches: list[SentReply] = []
+
+        def answered_in(items: Any) -> bool:
+            """Whether the answered message is among `items`; ours with the reply's text before it go to `matches`."""
+            for item in items if isinstance(items, list) else []:
+                if not isinstance(item, dict):
+                    continue
+                if reply.in_reply_to and _id(item.get("id")) == reply.in_reply_to:
+                    return True
+                sender = _person(item.get("from"))
+                if sender and str(sender["id"]) in self.own_ids and _same_text(item.get("message"), reply.text):
+                    matches.append(SentReply(str(item["id"]), _time_or(item.get("created_time"), self.clock)))
+            return False
+
         for conversation in conversations:
             listed = conversation.get("messages") if isinstance(conversation, dict) else None
-            items = listed.get("data") if isinstance(listed, dict) else None
-            items = items if isinstance(items, list) else []
+            if answered_in(listed.get("data") if isinstance(listed, dict) else None):
+                return matches[-1] if matches else None  # the one closest after the answered message
             place = self._resume_point(listed)
-            for _ in range(FIND_PAGES):
-                for item in items:
-                    if not isinstance(item, dict):
-                        continue
-                    if reply.in_reply_to and _id(item.get("id")) == reply.in_reply_to:
-                        return matches[-1] if matches else None  # the one closest after the answered message
-                    sender = _person(item.get("from"))
-                    if sender and str(sender["id"]) in self.own_ids and _same_text(item.get("message"), reply.text):
-                        matches.append(SentReply(str(item["id"]), _time_or(item.get("created_time"), self.clock)))
-                conversation_id = _id(conversation.get("id")) if isinstance(conversation, dict) else None
-                if place is None or conversation_id is None:
-                    break
-                path, page_params = self._at(f"{conversation_id}/messages",
-                                             {"fields": "id,message,from,created_time", "limit": CONVERSATION_PAGE},
-                                             place)
-                body = await self._get(path, page_params)
-                items, place = _page(body, "messages", self.label), self._resume_point(body)
-            else:
-                raise _too_many(self.label)
+            conversation_id = _id(conversation.get("id")) if isinstance(conversation, dict) else None
+            if place is None or conversation_id is None:
+                continue
+            page_params = {"fields": "id,message,from,created_time", "limit": CONVERSATION_PAGE}
+            # the listed messages are the first of FIND_PAGES pages
+            pages = self._pages(f"{conversation_id}/messages", page_params, "messages", FIND_PAGES - 1, place)
+            async with aclosing(pages):
+                async for items, resume in pages:
+                    if answered_in(items):
+                        return matches[-1] if matches else None
+                    if resume is None:
+                        break
+                else:
+                    raise _too_many(self.label)
         return matches[0] if matches else None
 
     async def _find_comment_reply(self, reply: OutgoingReply, target: str) -> SentReply | None:
@@ -821,20 +834,11 @@ class FacebookConnector(MetaConnector):
         params = {"fields": "id,message,from,created_time,parent{id,from},permalink_url,attachment",
                   "filter": "stream", "order": "reverse_chronological", "limit": COMMENT_PAGE}
 
+        def parse(item: Any) -> Message:
+            return facebook_comment(item, self.page_id, self.account.name)
+
         async def read(comments: list[Any], walk: Walk) -> bool:
-            reached_known = False
-            for item in comments:
-                try:
-                    message = facebook_comment(item, self.page_id, self.account.name)
-                except Skip as reason:
-                    skipped.append(f"{_label(item)}: {reason}")
-                    continue
-                if message.created_at < walk.since:  # that very second may hold a new one: ingest drops repeats
-                    reached_known = True
-                    continue
-                messages.append(message)
-                walk.top = max(walk.top, message.created_at)
-            return reached_known
+            return self._read_messages(comments, parse, walk, messages, skipped)
 
         return await self._walk(post_id, f"{post_id}/comments", params, "comments", walk, read, walks)
 
