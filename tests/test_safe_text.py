@@ -10,7 +10,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from webcare_tui.safe_text import BIDI_CONTROLS, INVISIBLE, clean, looks_like_another, safe_json
+from webcare_tui.safe_text import BIDI_CONTROLS, INVISIBLE, clean, looks_like_another, safe_json, unsafe_link
 
 BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
 ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u2061\u2062\u2063\u2064\u034f\u3164\u115f\u1160\uffa0"
@@ -184,3 +184,16 @@ def test_json_keeps_every_string_and_escapes_what_could_act(data):
 def test_json_escapes_c1_controls():
     assert safe_json({"name": "\x9b31mtim\u202e"}, indent=None) == '{"name": "\\u009b31mtim\\u202e"}'
     assert safe_json("\U000e0067") == '"\\udb40\\udc67"'
+
+
+@pytest.mark.parametrize(("url", "refused"), [
+    ("https://example.com/order?id=1", None), ("HTTP://example.com", None),
+    ("file:///etc/passwd", "a file: link could open a file or a program"),
+    ("javascript:alert(1)", "a javascript: link"), ("slack://open", "a slack: link"),
+    ("example.com/x", "this link has no scheme"),
+    ("https://exa mple.com", "spaces or control characters"), ("https://example.com/\x1b]8;;", "control characters"),
+    ("https://example.com/\x9b", "control characters"),
+])
+def test_only_plain_http_links_may_open_in_a_browser(url, refused):
+    said = unsafe_link(url)
+    assert said is None if refused is None else refused in (said or "")

@@ -201,10 +201,16 @@ class Outbox:
             self.store.add_events([Event(case_id, now, agent, "like", {"outbox_id": outbox_id})])
             return outbox_id
 
-    def last_undelivered(self, case_id: int) -> dict | None:
-        """The case's newest outbox row that failed or whose outcome is unknown (what retry and discard act on)."""
+    def last_undelivered(self, case_id: int) -> dict:
+        """The case's newest outbox row that failed or whose outcome is unknown (what retry and discard act on).
+
+        Raises:
+            ReplyError: the case has none.
+        """
         rows = [row for row in self.store.case_outbox(case_id) if row["state"] in UNDELIVERED]
-        return rows[-1] if rows else None
+        if not rows:
+            raise ReplyError("no failed reply in this case")
+        return rows[-1]
 
     def retry(self, outbox_id: int, actor: str) -> None:
         """Send a failed (or unknown) row again."""

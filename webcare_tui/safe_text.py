@@ -15,6 +15,7 @@ import json
 import re
 import unicodedata
 from typing import Any
+from urllib.parse import urlsplit
 
 # ESC-introduced sequences: CSI (ESC [ … final), OSC/DCS/SOS/PM/APC (… BEL or ESC \), two-byte escapes;
 # and their C1 forms (CSI U+009B, OSC U+009D…).
@@ -224,6 +225,19 @@ def clean(text: str, *, single_line: bool = False, handle: bool = False) -> str:
     if single_line:
         return " ".join(text.split())
     return text.expandtabs(4) if "\t" in text else text
+
+
+def unsafe_link(url: str) -> str | None:
+    """Why a link from a message must not be opened in a browser here, or None when it may: only http
+    and https (file:, javascript: or a program's own scheme could open a file or a program on this
+    computer), and nothing a browser might read differently from what the agent sees."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in ("http", "https"):
+        why = f"a {scheme}: link could open a file or a program on this computer" if scheme else "this link has no scheme"
+        return f"only http and https links open from here; {why}"
+    if any(ord(char) <= 0x20 or 0x7F <= ord(char) <= 0x9F for char in url):
+        return "the link has spaces or control characters in it"
+    return None
 
 
 def shown_author(handle: str | None, name: str | None, fallback: str = "") -> str:

@@ -12,7 +12,6 @@ from collections import Counter
 from collections.abc import Callable
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -24,8 +23,8 @@ from webcare_tui.approvals import ApprovalError, Approvals, is_lead, leads, need
 from webcare_tui.case_view import CaseView, read_case
 from webcare_tui.cases import PRIORITIES, next_priority
 from webcare_tui.message_format import shown_time
-from webcare_tui.outbox import UNDELIVERED, ReplyError, is_draft, reply_visibility, signature_for
-from webcare_tui.safe_text import clean, shown_author
+from webcare_tui.outbox import UNDELIVERED, is_draft, reply_visibility, signature_for
+from webcare_tui.safe_text import clean, shown_author, unsafe_link
 from webcare_tui.screens.macro_keys import MacroKeys
 from webcare_tui.screens.prompt import PromptScreen
 from webcare_tui.sentiment import author_sentiment, sentiment_label
@@ -457,18 +456,11 @@ class CaseScreen(MacroKeys):
 
     def action_retry(self) -> None:
         case_id, outbox = self.case_id, self.console.outbox
-        self._act(lambda: outbox.retry(self._undelivered(case_id)["id"], actor=self.actor), "sending again")
+        self._act(lambda: outbox.retry(outbox.last_undelivered(case_id)["id"], actor=self.actor), "sending again")
 
     def action_discard(self) -> None:
         case_id, outbox = self.case_id, self.console.outbox
-        self._act(lambda: outbox.discard(self._undelivered(case_id)["id"], actor=self.actor), "reply discarded")
-
-    def _undelivered(self, case_id: int) -> dict:
-        """The reply that retry and discard act on (read on the writer thread, as they write)."""
-        row = self.console.outbox.last_undelivered(case_id)
-        if row is None:
-            raise ReplyError("no failed reply in this case")
-        return row
+        self._act(lambda: outbox.discard(outbox.last_undelivered(case_id)["id"], actor=self.actor), "reply discarded")
 
     def action_priority(self) -> None:
         case_id, cases = self.case_id, self.console.cases
@@ -522,13 +514,8 @@ class CaseScreen(MacroKeys):
             return
         url = urls[-1].strip()
         shown = clean(url, single_line=True)
-        scheme = urlsplit(url).scheme.lower()
-        if scheme not in ("http", "https"):  # file:, javascript:, a program's own scheme: never from a message
-            why = f"a {scheme}: link could open a file or a program on this computer" if scheme else "this link has no scheme"
-            self.notice(f"not opened: only http and https links open from here; {why} ({shown})")
-            return
-        if any(ord(char) <= 0x20 or 0x7F <= ord(char) <= 0x9F for char in url):
-            self.notice(f"not opened: the link has spaces or control characters in it: {shown}")
+        if (refused := unsafe_link(url)) is not None:
+            self.notice(f"not opened: {refused} ({shown})")
             return
         try:
             opened = webbrowser.open(url)
