@@ -16,7 +16,7 @@ import httpx
 import pytest
 import respx
 from conftest import HOUR, MINUTE, T0
-from test_connector_chatwoot import PREFIX, Chatwoot, Team, action, make, reply
+from test_connector_chatwoot import PREFIX, Chatwoot, Team, action, make, many_conversations, reply
 
 from webcare_tui.connectors import chatwoot as chatwoot_connector
 from webcare_tui.connectors.base import ConnectorError
@@ -59,16 +59,6 @@ def server():
         yield chatwoot
 
 
-def conversations(server: Server, count: int) -> None:
-    template = server.conversations[43]
-    server.conversations = {}
-    for n in range(count):
-        conversation = copy.deepcopy(template) | {"id": 100 + n, "last_activity_at": T0 + n, "updated_at": T0 + n}
-        server.conversations[100 + n] = conversation
-        server.messages[100 + n] = [{**server.messages[43][0], "id": 20_000 + n, "conversation_id": 100 + n,
-                                     "created_at": T0 + n}]
-
-
 def outgoing(message_id: int, text: str, **fields) -> dict:
     return {"id": message_id, "content": text, "inbox_id": 7, "conversation_id": 42, "message_type": 1,
             "content_type": "text", "content_attributes": {}, "created_at": T0 + 200 + message_id % 100,
@@ -80,7 +70,7 @@ def outgoing(message_id: int, text: str, **fields) -> dict:
 
 async def test_a_server_with_smaller_pages_is_read_to_the_end(server, http):
     server.page_size = 10  # CONVERSATION_RESULTS_PER_PAGE=10
-    conversations(server, 30)
+    many_conversations(server, 30)
     page = await make(http, initial_pages=5).fetch(None)
     assert len(page.remote_cases) == 30 and len(page.messages) == 30
     pages = [r.url.params["page"] for r in server.requests if r.url.path == PREFIX]
@@ -89,7 +79,7 @@ async def test_a_server_with_smaller_pages_is_read_to_the_end(server, http):
 
 async def test_a_list_not_newest_first_is_walked_past_an_older_conversation(server, http):
     server.order = "id_desc"  # e.g. created_at desc: the first sync happens to be in activity order
-    conversations(server, 5)
+    many_conversations(server, 5)
     connector = make(http)
     first = await connector.fetch(None)
     server.conversations[101]["last_activity_at"] = T0 + 2 * HOUR  # listed after older ones
@@ -97,14 +87,20 @@ async def test_a_list_not_newest_first_is_walked_past_an_older_conversation(serv
                                  "created_at": T0 + 2 * HOUR})
     page = await connector.fetch(first.cursor)
     assert "101:30000" in [m.external_id for m in page.messages]
-    assert page.more is False
-    later = await connector.fetch(page.cursor)  # now known to be unordered: every sync walks the whole list
-    assert later.more is False and json.loads(page.cursor)["unordered"] is True
+    assert page.more is False and json.loads(page.cursor)["unordered"] is True
+    # now known to be unordered: every sync walks the whole list, past pages of older conversations
+    server.page_size = 2  # [104, 103] [102, 101] [100]: the first page alone would say "nothing newer"
+    server.conversations[100]["last_activity_at"] = T0 + 3 * HOUR  # listed last
+    server.messages[100].append({**server.messages[100][0], "id": 30_001, "content": "Hallo?",
+                                 "created_at": T0 + 3 * HOUR})
+    later = await connector.fetch(page.cursor)
+    assert "100:30001" in [m.external_id for m in later.messages] and later.more is False
+    assert [r.url.params["page"] for r in server.requests if r.url.path == PREFIX][-3:] == ["1", "2", "3"]
 
 
 async def test_the_walk_ends_at_an_empty_page_without_counts(server, http):
     server.page_size = 10
-    conversations(server, 20)
+    many_conversations(server, 20)
     original = server.list_page
 
     def no_meta(page: int, status: str) -> httpx.Response:

@@ -830,16 +830,24 @@ def rendered(text: str) -> str:
 
 class ForgetfulServer:
     """Mastodon's API on software that ignores Idempotency-Key: every POST publishes. Our own
-    statuses are listed newest first, as GET /api/v1/accounts/:id/statuses documents it."""
+    statuses are listed newest first, as GET /api/v1/accounts/:id/statuses documents it. With
+    `keeps_keys` it is Mastodon itself: a POST with a key seen before answers the status it made."""
 
     def __init__(self) -> None:
         self.statuses: list[dict] = []
         self.script: list = []  # what the next POSTs get before the server behaves normally
+        self.keys: list[str | None] = []  # every POST's Idempotency-Key
+        self.keeps_keys = False
+        self.by_key: dict[str, dict] = {}
 
     def post(self, request: httpx.Request) -> httpx.Response:
         step = self.script.pop(0) if self.script else None
         if isinstance(step, Exception):
             raise step
+        key = request.headers.get("idempotency-key")
+        self.keys.append(key)
+        if self.keeps_keys and key in self.by_key:
+            return httpx.Response(200, json=self.by_key[key])
         sent = json.loads(request.content)
         status = dict(load("status_reply.json")["body"], id=str(117020583258292382 + len(self.statuses)),
                       content=rendered(sent["status"]), in_reply_to_id=sent.get("in_reply_to_id"),
@@ -849,6 +857,8 @@ class ForgetfulServer:
                       mentions=[{"id": ADMIN, "username": "admin", "acct": "admin",
                                  "url": "http://localhost:3000/@admin"}])
         self.statuses.append(status)
+        if key is not None:
+            self.by_key[key] = status
         if step == "accept-then-drop":  # published, but the answer never reaches us
             raise httpx.ReadTimeout("connection reset after the request was sent")
         return httpx.Response(200, json=status)
@@ -968,9 +978,22 @@ async def test_a_timeout_on_such_a_server_waits_for_the_lookup_and_on_mastodon_i
     await connector.aclose()
     # Mastodon itself keeps the key: the same timeout is simply repeated (the key makes it one status)
     route.respond(200, json=instance("4.6.4"))
+    forgetful.keeps_keys = True
     mastodon = make()
-    await OutboxWorker(store, {"brand-masto": mastodon}).prepare()
-    assert mastodon.sends_once_per_key()
+    admin = load("account.json") | {"id": ADMIN, "username": "admin", "acct": "admin"}
+    router.get(f"/api/v1/accounts/{ADMIN}").respond(200, json=admin)  # a new process looks up whom to mention
+    clock = [NOW]
+    again = Outbox(store, clock=lambda: clock[0], new_key=lambda: "key-2").queue_reply(
+        store.outbox_row(outbox_id)["case_id"], "Nog een vraag?", agent="tim")
+    worker = OutboxWorker(store, {"brand-masto": mastodon}, clock=lambda: clock[0])
+    await worker.prepare()
+    forgetful.script = ["accept-then-drop"]
+    [dropped] = await worker.deliver_due()
+    assert dropped.state == "queued" and len(forgetful.statuses) == 2  # not "unknown": no lookup needed
+    clock[0] += 60
+    [repeated] = await worker.deliver_due()
+    assert repeated.state == "sent" and forgetful.keys[-2:] == ["key-2", "key-2"]
+    assert len(forgetful.statuses) == 2 and store.outbox_row(again)["remote_id"] == forgetful.statuses[1]["id"]
     await mastodon.aclose()
 
 
@@ -1056,6 +1079,9 @@ async def test_the_lookup_and_the_instance_match_the_mastodon_openapi_spec(route
     await connector.prepare()
     await connector.find_sent(OutgoingReply("k", "mastodon", "brand-masto", ADMIN, "Hoi", "public", MENTIONED))
     assert "version" in spec["components"]["schemas"]["Instance"]["properties"]
+    assert {call.request.url.path for call in router.calls} == {
+        "/api/v2/instance", "/api/v1/accounts/verify_credentials", f"/api/v1/statuses/{MENTIONED}",
+        f"/api/v1/accounts/{OWN}/statuses"}
     for request in [call.request for call in router.calls if call.request.url.path != "/api/v1/accounts/verify_credentials"]:
         path = ("/api/v1/accounts/{id}/statuses" if request.url.path.endswith("/statuses") else
                 "/api/v1/statuses/{id}" if request.url.path.startswith("/api/v1/statuses/") else request.url.path)

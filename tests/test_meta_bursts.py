@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 import respx
-from test_connector_meta import BASE, IG, PAGE, POST, at, facebook, fb_routes, fixture, instagram, reply
+from test_connector_meta import BASE, IG, PAGE, POST, at, facebook, fb_routes, fixture, ig_routes, instagram, reply
 
 from webcare_tui.connectors.base import ConnectorError
 from webcare_tui.connectors.meta import FIND_PAGES
@@ -40,7 +40,7 @@ def paged(items: list, path: str, size: int = 25):
 
 
 async def drain(connector, cursor):
-    """Fetch like the sync does: again at once while `more` says so (at most 20 times)."""
+    """Fetch like the sync does: again at once while `more` says so; still more after 20 fetches fails."""
     got, results = [], []
     for _ in range(20):
         result = await connector.fetch(cursor)
@@ -49,6 +49,8 @@ async def drain(connector, cursor):
         cursor = result.cursor
         if not result.more:
             break
+    else:
+        raise AssertionError("still more after 20 fetches: the connector never catches up")
     return got, results
 
 
@@ -140,18 +142,17 @@ async def test_more_than_25_messages_in_one_conversation_are_all_read(http, resp
 
 @respx.mock(assert_all_called=False)
 async def test_instagram_comments_beyond_history_pages_are_all_read(http, respx_mock):
-    media = fixture("ig_media.json")
-    respx_mock.get(f"{BASE}/{IG}/media").respond(json=media)
-    respx_mock.get(f"{BASE}/{PAGE}/conversations").respond(json={"data": []})
-    comments = respx_mock.get(f"{BASE}/17896622936197745/comments").respond(json=fixture("ig_comments.json"))
+    routes = ig_routes(respx_mock)
     connector = instagram(http)
     first = await connector.fetch(None)
     start = at("2021-08-14T10:00:00+0000")
     burst = [{"id": f"1790000000000{n:04d}", "text": f"vraag {n}", "timestamp": iso(start + n),
               "from": {"id": str(6000 + n), "username": f"klant{n}"}} for n in range(80)][::-1]
+    media = fixture("ig_media.json")
     media["data"][1]["comments_count"] += 80
-    respx_mock.get(f"{BASE}/{IG}/media").respond(json=media)
-    comments.mock(side_effect=paged(burst + fixture("ig_comments.json")["data"], "17896622936197745/comments"))
+    routes["media"].respond(json=media)
+    routes["comments"].mock(side_effect=paged(burst + fixture("ig_comments.json")["data"],
+                                              "17896622936197745/comments"))
     got, _ = await drain(connector, first.cursor)
     assert {m.text for m in got} >= {f"vraag {n}" for n in range(80)}
 
@@ -179,10 +180,12 @@ async def test_an_earlier_identical_answer_does_not_count_as_the_new_one(http, r
     start = at("2021-07-23T08:00:00+0000")
     messages = [dm(3, KUN, "Nog een vraag", start + 30),  # answered now; our answer never went out
                 dm(2, US, ANSWER, start + 20), dm(1, KUN, "Hoi", start + 10)]  # newest first
-    respx_mock.get(f"{BASE}/{PAGE}/conversations").respond(json=thread_of(messages))
-    found = await facebook(http).find_sent(reply("private", in_reply_to="m_3", recipient=KUN["id"], text=ANSWER,
-                                                 platform="messenger"))
-    assert found is None  # so the outbox sends it
+    inbox = respx_mock.get(f"{BASE}/{PAGE}/conversations").respond(json=thread_of(messages))
+    dm_reply = reply("private", in_reply_to="m_3", recipient=KUN["id"], text=ANSWER, platform="messenger")
+    assert await facebook(http).find_sent(dm_reply) is None  # so the outbox sends it
+    inbox.respond(json=thread_of([dm(4, US, ANSWER, start + 40), *messages]))  # it did go out, after m_3
+    found = await facebook(http).find_sent(dm_reply)
+    assert found is not None and (found.external_id, found.created_at) == ("m_4", start + 40)
 
 
 @respx.mock(assert_all_called=False)
@@ -292,19 +295,17 @@ async def test_a_visitor_post_on_the_page_is_an_inbound_message(http, respx_mock
 
 @respx.mock(assert_all_called=False)
 async def test_instagram_a_deleted_comment_plus_a_new_one_is_not_missed(http, respx_mock):
-    media = fixture("ig_media.json")
-    respx_mock.get(f"{BASE}/{IG}/media").respond(json=media)
-    respx_mock.get(f"{BASE}/{PAGE}/conversations").respond(json={"data": []})
-    comments = respx_mock.get(f"{BASE}/17896622936197745/comments").respond(json=fixture("ig_comments.json"))
+    routes = ig_routes(respx_mock)
     connector = instagram(http)
     first = await connector.fetch(None)
     new = {"id": "17858154961989999", "text": "Waar blijft mijn pakket?", "timestamp": "2021-08-14T10:00:00+0000",
            "from": {"id": "17841409999999999", "username": "nieuweklant"}}
     page = fixture("ig_comments.json")
     page["data"] = [new] + page["data"][1:]  # one deleted, one added: the count stays the same
+    media = fixture("ig_media.json")
     media["data"][1]["comments"] = {"data": [{"id": new["id"], "timestamp": new["timestamp"]}]}
-    respx_mock.get(f"{BASE}/{IG}/media").respond(json=media)
-    comments.respond(json=page)
+    routes["media"].respond(json=media)
+    routes["comments"].respond(json=page)
     second = await connector.fetch(first.cursor)
     assert "Waar blijft mijn pakket?" in [m.text for m in second.messages]
 
