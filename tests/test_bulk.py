@@ -104,7 +104,7 @@ def test_a_slow_slice_makes_the_next_ones_smaller_and_nothing_is_lost(tmp_path, 
 
 def test_the_pace_keeps_a_slice_near_the_aim_and_never_above_what_comes():
     pace = bulk._Pace()
-    assert pace.limit(3_000) == 3_000  # nothing measured yet
+    assert pace.limit(3_000) == bulk.FIRST_SLICE and pace.limit(40) == 40  # nothing measured yet
     pace.held(0.26, 3_000)  # twice the aim
     assert pace.limit(3_000) == int(bulk.LOCK_AIM / (0.26 / 3_000))
     for _ in range(30):
@@ -253,7 +253,7 @@ def test_a_large_file_is_threaded_by_a_child_process_with_the_same_result(tmp_pa
     with Store(tmp_path / "here.db") as here, Store(tmp_path / "child.db") as there:
         expected = import_jsonl(here, [source], router=router())  # small: threaded in this process
         monkeypatch.setattr(bulk, "CHILD_FROM_BYTES", 0)
-        monkeypatch.setattr(bulk, "BATCH", 40)  # many slices
+        monkeypatch.setattr(bulk, "MAX_SLICE", 40)  # many slices
         children = _recording_children(monkeypatch)
         got = import_jsonl(there, [source], on_reject=lambda *line: rejected.append(line), router=router())
         assert len(children) == 1 and got == expected and got.rejected == 1 and got.new_messages == len(items)
@@ -298,7 +298,7 @@ def test_a_child_threading_ahead_never_undoes_what_an_agent_did_meanwhile(tmp_pa
 
     monkeypatch.setattr(bulk._Pace, "held", held_then_act)
     monkeypatch.setattr(bulk, "CHILD_FROM_BYTES", 0)
-    monkeypatch.setattr(bulk, "BATCH", 25)
+    monkeypatch.setattr(bulk, "MAX_SLICE", 25)
     children = _recording_children(monkeypatch)
     with Store(path) as store:
         result = import_jsonl(store, [source])
@@ -333,7 +333,7 @@ def test_a_failing_write_ends_the_import_at_once_and_its_child_with_it(tmp_path,
     source = tmp_path / "big.jsonl"
     write_jsonl(source, items)
     monkeypatch.setattr(bulk, "CHILD_FROM_BYTES", 0)
-    monkeypatch.setattr(bulk, "BATCH", 25)
+    monkeypatch.setattr(bulk, "MAX_SLICE", 25)
     with Store(tmp_path / "full.db") as store:
         store.conn.execute(f"""CREATE TRIGGER full AFTER INSERT ON messages
                                WHEN NEW.external_id = '{items[59]["external_id"]}'

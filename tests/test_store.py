@@ -7,8 +7,10 @@ import sqlite3
 import pytest
 from conftest import HOUR, MINUTE, T0, msg
 
+from webcare_tui.case_query import builtin_views
 from webcare_tui.ingest import ingest
 from webcare_tui.store import SCHEMA_VERSION, CaseFilter, SchemaTooNew, Store, StoreError
+from webcare_tui.store.inbox import default_sort
 from webcare_tui.store.migrations import migrate, schema_version
 
 
@@ -247,16 +249,23 @@ def test_a_file_that_is_not_a_database_gives_a_plain_error(tmp_path):
         Store(path)
 
 
-def test_inbox_queries_use_indexes(store):
+def test_inbox_queries_use_indexes():
+    store = Store(":memory:")  # one connection: the views' reads are traced on it
     ingest(store, [msg(0), msg(HOUR, author="bram")])
 
     def plan(sql, *params):
         return " ".join(row[3] for row in store.conn.execute("EXPLAIN QUERY PLAN " + sql, params))
 
-    by_status = plan("SELECT id FROM cases WHERE status = ? ORDER BY waiting_since, id", "new")
-    assert "INDEX cases_status (status=?)" in by_status and "TEMP B-TREE" not in by_status
-    mine = plan("SELECT id FROM cases WHERE owner = ? AND status = ? ORDER BY waiting_since, id", "tim", "open")
-    assert "INDEX cases_owner (owner=? AND status=?)" in mine and "TEMP B-TREE" not in mine
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)  # the SQL with its values, as the views run it
+    views = builtin_views("tim", lead=True)
+    for view in views:
+        store.page_cases(view.query, default_sort(view.query))
+    store.conn.set_trace_callback(None)
+    plans = {view.name: plan(sql) for view, sql in zip(views, statements, strict=True)}
+    in_order = {name for name, found in plans.items() if "TEMP B-TREE FOR ORDER BY" not in found}
+    assert in_order == {"Mine", "Unassigned", "All open", "Pending", "Closed"}  # Approvals: a few cases, sorted
+    assert "cases_open_owner (owner=?)" in plans["Mine"] and "cases_open_owner (owner=?)" in plans["Unassigned"]
     thread = plan("SELECT * FROM messages WHERE case_id = ? ORDER BY created_at", 1)
     assert "INDEX messages_case (case_id=?)" in thread and "TEMP B-TREE" not in thread
     assert "INDEX sqlite_autoindex_messages_1 (platform=? AND external_id=?)" in plan(

@@ -1,7 +1,7 @@
 """Provides `import_jsonl`: bulk import of normalized messages from files, stdin or a generator.
 
 Bad lines are reported with their source and line number and skipped; the rest
-is imported. Messages are written in slices of `ingest.BATCH`, one short
+is imported. Messages are written in slices (up to `MAX_SLICE`), one short
 transaction each; a slice reads what it threads against in its own transaction,
 so the import runs beside the console, the sync and other imports: it never undoes
 what they wrote, and they never wait on it for long. An import that stops half-way
@@ -179,7 +179,7 @@ def _thread_in_child(path: str, store_path: str, rules: ThreadingRules, routing:
 
             more = True
             while True:
-                while more and len(ahead) < BATCH and not pipe.poll():
+                while more and len(ahead) < MAX_SLICE and not pipe.poll():
                     more = parse(100)
                 command, size = pickle.loads(pipe.recv_bytes())
                 if command == AGAIN:
@@ -335,7 +335,7 @@ def _write(store: Store, slices: _Slices, on_wait: Callable[[str], None]) -> Ing
     version: int | None = None  # the store's data_version when the last slice began
     with store.checkpoints_by_hand() as checkpoints, _collecting_less():
         number = 0
-        while slices.next(pace.limit(BATCH)):
+        while slices.next(pace.limit(MAX_SLICE)):
             number += 1
             checkpoints.between_transactions(start=number % CHECKPOINT_EVERY == 0)
             try:
@@ -343,7 +343,7 @@ def _write(store: Store, slices: _Slices, on_wait: Callable[[str], None]) -> Ing
                     began = time.perf_counter()
                     now = store.data_version()
                     rows, counts = slices.rows(others_wrote=now is None or now != version,
-                                               next_size=pace.limit(BATCH))
+                                               next_size=pace.limit(MAX_SLICE))
                     version = now
                     store.write_ingest(rows)
             except sqlite3.Error as error:
@@ -368,8 +368,10 @@ def _slice_transaction(store: Store, on_wait: Callable[[str], None]) -> Iterator
         yield
 
 
-LOCK_AIM = 0.13  # seconds a slice holds the write lock, at most about (DESIGN.md: 200 ms; the machine varies)
+LOCK_AIM = 0.17  # seconds a slice holds the write lock, at most about (DESIGN.md: 200 ms; the machine varies)
 MIN_SLICE = 100
+MAX_SLICE = 6_000  # a case that several messages of one slice join is written once: the longer, the fewer writes
+FIRST_SLICE = 500  # nothing is measured yet, and a child threads the first slice twice (see _ThreadedByChild)
 
 
 class _Pace:
@@ -386,7 +388,7 @@ class _Pace:
 
     def limit(self, most: int) -> int:
         if self.per_message is None:
-            return most
+            return min(most, FIRST_SLICE)
         return max(min(most, MIN_SLICE), min(most, int(LOCK_AIM / self.per_message)))
 
 

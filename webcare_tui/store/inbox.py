@@ -90,10 +90,14 @@ def fts_match(words: tuple[str, ...]) -> str:
 
 def _index_hint(query: CaseQuery, sort: Sort) -> str:
     """Open work in waiting order walks a partial index; without statistics SQLite
-    would rather sort every open case, so name the index."""
-    if sort.column != "waiting_since" or set(query.statuses) != set(OPEN_STATUSES):
+    would rather sort every open case, so name the index. One agent's (or nobody's) open
+    cases are a range of cases_open_owner; a single open status on its own (awaiting
+    approval: a few cases) is found by status and sorted."""
+    if sort.column != "waiting_since" or not query.statuses or not set(query.statuses) <= set(OPEN_STATUSES):
         return ""
-    return " INDEXED BY cases_open_owner" if query.owner is not None else " INDEXED BY cases_open_waiting"
+    if query.owner is not None or query.assigned is False:
+        return " INDEXED BY cases_open_owner"
+    return " INDEXED BY cases_open_waiting" if set(query.statuses) == set(OPEN_STATUSES) else ""
 
 
 _ROW_SQL = (
@@ -160,13 +164,13 @@ class InboxQueries:
             clauses.append(f"{column} IN ({','.join('?' * len(values))})")
             params.extend(values)
 
+        if query.statuses and set(query.statuses) <= set(OPEN_STATUSES):
+            # spelled as in the partial indexes (literals, not parameters) so SQLite can use them
+            clauses.append("c.status IN ('new', 'open', 'awaiting_approval')")
         if len(query.statuses) == 1:
             clauses.append("c.status = ?")
             params.append(query.statuses[0])
-        elif set(query.statuses) == set(OPEN_STATUSES):
-            # spelled as in the partial indexes (literals, not parameters) so SQLite can use them
-            clauses.append("c.status IN ('new', 'open', 'awaiting_approval')")
-        elif query.statuses:
+        elif query.statuses and set(query.statuses) != set(OPEN_STATUSES):
             any_of("c.status", query.statuses)
         if query.owner is not None:
             clauses.append("c.owner = ?")
