@@ -555,3 +555,72 @@ async def test_end_to_end_sync_macro_reply_outbox_delivery(store, connector):
     reply = store.case_messages(anna["id"])[-1]
     assert reply["external_id"] == f"{DM}|{load('send.json')['event_id']}" and reply["direction"] == "out"
     assert store.get_case(anna["id"])["status"] == "pending"
+
+
+# ---------------------------------------------------------------- a reply whose outcome is unknown
+
+def messages_pages(room_id: str, pages: list[list[dict]]) -> respx.Route:
+    """GET /messages backwards: page i is answered for `from` "t{i}" (the first without `from`)."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        start = request.url.params.get("from")
+        index = 0 if start is None else int(start[1:])
+        body: dict = {"chunk": pages[index], "start": start or "t0"}
+        if index + 1 < len(pages):
+            body["end"] = f"t{index + 1}"
+        return httpx.Response(200, json=body)
+
+    return respx.get(f"{room_path(room_id)}/messages").mock(side_effect=answer)
+
+
+def ours(event_id: str, text: str, *, txn: str | None = None, answers: str | None = CRASH) -> dict:
+    content: dict = {"msgtype": "m.text", "body": text}
+    if answers:
+        content["m.relates_to"] = {"m.in_reply_to": {"event_id": answers}}
+    return event(event_id, content, sender=BRAND, **({"unsigned": {"transaction_id": txn}} if txn else {}))
+
+
+ANSWER = OutgoingReply("key-7", "matrix", "brand-matrix", BRAM, "Welke versie heb je?", "public", f"{PUBLIC}|{CRASH}")
+
+
+def test_a_txn_id_is_trusted_for_25_minutes_as_synapse_keeps_it_at_least_30():
+    connector = matrix()
+    assert connector.sends_once_per_key(key_age=24 * 60) and not connector.sends_once_per_key(key_age=26 * 60)
+
+
+@respx.mock
+async def test_find_sent_reads_back_to_the_answered_message_and_knows_the_reply_by_its_txn_id(connector):
+    earlier_same_text = ours("$old", "Welke versie heb je?", txn="key-3")  # an earlier macro reply, another key
+    newer = [event(f"$n{i}", {"msgtype": "m.text", "body": f"bericht {i}"}, sender=BRAM) for i in range(10)]
+    route = messages_pages(PUBLIC, [newer, [earlier_same_text, ours("$mine", "Welke versie heb je?", txn="key-7")]])
+    sent = await connector.find_sent(ANSWER)
+    assert sent is not None and sent.external_id == f"{PUBLIC}|$mine" and route.call_count == 2
+    assert json.loads(route.calls[0].request.url.params["filter"]) == {"types": ["m.room.message", "m.room.encrypted"]}
+
+    route = messages_pages(PUBLIC, [[earlier_same_text, event(CRASH, {"msgtype": "m.text", "body": "crash"}, sender=BRAM),
+                                     ours("$before", "Welke versie heb je?", txn="key-7")]])
+    assert await connector.find_sent(ANSWER) is None  # the answered message comes first: not sent
+
+
+@respx.mock
+async def test_find_sent_under_another_token_matches_text_and_the_answered_message(connector):
+    messages_pages(PUBLIC, [[ours("$other", "Welke versie heb je?", answers=QUESTION),
+                             ours("$it", "> <@bram:localhost> crash\n\nWelke versie heb je?")]])
+    sent = await connector.find_sent(ANSWER)
+    assert sent is not None and sent.external_id == f"{PUBLIC}|$it"
+
+
+@respx.mock
+async def test_find_sent_says_it_cannot_tell_when_the_answered_message_is_too_far_back(connector):
+    filler = [event(f"$f{i}", {"msgtype": "m.text", "body": "."}, sender=BRAM) for i in range(10)]
+    messages_pages(PUBLIC, [filler] * 7)
+    with pytest.raises(ConnectorError, match="cannot tell") as raised:
+        await connector.find_sent(ANSWER)
+    assert not raised.value.retryable
+
+
+@respx.mock
+async def test_a_private_reply_without_a_direct_room_was_never_sent(connector):
+    respx.get(DIRECT_PATH).respond(200, json={ANNA: [DM]})
+    reply = OutgoingReply("k9", "matrix", "brand-matrix", BRAM, "Mag ik je nummer?", "private", f"{PUBLIC}|{CRASH}")
+    assert await connector.find_sent(reply) is None

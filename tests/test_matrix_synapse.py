@@ -131,6 +131,14 @@ async def test_a_customer_message_becomes_a_case_and_the_macro_reply_reaches_the
             assert len(replies) == 1
             assert store.case_messages(case["id"])[-1]["external_id"] == sent["external_id"]
 
+            # two hours on, Synapse may have forgotten the txnId: the reply is found in the room by it
+            store.update_outbox(row["id"], int(time.time()), state="sending")
+            store.conn.execute("UPDATE outbox SET created_at = created_at - 7200 WHERE id = ?", (row["id"],))
+            assert [d.state for d in await worker.recover()] == ["sent"]
+            assert len([e for e in await anna.history(room_id)
+                        if e["type"] == "m.room.message" and e["sender"] == brand_id]) == 1
+            assert store.outbox_row(row["id"])["remote_id"] == sent["external_id"]
+
             # the next sync brings our reply back: already in the case, nothing new
             [status] = await SyncRunner(store, {"brand-matrix": connector}).sync_once()
             assert status.new_messages == 0 and len(store.case_messages(case["id"])) == 2

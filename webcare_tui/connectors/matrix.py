@@ -30,6 +30,9 @@ joined from an `is_direct` invite) are private, other rooms public.
   idempotency key as txnId (the homeserver publishes a repeated txnId once) and an
   `m.in_reply_to` relation. A private answer to a message in a public room goes to the
   direct room with that customer, created (`POST /createRoom`, `is_direct`) when there is none.
+  Synapse keeps a txnId for at least 30 minutes, so a reply whose outcome is unknown is
+  repeated with it only within 25; after that `find_sent` reads the room back to the message
+  answered, looking for our event with that `unsigned.transaction_id`.
 - like: an `m.reaction` annotation "👍" on the message.
 
 Account options (never secrets; the access token is the account's secret and goes in
@@ -58,6 +61,7 @@ from webcare_tui.model import Direction, Message, Visibility
 CLIENT = "/_matrix/client/v3"
 DEFAULT_TIMELINE_LIMIT = 50
 GAP_PAGES = 5  # pages of /messages fetched to fill one room's gap after a limited sync
+FIND_PAGES = 5  # pages of /messages read back to find a reply whose outcome is unknown
 # An event may be at most 65536 bytes; 15000 characters of up to 4 bytes each leave room for the rest.
 MAX_REPLY_LENGTH = 15_000
 LIKE_KEY = "👍"
@@ -131,8 +135,10 @@ class _Room:
 
 class MatrixConnector(Connector):
     platform = "matrix"
+    # Synapse keeps a txnId at least 30 minutes (an in-memory cache, emptied every 30, and by a
+    # restart): a repeat after that could post twice, so it is looked up first (`find_sent`)
     capabilities = Capabilities(max_reply_length=MAX_REPLY_LENGTH, private_messages=True, like=True,
-                                idempotent_send=True)
+                                idempotent_send=True, keys_kept_for=25 * 60)
 
     def __init__(self, account: Account, secret: str | None = None, http: httpx.AsyncClient | None = None, *,
                  clock: Callable[[], float] = time.time) -> None:
@@ -468,6 +474,53 @@ class MatrixConnector(Connector):
         sent_id = await self._send(room_id, "m.room.message", reply.idempotency_key, content)
         return SentReply(f"{room_id}|{sent_id}", int(self.clock()), self.link(room_id, sent_id))
 
+    async def find_sent(self, reply: OutgoingReply) -> SentReply | None:
+        """Our reply among the room's latest events, newest first, back to the message it answers.
+
+        The homeserver gives the sender's own device each event's `unsigned.transaction_id`: the
+        reply's key. An event of ours without one (sent under another token) counts when it has the
+        reply's text and answers the same message.
+
+        Raises:
+            ConnectorError: neither the reply nor the answered message within FIND_PAGES pages.
+        """
+        room_id, answered = room_and_event(reply.in_reply_to) if reply.in_reply_to else (None, None)
+        if reply.visibility == Visibility.PRIVATE:
+            if self._direct is None:
+                await self._load_direct()
+            if room_id is None or room_id not in self._direct_rooms():
+                rooms = (self._direct or {}).get(reply.recipient_id)
+                if not rooms:
+                    return None  # no direct room: a private reply is sent only once there is one
+                room_id, answered = rooms[-1], None
+        if room_id is None:
+            return None
+        start: str | None = None
+        for _ in range(FIND_PAGES):
+            params = {"dir": "b", "limit": str(self.timeline_limit),
+                      "filter": json.dumps({"types": MESSAGE_TYPES}, separators=(",", ":"))}
+            page = await self.api.json("GET", f"{CLIENT}/rooms/{quote(room_id, safe='')}/messages",
+                                       params=params | ({"from": start} if start else {}))
+            chunk = page.get("chunk") if isinstance(page, dict) else None
+            if not isinstance(chunk, list):
+                raise ConnectorError("Matrix sent a /messages response without chunk")
+            for item in chunk:
+                if not isinstance(item, dict):
+                    continue
+                if item.get("event_id") == answered:
+                    return None  # back at the message answered: the reply is not after it
+                event_id = item.get("event_id")
+                if isinstance(event_id, str) and item.get("sender") == self.user_id and _is_the_reply(item, reply, answered):
+                    ts = item.get("origin_server_ts")
+                    at = ts // 1000 if isinstance(ts, int) else int(self.clock())
+                    return SentReply(f"{room_id}|{event_id}", at, self.link(room_id, event_id))
+            end = page.get("end")
+            if not isinstance(end, str) or end == start:
+                return None  # the start of the room
+            start = end
+        raise ConnectorError(f"the reply was not among the room's last {FIND_PAGES * self.timeline_limit} events,"
+                             " nor the message it answers: Matrix cannot tell whether it was sent", retryable=False)
+
     async def _direct_room_with(self, customer: str) -> str:
         """The customer's direct room with us (the newest in m.direct), created when there is none."""
         assert self._direct is not None
@@ -516,6 +569,17 @@ def _events(batch: Any) -> list[dict[str, Any]]:
     """The events of an `{"events": [...]}` batch that are objects."""
     events = batch.get("events") if isinstance(batch, dict) else None
     return [event for event in events if isinstance(event, dict)] if isinstance(events, list) else []
+
+
+def _is_the_reply(item: dict[str, Any], reply: OutgoingReply, answered: str | None) -> bool:
+    """Whether an event of ours is `reply`: by its txnId, or (sent under another token, which the
+    homeserver gives no txnId) by its text and the message it answers."""
+    unsigned, content = _object(item.get("unsigned")), _object(item.get("content"))
+    if "transaction_id" in unsigned:
+        return unsigned["transaction_id"] == reply.idempotency_key
+    body = content.get("body")
+    return (isinstance(body, str) and _without_reply_fallback(body) == reply.text
+            and _reply_target(_object(content.get("m.relates_to"))) == answered)
 
 
 def _direct_map(content: dict[str, Any]) -> dict[str, list[str]]:
