@@ -15,15 +15,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from webcare_tui.case_rules import Event
 from webcare_tui.cases import CaseError, CaseService
 from webcare_tui.config import DEFAULT_UNDO_GRACE, Agent
 from webcare_tui.macros import Macro
 from webcare_tui.outbox import Outbox, ReplyError, signature_for, signed
-from webcare_tui.store import CASE_FIELDS, Store, StoreError, case_row, changed_columns
+from webcare_tui.store import Store, StoreError
 from webcare_tui.templates import TemplateError, case_values, render
+from webcare_tui.undo import Undo, Undoable, UndoError
 
 DEFAULT_GRACE = DEFAULT_UNDO_GRACE  # seconds; the config's [macros] undo_grace
 
@@ -34,21 +34,17 @@ class MacroError(ValueError):
 
 @dataclass
 class Applied:
-    """What one application did, enough to show it and to undo it."""
+    """What one application did: what to say, and what `undo` takes back."""
 
     macro: str
     summary: str
-    at: int
-    cases: dict[int, tuple] = field(default_factory=dict)  # case id → case row before
-    after: dict[int, tuple] = field(default_factory=dict)  # case id → case row as the macro left it
-    labels: dict[int, list[str]] = field(default_factory=dict)  # case id → labels before
-    memos: list[int] = field(default_factory=list)
-    outbox: list[int] = field(default_factory=list)
+    undoable: Undoable
     notes: list[str] = field(default_factory=list)  # actions the platform could not take
     drafts: int = 0  # replies put up for a lead's approval
 
-
-UNDONE_FIELDS = ("status", "owner", "priority", "closed_at")  # what a macro sets on the case row
+    @property
+    def outbox(self) -> list[int]:
+        return self.undoable.outbox
 
 
 @dataclass(frozen=True)
@@ -70,6 +66,7 @@ class MacroRunner:
         self.blocks = blocks or {}
         self.grace = grace
         self.clock = clock
+        self.undo_log = Undo(store, outbox, agent.id, grace=grace, clock=clock)
 
     def _texts(self, macro: Macro, case_id: int, ask: str | None) -> tuple[str | None, str | None]:
         """The macro's reply (signed) and memo for this case."""
@@ -103,24 +100,24 @@ class MacroRunner:
             raise MacroError("no case to apply it to")
         if macro.ask and not (ask or "").strip():
             raise MacroError(f"{macro.name} needs an answer to: {macro.ask}")
-        now = int(self.clock())
-        hold = now + self.grace
         actor = self.agent.id
-        applied = Applied(macro.name, "", now)
+        notes: list[str] = []
+        drafts = 0
+
+        def apply_all() -> None:
+            nonlocal drafts
+            for case_id in case_ids:
+                drafts += self._apply_one(macro, case_id, ask, actor, notes)
+
         try:
-            with self.store.transaction():
-                for case_id in case_ids:
-                    self._apply_one(macro, case_id, ask, actor, hold, applied)
+            _, undoable = self.undo_log.record(macro.name, case_ids, apply_all)
         except (CaseError, ReplyError, TemplateError, StoreError) as error:
             raise MacroError(f"{macro.name}: {error}; nothing was changed") from None
-        applied.summary = self._summary(macro, len(case_ids), applied.notes, applied.drafts)
-        return applied
+        return Applied(macro.name, self._summary(macro, len(case_ids), notes, drafts), undoable, notes, drafts)
 
-    def _apply_one(self, macro: Macro, case_id: int, ask: str | None, actor: str, hold: int,
-                   applied: Applied) -> None:
-        queued_before = {row["id"] for row in self.store.case_outbox(case_id)}
-        applied.cases[case_id] = case_row(self.store.case_state(case_id))
-        applied.labels[case_id] = self.store.case_labels(case_id)
+    def _apply_one(self, macro: Macro, case_id: int, ask: str | None, actor: str, notes: list[str]) -> bool:
+        """Apply the macro to one case (inside the transaction); whether its reply became a draft.
+        What it queues for a platform is held for the undo grace period (`Undo.record`)."""
         reply, memo = self._texts(macro, case_id, ask)
         if macro.assign:
             self.cases.assign(case_id, macro.assign, actor)
@@ -129,35 +126,29 @@ class MacroRunner:
         if macro.labels_add or macro.labels_remove:
             self.cases.label(case_id, actor, add=macro.labels_add, remove=macro.labels_remove)
         if memo:
-            applied.memos.append(self.cases.memo(case_id, actor, memo))
+            self.cases.memo(case_id, actor, memo)
         drafted = False
         if reply:
             outbox_id = self.outbox.queue_reply(case_id, reply, agent=actor, visibility=macro.visibility,
-                                                hold_until=hold, approval=macro.request_approval)
-            applied.outbox.append(outbox_id)
+                                                approval=macro.request_approval)
             drafted = self.store.outbox_row(outbox_id)["state"] == "awaiting_approval"
-            applied.drafts += drafted
         if macro.like:
             try:
-                applied.outbox.append(self.outbox.queue_like(case_id, agent=actor, hold_until=hold))
+                self.outbox.queue_like(case_id, agent=actor)
             except ReplyError as error:
-                applied.notes.append(f"no like: {error}")  # reported, not silently dropped
+                notes.append(f"no like: {error}")  # reported, not silently dropped
         if macro.priority is not None:
             self.cases.set_priority(case_id, macro.priority, actor)
         if macro.request_approval and not drafted:
             self.cases.set_status(case_id, "awaiting_approval", actor)
         if macro.status and drafted:  # the lead's decision moves the case (approved: pending; rejected: open)
             note = f"status {macro.status} left to the lead: the reply awaits approval"
-            if note not in applied.notes:
-                applied.notes.append(note)
+            if note not in notes:
+                notes.append(note)
         elif macro.status:
             self.cases.set_status(case_id, macro.status, actor)
-        for row in self.store.case_outbox(case_id):  # the platform's side of assign, labels, memo, status
-            if row["kind"] == "case_action" and row["id"] not in queued_before:
-                self.store.update_outbox(row["id"], int(self.clock()), next_attempt_at=hold)
-                applied.outbox.append(row["id"])
         self.store.add_events([Event(case_id, int(self.clock()), actor, "macro", {"name": macro.name})])
-        applied.after[case_id] = case_row(self.store.case_state(case_id))
+        return drafted
 
     def _summary(self, macro: Macro, count: int, notes: list[str], drafts: int = 0) -> str:
         where = f" ({count} cases)" if count > 1 else ""
@@ -174,29 +165,7 @@ class MacroRunner:
         Raises:
             MacroError: too late (something may have reached the platform), or it changed meanwhile.
         """
-        now = int(self.clock())
-        if now > applied.at + self.grace:
-            raise MacroError(f"too late to undo {applied.macro}: it is more than {self.grace} s ago")
-        with self.store.transaction():
-            # of what the macro set, restore only what still holds its value: a later change, a
-            # teammate's or the sync's, stays (read before the discards below move the status)
-            undone: dict[int, dict[str, Any]] = {}
-            for case_id, before in applied.cases.items():
-                made = changed_columns(before, applied.after[case_id])
-                current, was = (dict(zip(CASE_FIELDS, row)) for row in (case_row(self.store.case_state(case_id)), before))
-                undone[case_id] = {name: was[name] for name in UNDONE_FIELDS if name in made and current[name] == made[name]}
-            for outbox_id in applied.outbox:
-                row = self.store.outbox_row(outbox_id)
-                if row["state"] not in ("queued", "failed", "awaiting_approval"):
-                    raise MacroError(f"cannot undo {applied.macro}: its {row['kind']} is {row['state']}")
-                self.outbox.discard(outbox_id, actor=self.agent.id)
-            for memo_id in applied.memos:
-                self.store.delete_memo(memo_id)
-            for case_id in applied.cases:
-                if restore := undone[case_id]:
-                    self.store.update_case_fields(tuple(restore), [(*restore.values(), case_id)])
-                labels_now = set(self.store.case_labels(case_id))
-                self.store.set_labels(case_id, add=set(applied.labels[case_id]) - labels_now,
-                                      remove=labels_now - set(applied.labels[case_id]))
-                self.store.add_events([Event(case_id, now, self.agent.id, "macro undone", {"name": applied.macro})])
-        return f"undone: {applied.macro}"
+        try:
+            return self.undo_log.undo(applied.undoable, event="macro undone")
+        except UndoError as error:
+            raise MacroError(str(error)) from None

@@ -128,6 +128,13 @@ class OutboxQueries:
     def case_outbox(self, case_id: int) -> list[dict[str, Any]]:
         return self._outbox_rows("o.case_id = ?", (case_id,))
 
+    def outbox_after(self, outbox_id: int, case_ids: Sequence[int]) -> list[dict[str, Any]]:
+        """The rows of these cases newer than `outbox_id` (what an action queued, see `undo`)."""
+        return self._outbox_rows(f"o.id > ? AND o.case_id IN ({','.join('?' * len(case_ids))})", (outbox_id, *case_ids))
+
+    def last_outbox_id(self) -> int:
+        return self._rows("SELECT coalesce(max(id), 0) AS id FROM outbox", ())[0]["id"]
+
     def update_outbox(self, outbox_id: int, now: int, **fields: Any) -> None:
         """Set `state`, `attempts`, `next_attempt_at`, `last_error`, `remote_id` (any of them)."""
         allowed = {"state", "attempts", "next_attempt_at", "last_error", "remote_id"}

@@ -564,6 +564,15 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
                               " WHERE id = ?", [(case_id, case_id, memo_id) for memo_id in ids])
         return ids
 
+    def memos_after(self, memo_id: int, case_ids: Sequence[int]) -> list[int]:
+        """The memos of these cases newer than `memo_id` (what an action wrote, see `undo`)."""
+        marks = ",".join("?" * len(case_ids))
+        return [row[0] for row in self._connection().execute(
+            f"SELECT id FROM memos WHERE id > ? AND case_id IN ({marks}) ORDER BY id", (memo_id, *case_ids))]
+
+    def last_memo_id(self) -> int:
+        return self._connection().execute("SELECT coalesce(max(id), 0) FROM memos").fetchone()[0]
+
     def delete_memo(self, memo_id: int) -> None:
         row = self._connection().execute("SELECT text FROM memos WHERE id = ?", (memo_id,)).fetchone()
         if row is not None:

@@ -1,0 +1,98 @@
+"""Undo of any agent action: one transaction, within the grace period, never over a later change."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import HOUR, T0, msg
+
+from webcare_tui.cases import CaseService
+from webcare_tui.ingest import ingest
+from webcare_tui.outbox import Outbox, OutboxWorker
+from webcare_tui.undo import Undo, UndoError
+
+
+@pytest.fixture
+def setup(store):
+    ingest(store, [msg(0, author="anna", text="Waar blijft mijn pakket?"), msg(HOUR, author="bram", text="Hallo")])
+    clock = [T0 + 2 * HOUR]
+    cases = CaseService(store, clock=lambda: clock[0])
+    outbox = Outbox(store, clock=lambda: clock[0])
+    undo = Undo(store, outbox, "tim", grace=10, clock=lambda: clock[0])
+    anna, bram = (next(c["id"] for c in store.list_cases() if c["author_id"] == who) for who in ("anna", "bram"))
+    return store, cases, outbox, undo, clock, anna, bram
+
+
+def snapshot(store, case_id):
+    case = store.get_case(case_id)
+    return ({key: case[key] for key in ("status", "owner", "priority", "labels", "closed_at", "waiting_since",
+                                        "message_count")},
+            store.case_memos(case_id), [m["id"] for m in store.case_messages(case_id)])
+
+
+@pytest.mark.parametrize("action", ["close", "assign", "label", "priority", "memo", "pending", "reopen"])
+def test_every_case_action_is_undone_whole(setup, action):
+    store, cases, outbox, undo, clock, anna, bram = setup
+    if action == "reopen":  # answered and closed: reopening makes it wait on us from now
+        ingest(store, [msg(HOUR + 5, "out", author="anna", text="Het is onderweg")])
+        cases.set_status(anna, "closed", "tim")
+        assert store.get_case(anna)["waiting_since"] is None
+    before = snapshot(store, anna)
+    work = {"close": lambda: cases.set_status(anna, "closed", "tim"),
+            "assign": lambda: cases.assign(anna, "jeroen", "tim"),
+            "label": lambda: cases.label(anna, "tim", add=["Klacht"]),
+            "priority": lambda: cases.set_priority(anna, 3, "tim"),
+            "memo": lambda: cases.memo(anna, "tim", "belt morgen terug"),
+            "pending": lambda: cases.set_status(anna, "pending", "tim"),
+            "reopen": lambda: cases.set_status(anna, "open", "tim")}[action]
+    _, done = undo.record(action, [anna], work)
+    assert snapshot(store, anna) != before  # the action did something
+    clock[0] += 9
+    assert undo.undo(done) == f"undone: {action}"
+    assert snapshot(store, anna) == before
+    assert store.case_events(anna)[-1]["kind"] == "undone"
+
+
+def test_a_bulk_action_is_undone_on_every_case_in_one_go(setup):
+    store, cases, outbox, undo, clock, anna, bram = setup
+    before = [snapshot(store, anna), snapshot(store, bram)]
+    _, done = undo.record("closed 2 cases", [anna, bram],
+                          lambda: cases.for_all([anna, bram], lambda case_id: cases.set_status(case_id, "closed", "tim")))
+    undo.undo(done)
+    assert [snapshot(store, anna), snapshot(store, bram)] == before
+
+
+async def test_a_reply_waits_out_the_grace_period_so_undo_reaches_nobody(setup):
+    store, cases, outbox, undo, clock, anna, bram = setup
+    before = snapshot(store, anna)
+    outbox_id, done = undo.record("reply", [anna], lambda: outbox.queue_reply(anna, "We zoeken het uit", agent="tim"))
+    assert store.outbox_row(outbox_id)["next_attempt_at"] == clock[0] + 10  # held for the grace period
+    worker = OutboxWorker(store, {}, clock=lambda: clock[0])
+    assert await worker.deliver_due() == []  # not due yet: nothing reaches a platform
+    undo.undo(done)
+    assert snapshot(store, anna) == before and store.outbox_row(outbox_id)["state"] == "discarded"
+
+
+def test_undo_keeps_a_later_change_by_someone_else(setup):
+    store, cases, outbox, undo, clock, anna, bram = setup
+    _, done = undo.record("priority", [anna], lambda: cases.set_priority(anna, 3, "tim"))
+    _, _ = undo.record("assign", [anna], lambda: cases.assign(anna, "tim", "tim"))
+    cases.set_priority(anna, 2, "sanne")  # a teammate changed the priority since
+    undo.undo(done)
+    case = store.get_case(anna)
+    assert (case["priority"], case["owner"]) == (2, "tim")
+
+
+def test_too_late_or_delivered_is_refused_and_changes_nothing(setup):
+    store, cases, outbox, undo, clock, anna, bram = setup
+    _, done = undo.record("close", [anna], lambda: cases.set_status(anna, "closed", "tim"))
+    clock[0] += 11
+    with pytest.raises(UndoError, match="too late to undo close: it is more than 10 s ago"):
+        undo.undo(done)
+    assert store.get_case(anna)["status"] == "closed"
+
+    outbox_id, done = undo.record("reply", [bram], lambda: outbox.queue_reply(bram, "Hoi", agent="tim"))
+    store.update_outbox(outbox_id, clock[0], state="sent", remote_id="x1")
+    before = snapshot(store, bram)
+    with pytest.raises(UndoError, match="cannot undo reply: its reply is sent"):
+        undo.undo(done)
+    assert snapshot(store, bram) == before
