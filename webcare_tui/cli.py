@@ -9,6 +9,7 @@
     webcare accounts add PLATFORM NAME [--set KEY=VALUE]... | list | remove NAME
     webcare rules check | test MESSAGE-JSON
     webcare report [--date D | --from D1 [--to D2]] [--by agent|platform|label] [--json|--csv]
+    webcare wall [--host H] [--port P] | --set-password
 
 What the store holds came from customers and platforms: every text printed for people goes through
 `safe_text.clean` (handles with `handle=True`), and `--json` through `safe_text.safe_json`. An expected
@@ -32,7 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
-from webcare_tui import __version__, accounts, report
+from webcare_tui import __version__, accounts, report, wall
 from webcare_tui.bulk import import_jsonl
 from webcare_tui.cases import CaseError
 from webcare_tui.config import Config, ConfigError, db_path, load_config
@@ -402,6 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     accounts.add_parser(commands)
 
     report.add_parser(commands)
+    wall.add_parser(commands)
 
     rules = commands.add_parser("rules", help="check the routing rules, or see which fire for a message")
     rules_actions = rules.add_subparsers(dest="action", required=True, metavar="ACTION")
