@@ -155,8 +155,17 @@ def test_a_macros_dir_that_is_not_there_is_said_and_the_rest_loads(tmp_path, cap
     macros = load_macros(macro_folders(load_config(path)))
     assert [macro.name for macro in macros.macros] == ["Mijn"]
     assert macros.errors == [f"{missing}: there is no such folder; no macros were read from it"]
+    said = f"webcare: {path}:2: macros.dir: {missing}: there is no such folder; no macros were read from it\n"
     assert main(["--config", str(path), "--db", str(tmp_path / "db"), "macros", "check"]) == 1
-    assert f"{missing}: there is no such folder" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert err == said and out == f"1 macros valid, 0 errors in {own}\n"  # the own folder, not the missing one
+    assert main(["--config", str(path), "--db", str(tmp_path / "db"), "macros", "list"]) == 1
+    out, err = capsys.readouterr()
+    assert err == said and "Mijn" in out
+    own.joinpath("mine.toml").unlink()
+    own.rmdir()
+    assert main(["--config", str(path), "--db", str(tmp_path / "db"), "macros", "check"]) == 1
+    assert capsys.readouterr() == ("", said)  # no "0 macros valid" for a folder that is not there
     (tmp_path / "a-file").write_text("")
     path = write(tmp_path, f"[macros]\ndir = {json.dumps(str(tmp_path / 'a-file'))}\n")
     assert load_macros(macro_folders(load_config(path))).errors == [
@@ -169,11 +178,73 @@ def test_a_home_that_cannot_be_found_is_a_missing_folder(tmp_path):
     assert errors == ["~nobody-has-this-name/macros: there is no such folder; no macros were read from it"]
 
 
+SIGNED = """\
+[agent]
+id = "tim"
+name = "Tim Ruiter"
+signature = { x = " ^TR", default = "Groetjes, Tim" }
+
+[agent.signatures]
+nl = "Groetjes, Tim"
+en = "Kind regards, Tim"
+DE = "Viele Grüße, Tim"
+x = { en = " ^TR" }
+
+[agent.signatures.facebook]
+en = "Cheers, Tim"
+"""
+
+
+@pytest.mark.parametrize("platform, language, signature", [
+    ("x", "en", " ^TR"),  # platform and language
+    ("facebook", "en", "\n\nCheers, Tim"),
+    ("x", "de", "\n\nViele Grüße, Tim"),  # language (codes in any case)
+    ("whatsapp", "de-AT", "\n\nViele Grüße, Tim"),
+    ("x", None, " ^TR"),  # platform
+    ("x", "fr", " ^TR"),
+    ("facebook", "fr", "\n\nGroetjes, Tim"),  # default: on its own line, though written without a blank line
+])
+def test_signatures_per_language_as_well_as_per_platform(tmp_path, platform, language, signature):
+    agent = load_config(write(tmp_path, SIGNED)).agent
+    assert agent.signature_for(platform, language) == signature
+    assert agent.signature == {"x": " ^TR", "default": "\n\nGroetjes, Tim"}  # as the outbox appends them
+
+
+def test_without_a_config_file_tim_signs_in_the_customers_language(tmp_path):
+    agent = load_config(tmp_path / "none.toml").agent
+    assert agent.signature_for("facebook", "en") == "\n\nKind regards, Tim"
+    assert agent.signature_for("whatsapp", "de") == "\n\nViele Grüße, Tim"
+    assert agent.signature_for("messenger", "nl") == "\n\nGroetjes, Tim"
+    assert agent.signature_for("instagram", "fr") == "\n\nGroetjes, Tim"
+    assert {agent.signature_for("x", language) for language in ("nl", "en", "de", "fr", None)} == {" ^TR"}
+    assert load_config(write(tmp_path, '[agent]\nid = "sanne"\n')).agent.signatures == {}  # not Tim's
+
+
+@pytest.mark.parametrize("lines, said", [
+    ('[agent.signatures]\nenglish = "Kind regards"', "6: agent.signatures.english: 'english' is not a language code"
+                                                    " such as nl, en or de; a signature for a platform goes in"
+                                                    " [agent] signature"),
+    ('[agent.signatures]\nen = 3', "6: agent.signatures.en: a signature is text (per language) or a table of texts"),
+    ('[agent.signatures]\nen = ["Kind", "regards"]', "6: agent.signatures.en: a signature is text"),
+    ('[agent.signatures]\nx = { english = " ^TR" }', "6: agent.signatures.x.english: 'english' is not a language"),
+    ('[agent.signatures.x]\nen = true', "6: agent.signatures.x.en: a signature is text, e.g. en = \" ^TR\""),
+    ('[agent.signatures]\nen = "Tim\\u001b[31m"', "6: agent.signatures.en: 'Tim\\x1b[31m' has control characters"),
+    ('signatures = "Kind regards"', "4: agent.signatures: signatures is a table"),
+    ('signature = { x = "\\u0007^TR" }', "4: agent.signature: '\\x07^TR' has control characters"),
+])
+def test_a_broken_signature_is_a_plain_error(tmp_path, lines, said):
+    path = write(tmp_path, f'[agent]\nid = "tim"\nname = "Tim"\n{lines}\n'.replace("\n[agent.", "\n\n[agent.", 1))
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert str(error.value).startswith(f"{path}:{said}"), str(error.value)
+
+
 # -- any document: a Config every reader can use, or one plain error ----------------------------------------
 
 # every section and key the program reads, each with values that are right (to get past it) ...
 VALID = {
-    "agent": {"id": "tim", "name": "Tim Ruiter", "initials": "TR", "signature": {"x": " ^TR", "default": "Tim"}},
+    "agent": {"id": "tim", "name": "Tim Ruiter", "initials": "TR", "signature": {"x": " ^TR", "default": "Tim"},
+              "signatures": {"en": "Kind regards, Tim", "x": {"de": " ^TR"}}},
     "team": {"agents": [{"id": "jeroen", "name": "Jeroen", "team": "hypotheken", "hours": "mon-fri 08:30-17:00"},
                         {"id": "sanne", "role": "lead"}, {"id": "noah", "needs_approval": True}]},
     "cases": {"reopen_window": "7d", "auto_close_after": 3600},
@@ -287,6 +358,8 @@ def test_any_document_gives_a_usable_config_or_one_plain_error(document):
     assert len(team) == len(config.team)
     approval_rule(config.team)(config.agent.id), is_lead(config.team, config.agent.id), leads(config.team)
     assert isinstance(config.agent.name, str) and isinstance(config.agent.initials, str)
+    for platform, language in (("x", "de"), ("facebook", "en"), ("whatsapp", None)):
+        assert isinstance(config.agent.signature_for(platform, language), str)
     team_agents(config)
     load_macros(macro_folders(config), agents=team_agents(config) or None, blocks=config.raw.get("blocks", {}))
     rule_book(config)  # collects its problems, never raises

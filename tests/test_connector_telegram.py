@@ -531,7 +531,7 @@ async def test_sync_then_a_macro_reply_and_a_like_reach_telegram_and_take_its_id
     assert json.loads(request.content) == {
         "chat_id": int(BRAM),
         "text": "Hoi Bram, we bellen je graag even. Op welk nummer en wanneer kunnen we je het beste bereiken?"
-                " Groetjes, Tim"}
+                "\n\nGroetjes, Tim"}  # the signature on its own line, never run on inline
     ours = store.case_messages(cases[BRAM]["id"])[-1]
     assert (ours["external_id"], ours["direction"], ours["visibility"], ours["agent"]) == (
         f"{BRAM}:58", "out", "private", "tim")

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from webcare_tui.connectors.demo_traffic import AGENTS, PLATFORMS, LiveTraffic, generate_history
+from webcare_tui.ingest import ingest
+from webcare_tui.message_format import parse_message
 
 AMS = ZoneInfo("Europe/Amsterdam")
 END = datetime(2026, 11, 25, 17, 30, 0, tzinfo=AMS)
@@ -113,6 +115,26 @@ def test_an_author_id_names_one_author(history):
         assert names.setdefault(_author(m), who) == who
 
 
+def test_a_handle_names_one_author_on_its_platform(history):
+    """One handle = one author id per platform, in the history and in the live traffic beside it."""
+    live = LiveTraffic(42).between(A, A + timedelta(hours=6))
+    owners: dict[tuple[str, str], set[str]] = {}
+    for m in [*history, *live]:
+        owners.setdefault((m["platform"], m["author_handle"]), set()).add(m["author_id"])
+    shared = {handle: ids for handle, ids in owners.items() if len(ids) > 1}
+    assert not shared
+    assert len(owners) > 1000
+
+
+def test_handles_stay_unique_across_a_long_history():
+    """Names repeat among ten thousand authors; the number after the name part keeps their handles apart,
+    also where the numbers grow a digit (after the 90th, 990th and 9,990th author)."""
+    authors: dict[tuple[str, str], str] = {}
+    for m in generate_history(5, END, 20, 800):
+        assert authors.setdefault((m["platform"], m["author_handle"]), m["author_id"]) == m["author_id"], m
+    assert len(authors) > 10_000
+
+
 def test_external_ids_are_unique_per_platform(history):
     keys = [(m["platform"], m["external_id"]) for m in history]
     assert len(keys) == len(set(keys))
@@ -182,6 +204,27 @@ def test_authors_are_mostly_ordinary_customers_and_some_return(history):
                 returned.add(key)
             first_seen.setdefault(key, moment)
     assert 0.03 * len(first_seen) < len(returned) < 0.5 * len(first_seen)
+
+
+def test_customers_come_back_with_a_new_case_after_the_earlier_one_closed(store):
+    """Over six weeks about 15 % of the authors have two or three cases: they came back with a new
+    matter after their earlier case had closed and could no longer reopen (the default threading rules)."""
+    ingest(store, [parse_message(m) for m in generate_history(8, END, 42, 120)])
+    per_author = Counter(author for (author,) in store.db.execute("SELECT author_id FROM cases").fetchall())
+    several = [author for author, count in per_author.items() if count > 1]
+    assert 0.08 * len(per_author) < len(several) < 0.3 * len(per_author)
+    assert max(per_author.values()) in (3, 4)
+    for author in several[:50]:
+        newest, *earlier = store.author_cases(author)
+        for case in earlier:
+            assert case["status"] == "closed" and case["last_message_at"] + 14 * 86_400 < newest["created_at"]
+
+
+def test_a_short_history_has_no_second_cases_yet(store):
+    """Within two weeks an earlier case still reopens: a customer's message there joins it."""
+    ingest(store, [parse_message(m) for m in generate_history(8, END, 14, 80)])
+    assert store.db.execute("SELECT count(*) FROM cases").fetchone()[0] == \
+        store.db.execute("SELECT count(DISTINCT author_id) FROM cases").fetchone()[0]
 
 
 def test_peak_hour_busier_than_night(history):

@@ -12,7 +12,7 @@ from webcare_tui.cli import main
 from webcare_tui.config import Agent
 from webcare_tui.ingest import ingest
 from webcare_tui.macro_runner import MacroError, MacroRunner
-from webcare_tui.macros import load_macros
+from webcare_tui.macros import EXAMPLES_IN_PACKAGE, example_folder, load_macros
 from webcare_tui.outbox import Outbox, OutboxWorker
 
 EXAMPLES = Path(__file__).parent.parent / "macros"
@@ -102,6 +102,14 @@ def test_hypotheken_applies_the_whole_bundle(store, runner):
     [row] = store.case_outbox(anna)
     assert row["payload"]["text"].endswith("reageert binnen 3 uur! ^TR") and row["state"] == "queued"
     assert row["next_attempt_at"] == T0 + 2 * HOUR + 10  # held for the undo grace period
+
+
+def test_a_signature_in_a_macro_reply_goes_on_its_own_line(store, runner):
+    """Issue 14: "… binnen 3 uur! Groetjes, Tim" ran on inline; X's " ^TR" stays on the line."""
+    bram = case_of(store, "bram")  # on WhatsApp
+    reply = runner.preview(macro("Hypotheken"), bram).reply
+    assert reply.endswith("reageert binnen 3 uur!\n\nGroetjes, Tim"), reply
+    assert runner.preview(macro("Hypotheken"), case_of(store, "anna")).reply.endswith("binnen 3 uur! ^TR")
 
 
 async def test_nothing_reaches_the_platform_during_the_grace_period(store, runner):
@@ -255,7 +263,49 @@ def test_a_macro_folder_that_is_not_there_is_an_error(tmp_path, capsys, monkeypa
     assert macros.by_name("Hypotheken") is not None  # the other folders still load
     monkeypatch.setenv("WEBCARE_CONFIG", str(tmp_path / "none.toml"))
     assert main(["--db", str(tmp_path / "db"), "macros", "check", str(tmp_path / "nowhere")]) == 1
-    assert "there is no such folder" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert err == f"webcare: {tmp_path / 'nowhere'}: there is no such folder; give a folder of macro files (*.toml)\n"
+    assert out == ""  # never "0 macros valid" for a folder that is not there
+    (tmp_path / "a-file").write_text("")
+    assert main(["--db", str(tmp_path / "db"), "macros", "check", str(tmp_path / "a-file")]) == 1
+    assert f"{tmp_path / 'a-file'}: not a folder" in capsys.readouterr().err
+
+
+def test_without_a_macro_folder_the_examples_that_come_with_it_are_used(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WEBCARE_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))  # no own macros folder either
+    assert example_folder() == EXAMPLES  # a source checkout: its macros/ folder
+    assert main(["--db", str(tmp_path / "db"), "macros", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in ("Hypotheken", "Compliment", "Storing (nl)", "Outage (en)", "Ticket"))
+    assert main(["--db", str(tmp_path / "db"), "macros", "check"]) == 0
+    assert capsys.readouterr().out == f"7 macros valid, 0 errors in {EXAMPLES}\n"
+
+
+def test_the_examples_are_found_through_importlib_resources_when_installed(tmp_path, monkeypatch):
+    """An installed package (a wheel, pipx) has no checkout around it: its examples are package data."""
+    import importlib.resources
+
+    package = tmp_path / "site-packages" / "webcare_tui"
+    package.mkdir(parents=True)
+    write(package / EXAMPLES_IN_PACKAGE, "m.toml", '[[macro]]\nname = "Shipped"\nstatus = "closed"\n')
+    monkeypatch.setattr(importlib.resources, "files", lambda name: package)
+    assert example_folder() == package / EXAMPLES_IN_PACKAGE
+    assert [m.name for m in load_macros([package / EXAMPLES_IN_PACKAGE]).macros] == ["Shipped"]
+
+
+def test_no_macro_folder_at_all_is_said_plainly(tmp_path, capsys, monkeypatch):
+    """An installation without its examples and nothing configured: no silent empty list."""
+    from webcare_tui import runtime
+
+    monkeypatch.setenv("WEBCARE_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(runtime, "example_folder", lambda: None)
+    for action in ("list", "check"):
+        assert main(["--db", str(tmp_path / "db"), "macros", action]) == 1
+        out, err = capsys.readouterr()
+        assert out == "" and err.startswith("webcare: no macros: no [macros] dir in a config file, no folder ")
+        assert "has no example macros" in err
 
 
 def test_a_macro_file_with_a_byte_order_mark_loads(tmp_path):

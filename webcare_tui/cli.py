@@ -37,6 +37,7 @@ from webcare_tui import __version__, accounts, report, wall
 from webcare_tui.bulk import import_jsonl
 from webcare_tui.cases import CaseError
 from webcare_tui.config import Config, ConfigError, db_path, load_config
+from webcare_tui.connectors.demo import HISTORY_DAYS
 from webcare_tui.credentials import CredentialsError
 from webcare_tui.message_format import MAX_INTEGER, shown_time
 from webcare_tui.runtime import build_connectors, open_store
@@ -252,29 +253,73 @@ def cmd_sync(args: argparse.Namespace, config: Config, store: Store, out: TextIO
     return 1 if failed else 0
 
 
+def _folder_problem(folder: Path) -> str | None:
+    """Why macros cannot be read from `folder`, or None when it is a folder."""
+    try:
+        if folder.is_dir():
+            return None
+        return "not a folder" if folder.exists() else "there is no such folder"
+    except (OSError, ValueError) as error:  # a name too long for the file system
+        return f"cannot read it ({error})"
+
+
 def _macro_set(config: Config, folder: str | None):
+    """The macros of `folder` (given on the command line) or else of the configured folders (the examples
+    that come with webcare-tui when none is configured), the folders read, and one plain problem for each
+    folder that is not there.
+    """
+    from webcare_tui.config import locator
     from webcare_tui.macros import load_macros
     from webcare_tui.runtime import macro_folders, team_agents
 
     folders = [Path(folder)] if folder else macro_folders(config)
-    return load_macros(folders, agents=team_agents(config) or None, blocks=config.raw.get("blocks", {})), folders
+    problems, readable = [], []
+    for candidate in folders:
+        problem = _folder_problem(candidate)
+        if problem is None:
+            readable.append(candidate)
+        elif folder:
+            problems.append(f"{candidate}: {problem}; give a folder of macro files (*.toml)")
+        else:  # only the team's [macros] dir can be missing: the own folder and the examples count when there
+            where = locator(config, "macros")("dir")
+            problems.append(f"{where}: {candidate}: {problem}; no macros were read from it")
+    macros = load_macros(readable, agents=team_agents(config) or None, blocks=config.raw.get("blocks", {}))
+    return macros, readable, problems
+
+
+def _no_macro_folder(config: Config) -> str:
+    import platformdirs
+
+    from webcare_tui.config import APP
+
+    own = Path(platformdirs.user_config_dir(APP)) / "macros"
+    return (f"no macros: no [macros] dir in {config.path or 'a config file'}, no folder {own}, and this"
+            " installation of webcare-tui has no example macros")
 
 
 def cmd_macros(args: argparse.Namespace, config: Config, store: Store, out: TextIO) -> int:
-    macros, folders = _macro_set(config, getattr(args, "dir", None))
+    """`macros check [DIR]` and `macros list`; a folder that is not there is an error (exit 1), never
+    "0 macros valid"."""
+    macros, folders, problems = _macro_set(config, getattr(args, "dir", None))
+    for problem in problems:
+        print(f"webcare: {_line(problem)}", file=sys.stderr)
+    if not folders:
+        if not problems:
+            print(f"webcare: {_line(_no_macro_folder(config))}", file=sys.stderr)
+        return 1
     if args.action == "check":
         for error in macros.errors:
             print(clean(str(error)), file=sys.stderr)
         print(f"{len(macros.macros)} macros valid, {len(macros.errors)} errors in "
               f"{_line(', '.join(map(str, folders)))}", file=out)
-        return 1 if macros.errors else 0
+        return 1 if macros.errors or problems else 0
     for macro in sorted(macros.macros, key=lambda m: m.name.lower()):
         key = _line(macro.key or "-")
         scope = "" if macro.scope == "any" else f" ({_line(macro.scope)})"
         print(f"{key:<8} {_line(macro.name):<20} {_line(macro.summary())}{scope}", file=out)
     for error in macros.errors:
         print(f"not loaded: {clean(str(error))}", file=sys.stderr)
-    return 0
+    return 1 if problems else 0
 
 
 def cmd_macro_apply(args: argparse.Namespace, config: Config, store: Store, out: TextIO) -> int:
@@ -284,9 +329,11 @@ def cmd_macro_apply(args: argparse.Namespace, config: Config, store: Store, out:
     from webcare_tui.outbox import Outbox
     from webcare_tui.runtime import remote_actions_of
 
-    macros, _ = _macro_set(config, None)
+    macros, _, problems = _macro_set(config, None)
     macro = macros.by_name(args.name)
     if macro is None:
+        for problem in problems:  # perhaps it is in the folder that is not there
+            print(f"webcare: {_line(problem)}", file=sys.stderr)
         known = ", ".join(sorted(_line(m.name) for m in macros.macros)) or "none"
         print(f"webcare: there is no macro {_line(args.name)!r} (known: {known})", file=sys.stderr)
         return 2
@@ -377,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="fill the store with realistic demo history")
     demo.add_argument("--seed", type=whole_number(0, MAX_INTEGER), default=7)
-    demo.add_argument("--days", type=number(0, DEMO_MAX_DAYS), default=14)
+    demo.add_argument("--days", type=number(0, DEMO_MAX_DAYS), default=HISTORY_DAYS)
     demo.add_argument("--per-day", type=whole_number(0, DEMO_MAX_PER_DAY), default=300, help="conversations per day")
     demo.set_defaults(handler=cmd_demo)
 

@@ -19,7 +19,7 @@ import platformdirs
 
 from webcare_tui.case_rules import ThreadingRules
 from webcare_tui.message_format import MAX_INTEGER
-from webcare_tui.templates import TemplateError, variables_in
+from webcare_tui.templates import TemplateError, choose_signature, is_language_code, signature_block, variables_in
 from webcare_tui.toml_lines import line_of, table_starts
 
 APP = "webcare-tui"
@@ -56,12 +56,33 @@ def db_path(override: str | None = None) -> Path:
 
 @dataclass(frozen=True)
 class Agent:
-    """Who is signed in. Without a config file: Tim, one of the demo's agents."""
+    """Who is signed in. Without a config file: Tim, one of the demo's agents (`demo_agent`).
+
+    Signatures are held as they follow a reply (`templates.signature_block`): "\\n\\nGroetjes, Tim" on a
+    line of its own, " ^TR" on the same line.
+    """
 
     id: str = "tim"
     name: str = "Tim Ruiter"
     initials: str = "TR"
+    # [agent] signature: per platform, and "default" for the others
     signature: dict[str, str] = field(default_factory=lambda: {"x": " ^TR", "default": "\n\nGroetjes, Tim"})
+    # [agent.signatures]: per customer language ("en" → text), and per platform and language ("x" → {"en": …})
+    signatures: dict[str, str | dict[str, str]] = field(default_factory=dict)
+
+    def signature_for(self, platform: str, language: str | None = None) -> str:
+        """This agent's signature on a reply on `platform` to a customer writing `language` (see
+        `templates.choose_signature`: platform and language > language > platform > default), placed as it
+        follows the reply (`templates.signature_block`)."""
+        return signature_block(choose_signature(platform, language, self.signature, self.signatures))
+
+
+def demo_agent() -> Agent:
+    """Tim, signed in when there is no config file: he signs in the customer's language, and " ^TR" on X."""
+    return Agent(signatures={
+        "nl": "\n\nGroetjes, Tim", "en": "\n\nKind regards, Tim", "de": "\n\nViele Grüße, Tim",
+        "x": {"nl": " ^TR", "en": " ^TR", "de": " ^TR"},  # platform and language come first: X keeps its initials
+    })
 
 
 @dataclass(frozen=True)
@@ -74,7 +95,7 @@ class Account:
 @dataclass(frozen=True)
 class Config:
     path: Path | None = None
-    agent: Agent = field(default_factory=Agent)
+    agent: Agent = field(default_factory=demo_agent)
     team: tuple[dict[str, Any], ...] = ()
     threading: ThreadingRules = field(default_factory=ThreadingRules)
     accounts: tuple[Account, ...] = ()
@@ -241,7 +262,7 @@ def _text(value: Any, where: str, what: str) -> str:
 
 
 def _agent(section: dict[str, Any], reader: _Reader) -> Agent:
-    _known(section, {"id", "name", "initials", "signature"}, "agent", reader)
+    _known(section, {"id", "name", "initials", "signature", "signatures"}, "agent", reader)
     agent_id = _text(section.get("id", "agent"), reader.where("id", "agent"), "id is text, e.g. \"tim\"")
     name = _text(section.get("name", section.get("id", "Agent")), reader.where("name", "agent"),
                  "name is text, e.g. \"Tim Ruiter\"")
@@ -253,7 +274,55 @@ def _agent(section: dict[str, Any], reader: _Reader) -> Agent:
         signature = {"default": signature}
     if not isinstance(signature, dict) or not all(isinstance(v, str) for v in signature.values()):
         raise ConfigError(f"{reader.where('signature', 'agent')}: signature must be text or a table of texts per platform")
-    return Agent(id=agent_id, name=name, initials=initials, signature=signature or {})
+    signature = {platform: _signature(text, reader.where("signature", "agent")) for platform, text in signature.items()}
+    signatures = _signatures(section.get("signatures", {}), reader)
+    return Agent(id=agent_id, name=name, initials=initials, signature=signature, signatures=signatures)
+
+
+def _signature(text: str, where: str) -> str:
+    """A signature as it follows a reply (`templates.signature_block`); control characters are refused."""
+    if any(ord(c) < 32 and c not in "\n\t" or 127 <= ord(c) < 160 for c in text):
+        raise ConfigError(f"{where}: {text!r} has control characters; a signature is plain text")
+    return signature_block(text)
+
+
+_SIGNATURES_EXAMPLE = 'e.g. [agent.signatures] with en = "Kind regards, Tim", or x = { en = " ^TR" } for X'
+
+
+def _signatures(section: Any, reader: _Reader) -> dict[str, str | dict[str, str]]:
+    """`[agent.signatures]`: a text per customer language (`en = "Kind regards, Tim"`), a table of them per
+    platform (`x = { en = " ^TR" }`). Language codes are kept in lower case, as messages carry them."""
+
+    def where(*keys: str) -> str:
+        """"file:line: agent.signatures.x.en": the key's own line, else the nearest that holds it."""
+        lines = [reader.line(keys[-1], ".".join(("agent.signatures", *keys[:-1]))) if keys else None,
+                 reader.line(keys[0], "agent.signatures") if len(keys) > 1 else None,
+                 reader.line("signatures", "agent"), reader.line("agent")]
+        return reader.at(next((line for line in lines if line), None), ".".join(("agent.signatures", *keys)))
+
+    if not isinstance(section, dict):
+        raise ConfigError(f"{where()}: signatures is a table, {_SIGNATURES_EXAMPLE}")
+    chosen: dict[str, str | dict[str, str]] = {}
+    for key, value in section.items():
+        if isinstance(value, dict):
+            per_language: dict[str, str] = {}
+            for code, text in value.items():
+                if not is_language_code(code.lower()):
+                    raise ConfigError(f"{where(key, code)}: {code!r} is not a language code such as nl, en or de")
+                if not isinstance(text, str):
+                    raise ConfigError(f"{where(key, code)}: a signature is text, e.g. {code} = \" ^TR\"")
+                per_language[code.lower()] = _signature(text, where(key, code))
+            chosen[key] = per_language
+        elif not isinstance(value, str):
+            raise ConfigError(f"{where(key)}: a signature is text (per language) or a table of texts (per platform),"
+                              f" {_SIGNATURES_EXAMPLE}")
+        elif not is_language_code(key.lower()):
+            raise ConfigError(f"{where(key)}: {key!r} is not a language code such as nl, en or de; a signature for"
+                              f" a platform goes in [agent] signature, or here as {key} = {{ en = \"…\" }} for one"
+                              " language on it")
+        else:
+            chosen[key.lower()] = _signature(value, where(key))
+    return chosen
 
 
 def _accounts(entries: list[dict[str, Any]], reader: _Reader) -> list[Account]:

@@ -14,10 +14,15 @@ A macro file holds one or more ``[[macro]]`` tables::
 Loading never stops at a bad file: each problem is reported with file, line and
 a plain message, and the valid macros load. Applying one to one or many cases is
 one transaction; its reply waits in the outbox for the undo grace period.
+
+The example macros are the top-level `macros/` folder of the repository; a wheel
+ships the same files as `webcare_tui/example_macros` (see pyproject.toml), and
+`example_folder` finds them either way.
 """
 
 from __future__ import annotations
 
+import importlib.resources
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -34,6 +39,27 @@ STATUSES = ("open", "pending", "closed")
 _ONE_KEY = r"((ctrl|shift|alt)\+)*([a-z0-9]|f[0-9]{1,2}|[A-Z])"
 WHAT_A_MACRO_IS = "give each macro as its own [[macro]] table, with name = \"…\" and its actions below it"
 _KEY = re.compile(rf"^{_ONE_KEY}( {_ONE_KEY})?$")  # one key, or a two-key sequence such as "g h"
+
+
+EXAMPLES_IN_PACKAGE = "example_macros"  # where the wheel puts the repository's macros/ folder
+
+
+def example_folder() -> Path | None:
+    """The example macros that come with webcare-tui, or None if this installation has none.
+
+    Installed (pip, pipx): the package's `example_macros` folder, found through importlib.resources.
+    Run from a source checkout (an editable install too): the checkout's `macros/` folder.
+    """
+    try:
+        shipped = importlib.resources.files("webcare_tui").joinpath(EXAMPLES_IN_PACKAGE)
+    except (ModuleNotFoundError, OSError):
+        shipped = None
+    if isinstance(shipped, Path) and shipped.is_dir():  # a zipped installation would need extracting: none here
+        return shipped
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "macros").is_dir():
+        return checkout / "macros"
+    return None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import platformdirs
 
 from webcare_tui.config import APP, Account, Config, ConfigError, db_path
 from webcare_tui.connectors.base import Connector, connector_class
+from webcare_tui.macros import example_folder
 from webcare_tui.store import Store
 
 DEMO_ACCOUNT = "demo"
@@ -58,20 +59,18 @@ def build_connectors(config: Config) -> dict[str, Connector]:
     return built
 
 
-EXAMPLE_MACROS = Path(__file__).parent.parent / "macros"  # the repository's examples (source checkouts)
-
-
 def macro_folders(config: Config) -> list[Path]:
     """Where macros are read from, later folders winning: the team's shared folder
     (`[macros] dir`, e.g. a git checkout) and the agent's own folder in the config dir.
-    With neither, the repository's examples, so the demo has macros to try.
+    With neither, the examples that come with webcare-tui (`macros.example_folder`), so the demo
+    has macros to try.
     With a `dir` that is not there, `load_macros` says so (the agent's own macros still load)."""
     own = Path(platformdirs.user_config_dir(APP)) / "macros"
     team = config.raw.get("macros", {}).get("dir")  # text: load_config checked it
     folders = [_expanded(Path(team))] if team else []
     if own.is_dir():
         folders.append(own)
-    return folders or ([EXAMPLE_MACROS] if EXAMPLE_MACROS.is_dir() else [])
+    return folders or [examples for examples in [example_folder()] if examples]
 
 
 def _expanded(path: Path) -> Path:

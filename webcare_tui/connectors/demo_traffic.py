@@ -23,6 +23,13 @@ sometimes a second round: about 3.3 messages a conversation. A third of the
 conversations come from an author seen before, so 60 days of 5,000 conversations
 a day give ~1,000,000 messages, ~300,000 conversations and ~200,000 authors, in
 about 30 s on one core and under 50 MB. Times are whole seconds.
+
+Most who write again do so within days, about the same matter (their case goes on
+or reopens). Besides them, 30 % of new authors come back 16 to 36 days later with a
+new matter, some a third time: by then their earlier case has closed and the window
+to reopen it has passed, so it is a new case. Over six weeks about 15 % of the
+authors have two or three cases. An author's handle is unique on its platform: a
+name part ending in no digit, then a number no other author of the platform has.
 """
 
 from __future__ import annotations
@@ -1033,26 +1040,26 @@ class _Author:
         else:
             name = first.lower()
         self.name = name
+        # A handle is a name part that never ends in a digit and then the author's own number on this
+        # platform (`_handle_number`), so no two authors of a platform share a handle.
         f, l_ = _slug(first), _slug(last)
-        yy = rng.randrange(60, 100) if rng.random() < 0.5 else rng.randrange(0, 10)
-        nn = rng.randrange(1, 999)
         if kind == "bot":
-            base = _slug(name) + str(rng.randrange(100, 9999))
+            base = _slug(name)
         elif platform == "x":
-            base = rng.choice((f"{f}{l_}", f"{f[0]}{l_}{yy:02d}", f"{f}_{l_}", f"{f}{l_}{nn}", f"{f}{yy:02d}",
-                               f"{f.capitalize()}{l_.capitalize()}", f"{f}_{nn}"))
+            base = rng.choice((f"{f}{l_}", f"{f[0]}{l_}", f"{f}_{l_}", f"{f}_", f"{f.capitalize()}{l_.capitalize()}",
+                               f"{f}{l_}_", f))
         elif platform == "instagram":
-            base = rng.choice((f"{f}.{l_}", f"{f}_{l_}{yy:02d}", f"{f}.{yy:02d}", f"its.{f}", f"{f}{l_}_",
-                               f"{f}.{l_}.{nn}"))
+            base = rng.choice((f"{f}.{l_}.", f"{f}_{l_}", f"{f}.", f"its.{f}.", f"{f}{l_}_", f"{f}.{l_}_"))
         else:
-            base = rng.choice((f"{f}.{l_}", f"{f}.{l_}.{nn}", f"{f}{l_}{nn}", f"{f}.{l_[:1]}.{nn}"))
+            base = rng.choice((f"{f}.{l_}.", f"{f}{l_}", f"{f}.{l_[:1]}.", f"{f}{l_}."))
+        number = _handle_number(idx, salts["h" + platform])
         # ids: a bijection of idx per platform, so two authors never share an id
         if platform == "x":
             self.author_id = str(10**17 + (0x2545F4914F6CDD1D * idx + salts["ax"]) % (9 * 10**17))
-            self.handle = "@" + base[:15]
+            self.handle = "@" + _name_part(base, 15 - len(number)) + number
         elif platform == "instagram":
             self.author_id = str(10**16 + (0x2545F4914F6CDD1D * idx + salts["ai"]) % (9 * 10**16))
-            self.handle = "@" + base[:30]
+            self.handle = "@" + _name_part(base, 30 - len(number)) + number
         elif platform == "whatsapp":
             unique = f"{(48_271_937 * idx + salts['aw']) % 10**8:08d}"
             if lang == "nl" or (lang == "en" and rng.random() < 0.6):
@@ -1065,7 +1072,7 @@ class _Author:
             self.handle = "+" + digits
         else:
             self.author_id = str(10**15 + (0x2545F4914F6CDD1D * idx + salts["af"]) % (9 * 10**15))
-            self.handle = base
+            self.handle = _name_part(base, 50) + number
         self.wa_tag = base64.b64encode(self.author_id.encode()).decode()[:16] if platform == "whatsapp" else ""
         if platform in ("whatsapp", "messenger"):
             followers = 0
@@ -1088,7 +1095,30 @@ def _salts(seed: int) -> dict[str, int]:
     salts = {p: rng.getrandbits(61) for p in PLATFORMS}
     salts.update(ax=rng.getrandbits(60), ai=rng.getrandbits(57), aw=rng.getrandbits(27), af=rng.getrandbits(53),
                  post=rng.getrandbits(61))
+    salts.update({"h" + p: rng.getrandbits(61) for p in PLATFORMS})  # handle numbers
+    salts["back"] = rng.getrandbits(61)  # which authors come back with a new matter, and when
     return salts
+
+
+def _name_part(base: str, room: int) -> str:
+    """The start of a handle, cut to `room` characters and ending in no digit (the number follows it)."""
+    return base[:max(0, room)].rstrip("0123456789")
+
+
+_HANDLE_STEP = 0x2545F4914F6CDD1D  # odd and no multiple of 3 or 5: coprime to every 9 * 10**k
+
+
+def _handle_number(idx: int, salt: int) -> str:
+    """The number at the end of author `idx`'s handle: a different one for every idx.
+
+    The first 90 authors get two digits, the next 900 three, and so on: within each
+    length a bijection (step coprime to the count), so the number names the author
+    and a handle whose name part ends in no digit names one author.
+    """
+    start, size = 0, 90
+    while idx >= start + size:
+        start, size = start + size, size * 10
+    return str(size // 9 + (_HANDLE_STEP * (idx - start) + salt) % size)
 
 
 @lru_cache(maxsize=16384)
@@ -1358,6 +1388,19 @@ def generate_history(seed: int, end: datetime, days: float, conversations_per_da
     return _History(seed, conversations_per_day, start_ts, end_ts).run()
 
 
+# Customers who come back with a new matter weeks later: a new case, so an agent sees their earlier ones.
+_COMEBACK_SHARE = 0.3  # of new authors
+_COMEBACK_AGAIN = 0.35  # of those who came back, come back once more
+# A pending case closes 7 days after its last message and reopens within 7 days after that (the
+# default threading rules): a message later than this starts a new case.
+_NEW_CASE_GAP = 14 * 86_400 + 3_600
+
+
+def _comeback_gap(bits: int) -> int:
+    """Seconds from one matter to the next: 16 to 36 days."""
+    return 16 * 86_400 + bits % (20 * 86_400)
+
+
 class _History:
     def __init__(self, seed: int, per_day: int, start_ts: int, end_ts: int) -> None:
         self.seed = seed
@@ -1370,6 +1413,8 @@ class _History:
         self.authors = 0
         self.last: tuple[int, str, str, str | None] | None = None  # the last message emitted: (t, direction, id, agent)
         self.p_regular = min(0.08, 100 / max(1, self.per_day))
+        self.comebacks: list[tuple[int, int]] = []  # (when, author idx): back with a new matter, a new case
+        self.last_seen: dict[int, int] = {}  # author idx → their latest message, for those who will come back
 
     def run(self) -> Iterator[dict]:
         heap = self.heap
@@ -1390,8 +1435,21 @@ class _History:
         while heap:
             yield heapq.heappop(heap)[2]
 
-    def _pick_author(self) -> tuple[_Author, bool]:
+    def _pick_author(self, t: int) -> tuple[_Author, bool]:
+        """Who starts a conversation at `t`, and whether it is about an earlier matter."""
         rng = self.rng
+        comebacks = self.comebacks
+        while comebacks and comebacks[0][0] <= t:
+            _, idx = heapq.heappop(comebacks)
+            last = self.last_seen[idx]
+            if t - last < _NEW_CASE_GAP:  # they wrote again meanwhile: now their case would reopen, so later
+                heapq.heappush(comebacks, (last + _NEW_CASE_GAP + rng.randrange(4 * 86_400), idx))
+                continue
+            if rng.random() < _COMEBACK_AGAIN:
+                heapq.heappush(comebacks, (t + _comeback_gap(rng.getrandbits(32)), idx))
+            else:
+                del self.last_seen[idx]
+            return _author(self.seed, idx), False
         n = self.authors
         if n >= 50 and rng.random() < 0.335:
             r = rng.random() * 0.335
@@ -1404,6 +1462,10 @@ class _History:
                 idx = rng.randrange(n)
             return _author(self.seed, idx), True
         self.authors += 1
+        back = _mix61(n, _salts(self.seed)["back"])  # not from self.rng: a short history stays as it was
+        if back & 0xFFFF < _COMEBACK_SHARE * 0x10000:
+            heapq.heappush(comebacks, (t + _comeback_gap(back >> 16), n))
+            self.last_seen[n] = t
         return _author(self.seed, n), False
 
     def _emit(self, t: int, author: _Author, thread: _Thread, text: str, direction: str,
@@ -1414,6 +1476,8 @@ class _History:
         eid, url = _make_id(self.seed, thread, author, self.seq, direction == "in")
         message = _message(author, thread, eid, url, t, text, direction, in_reply_to, agent)
         heapq.heappush(self.heap, (t, self.seq, message))
+        if author.idx in self.last_seen and t > self.last_seen[author.idx]:
+            self.last_seen[author.idx] = t
         self.last = (t, direction, eid, agent)
         return eid
 
@@ -1440,7 +1504,7 @@ class _History:
 
     def _conversation_messages(self, t: int) -> None:
         rng = self.rng
-        author, returning = self._pick_author()
+        author, returning = self._pick_author(t)
         lang = author.lang
         public = _draw_public(rng, author.platform)
         public_x = public and author.platform == "x"
