@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import replace
 
 import pytest
-from conftest import DAY, HOUR, MINUTE, T0, msg, press, wait_for
+from conftest import DAY, HOUR, MINUTE, T0, msg, press, screen_lines, settle, wait_for
 
 from webcare_tui.alerts import AlertSettings, AlertState, check
 from webcare_tui.cases import CaseService
@@ -30,8 +30,11 @@ def test_a_case_about_to_miss_its_deadline_and_one_that_missed_it(store):
     assert [a.text for a in later] == ["case 1 (@anna, x) missed its deadline 10m ago",
                                         "case 2 (@bram, x) must be answered in 5m"]
     assert later[0].case_id == 1
-    much_later = alerts_at(store, T0 + 60 * MINUTE)  # anna's and bram's misses are old news by now
-    assert [a.text for a in much_later] == ["case 3 (@cees, x) missed its deadline 5m ago"]
+    much_later = alerts_at(store, T0 + 60 * MINUTE)  # a miss stays an alert until the case is answered
+    assert [a.text for a in much_later] == ["case 1 (@anna, x) missed its deadline 30m ago",
+                                             "case 2 (@bram, x) missed its deadline 15m ago",
+                                             "case 3 (@cees, x) missed its deadline 5m ago"]
+    assert [a.late for a in much_later] == [True, True, True] and not found[0].late
 
 
 def test_an_answered_or_pending_case_raises_no_deadline_alert(store):
@@ -121,11 +124,11 @@ async def test_the_header_shows_the_most_urgent_alert_and_bang_lists_them(store)
     app = make_app(Config(), store, connectors={}, clock=lambda: T0 + 26 * MINUTE)
     async with app.run_test(size=(140, 30)) as pilot:
         await asyncio.wait_for(app.alerts_checked.wait(), timeout=10)  # the check runs in a background thread
-        assert "⚠ case 1 (@anna, x) must be answered in 4m" in app.status_text
+        assert "⚠ 1 due soon: case 1 (@anna, x) must be answered in 4m · ! lists them" in app.status_text
         from webcare_tui.widgets.status_header import StatusHeader
 
         header = "".join(segment.text for segment in app.screen.query_one(StatusHeader).render_line(0))
-        assert header.strip().startswith("webcare — Tim Ruiter") and "⚠ case 1 (@anna, x)" in header
+        assert header.strip().startswith("webcare — Tim Ruiter") and "⚠ 1 due soon: case 1 (@anna, x)" in header
         await press(pilot, "exclamation_mark")
         assert isinstance(app.screen, AlertsScreen)
         await press(pilot, "enter")
@@ -166,3 +169,92 @@ async def test_the_console_uses_each_platforms_own_deadline(store):
         lines = {row: "".join(s.text for s in app.screen.query_one(CaseList).render_line(row)) for row in (0, 1)}
         assert any("@anna" in line and "4m" in line for line in lines.values())
         assert any("@fenna" in line and "34m" in line for line in lines.values())
+
+
+def test_every_case_past_its_deadline_is_an_alert_however_many_and_however_late(store):
+    """No window and no cap: 250 cases overdue from 30 minutes to ten days (more than the old 200
+    limit) are 250 alerts, the most overdue first, until each is answered."""
+    from webcare_tui.alerts import summary
+
+    late = [msg(-n * HOUR, author=f"late{n}") for n in range(1, 251)]  # due 30 minutes after each
+    soon = msg(-15 * MINUTE, author="soon")  # due in 5 minutes
+    fresh = [msg(5 * MINUTE, author=f"fresh{n}") for n in range(3)]  # due in 35 minutes: no alert yet
+    ingest(store, [*late, soon, *fresh])
+    found = [a for a in alerts_at(store, T0 + 10 * MINUTE) if a.kind == "deadline"]
+    assert len(found) == 251 and summary(found) == "250 overdue, 1 due soon"
+    assert "(@late250, x) missed its deadline 10d ago" in found[0].text
+    assert "@soon" in found[-1].text and not found[-1].late
+    CaseService(store, clock=lambda: T0 + 10 * MINUTE).set_status(found[0].case_id, "pending", "tim")
+    assert len([a for a in alerts_at(store, T0 + 10 * MINUTE) if a.kind == "deadline"]) == 250
+
+
+async def test_the_header_keeps_the_alerts_meaning_at_80_columns(store):
+    """17 of 20 unassigned cases overdue: at 80 columns the header says so in short; wide, in full."""
+    from webcare_tui.app import make_app
+    from webcare_tui.config import Config
+    from webcare_tui.screens.alerts import AlertList
+    from webcare_tui.widgets.status_header import StatusHeader
+
+    ingest(store, [msg(-n * 10 * MINUTE, author=f"c{n}") for n in range(4, 21)]
+           + [msg(-n * MINUTE, author=f"new{n}") for n in range(3)])
+    app = make_app(Config(), store, connectors={}, clock=lambda: T0)
+
+    def header() -> str:
+        return "".join(segment.text for segment in app.screen.query_one(StatusHeader).render_line(0))
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await asyncio.wait_for(app.alerts_checked.wait(), timeout=10)
+        assert header().strip() == "webcare — Tim Ruiter · outbox 0 · ⚠ 17 overdue · ! lists them"
+        await pilot.resize_terminal(40, 24)  # narrower still: the rest of the line gives way to the count
+        await settle(pilot)
+        assert header().strip() == "webcare — Tim Ruiter · o… · ! 17 overdue"
+        await pilot.resize_terminal(140, 30)
+        await settle(pilot)
+        assert "⚠ 17 overdue: case 1 (@c20, x) missed its deadline 2h50 ago · ! lists them" in header()
+        await press(pilot, "exclamation_mark")
+        assert len(app.screen.alerts) == 17 and "@c20" in screen_lines(app.screen.query_one(AlertList))[0]
+        assert "Alerts: 17 overdue" in str(app.screen.query_one("#title").render())
+
+
+async def test_the_alerts_list_follows_the_store_and_drops_a_case_once_answered(store):
+    """Open `!`: a case gone overdue in another process's import shows without a key; a case the
+    agent answers, or a teammate answers elsewhere, leaves the list and the header at once."""
+    from webcare_tui.app import make_app
+    from webcare_tui.config import Config
+    from webcare_tui.screens.alerts import AlertList, AlertsScreen
+    from webcare_tui.screens.case import CaseScreen
+    from webcare_tui.screens.inbox import InboxScreen
+    from webcare_tui.store import Store
+
+    ingest(store, [msg(0, author="anna"), msg(10 * MINUTE, author="bram")])
+    app = make_app(Config(), store, connectors={}, clock=lambda: T0 + 2 * HOUR)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await asyncio.wait_for(app.alerts_checked.wait(), timeout=10)
+        await press(pilot, "exclamation_mark")
+        alerts = app.screen
+        assert isinstance(alerts, AlertsScreen)
+
+        def listed() -> list[str]:  # what the list draws
+            return [line.rstrip() for line in screen_lines(alerts.query_one(AlertList)) if line.strip()]
+
+        assert len(listed()) == 2 and "@anna" in listed()[0]
+        with Store(store.path) as other:  # another process: an import of a message from an hour ago
+            ingest(other, [msg(HOUR, author="cees")])
+        await wait_for(pilot, lambda: len(listed()) == 3, "the imported case in the open list")
+        assert "@cees" in listed()[2] and "3 overdue" in str(alerts.query_one("#title").render())
+
+        await press(pilot, "enter")  # anna's case, answered
+        assert isinstance(app.screen, CaseScreen) and "@anna" in app.screen.case["author_handle"]
+        await press(pilot, "r", *"Komt eraan", "ctrl+s")
+        await wait_for(pilot, lambda: store.get_case(1)["status"] == "pending", "the reply")
+        await settle(pilot)
+        assert "@anna" not in app.status_text and [alert.case_id for alert in app.alerts] == [2, 3]
+        await press(pilot, "escape")
+        assert app.screen is alerts and not any("@anna" in line for line in listed())
+
+        with Store(store.path) as other:  # a teammate answers bram in another console
+            ingest(other, [msg(2 * HOUR, "out", author="bram", agent="sanne", text="Is verstuurd")])
+        await wait_for(pilot, lambda: not any("@bram" in line for line in listed()), "bram's case to leave the list")
+        assert len(listed()) == 1 and "@bram" not in app.status_text
+        await press(pilot, "exclamation_mark")  # the same key closes the list
+        assert isinstance(app.screen, InboxScreen)

@@ -112,3 +112,45 @@ def test_hour_bars_and_sentiment_shares():
     assert [line[6 + 18 * 3] for line in lines[:4]] == [" ", " ", "█", "█"]
     shares = sentiment_text({"negative": 1, "neutral": 2, "positive": 1, "unscored": 6}).plain
     assert "negative 25%" in shares and "neutral 50%" in shares and "positive 25%" in shares and "6 not scored" in shares
+
+
+def panel_lines(screen, selector: str) -> list[str]:
+    """A bordered panel's lines, without its border."""
+    return [line.strip("│╭╮╰╯─ ") for line in screen_lines(screen.query_one(selector))]
+
+
+async def test_the_dashboard_fits_80x24_without_wrapping_and_scrolls(day):  # noqa: F811
+    """At 80 columns: tiles of three lines with the target in symbols, the tables whole one under
+    the other, compact charts; the rest a scroll away. Wider again, the tiles say it in words."""
+    from textual.containers import VerticalScroll
+
+    app = make_app(Config(raw=RAW), day, connectors={}, clock=lambda: NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        dashboard = await open_dashboard(pilot, app)
+        await press(pilot, "left")
+        await wait_for(pilot, lambda: dashboard.data.day.day == 24 and not dashboard.busy)
+        assert dashboard.has_class("-narrow")
+        assert panel_lines(dashboard, "#tile-service") == ["Service level", "85.7% ! ≥90.0%", "6/7 in time"]
+        assert panel_lines(dashboard, "#tile-avg")[:2] == ["Avg response", "22m24s ✗ ≤20m"]
+        assert panel_lines(dashboard, "#tile-open") == ["Open (waiting)", "3 ✓ ≤5", "oldest 5h00m"]
+        agents = panel_lines(dashboard, "#agents")
+        header = next(line for line in agents if line.startswith("Agent"))
+        assert header.split() == ["Agent", "Cases", "Replies", "Avg", "resp", "Open", "SL"] and "…" not in header
+        assert any(line.split()[0] == "(unassigned)" for line in agents if line)
+        heatmap = panel_lines(dashboard, "#heatmap")
+        assert len(heatmap) == 10  # a title, the hours, 7 weekdays, the scale: one line each, none wrapped
+        rows = [line for line in heatmap if line[:3] in ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")]
+        assert len(rows) == 7 and all(len(row) == 5 + 48 for row in rows)
+        hours = panel_lines(dashboard, "#hours")
+        assert any(line.split()[-1:] == ["21"] for line in hours) and len(hours) == 10
+        scroll = dashboard.query_one(VerticalScroll)
+        assert scroll.max_scroll_y > 0
+        await press(pilot, "pagedown")
+        await wait_for(pilot, lambda: scroll.scroll_y > 0, "the dashboard to scroll")
+        await press(pilot, "right")  # the arrows still move between days
+        await wait_for(pilot, lambda: dashboard.data.day.day == 25 and not dashboard.busy)
+
+        await pilot.resize_terminal(160, 50)
+        await wait_for(pilot, lambda: "Open (waiting on us)" in panel_lines(dashboard, "#tile-open"),
+                       "the wide tiles")
+        assert dashboard.has_class("-wide") and "✓ on target (≤ 5)" in panel_lines(dashboard, "#tile-open")

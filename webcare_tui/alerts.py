@@ -3,7 +3,7 @@
 Thresholds come from the config's ``[alerts]`` section::
 
     [alerts]
-    deadline_within = "10m"     # a case whose act-before time passes within this
+    deadline_within = "10m"     # a case whose act-before time passes within this (or passed: until answered)
     audience_followers = 10000  # a negative message from an author with more followers (or of type press)
     negative_below = -0.05      # what counts as negative (sentiment score; the analyser's own cut)
     spike_factor = 3            # messages on one label or keyword in the last 15 minutes
@@ -14,6 +14,8 @@ Thresholds come from the config's ``[alerts]`` section::
 
 `check` reads what it needs through the store's queries and returns the alerts
 of the moment; each has a stable key, so the app can tell new ones from known ones.
+Every case past its deadline is an alert until it is answered, however many there are:
+a list that leaves some out tells the agent that all is well where it is not.
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ class Alert:
     key: str  # the same situation keeps the same key from one check to the next
     text: str  # plain text (customer text is cleaned), one line
     case_id: int | None = None  # the case it opens; a spike opens its newest case
+    late: bool = False  # a deadline alert: the deadline passed (else it is about to)
 
 
 @dataclass
@@ -97,20 +100,21 @@ class AlertState:
 
 def deadline_alerts(rows: list[dict[str, Any]], now: int, settings: AlertSettings,
                     deadline_for: Callable[[str], int]) -> list[Alert]:
-    """Cases waiting on us whose act-before time passes within `deadline_within`, or passed at most that
-    long ago (older misses are no news: the inbox shows them, sorted by act-before time)."""
+    """Every case waiting on us whose act-before time passed (however long ago: it is still
+    not answered) or passes within `deadline_within`, the most overdue first."""
     alerts = []
     for row in rows:
         due = act_before(row["platform"], row["waiting_since"], row["last_inbound_at"], deadline_for(row["platform"]))
-        if due is None or abs(due - now) > settings.deadline_within:
+        if due is None or due - now > settings.deadline_within:
             continue
         left = due - now
         when = f"in {describe_remaining(left)}" if left >= 0 else f"{describe_remaining(-left)} ago"
         who = shown_author(row["author_handle"], row["author_name"], "?")
         verb = "must be answered" if left >= 0 else "missed its deadline"
-        alerts.append(Alert("deadline", f"deadline:{row['id']}:{row['waiting_since']}",
-                            f"case {row['id']} ({who}, {row['platform']}) {verb} {when}", row["id"]))
-    return alerts
+        alerts.append((due, row["id"], Alert("deadline", f"deadline:{row['id']}:{row['waiting_since']}",
+                                             f"case {row['id']} ({who}, {row['platform']}) {verb} {when}", row["id"],
+                                             late=left < 0)))
+    return [alert for *_, alert in sorted(alerts, key=lambda found: found[:2])]
 
 
 def audience_alerts(rows: list[dict[str, Any]]) -> list[Alert]:
@@ -165,14 +169,27 @@ def spike_alerts(recent: list[dict[str, Any]], earlier: list[list[dict[str, Any]
 
 
 def check(store: Any, now: int, settings: AlertSettings, deadline_for: Callable[[str], int],
-          shortest_deadline: int, longest_deadline: int | None = None) -> list[Alert]:
-    """Every alert of the moment, most urgent kind first."""
-    within = settings.deadline_within
-    longest = longest_deadline if longest_deadline is not None else shortest_deadline
-    waiting = store.cases_waiting_since(now - within - longest, now + within - min(shortest_deadline, 24 * 3600))
+          shortest_deadline: int, *, spikes: bool = True) -> list[Alert]:
+    """Every alert of the moment, most urgent kind first. Without `spikes`, only the cases' deadlines
+    and loud negative voices, the part that changes when a case is answered: cheap enough to ask
+    after every change (a spike compares the last 15 minutes with `spike_days` earlier days)."""
+    # a case is due by its deadline or, sooner, the end of its platform's reply window (24 h at most)
+    waiting = store.cases_waiting_since(now + settings.deadline_within - min(shortest_deadline, 24 * 3600))
     negative = store.negative_messages(now - SPIKE_WINDOW, settings.negative_below, settings.audience_followers)
-    recent = store.inbound_between(now - SPIKE_WINDOW, now)
-    earlier = [store.inbound_between(now - day * 86_400 - SPIKE_WINDOW, now - day * 86_400)
-               for day in range(1, settings.spike_days + 1)]
-    return [*deadline_alerts(waiting, now, settings, deadline_for), *audience_alerts(negative),
-            *spike_alerts(recent, earlier, settings)]
+    found = [*deadline_alerts(waiting, now, settings, deadline_for), *audience_alerts(negative)]
+    if spikes:
+        recent = store.inbound_between(now - SPIKE_WINDOW, now)
+        earlier = [store.inbound_between(now - day * 86_400 - SPIKE_WINDOW, now - day * 86_400)
+                   for day in range(1, settings.spike_days + 1)]
+        found += spike_alerts(recent, earlier, settings)
+    return found
+
+
+def summary(alerts: list[Alert]) -> str:
+    """How many of each kind, in a few words: "17 overdue, 2 due soon, 1 negative voice"."""
+    late = sum(alert.kind == "deadline" and alert.late for alert in alerts)
+    counts = [(late, "overdue", "overdue"),
+              (sum(alert.kind == "deadline" for alert in alerts) - late, "due soon", "due soon"),
+              (sum(alert.kind == "audience" for alert in alerts), "negative voice", "negative voices"),
+              (sum(alert.kind == "spike" for alert in alerts), "spike", "spikes")]
+    return ", ".join(f"{count} {one if count == 1 else many}" for count, one, many in counts if count)

@@ -19,7 +19,7 @@ from textual.markup import escape
 from textual.screen import Screen
 from textual.signal import Signal
 
-from webcare_tui.alerts import Alert, AlertState
+from webcare_tui.alerts import Alert, AlertState, summary
 from webcare_tui.alerts import check as check_alerts
 from webcare_tui.approvals import ApprovalError, approval_rule, is_lead
 from webcare_tui.case_query import View, builtin_views
@@ -33,9 +33,10 @@ from webcare_tui.macros import load_macros
 from webcare_tui.outbox import Delivery, Outbox, OutboxWorker, ReplyError
 from webcare_tui.runtime import alert_settings, build_connectors, macro_folders, router_for, rule_book, team_agents
 from webcare_tui.safe_text import clean
-from webcare_tui.screens.alerts import AlertsScreen
+from webcare_tui.screens.alerts import AlertList, AlertsScreen
 from webcare_tui.screens.case import CaseScreen
 from webcare_tui.screens.inbox import InboxScreen
+from webcare_tui.screens.keys import KeysScreen, describe, key_rows
 from webcare_tui.screens.macro_keys import with_macro_keys
 from webcare_tui.store import Store, StoreError, store_trouble
 from webcare_tui.store.errors import StoreFailure
@@ -43,7 +44,7 @@ from webcare_tui.supervisor import Health, Supervisor, start_log
 from webcare_tui.sync import SyncRunner, SyncStatus
 from webcare_tui.widgets.background import Background, JobDone
 from webcare_tui.widgets.case_list import CaseList
-from webcare_tui.widgets.status_header import StatusHeader
+from webcare_tui.widgets.status_header import HeaderLine, StatusHeader
 
 WATCH_INTERVAL = 0.5  # seconds between looks for another process's writes
 # what an agent's action may be refused with: said to the agent, never a failure of the app
@@ -86,12 +87,13 @@ class WebcareApp(App):
         self.rules = rule_book(config)
         self.views = self._views()
         self.sync_states: dict[str, str] = {}
-        self.status_text = ""
+        self.header_line = HeaderLine()  # what the header says (see `show_status`)
         self.alert_settings = alert_settings(config)
         # deadlines per platform, time zone, targets: read once, for the inbox, alerts and dashboard
         self.kpi_settings = settings_from_config(config.raw, str(config.path or "config"))
         self.alerts: list[Alert] = []
         self.alerts_checked = asyncio.Event()  # set once the first check is on screen (tests wait on it)
+        self.alerts_changed: Signal[list[Alert]] = Signal(self, "alerts_changed")  # each check's alerts, when they changed
         self.alert_state = AlertState()
         self.jobs = Background(self)  # reads, counts and the agent's writes, off the UI thread
         self.outbox_count: int | None = None  # for the header, counted in the background
@@ -129,7 +131,8 @@ class WebcareApp(App):
         from webcare_tui.screens.reply import ReplyScreen
         from webcare_tui.widgets.case_list import CaseList
 
-        classes = (WebcareApp, InboxScreen, CaseScreen, ReplyScreen, CaseList, DashboardScreen)
+        classes = (WebcareApp, InboxScreen, CaseScreen, ReplyScreen, CaseList, DashboardScreen, AlertsScreen, AlertList,
+                   KeysScreen)
         extra = {binding.id for binding in MacroKeys.MACRO_BINDINGS}
         ids = {binding.id for cls in classes for binding in cls.BINDINGS if isinstance(binding, Binding)}
         return {binding_id for binding_id in extra | ids if binding_id}
@@ -158,6 +161,8 @@ class WebcareApp(App):
         self.set_interval(30, self.check_alerts)
         self.refresh_header()  # before the first alert check, which may answer at once
         self.check_alerts()
+        # a case answered, a new message, another process's write: the deadlines are looked at again
+        self.store_changed.subscribe(self, lambda cases: self.check_alerts(spikes=False))
         self.push_screen(self.inbox_screen())
         # what is loaded by now (lexicons, language models, Textual) lives as long as the app: out of
         # the garbage collector's full passes, which took up to 260 ms of the event loop on the 1M
@@ -211,7 +216,12 @@ class WebcareApp(App):
         then, on the UI thread, `done(result)`, or `refused(why)` in plain words when the action
         could not be done (nothing of it was written: each action is one transaction)."""
         self._off_ui_thread(self.jobs.writes, work, done, refused, job="actions",
-                            after=self.refresh_header)  # the outbox count may have moved
+                            after=self.after_write)
+
+    def after_write(self) -> None:
+        """After an agent's action: the outbox count may have moved, a case may be answered."""
+        self.refresh_header()
+        self.check_alerts(spikes=False)
 
     def _off_ui_thread(self, pool: Executor, work: Callable[[], Result], done: Callable[[Result], Any],
                        refused: Callable[[str], Any], *, job: str, after: Callable[[], Any] | None = None,
@@ -270,10 +280,11 @@ class WebcareApp(App):
         seen = set()
         for key, active in screen.active_bindings.items():
             binding = active.binding
-            if binding.description and binding.action not in seen:
+            description = describe(binding, self.views)  # a number key by its view's name, or not at all
+            if description and binding.action not in seen:
                 seen.add(binding.action)
                 # descriptions may hold macro names: text, never markup
-                yield SystemCommand(escape(binding.description), escape(f"key: {key}"),
+                yield SystemCommand(escape(description), escape(f"key: {key}"),
                                     partial(self.run_action, binding.action, active.node))
 
     def action_dashboard(self) -> None:
@@ -286,10 +297,13 @@ class WebcareApp(App):
             self.push_screen(DashboardScreen())
 
     def action_toggle_help(self) -> None:
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
-        else:
-            self.action_show_help_panel()
+        """Every key of the screen on show, grouped, in a panel of its own (`?` or esc closes it)."""
+        if isinstance(self.screen, KeysScreen):
+            self.screen.dismiss(None)
+            return
+        screen = self.screen
+        name = type(screen).__name__.removesuffix("Screen").lower() or "this screen"
+        self.push_screen(KeysScreen(key_rows(screen, self.views, self.macros.macros), f"Keys: {name}"))
 
     @work(exclusive=True, group="sync", exit_on_error=False)
     async def run_sync(self) -> None:
@@ -338,7 +352,7 @@ class WebcareApp(App):
 
     def update_header(self) -> None:
         """Who is signed in, each account's sync state (or why the sync is down), what waits in the
-        outbox, the most urgent alert, and any background work that is down."""
+        outbox, any background work that is down; then the alerts (see `show_status`)."""
         down = {health.name: health for health in self.supervisor.down()}
         parts = [self.config.agent.name]
         if "sync" in down:  # never "online" while nothing syncs
@@ -349,10 +363,12 @@ class WebcareApp(App):
         parts.append(f"outbox {waiting}" + (" (not sending)" if "outbox" in down else ""))
         parts += [f"{health.name} down: {health.problem}" for name, health in down.items()
                   if name not in ("sync", "outbox")]
-        if self.alerts:
-            more = f" (+{len(self.alerts) - 1} more)" if len(self.alerts) > 1 else ""
-            parts.append(f"⚠ {self.alerts[0].text}{more} · ! lists them")
         self.show_status(" · ".join(parts))
+
+    @property
+    def status_text(self) -> str:
+        """The header line in full (what a wide terminal shows)."""
+        return self.header_line.text
 
     def refresh_header(self) -> None:
         """Count the outbox again (in the background), then redraw the header."""
@@ -363,30 +379,47 @@ class WebcareApp(App):
         self.update_header()
         self.jobs.latest("outbox count", self.jobs.counts, self.store.outbox_waiting, counted)
 
-    def show_status(self, text: str) -> None:
-        """The header line's text, repainted in place (see `StatusHeader`)."""
-        self.status_text = text
+    def show_status(self, status: str) -> None:
+        """The header line: `status` and the alerts, repainted in place (see `StatusHeader`)."""
+        alerts: tuple[str, ...] = ()
+        if self.alerts:  # how many of each kind and the most urgent; narrower, the counts and the key
+            counts = summary(self.alerts)
+            alerts = (f"⚠ {counts}: {self.alerts[0].text} · ! lists them", f"⚠ {counts} · ! lists them",
+                      f"! {counts}")
+        self.header_line = HeaderLine(status, alerts)
         for header in self.screen.query(StatusHeader):
             header.refresh()
 
-    def check_alerts(self) -> None:
-        """Look for alerts off the UI thread; ring for new ones when the config asks."""
+    def check_alerts(self, *, spikes: bool = True) -> None:
+        """Look for alerts off the UI thread; ring for new ones when the config asks. Without `spikes`
+        (after a change to the store): the deadlines and negative voices only, the spikes kept from
+        the last full check (every 30 s)."""
         kpi = self.kpi_settings
-        deadlines = [kpi.deadline, *kpi.deadlines.values()]
         work = partial(check_alerts, self.store, int(self.clock()), self.alert_settings, kpi.deadline_for,
-                       min(deadlines), max(deadlines))
+                       min([kpi.deadline, *kpi.deadlines.values()]), spikes=spikes)
 
         def show(found: list[Alert]) -> None:
+            if not spikes:
+                found = [*found, *(alert for alert in self.alerts if alert.kind == "spike")]
+            changed = found != self.alerts
             self.alerts = found
             if self.alert_state.new(found) and self.alert_settings.bell:
                 self.bell()
             self.update_header()
             self.alerts_checked.set()
+            if changed:
+                self.alerts_changed.publish(found)
 
-        self.jobs.latest("alerts", self.jobs.counts, work, show, job="alerts")
+        # one of each kind at a time, the newest asked for run once more after it (see Background.latest)
+        self.jobs.latest("alerts" if spikes else "deadline alerts", self.jobs.counts, work, show, job="alerts")
 
     def action_alerts(self) -> None:
-        self.push_screen(AlertsScreen(self.alerts))
+        """The alerts, from any screen; the same key closes them."""
+        if isinstance(self.screen, AlertsScreen):
+            self.pop_screen()
+            return
+        self.push_screen(AlertsScreen())
+        self.check_alerts(spikes=False)  # the times it says, as of now
 
     def on_sync_status(self, status: SyncStatus) -> None:
         self.supervisor.succeeded("sync")  # a round ended: the sync works, whatever the platform said

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal, VerticalScroll
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     pass
 
 REFRESH = 5.0  # seconds between refreshes of today's numbers
+WIDE = 130  # from this many columns on, tiles in full words (28 cells inside) and the panels side by side
 HEATMAP_AGE = 300.0
 SYMBOLS = {"ok": "✓", "near": "!", "off": "✗", None: "·"}
 WORDS = {"ok": "on target", "near": "near target", "off": "off target", None: "no data yet"}
@@ -87,6 +89,21 @@ TILES = (
     ("first", "First response", "first_response_avg", format_duration, ("first_response",)),
     ("service", "Service level", "service_level", format_share, ("service_level",)),
 )
+SHORT_TITLES = {"open": "Open (waiting)"}  # a narrow tile's title, where the full one would not fit
+
+
+class DashboardScroll(VerticalScroll, inherit_bindings=False):
+    """The panels, scrolled up and down; left and right are the screen's (the days), also in the
+    footer and the `?` list, where a sideways scroll binding would hide them."""
+
+    BINDINGS = [
+        Binding("up", "scroll_up", "Scroll up", show=False),
+        Binding("down", "scroll_down", "Scroll down", show=False),
+        Binding("home", "scroll_home", "Top", show=False),
+        Binding("end", "scroll_end", "End", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+    ]
 
 
 def _target_text(key: str, target: float) -> str:
@@ -96,10 +113,16 @@ def _target_text(key: str, target: float) -> str:
 
 
 class DashboardScreen(ConsoleScreen):
+    # narrow (80 columns): tiles of three lines, the panels one under the other, compact charts;
+    # nothing wraps, the rest is a scroll away (↑↓ PgUp PgDn)
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]
     DEFAULT_CSS = """
     DashboardScreen #datebar { height: 1; background: $boost; padding: 0 1; }
     DashboardScreen #tiles { layout: grid; grid-size: 4; grid-rows: 6; height: auto; }
     DashboardScreen .tile { height: 6; border: round $primary-lighten-1; padding: 0 1; }
+    DashboardScreen.-narrow #tiles { grid-rows: 5; }
+    DashboardScreen.-narrow .tile { height: 5; padding: 0 0 0 1; }
+    DashboardScreen.-narrow .row { layout: vertical; }
     DashboardScreen .tile.ok { border: round $success; }
     DashboardScreen .tile.near { border: round $warning; }
     DashboardScreen .tile.off { border: heavy $error; }
@@ -123,6 +146,12 @@ class DashboardScreen(ConsoleScreen):
         self.busy = False
         self.wanted: date | None = None  # a day asked for while another was being computed
         self.heatmap_at = 0.0
+        self.drawn_narrow: bool | None = None  # the layout the data on screen was drawn for
+
+    @property
+    def narrow(self) -> bool:
+        """Narrower than `WIDE`: short tiles, compact charts."""
+        return self.app.size.width < WIDE
 
     @property
     def shown_day(self) -> date:
@@ -133,7 +162,7 @@ class DashboardScreen(ConsoleScreen):
     def compose(self) -> ComposeResult:
         yield StatusHeader()
         yield Static(id="datebar", markup=False)
-        with VerticalScroll():
+        with DashboardScroll():
             with Container(id="tiles"):
                 for tile_id, *_ in TILES:
                     yield Static(id=f"tile-{tile_id}", classes="tile", markup=False)
@@ -147,6 +176,10 @@ class DashboardScreen(ConsoleScreen):
             yield Static(id="heatmap", classes="panel")
         yield Notice()
         yield Footer()
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.data is not None and self.drawn_narrow is not None and self.drawn_narrow != self.narrow:
+            self.show(self.data)  # across the breakpoint: the tiles and charts drawn for the new width
 
     def on_mount(self) -> None:
         self._settings: KpiSettings = self.console.kpi_settings  # checked at start-up
@@ -212,31 +245,38 @@ class DashboardScreen(ConsoleScreen):
         if settings.deadlines:
             parts[-1] += " (" + ", ".join(f"{p} {format_span(s)}" for p, s in sorted(settings.deadlines.items())) + ")"
         if settings.working_hours:
-            parts.append("response times and deadlines count working hours only")
+            parts.append("working hours only" if self.narrow else "response times and deadlines count working hours only")
         if computing:
             parts.append("computing…")
-        self.query_one("#datebar", Static).update(" · ".join(parts))
+        self.query_one("#datebar", Static).update(Text(" · ".join(parts), no_wrap=True, overflow="ellipsis"))
 
     def show(self, data: DashboardData) -> None:
         with self.app.batch_update():
             self._show(data)
 
     def _show(self, data: DashboardData) -> None:
-        settings, period = self._settings, data.period
+        settings, period, narrow = self._settings, data.period, self.narrow
+        self.drawn_narrow = narrow
         self.show_datebar()
         team, targets = period.team, settings.targets_for()
         for tile_id, title, attribute, shown, keys in TILES:
             value = getattr(team, attribute)
             statuses = [(key, judge(value, targets[key], TARGETS[key][1])) for key in keys if key in targets]
-            text = Text(title + "\n", style="dim")
+            text = Text((SHORT_TITLES.get(tile_id, title) if narrow else title) + "\n", style="dim", no_wrap=True,
+                        overflow="ellipsis")
             text.append(shown(value) if value is not None else "-", style="bold")
+            if narrow:  # the target on the value's line, in symbols (the border's colour says it too)
+                for key, status in statuses:
+                    text.append(f" {SYMBOLS[status]} {_target_text(key, targets[key]).replace(' ', '')}")
             if tile_id == "open" and team.oldest_waiting_since is not None:
                 text.append(f"\noldest {format_duration(data.period.as_of - team.oldest_waiting_since)}")
             if tile_id == "service":
                 judged = team.within_deadline + team.missed_deadline
-                text.append(f"\n{team.within_deadline}/{judged} in time, {team.not_yet_due} not due yet")
-            for key, status in statuses:
-                text.append(f"\n{SYMBOLS[status]} {WORDS[status]} ({_target_text(key, targets[key])})")
+                text.append(f"\n{team.within_deadline}/{judged} in time" + ("" if narrow else
+                                                                              f", {team.not_yet_due} not due yet"))
+            if not narrow:
+                for key, status in statuses:
+                    text.append(f"\n{SYMBOLS[status]} {WORDS[status]} ({_target_text(key, targets[key])})")
             tile = self.query_one(f"#tile-{tile_id}", Static)
             for status in ("ok", "near", "off"):  # the border's colour and weight; the symbol says it too
                 tile.set_class(any(found == status for _, found in statuses), status)
@@ -247,11 +287,12 @@ class DashboardScreen(ConsoleScreen):
         self.query_one("#labels", Static).update(
             _table("Per label", "Label", period.by_label, ("incoming", "open", "avg", "service"), none="(no label)"))
         self.query_one("#hours", Static).update(
-            Text("Incoming per hour\n", style="bold") + hour_bars(data.today_hours, data.last_week_hours))
+            Text("Incoming per hour\n", style="bold") + hour_bars(data.today_hours, data.last_week_hours, compact=narrow))
         self.query_one("#sentiment", Static).update(Text("Sentiment (inbound)\n", style="bold")
                                                     + sentiment_text(period.sentiment))
         self.query_one("#heatmap", Static).update(
-            Text("Volume: hour × weekday\n", style="bold") + heatmap_text(data.heatmap, settings.heatmap_weeks))
+            Text("Volume: hour × weekday\n", style="bold") + heatmap_text(data.heatmap, settings.heatmap_weeks,
+                                                                           compact=narrow))
 
     def agent_table(self, period: PeriodKpis) -> Table:
         me = self.console.config.agent.id

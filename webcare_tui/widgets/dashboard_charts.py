@@ -14,11 +14,18 @@ _EIGHTHS = " ▁▂▃▄▅▆▇█"
 _SHADES = " ░▒▓█"
 
 
-def hour_bars(today: list[int], last_week: list[int], height: int = 6) -> Text:
-    """24 pairs of vertical bars: today (█, solid) beside the same weekday last week (▒, shaded)."""
+def _hour_axis(cells: int) -> str:
+    """The hours 0, 3, 6 … 21 under columns `cells` wide."""
+    return "".join(f"{hour:<{cells * 3}}" for hour in range(0, 24, 3))
+
+
+def hour_bars(today: list[int], last_week: list[int], height: int = 6, *, compact: bool = False) -> Text:
+    """24 pairs of vertical bars: today (█, solid) beside the same weekday last week (▒, shaded).
+    `compact`: no gap between the hours (54 cells wide instead of 78), for a narrow terminal."""
     top = max([*today, *last_week, 1])
     levels = [[value * height * 8 // top for value in series] for series in (today, last_week)]
-    text = Text()
+    cells = 2 if compact else 3
+    text = Text(no_wrap=True, overflow="crop")
     text.append(f"{top:>4} ┤", style="dim")
     for row in range(height, 0, -1):
         if row != height:
@@ -33,27 +40,30 @@ def hour_bars(today: list[int], last_week: list[int], height: int = 6) -> Text:
                 else:
                     glyph = _EIGHTHS[min(eighths, 8)]
                 text.append(glyph, style=glyph_style)
-            text.append(" ")
+            if not compact:
+                text.append(" ")
         text.append("\n")
-    text.append("   0 └" + "─" * 72 + "\n", style="dim")
-    text.append("      " + "".join(f"{hour:<3}" if hour % 3 == 0 else "   " for hour in range(24)) + "\n", style="dim")
+    text.append("   0 └" + "─" * (24 * cells) + "\n", style="dim")
+    text.append("      " + _hour_axis(cells).rstrip() + "\n", style="dim")
     text.append("      █ today   ▒ same weekday last week", style="dim")
     return text
 
 
-def heatmap_text(grid: list[list[int]], weeks: int) -> Text:
-    """Weekday rows × 24 hour columns, darker for more inbound messages; the scale underneath."""
+def heatmap_text(grid: list[list[int]], weeks: int, *, compact: bool = False) -> Text:
+    """Weekday rows × 24 hour columns, darker for more inbound messages; the scale underneath.
+    `compact`: two cells an hour, no gap (53 cells wide instead of 77), for a narrow terminal."""
     top = max(max(row) for row in grid) or 1
-    text = Text()
-    text.append("     " + "".join(f"{hour:<3}" if hour % 3 == 0 else "   " for hour in range(24)).rstrip() + "\n",
-                style="dim")
+    cells = 2 if compact else 3
+    text = Text(no_wrap=True, overflow="crop")
+    text.append("     " + _hour_axis(cells).rstrip() + "\n", style="dim")
     for day, row in enumerate(grid):
         text.append(f"{WEEKDAYS[day].title():<4} ", style="dim")
         for value in row:
             shade = _SHADES[min(4, (value * 4 + top - 1) // top)] if value else "·"
-            text.append(shade * 2 + " ")
+            text.append(shade * 2 + ("" if compact else " "))
         text.append("\n")
-    text.append(f"     · none  ░ ▒ ▓ █ up to {top} per hour (last {weeks} weeks, inbound)", style="dim")
+    scale = f"up to {top} per hour (last {weeks} weeks, inbound)"
+    text.append(f"     · none  ░ ▒ ▓ █ {scale}" if not compact else f"· none ░▒▓█ {scale}", style="dim")
     return text
 
 
