@@ -311,3 +311,21 @@ def test_no_macro_folder_at_all_is_said_plainly(tmp_path, capsys, monkeypatch):
 def test_a_macro_file_with_a_byte_order_mark_loads(tmp_path):
     (tmp_path / "a.toml").write_bytes(b'\xef\xbb\xbf[[macro]]\nname = "Bom"\nstatus = "closed"\n')
     assert [m.name for m in load_macros([tmp_path]).macros] == ["Bom"]
+
+
+def test_a_macro_reply_is_signed_in_the_customers_language_on_a_line_of_its_own(store):
+    from webcare_tui.config import demo_agent
+
+    ingest(store, [msg(0, author="emma", platform="facebook", text="My parcel never arrived, where is it? Please help"),
+                   msg(60, author="lukas", platform="facebook", text="Mein Paket ist nicht angekommen, wo ist es?"),
+                   msg(120, author="joost", platform="x", text="Mijn pakket is nog steeds niet bezorgd, waar blijft het?")])
+    clock = [T0 + HOUR]
+    runner = MacroRunner(store, CaseService(store, clock=lambda: clock[0]), Outbox(store, clock=lambda: clock[0]),
+                         demo_agent(), grace=10, clock=lambda: clock[0])
+    texts = {}
+    for author, name in (("emma", "Outage (en)"), ("lukas", "Störung (de)"), ("joost", "Storing (nl)")):
+        runner.apply(macro(name), [case_of(store, author)])
+        texts[author] = store.case_outbox(case_of(store, author))[-1]["payload"]["text"]
+    assert texts["emma"].endswith("as soon as it's fixed.\n\nKind regards, Tim")
+    assert texts["lukas"].endswith("sobald alles wieder läuft.\n\nViele Grüße, Tim")
+    assert texts["joost"].endswith(" ^TR") and "Groetjes" not in texts["joost"]  # X keeps its initials

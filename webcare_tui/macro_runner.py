@@ -20,9 +20,9 @@ from webcare_tui.case_rules import Event
 from webcare_tui.cases import CaseError, CaseService
 from webcare_tui.config import DEFAULT_UNDO_GRACE, Agent
 from webcare_tui.macros import Macro
-from webcare_tui.outbox import Outbox, ReplyError, signature_for, signed
+from webcare_tui.outbox import Outbox, ReplyError
 from webcare_tui.store import Store, StoreError
-from webcare_tui.templates import TemplateError, case_values, render
+from webcare_tui.templates import TemplateError, case_values, customer_language, render, sign
 from webcare_tui.undo import Undo, Undoable, UndoError
 
 DEFAULT_GRACE = DEFAULT_UNDO_GRACE  # seconds; the config's [macros] undo_grace
@@ -71,7 +71,7 @@ class MacroRunner:
     def _texts(self, macro: Macro, case_id: int, ask: str | None) -> tuple[str | None, str | None]:
         """The macro's reply (signed) and memo for this case."""
         case = self.store.get_case(case_id)
-        signature = signature_for(case["platform"], self.agent.signature)
+        signature = self.agent.signature_for(case["platform"], customer_language(self.store.case_messages(case_id)))
         values = case_values(case, self.agent.name, self.agent.initials, signature, ask)
         template = macro.reply or (self.blocks.get(macro.reply_block) if macro.reply_block else None)
         try:
@@ -80,7 +80,7 @@ class MacroRunner:
         except TemplateError as error:
             raise MacroError(f"{macro.name}: {error}") from None
         if template and reply is not None and "{agent.signature}" not in template:
-            reply = signed(reply, case["platform"], self.agent.signature)
+            reply = sign(reply, signature)
         return reply, memo
 
     def preview(self, macro: Macro, case_id: int, ask: str | None = None) -> Preview:
