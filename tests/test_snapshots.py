@@ -1,4 +1,5 @@
-"""Snapshots of the inbox, case and search screens on the demo data (reviewed as pictures).
+"""Snapshots of the inbox, case and search screens, and at 80x24 of the `?` keys panel and the
+dashboard, on the demo data (reviewed as pictures).
 
 Update after a deliberate change of the screens: pytest tests/test_snapshots.py --snapshot-update
 """
@@ -63,3 +64,34 @@ def test_search(snap_compare, demo_app):
         await counted(pilot)
 
     assert snap_compare(demo_app, terminal_size=(120, 40), run_before=search)
+
+
+def test_keys_in_a_small_terminal(snap_compare, demo_app):
+    """`?` on the inbox at 80x24: the first groups of keys, the views by name, scrollable."""
+    assert snap_compare(demo_app, press=["question_mark"], terminal_size=(80, 24), run_before=counted)
+
+
+def test_dashboard_in_a_small_terminal(snap_compare, store):
+    """The dashboard at 80x24, with targets: short tiles, whole tables one under the other."""
+    connector = DemoConnector(Account("demo", "demo", {"seed": 3, "history_days": 2, "conversations_per_day": 60}),
+                              clock=lambda: T0)
+    ingest(store, asyncio.run(connector.fetch(None)).messages)
+    raw = {"kpi": {"deadline": "30m", "targets": {"service_level": 0.9, "avg_response": "20m", "open_max": 25}}}
+    app = make_app(Config(raw=raw), store, connectors={}, clock=lambda: T0)
+
+    async def dashboard(pilot) -> None:
+        await counted(pilot)
+        await pilot.press("f2", "left")  # yesterday: a past day is not refreshed while the picture is taken
+
+        def shown() -> bool:
+            screen = pilot.app.screen
+            return getattr(screen, "data", None) is not None and screen.data.day.day == 23 and not screen.busy
+
+        for _ in range(500):  # computed in the background
+            if shown():
+                break
+            await pilot.pause(0.02)
+        assert shown(), "the KPIs never arrived"
+        await pilot.pause()  # their repaint
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=dashboard)

@@ -26,6 +26,7 @@ class CaseView:
     crm: dict[str, Any]
     author_memos: list[dict[str, Any]]
     drafts: list[dict[str, Any]]  # the outbox's replies waiting for a lead, oldest first (the footer asks on every key)
+    reply_draft: str = ""  # the reply the agent began and left in the composer (see CaseService.keep_draft)
 
 
 def read_case(store: Store, case_id: int) -> CaseView:
@@ -50,4 +51,5 @@ def _read(store: Store, case_id: int) -> CaseView:
         crm=store.author_crm(author_id) or {},
         author_memos=store.author_memos(author_id),
         drafts=[row for row in outbox if is_draft(row) and row["state"] == "awaiting_approval"],
+        reply_draft=draft["text"] if (draft := store.draft(case_id)) is not None else "",
     )

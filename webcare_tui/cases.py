@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from webcare_tui import case_rules
 from webcare_tui.case_rules import CaseState, Event, ThreadingRules
@@ -24,6 +24,7 @@ from webcare_tui.connectors.base import Connector, RemoteCase
 from webcare_tui.model import CaseStatus
 from webcare_tui.store import Store, StoreError
 
+Result = TypeVar("Result")
 NOT_SENT = ("queued", "failed", "unknown")  # outbox states of a change that has not reached the platform
 
 
@@ -190,6 +191,21 @@ class CaseService:
             queued = self._queue_remote(case_id, "memo", {"text": text}, now)
             self.store.add_events([Event(case_id, now, actor, "memo", {"memo_id": memo_id} | queued)])
             return memo_id
+
+    def keep_draft(self, case_id: int, agent: str, text: str) -> None:
+        """Keep the reply `agent` began in the case, to finish later (also after a restart); an empty
+        one is no draft: the case's draft goes."""
+        with self.store.transaction():
+            self._case(case_id)  # a case that is gone keeps no draft
+            self.store.save_draft(case_id, agent, text, self._now())
+
+    def without_draft(self, case_id: int, reply: Callable[[], Result]) -> Result:
+        """`reply()` (the outbox queues the reply begun in the case) and the case's draft gone with it,
+        in one transaction: a reply refused leaves the draft as it was."""
+        with self.store.transaction():
+            result = reply()
+            self.store.delete_draft(case_id)
+        return result
 
     def split(self, message_id: int, actor: str) -> int:
         """Move a message and every later one of its case into a new case; returns its id."""

@@ -3,6 +3,10 @@
 A reply draft waiting for a lead shows in the conversation; a lead approves it (A),
 edits and approves it (E) or rejects it with a reason (X). An agent who needs approval
 sends replies for approval instead of to the outbox.
+
+The header says by when to act and, on a platform with a reply window, how long free-form
+replies are still allowed; and whether a reply begun in the composer waits as a draft (it
+comes back with `r`, also after a restart).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from textual.widgets import Static
 from webcare_tui.approvals import ApprovalError, Approvals, is_lead, leads, needs_approval
 from webcare_tui.case_view import CaseView, read_case
 from webcare_tui.cases import PRIORITIES, next_priority
+from webcare_tui.deadlines import DUE_SOON, case_act_before, deadline_words, window_closes, window_words
 from webcare_tui.message_format import shown_time
 from webcare_tui.outbox import UNDELIVERED, is_draft, reply_visibility, signature_for
 from webcare_tui.safe_text import clean, shown_author, unsafe_link
@@ -32,9 +37,21 @@ from webcare_tui.widgets.footer import Footer
 from webcare_tui.widgets.notice import Notice
 from webcare_tui.widgets.status_header import StatusHeader
 
+CLOCK_EVERY = 30  # seconds between redraws of the header's times while nothing else changes
+DRAFT_WORDS = 40  # characters of a draft the header shows
+
 
 def _when(epoch: int) -> str:
     return shown_time(epoch, "%a %d %b %H:%M")  # "@<epoch>" for a time no calendar shows
+
+
+def first_words(text: str, room: int = DRAFT_WORDS) -> str:
+    """The start of `text` on one line, cut after a whole word with "…" when longer than `room`."""
+    line = " ".join(clean(text, single_line=True).split())
+    if len(line) <= room:
+        return line
+    cut = line[:room].rsplit(" ", 1)[0] if " " in line[:room] else line[:room]
+    return cut.rstrip() + "…"
 
 
 class CaseScreen(MacroKeys):
@@ -86,6 +103,9 @@ class CaseScreen(MacroKeys):
         self._footer_drafts: bool | None = None  # what the footer's approval keys were shown for
         self._shown: list[tuple[str, Text, str]] = []  # the timeline on screen, and its widgets
         self._widgets: list[Static] = []
+        # the reply drafts the agent left here, by case, until the store's copy says the same (a case
+        # opened again at once may be read before the draft's write is in)
+        self._begun: dict[int, str] = {}
 
     def compose(self) -> ComposeResult:
         yield StatusHeader()
@@ -99,6 +119,11 @@ class CaseScreen(MacroKeys):
     def on_mount(self) -> None:
         self.show(self.view)
         self.console.store_changed.subscribe(self, self.store_changed)
+        self.set_interval(CLOCK_EVERY, self._tick)
+
+    def _tick(self) -> None:
+        if self.is_current:  # the act-before and reply window times move with the clock
+            self._show_title()
 
     def store_changed(self, cases: frozenset[int] | None) -> None:
         """A new message, a delivery, a teammate's or another process's change: the case on screen
@@ -159,9 +184,16 @@ class CaseScreen(MacroKeys):
 
         self.console.read(partial(read_case, self.console.store, case_id), loaded, latest=(self, "load"))
 
+    @property
+    def reply_draft(self) -> str:
+        """The reply the agent began in this case and left in the composer ("" for none)."""
+        return self._begun.get(self.case_id, self.view.reply_draft)
+
     def show(self, view: CaseView) -> None:
         self.view = view
         self.case = view.case
+        if self._begun.get(view.case["id"]) == view.reply_draft:  # the store has it: it is the one from now on
+            del self._begun[view.case["id"]]
         self._show_title()
         self._show_timeline(self._timeline(view))
         self.query_one("#author", Static).update(self._author_panel(view))
@@ -179,7 +211,37 @@ class CaseScreen(MacroKeys):
             "  ", (clean(" ".join(f"#{label}" for label in case["labels"]), single_line=True), "italic cyan"),
             (f"  priority {case['priority']}" if case["priority"] else "", "bold red"),
         )
-        self.query_one("#title", Static).update(title)
+        widget = self.query_one("#title", Static)
+        width = widget.content_region.width or self.size.width - 2
+        lines: list[Text] = []
+        for part in self._times():  # as many on a line as fit (never a line that starts with the separator)
+            if lines and lines[-1].cell_len + 3 + part.cell_len <= width:
+                lines[-1].append_text(Text.assemble(" · ", part))
+            else:
+                lines.append(Text.assemble(part))  # the part's style on it alone, not on the line
+        for line in lines:
+            title.append("\n")
+            title.append_text(line)
+        widget.update(title)
+
+    def _times(self) -> list[Text]:
+        """What the header says under the case line: by when to act, the platform's reply window, the draft."""
+        case, now = self.case, int(self.console.clock())
+        platform = case["platform"]
+        parts = []
+        due = case_act_before(case["status"], platform, case["waiting_since"], case["last_inbound_at"],
+                              self.console.kpi_settings.deadline_for(platform))
+        if due is not None:
+            style = "bold red" if due < now else "bold yellow" if due - now < DUE_SOON else "bold"
+            parts.append(Text(deadline_words(due, now), style))
+        visibility = self.view.reply_context.get("last_inbound_visibility")
+        window = window_words(platform, case["last_inbound_at"], now, visibility)
+        if window is not None:
+            closes = window_closes(platform, case["last_inbound_at"], visibility) or now
+            parts.append(Text(window, "bold red" if closes <= now else "yellow" if closes - now < 3600 else ""))
+        if draft := self.reply_draft:
+            parts.append(Text.assemble(("✎ draft: ", "bold magenta"), (first_words(draft), "italic")))
+        return parts
 
     def _show_timeline(self, items: list[tuple[str, Text, str]]) -> None:
         """Show (key, content, classes) items, touching only what changed: an action usually adds a
@@ -291,9 +353,11 @@ class CaseScreen(MacroKeys):
     def notice(self, text: str) -> None:
         self.query_one(Notice).say(text)
 
-    def _act(self, work: Callable[[], object], done: str, shows: dict[str, Any] | None = None) -> None:
+    def _act(self, work: Callable[[], object], done: str, shows: dict[str, Any] | None = None,
+             undone: Callable[[], object] | None = None) -> None:
         """Do an action on the writer thread. Its effect shows at once (`shows`: the case's fields as
-        the action leaves them); the case as stored follows, or why the action was refused."""
+        the action leaves them); the case as stored follows, or why the action was refused (then
+        `undone()` takes back what was shown)."""
         if shows:
             self.case = {**self.case, **shows}
             self._show_title()
@@ -308,6 +372,8 @@ class CaseScreen(MacroKeys):
                 self.notice(why)
             else:  # the agent went on: the refusal must still reach them
                 self.console.notify(clean(why), title=f"case {self.case['id']}", severity="error", markup=False)
+            if undone is not None:
+                undone()
             self.load()
 
         self.console.act(work, written, refused)
@@ -373,7 +439,7 @@ class CaseScreen(MacroKeys):
         self.console.push_screen(PromptScreen("Merge which case into this one (case number):"), merge)
 
     def action_reply(self, visibility: str) -> None:
-        from webcare_tui.screens.reply import ReplyScreen
+        from webcare_tui.screens.reply import Composed, ReplyScreen
         from webcare_tui.templates import case_values
 
         config, case_id, outbox = self.console.config, self.case_id, self.console.outbox
@@ -382,18 +448,40 @@ class CaseScreen(MacroKeys):
         values = case_values(self.case, config.agent.name, config.agent.initials, signature)
 
         for_approval = needs_approval(config.team, self.actor)
+        cases, actor = self.console.cases, self.actor
 
-        def send(result: tuple[str, str] | None) -> None:
-            if result is not None:
-                text, chosen = result
-                self._act(lambda: outbox.queue_reply(case_id, text, agent=self.actor, visibility=chosen,
-                                                     approval=for_approval),
-                          f"{chosen} reply sent for approval" if for_approval else f"{chosen} reply queued")
+        def send(result: Composed | None) -> None:
+            if result is None:
+                return
+            chosen = result.visibility
+            self._begun[case_id] = ""  # the draft goes with the reply, in its transaction
+            self._show_title()
+            self._act(lambda: cases.without_draft(case_id, lambda: outbox.queue_reply(
+                          case_id, result.text, agent=actor, visibility=chosen, approval=for_approval)),
+                      f"{chosen} reply sent for approval" if for_approval else f"{chosen} reply queued",
+                      undone=lambda: self.keep_draft(case_id, result.typed))  # refused: what was typed stays
 
         author = shown_author(self.case["author_handle"], self.case["author_name"])
         self.console.push_screen(ReplyScreen(platform=self.case["platform"], recipient=author, visibility=visibility,
-                                         signatures=config.agent.signature, blocks=config.raw.get("blocks", {}),
-                                         values=values, purpose="approval" if for_approval else "send"), send)
+                                             signatures=config.agent.signature, blocks=config.raw.get("blocks", {}),
+                                             values=values, purpose="approval" if for_approval else "send",
+                                             text=self.reply_draft, keep=partial(self.keep_draft, case_id)), send)
+
+    def keep_draft(self, case_id: int, text: str) -> None:
+        """The reply the agent began in `case_id` (the composer hands it over): in the header at once,
+        in the store behind (an empty one deletes the draft); the inbox's row then shows it."""
+        text = text if text.strip() else ""
+        self._begun[case_id] = text
+        if case_id == self.case_id and self.is_attached:  # (the console may be closing with the composer open)
+            self._show_title()
+        cases, actor = self.console.cases, self.actor
+
+        def refused(why: str) -> None:
+            self.console.notify(clean(f"the draft of case {case_id} could not be kept: {why}"), severity="error",
+                                markup=False)
+
+        self.console.act(lambda: cases.keep_draft(case_id, actor, text),
+                         lambda _: self.console.store_changed.publish(frozenset({case_id})), refused)
 
     # -- approvals (a lead on a case with a draft) ---------------------------------
 
@@ -419,7 +507,7 @@ class CaseScreen(MacroKeys):
                       f"approved {clean(draft['payload']['agent'], single_line=True)}'s reply: queued{more}")
 
     def action_edit_approve(self) -> None:
-        from webcare_tui.screens.reply import ReplyScreen
+        from webcare_tui.screens.reply import Composed, ReplyScreen
 
         found = self._waiting_draft("approve")
         if found is None:
@@ -427,9 +515,9 @@ class CaseScreen(MacroKeys):
         draft, more = found
         approvals = self.approvals
 
-        def approve(result: tuple[str, str] | None) -> None:
+        def approve(result: Composed | None) -> None:
             if result is not None:
-                self._act(lambda: approvals.approve(draft["id"], self.actor, text=result[0]),
+                self._act(lambda: approvals.approve(draft["id"], self.actor, text=result.text),
                           f"approved {clean(draft['payload']['agent'], single_line=True)}'s reply with your edits: "
                           f"queued{more}")
 

@@ -1,4 +1,7 @@
-"""Provides `InboxScreen`: the start screen — views of cases, search and bulk actions."""
+"""Provides `InboxScreen`: the start screen — views of cases, search and bulk actions.
+
+Each view keeps the order the agent gave it with `s` (its own, until changed again).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +13,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input, Static
 
-from webcare_tui.case_query import QueryError, View, parse_query
+from webcare_tui.case_query import CaseQuery, QueryError, View, parse_query
 from webcare_tui.screens.macro_keys import MacroKeys
 from webcare_tui.screens.prompt import PromptScreen
-from webcare_tui.store.inbox import SORTS, default_sort
-from webcare_tui.widgets.case_list import PAGE, CaseList
+from webcare_tui.store.inbox import SORTS, Sort, default_sort, sorts_for
+from webcare_tui.widgets.case_list import PAGE, CaseList, CaseListHeading
 from webcare_tui.widgets.footer import Footer
 from webcare_tui.widgets.notice import Notice
 from webcare_tui.widgets.status_header import StatusHeader
@@ -42,7 +45,9 @@ class InboxScreen(MacroKeys):
     def __init__(self) -> None:
         super().__init__()
         self.view_index = 0
-        self.sort_name: str | None = None  # None: the view's own order
+        self.sort_names: dict[int, str] = {}  # view index → the order `s` gave it (else the view's own)
+        self._said = ""  # the notice line (less any case that left the view: see cursor_case_left)
+        self._left = ""  # since the agent's last action: which case left the view from under the cursor
         self.search_text = ""
         self.counts: list[int | None] = []
         self.prefetched: dict = {}  # (query, sort) → first page, read in the background
@@ -56,8 +61,10 @@ class InboxScreen(MacroKeys):
         yield Static(id="views")
         yield Input(placeholder="search: words, \"phrases\", label:, platform:, author:@, status:, owner:me, "
                                 "!assigned, lang:, age:>2h, before:", id="search")
-        yield CaseList(self.console.store, self.console.jobs, deadline_for=self.console.kpi_settings.deadline_for,
-                       clock=self.console.clock, id="cases")
+        cases = CaseList(self.console.store, self.console.jobs, deadline_for=self.console.kpi_settings.deadline_for,
+                         clock=self.console.clock, id="cases")
+        yield CaseListHeading(cases, id="columns")
+        yield cases
         yield Notice()
         yield Footer()
 
@@ -83,14 +90,19 @@ class InboxScreen(MacroKeys):
 
     def current_query(self):
         """The active view, narrowed by what is typed in the search box."""
-        app = self.app
+        console = self.console
         view = self.views[self.view_index]
         query = view.query
         if view.source:
-            query = parse_query(view.source, me=app.config.agent.id, now=app.clock())
+            query = parse_query(view.source, me=console.config.agent.id, now=console.clock())
         if self.search_text:
-            query = query.narrowed(parse_query(self.search_text, me=app.config.agent.id, now=app.clock()))
+            query = query.narrowed(parse_query(self.search_text, me=console.config.agent.id, now=console.clock()))
         return query
+
+    def sort_of(self, query: CaseQuery) -> Sort:
+        """The order of the active view: the one `s` gave it, where its cases can take it, else its own."""
+        name = self.sort_names.get(self.view_index)
+        return SORTS[name] if name in sorts_for(query) else default_sort(query)
 
     def show_view(self, *, in_background: bool = False) -> None:
         try:
@@ -98,7 +110,7 @@ class InboxScreen(MacroKeys):
         except QueryError as error:
             self.notice(f"search: {error}")
             return
-        sort = SORTS[self.sort_name] if self.sort_name else default_sort(query)
+        sort = self.sort_of(query)
         self.query_one(CaseList).show(query, sort, in_background=in_background,
                                       first=self.prefetched.get((query, sort)))  # kept: switching back reuses it
         self.show_counts(self.counts)
@@ -150,6 +162,7 @@ class InboxScreen(MacroKeys):
         self.update_counts()
 
     def notice(self, text: str) -> None:
+        self._said = text
         self.query_one(Notice).say(text)
 
     def action_view(self, index: int) -> None:
@@ -161,9 +174,19 @@ class InboxScreen(MacroKeys):
             self.show_view()
 
     def action_sort(self) -> None:
-        names = [None, *SORTS]
-        self.sort_name = names[(names.index(self.sort_name) + 1) % len(names)]
+        """The active view's next order (from the one it shows, so the first press changes it); the
+        other views keep theirs."""
+        try:
+            query = self.current_query()
+        except QueryError as error:
+            self.notice(f"search: {error}")
+            return
+        names = sorts_for(query)
+        shown = next(name for name, sort in SORTS.items() if sort == self.sort_of(query))
+        chosen = names[(names.index(shown) + 1) % len(names)] if shown in names else names[0]
+        self.sort_names[self.view_index] = chosen
         self.show_view()
+        self.notice(f"{self.views[self.view_index].name} now sorted {SORTS[chosen].name} (s: the next order)")
 
     # -- search ---------------------------------------------------------------
 
@@ -234,14 +257,24 @@ class InboxScreen(MacroKeys):
     def open_case(self, event: CaseList.Opened) -> None:
         self.console.open_case(event.case_id)
 
+    @on(CaseList.Left)
+    def cursor_case_left(self, event: CaseList.Left) -> None:
+        """The case under the cursor left the view: the agent is told where the cursor went."""
+        went = f"case {event.case_id} left {self.views[self.view_index].name}"
+        went += f"; the cursor is on case {event.now_on}" if event.now_on is not None else "; the view is empty"
+        self._left = went
+        self.query_one(Notice).say(f"{self._said} · {went}" if self._said else went)  # after what was said last
+
     def _act_on_all(self, ids: list[int], act: Callable[[int], None], done: str, failed: str) -> None:
         """Do `act` to each case on the writer thread, all or none (one transaction)."""
         cases = self.console.cases
+        self._left = ""
         self.notice(f"{done} …")
 
         def written(_: object) -> None:
+            # the cases' rows may have been read again already (the prompt closing): what left is still said
+            self.notice(f"{done} · {self._left}" if self._left else done)
             self.after_action()
-            self.notice(done)
 
         def refused(why: str) -> None:
             self.refresh_data()

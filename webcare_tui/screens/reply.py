@@ -1,12 +1,18 @@
-"""Provides `ReplyScreen`: the reply composer — signature, live count against the limit, text blocks."""
+"""Provides `ReplyScreen`: the reply composer — signature, live count against the limit, text blocks,
+and `Composed`, what it gives back when the agent sends. What the agent types is kept as the case's
+draft while typing and when they leave with Esc, through the `keep` callback its case screen gives."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
+from textual.timer import Timer
 from textual.widgets import Label, Static, TextArea
 
 from webcare_tui.outbox import reply_limit, signed
@@ -14,19 +20,34 @@ from webcare_tui.platforms import reply_length
 from webcare_tui.screens.prompt import PromptScreen
 from webcare_tui.templates import TemplateError, render
 
+KEEP_AFTER = 2.0  # seconds of no typing after which the text is kept as the case's draft
 
-class ReplyScreen(ModalScreen[tuple[str, str] | None]):
-    """Dismisses with (signed text, visibility), or None when cancelled.
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    """A reply the agent sends: `text` with the signature, its visibility, and `typed`, the text as
+    typed (kept again as the draft when the reply is refused)."""
+
+    text: str
+    visibility: str
+    typed: str
+
+
+class ReplyScreen(ModalScreen[Composed | None]):
+    """Dismisses with the `Composed` reply, or None when cancelled.
 
     `purpose` says what ctrl+s does: "send" (to the outbox), "approval" (the agent's reply
     waits for a lead) or "approve" (a lead edits a draft, `text`, and approves it; the draft
-    keeps its author's signature and visibility).
+    keeps its author's signature and visibility). With `keep`, the text typed is handed to it
+    (to keep as the case's draft) after a pause in typing and when the agent leaves with Esc,
+    so a reply begun is never thrown away; an emptied composer hands "" (no draft).
     """
 
     DEFAULT_CSS = """
     ReplyScreen { align: center middle; }
     ReplyScreen > Vertical { width: 90%; max-width: 100; height: auto; border: round $accent; background: $surface; }
     ReplyScreen TextArea { height: 8; }
+    ReplyScreen #title { width: 1fr; }
     #count { color: $text-muted; }
     #error { color: $error; }
     """
@@ -38,9 +59,14 @@ class ReplyScreen(ModalScreen[tuple[str, str] | None]):
     ]
 
     def __init__(self, *, platform: str, recipient: str, visibility: str, signatures: dict[str, str],
-                 blocks: dict[str, str], values: dict[str, str], text: str = "", purpose: str = "send") -> None:
+                 blocks: dict[str, str], values: dict[str, str], text: str = "", purpose: str = "send",
+                 keep: Callable[[str], object] | None = None) -> None:
         super().__init__()
-        self.initial_text = text
+        self.keep = keep
+        self._kept = text  # the text the draft holds now
+        self._keep_timer: Timer | None = None
+        self._sent = False
+        self.text_area = TextArea(text, id="text", soft_wrap=True)  # read when the screen closes too
         self.purpose = purpose
         self.platform = platform
         self.recipient = recipient
@@ -52,25 +78,27 @@ class ReplyScreen(ModalScreen[tuple[str, str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(id="title", markup=False)
-            yield TextArea(self.initial_text, id="text", soft_wrap=True)
+            yield self.text_area
             yield Static(id="count", markup=False)
             yield Static(id="error", markup=False)
 
     def on_mount(self) -> None:
         self.update_title()
         self.update_count()
-        self.query_one(TextArea).focus()
+        self.text_area.move_cursor(self.text_area.document.end)  # a draft taken up again goes on where it stopped
+        self.text_area.focus()
 
     def update_title(self) -> None:
         if self.purpose == "approve":
             title = f"Edit the draft to {self.recipient} on {self.platform}, {self.visibility} · ctrl+s approves it"
         else:
             sends = "ctrl+s sends it for a lead's approval" if self.purpose == "approval" else "ctrl+s sends"
-            title = f"Reply to {self.recipient} on {self.platform}, {self.visibility} (ctrl+t switches) · {sends}"
+            keeps = " · Esc keeps it as a draft" if self.keep is not None else ""
+            title = f"Reply to {self.recipient} on {self.platform}, {self.visibility} (ctrl+t switches) · {sends}{keeps}"
         self.query_one("#title", Label).update(title)
 
     def final_text(self) -> str:
-        return signed(self.query_one(TextArea).text, self.platform, self.signatures)
+        return signed(self.text_area.text, self.platform, self.signatures)
 
     def update_count(self) -> None:
         length, limit = reply_length(self.platform, self.final_text()), reply_limit(self.platform, self.visibility)
@@ -85,6 +113,23 @@ class ReplyScreen(ModalScreen[tuple[str, str] | None]):
     def on_text_area_changed(self) -> None:
         self.update_count()
         self.query_one("#error", Static).update("")
+        if self.keep is not None:  # kept once typing pauses
+            self._stop_keeping()
+            self._keep_timer = self.set_timer(KEEP_AFTER, self.keep_draft)
+
+    def _stop_keeping(self) -> None:
+        if self._keep_timer is not None:
+            self._keep_timer.stop()
+            self._keep_timer = None
+
+    def keep_draft(self) -> None:
+        """Hand the text to `keep` when it differs from what the draft holds."""
+        self._stop_keeping()
+        text = self.text_area.text
+        if self.keep is None or text == self._kept or (not text.strip() and not self._kept.strip()):
+            return
+        self._kept = text
+        self.keep(text)
 
     def action_toggle_visibility(self) -> None:
         if self.purpose == "approve":
@@ -105,7 +150,7 @@ class ReplyScreen(ModalScreen[tuple[str, str] | None]):
                 self.query_one("#error", Static).update(f"there is no text block {name!r}")
                 return
             try:
-                self.query_one(TextArea).insert(render(self.blocks[name], self.values))
+                self.text_area.insert(render(self.blocks[name], self.values))
             except TemplateError as error:
                 self.query_one("#error", Static).update(f"text block {name}: {error}")
 
@@ -113,13 +158,20 @@ class ReplyScreen(ModalScreen[tuple[str, str] | None]):
 
     def action_send(self) -> None:
         text, limit = self.final_text(), reply_limit(self.platform, self.visibility)
-        if not self.query_one(TextArea).text.strip():
+        if not self.text_area.text.strip():
             self.query_one("#error", Static).update("the reply is empty")
         elif limit is not None and reply_length(self.platform, text) > limit:
             length = reply_length(self.platform, text)
             self.query_one("#error", Static).update(f"too long for {self.platform}: {length} of {limit} characters")
         else:
-            self.dismiss((text, self.visibility))
+            self._stop_keeping()  # a sent reply leaves no draft (its case screen deletes it as it sends)
+            self._sent = True
+            self.dismiss(Composed(text, self.visibility, self.text_area.text))
+
+    def on_unmount(self) -> None:
+        if not self._sent:  # closed some other way (the console quits): what was typed is kept all the same
+            self.keep_draft()
 
     def action_cancel(self) -> None:
+        self.keep_draft()
         self.dismiss(None)

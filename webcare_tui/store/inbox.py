@@ -35,11 +35,19 @@ SORTS = {
 }
 
 
+def _open_only(query: CaseQuery) -> bool:
+    return bool(query.statuses) and set(query.statuses) <= set(OPEN_STATUSES)
+
+
 def default_sort(query: CaseQuery) -> Sort:
     """Open work by who waits longest; pending and closed cases by latest activity."""
-    if query.statuses and set(query.statuses) <= set(OPEN_STATUSES):
-        return SORTS["waiting"]
-    return SORTS["recent"]
+    return SORTS["waiting"] if _open_only(query) else SORTS["recent"]
+
+
+def sorts_for(query: CaseQuery) -> list[str]:
+    """The orders (names in SORTS) a view can take: waiting order only where every case waits on us
+    (a pending or closed case waits on nobody: its `waiting_since` may be NULL, which no keyset pages)."""
+    return [name for name, sort in SORTS.items() if sort.column != "waiting_since" or _open_only(query)]
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,8 @@ class CaseRow:
     waiting_since: int | None
     last_text: str
     last_direction: str
+    closed_at: int | None = None
+    has_draft: bool = False  # the agent left a reply begun in the composer (see DraftQueries)
 
     def sort_key(self, sort: Sort) -> tuple[int, int]:
         return (getattr(self, sort.column) or 0, self.id)
@@ -106,7 +116,8 @@ _ROW_SQL = (
     "  WHERE cl.case_id = c.id),"
     " c.message_count, c.created_at, c.last_message_at, c.last_inbound_at, c.waiting_since,"
     " (SELECT m.text FROM messages m WHERE m.case_id = c.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1),"
-    " c.last_direction FROM cases c{hint} JOIN authors a ON a.id = c.author_id"
+    " c.last_direction, c.closed_at, EXISTS (SELECT 1 FROM drafts d WHERE d.case_id = c.id)"
+    " FROM cases c{hint} JOIN authors a ON a.id = c.author_id"
 )
 
 
@@ -114,6 +125,7 @@ def _row(values: tuple[Any, ...]) -> CaseRow:
     fields = list(values)
     fields[9] = tuple(sorted(fields[9].split(","))) if fields[9] else ()
     fields[15] = fields[15] or ""
+    fields[18] = bool(fields[18])
     return CaseRow(*fields)
 
 

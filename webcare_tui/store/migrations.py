@@ -345,6 +345,16 @@ MIGRATIONS: list[str] = [
     DROP INDEX cases_owner;
     CREATE INDEX cases_owner ON cases (owner, status);
     """,
+    # 15: the reply an agent began and left (Esc in the composer, another case) waits per case, across
+    # restarts, until it is sent or emptied. The inbox marks a case with one by its primary key.
+    """
+    CREATE TABLE drafts (
+        case_id INTEGER PRIMARY KEY REFERENCES cases(id),
+        agent TEXT NOT NULL,
+        text TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

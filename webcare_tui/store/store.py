@@ -20,6 +20,7 @@ import orjson
 
 from webcare_tui.case_rules import CaseState, Event
 from webcare_tui.store.alerts import AlertQueries
+from webcare_tui.store.drafts import DraftQueries
 from webcare_tui.store.errors import StoreError
 from webcare_tui.store.inbox import InboxQueries
 from webcare_tui.store.kpi import KpiQueries
@@ -83,8 +84,8 @@ def _marks(count: int) -> str:
     return ",".join("?" * count)
 
 
-class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
-    """The local cache: messages, authors, cases, labels, memos, events, outbox, sync state."""
+class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries, DraftQueries):
+    """The local cache: messages, authors, cases, labels, memos, events, outbox, sync state, reply drafts."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -383,6 +384,8 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries):
             (target, source),
         )
         conn.execute("DELETE FROM case_labels WHERE case_id = ?", (source,))
+        # a reply begun on the merged case goes along, unless the case it joins has one of its own
+        conn.execute("UPDATE OR IGNORE drafts SET case_id = ? WHERE case_id = ?", (target, source))
         conn.execute("UPDATE cases SET merged_into = ?, status = 'closed', message_count = 0 WHERE id = ?", (target, source))
 
     def close_due_pending(self, now: int, auto_close_after: int) -> list[tuple[int, int]]:

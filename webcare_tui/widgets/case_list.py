@@ -3,7 +3,8 @@
 Only the rows on screen are read: the list knows the view's row count, fetches
 pages of `PAGE` rows by keyset (or by offset after a jump) and keeps the recent
 pages in a small cache, the way Toolong shows multi-GB logs. A refresh keeps the
-cursor on the same case, wherever new cases push it.
+cursor on the same case, wherever new cases push it. `CaseListHeading` names the
+columns above it.
 """
 
 from __future__ import annotations
@@ -16,15 +17,17 @@ from functools import lru_cache
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
+from rich.text import Text
 from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 
 from webcare_tui.case_query import CaseQuery
-from webcare_tui.case_rules import waits_on_us
-from webcare_tui.deadlines import DUE_SOON, act_before, describe_remaining
+from webcare_tui.case_rules import OPEN_STATUSES, waits_on_us
+from webcare_tui.deadlines import DUE_SOON, case_act_before, describe_remaining
 from webcare_tui.safe_text import clean, shown_author
 from webcare_tui.store import Store
 from webcare_tui.store.inbox import CaseRow, Sort
@@ -60,6 +63,34 @@ def _age(seconds: float) -> str:
     return f"{int(seconds // 86_400)}d"
 
 
+# The columns, in cells: mark, status, platform, when (act before, closed or last active), author, then
+# the last message (with the labels) takes the room the others leave, then owner and age.
+STATUS_CELLS, PLATFORM_CELLS, WHEN_CELLS, AUTHOR_CELLS, OWNER_CELLS, AGE_CELLS = 5, 3, 7, 18, 8, 5
+FIXED_CELLS = 1 + STATUS_CELLS + PLATFORM_CELLS + WHEN_CELLS + 1 + AUTHOR_CELLS + 1 + 1 + OWNER_CELLS + AGE_CELLS
+DRAFT_MARK = "✎ "  # before the last message: a reply begun waits in the case
+# What the when-column says in a view: by when to act (open work), when the case was closed (the
+# Closed view: no act-before time there), or its last activity (pending cases wait on the customer).
+WHEN_HEADINGS = {"act": "ACT BY", "closed": "CLOSED", "active": "ACTIVE"}
+
+
+def when_column(query: CaseQuery) -> str:
+    """What the when-column of a view shows: "act", "closed" or "active" (see WHEN_HEADINGS)."""
+    statuses = set(query.statuses)
+    if statuses == {"closed"}:
+        return "closed"
+    if statuses and not statuses & set(OPEN_STATUSES):
+        return "active"
+    return "act"
+
+
+def heading(width: int, when: str) -> str:
+    """The column names, aligned with rows `width` cells wide."""
+    room = max(width - FIXED_CELLS, 10)
+    return ("".join([" ", "STAT".ljust(STATUS_CELLS), "VIA".ljust(PLATFORM_CELLS), f"{WHEN_HEADINGS[when]:>{WHEN_CELLS}} ",
+                     _fit("AUTHOR", AUTHOR_CELLS), " ", _fit("LAST MESSAGE  #LABELS", room), " ",
+                     _fit("OWNER", OWNER_CELLS), f"{'AGE':>{AGE_CELLS}}"]))[:width].ljust(width)
+
+
 class CaseList(ScrollView, can_focus=True):
     """The inbox's rows; posts `CaseList.Opened` when the agent opens one."""
 
@@ -86,6 +117,15 @@ class CaseList(ScrollView, can_focus=True):
             super().__init__()
             self.case_id = case_id
 
+    class Left(Message):
+        """The case under the cursor left the view (an action, the sync); the cursor is on
+        `now_on`, the case that took its place (None: the view is empty)."""
+
+        def __init__(self, case_id: int, now_on: int | None) -> None:
+            super().__init__()
+            self.case_id = case_id
+            self.now_on = now_on
+
     def __init__(self, store: Store, jobs: Background, *, deadline_for: Callable[[str], int], clock: Callable[[], float] = time.time,
                  id: str | None = None) -> None:
         super().__init__(id=id)
@@ -103,6 +143,8 @@ class CaseList(ScrollView, can_focus=True):
         self._strips: dict[tuple, Strip] = {}  # formatted rows
         self._reading: set[tuple[int, int]] = set()  # (generation, page) being read in the background
         self._stale: dict[int, list[CaseRow]] = {}  # pages shown until their fresh copies arrive
+        self.when = "act"  # what the when-column shows in this view (see when_column)
+        self.heading: CaseListHeading | None = None  # the column names above, kept in line with the rows
 
     # -- data -----------------------------------------------------------------
 
@@ -124,6 +166,9 @@ class CaseList(ScrollView, can_focus=True):
 
     def _show_first(self, query: CaseQuery, sort: Sort, first: list[CaseRow]) -> None:
         self.query_, self.sort = query, sort
+        if (when := when_column(query)) != self.when:
+            self.when = when
+            self._columns_changed()
         self.selected.clear()
         self.cursor = 0
         self._pages.clear()
@@ -142,6 +187,7 @@ class CaseList(ScrollView, can_focus=True):
         height = self.scrollable_content_region.height
         if (count > height) != (self.virtual_size.height > height):
             self.virtual_size = size  # the scrollbar appears or goes: that needs a layout pass
+            self.call_after_refresh(self._columns_changed)  # the rows' width with it
         else:
             # Only the scrollbar's proportions change: skip the layout pass the reactive would
             # run (a whole-screen reflow, most of a view switch's time on a 1M-message store).
@@ -179,6 +225,9 @@ class CaseList(ScrollView, can_focus=True):
                 self._pages[self.cursor // PAGE] = page
                 self._stale.pop(self.cursor // PAGE, None)
                 self.refresh()
+                if current is not None and position is None:  # its case left the view: say where the cursor is
+                    now_on = self.current_row()
+                    self.post_message(self.Left(current.id, now_on.id if now_on is not None else None))
 
         self.jobs.latest((self, "reload"), self.jobs.reads, count_and_find, relocate, unpack=True)
 
@@ -245,8 +294,9 @@ class CaseList(ScrollView, can_focus=True):
             if index < self.count:  # its page is on its way
                 return Strip([Segment(" …".ljust(width), _style("dim"))])
             return Strip.blank(width)
-        # A row's line changes with its data, the width, its selection and the minute (ages, due times).
-        key = (row, width, row.id in self.selected, int(self.clock() // 60))
+        # A row's line changes with its data, the width, its selection, the minute (ages, due times) and
+        # what the view's when-column shows.
+        key = (row, width, row.id in self.selected, int(self.clock() // 60), self.when)
         strip = self._strips.get(key)
         if strip is None:
             strip = self._strips[key] = self._format(row, width)
@@ -256,35 +306,45 @@ class CaseList(ScrollView, can_focus=True):
             strip = strip.apply_style(self.get_component_rich_style("case-list--cursor"))
         return strip
 
+    def _when(self, row: CaseRow, now: float) -> tuple[str, str]:
+        """The when-column of a row, and its style (see `when_column`)."""
+        if self.when == "act":
+            due = case_act_before(row.status, row.platform, row.waiting_since, row.last_inbound_at,
+                                  self.deadline_for(row.platform))
+            if due is None:
+                return "", "dim"
+            left = int(due - now)
+            return describe_remaining(left), "bold red" if left < 0 else "bold yellow" if left < DUE_SOON else ""
+        moment = row.closed_at if self.when == "closed" else row.last_message_at
+        if moment is None:
+            return "", "dim"
+        ago = _age(max(now - moment, 0))
+        return f"{ago} ago" if len(ago) + 4 <= WHEN_CELLS else ago, "dim"
+
     def _format(self, row: CaseRow, width: int) -> Strip:
         """One row as segments, column by column (cheaper than Rich Text on every repaint)."""
         now = self.clock()
         status, status_style = STATUS.get(row.status, (row.status[:4].upper(), ""))
-        due = act_before(row.platform, row.waiting_since, row.last_inbound_at, self.deadline_for(row.platform))
-        if due is None:
-            due_text, due_style = "", "dim"
-        else:
-            left = int(due - now)
-            due_text = describe_remaining(left)
-            due_style = "bold red" if left < 0 else "bold yellow" if left < DUE_SOON else ""
+        when_text, when_style = self._when(row, now)
         author = shown_author(row.author_handle, row.author_name, "?")
         labels = clean(" ".join(f"#{label}" for label in row.labels), single_line=True)
         last = clean(row.last_text, single_line=True)
         if row.last_direction == "out":
             last = "↪ " + last
-        fixed = 1 + 5 + 3 + 7 + 19 + 9 + 5  # mark, status, platform, due, author, owner, age
-        room = max(width - fixed - (cell_len(labels) + 1 if labels else 0), 10)
+        draft = DRAFT_MARK if row.has_draft else ""
+        room = max(width - FIXED_CELLS - (cell_len(labels) + 1 if labels else 0), 10)
         selected = row.id in self.selected
         columns = [
             ("●" if selected else "!" if row.priority >= 2 else " ", "bold magenta" if selected else "bold red"),
-            (f"{status:<5}", status_style),
-            (f"{PLATFORMS.get(row.platform, row.platform[:2].upper()):<3}", "bold"),
-            (f"{due_text:>6} ", due_style),
-            (_fit(author, 18) + " ", "bold" if waits_on_us(row.status, row.last_direction) else ""),
-            (_fit(last, room), ""),
+            (f"{status:<{STATUS_CELLS}}", status_style),
+            (f"{PLATFORMS.get(row.platform, row.platform[:2].upper()):<{PLATFORM_CELLS}}", "bold"),
+            (f"{when_text:>{WHEN_CELLS}} ", when_style),
+            (_fit(author, AUTHOR_CELLS) + " ", "bold" if waits_on_us(row.status, row.last_direction) else ""),
+            (draft, "bold magenta"),
+            (_fit(last, room - len(draft)), ""),
             (f" {labels}" if labels else "", "italic cyan"),
-            (f" {clean(row.owner or '-', single_line=True)[:8]:<8}", "green" if row.owner else "dim"),
-            (f"{_age(now - row.created_at):>5}", "dim"),
+            (f" {clean(row.owner or '-', single_line=True)[:OWNER_CELLS]:<{OWNER_CELLS}}", "green" if row.owner else "dim"),
+            (f"{_age(now - row.created_at):>{AGE_CELLS}}", "dim"),
         ]
         segments = [Segment(text, _style(style)) for text, style in columns if text]
         return Strip(segments).crop_extend(0, width, Style())
@@ -342,4 +402,31 @@ class CaseList(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         self.virtual_size = Size(self.size.width, self.count)
+        self.call_after_refresh(self._columns_changed)
+
+    def _columns_changed(self) -> None:
+        if self.heading is not None:
+            self.heading.refresh()
+
+    def heading_text(self, fallback_width: int) -> str:
+        """The column names for this list's rows as they are now (their width, the view's when-column)."""
+        width = self.scrollable_content_region.width or fallback_width
+        return heading(width, self.when)
+
+
+class CaseListHeading(Widget):
+    """The column names above a `CaseList`, in line with its rows whatever their width (a scrollbar
+    takes some) and with what its when-column shows in the view."""
+
+    DEFAULT_CSS = """
+    CaseListHeading { height: 1; color: $text-muted; text-style: bold; }
+    """
+
+    def __init__(self, cases: CaseList, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.cases = cases
+        cases.heading = self
+
+    def render(self) -> Text:
+        return Text(self.cases.heading_text(self.size.width), no_wrap=True, overflow="crop", end="")
 
