@@ -200,7 +200,7 @@ async def test_a_reply_over_the_limit_is_blocked(team_inbox):
 async def test_the_demo_delivers_a_reply_and_the_case_shows_it_sent(store):
     connector = DemoConnector(Account("demo", "demo", {"history_days": 1, "conversations_per_day": 60}),
                               clock=lambda: T0)
-    app = make_app(Config(), store, connectors={"demo": connector})
+    app = make_app(Config(undo_grace=0), store, connectors={"demo": connector})  # no time to take it back
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_for(pilot, lambda: "demo online" in app.status_text)
         await press(pilot, "2")  # unassigned

@@ -360,7 +360,7 @@ async def test_a_new_hire_sends_for_approval_and_sees_the_draft_wait(store, anna
         assert isinstance(app.screen, ReplyScreen)
         assert "ctrl+s sends it for a lead's approval" in str(app.screen.query_one("#title").render())
         await press(pilot, *"Dat kan, ik zoek het uit", "ctrl+s")
-        assert notice(app) == "public reply sent for approval"
+        assert notice(app) == "public reply sent for approval · u undoes for 10 s"
         [row] = store.case_outbox(anna)
         assert (row["state"], row["payload"]["text"]) == ("awaiting_approval", "Dat kan, ik zoek het uit ^NV")
         assert [m["direction"] for m in store.case_messages(anna)] == ["in"]

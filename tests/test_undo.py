@@ -96,3 +96,55 @@ def test_too_late_or_delivered_is_refused_and_changes_nothing(setup):
     with pytest.raises(UndoError, match="cannot undo reply: its reply is sent"):
         undo.undo(done)
     assert snapshot(store, bram) == before
+
+
+# ---------------------------------------------------------------- in the console: u after any action
+
+@pytest.fixture
+def inbox(store):
+    ingest(store, [msg(0, author="anna", text="Mijn wifi is kapot"), msg(600, author="bram", text="Waar blijft mijn pakket?"),
+                   msg(1200, author="cees", text="Factuur klopt niet")])
+    return store
+
+
+async def test_u_takes_back_each_action_on_the_case_screen(inbox):
+    from conftest import notice, press
+
+    from webcare_tui.app import make_app
+    from webcare_tui.config import Config
+
+    app = make_app(Config(), inbox, connectors={})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await press(pilot, "3", "enter")
+        case_id = app.screen.case_id
+        before = snapshot(inbox, case_id)
+        for keys, said in ((("P",), "priority"), (("c",), "status closed"), (("p",), "status pending"),
+                           (("l", *"Klacht", "enter", "enter"), "+Klacht"), (("n", *"belt terug", "enter"), "the memo"),
+                           (("r", *"We kijken ernaar", "ctrl+s"), "the public reply")):
+            await press(pilot, *keys)
+            assert snapshot(inbox, case_id) != before, said
+            assert "u undoes for 10 s" in notice(app)
+            await press(pilot, "u")
+            assert notice(app).startswith(f"undone: {said}")
+            assert snapshot(inbox, case_id) == before, said
+        assert [row["state"] for row in inbox.case_outbox(case_id)] == ["discarded"]  # the reply reached nobody
+
+
+async def test_u_takes_back_a_bulk_close_in_the_inbox(inbox):
+    from conftest import notice, press
+
+    from webcare_tui.app import make_app
+    from webcare_tui.config import Config
+    from webcare_tui.widgets.case_list import CaseList
+
+    app = make_app(Config(), inbox, connectors={})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await press(pilot, "3", "space", "space")
+        chosen = set(app.screen.query_one(CaseList).selected)
+        await press(pilot, "c")
+        assert {inbox.get_case(i)["status"] for i in chosen} == {"closed"} and "u undoes" in notice(app)
+        await press(pilot, "u")
+        assert {inbox.get_case(i)["status"] for i in chosen} == {"new"} and notice(app) == "undone: closed 2 cases"
+        assert app.screen.query_one(CaseList).count == 3
+        await press(pilot, "u")
+        assert notice(app) == "nothing to undo"

@@ -28,7 +28,7 @@ from webcare_tui.cases import CaseError, CaseService, case_actions_of
 from webcare_tui.config import Config, append_view, config_path
 from webcare_tui.connectors.base import Connector
 from webcare_tui.kpi import settings_from_config
-from webcare_tui.macro_runner import Applied, MacroError, MacroRunner
+from webcare_tui.macro_runner import MacroError, MacroRunner
 from webcare_tui.macros import load_macros
 from webcare_tui.outbox import Delivery, Outbox, OutboxWorker, ReplyError
 from webcare_tui.runtime import alert_settings, build_connectors, macro_folders, router_for, rule_book, team_agents
@@ -42,13 +42,14 @@ from webcare_tui.store import Store, StoreError, store_trouble
 from webcare_tui.store.errors import StoreFailure
 from webcare_tui.supervisor import Health, Supervisor, start_log
 from webcare_tui.sync import SyncRunner, SyncStatus
+from webcare_tui.undo import Undo, Undoable, UndoError
 from webcare_tui.widgets.background import Background, JobDone
 from webcare_tui.widgets.case_list import CaseList
 from webcare_tui.widgets.status_header import HeaderLine, StatusHeader
 
 WATCH_INTERVAL = 0.5  # seconds between looks for another process's writes
 # what an agent's action may be refused with: said to the agent, never a failure of the app
-REFUSALS = (CaseError, ReplyError, ApprovalError, MacroError, StoreError)
+REFUSALS = (CaseError, ReplyError, ApprovalError, MacroError, UndoError, StoreError)
 Result = TypeVar("Result")
 
 
@@ -83,7 +84,7 @@ class WebcareApp(App):
         self.macro_runner = MacroRunner(store, self.cases, self.outbox, config.agent, blocks=config.raw.get("blocks", {}),
                                         grace=config.undo_grace,
                                         clock=clock)
-        self.last_applied: Applied | None = None
+        self.last_action: Undoable | None = None  # what `u` takes back, within the grace period
         self.rules = rule_book(config)
         self.views = self._views()
         self.sync_states: dict[str, str] = {}
@@ -211,12 +212,28 @@ class WebcareApp(App):
         With a `latest` key, asked again before it answered, it is asked once more afterwards only."""
         self._off_ui_thread(self.jobs.reads, question, then, refused or self.tell, job="reads", latest=latest)
 
-    def act(self, work: Callable[[], Result], done: Callable[[Result], Any], refused: Callable[[str], Any]) -> None:
+    @property
+    def undo(self) -> Undo:
+        """Records the agent's actions and takes the last one back (the macros' too)."""
+        return self.macro_runner.undo_log
+
+    def act(self, work: Callable[[], Result], done: Callable[[Result], Any], refused: Callable[[str], Any], *,
+            undo_as: tuple[str, list[int]] | None = None) -> None:
         """An agent's action: `work` runs on the writer thread, after the actions given before it;
         then, on the UI thread, `done(result)`, or `refused(why)` in plain words when the action
-        could not be done (nothing of it was written: each action is one transaction)."""
-        self._off_ui_thread(self.jobs.writes, work, done, refused, job="actions",
-                            after=self.after_write)
+        could not be done (nothing of it was written: each action is one transaction).
+        `undo_as` (what it is called, the cases it changes): `u` can take it back (`last_action`)."""
+        if undo_as is None:
+            self._off_ui_thread(self.jobs.writes, work, done, refused, job="actions", after=self.after_write)
+            return
+        what, case_ids = undo_as
+
+        def recorded(outcome: tuple[Result, Undoable]) -> None:
+            self.last_action = outcome[1]
+            done(outcome[0])
+
+        self._off_ui_thread(self.jobs.writes, lambda: self.undo.record(what, case_ids, work), recorded, refused,
+                            job="actions", after=self.after_write)
 
     def after_write(self) -> None:
         """After an agent's action: the outbox count may have moved, a case may be answered."""

@@ -166,6 +166,6 @@ class MacroRunner:
             MacroError: too late (something may have reached the platform), or it changed meanwhile.
         """
         try:
-            return self.undo_log.undo(applied.undoable, event="macro undone")
+            return self.undo_log.undo(applied.undoable)
         except UndoError as error:
             raise MacroError(str(error)) from None

@@ -73,7 +73,7 @@ class Undo:
                     self.store.update_outbox(row["id"], now, next_attempt_at=max(row["next_attempt_at"] or 0, now + self.grace))
         return result, done
 
-    def undo(self, done: Undoable, event: str = "undone") -> str:
+    def undo(self, done: Undoable) -> str:
         """Take the whole action back, if its grace period has not passed.
 
         Raises:
@@ -103,5 +103,5 @@ class Undo:
                 labels_now = set(self.store.case_labels(case_id))
                 self.store.set_labels(case_id, add=set(done.labels[case_id]) - labels_now,
                                       remove=labels_now - set(done.labels[case_id]))
-                self.store.add_events([Event(case_id, now, self.actor, event, {"name": done.what})])
+                self.store.add_events([Event(case_id, now, self.actor, "undone", {"name": done.what})])
         return f"undone: {done.what}"

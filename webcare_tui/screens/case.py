@@ -28,7 +28,7 @@ from webcare_tui.case_view import CaseView, read_case
 from webcare_tui.cases import PRIORITIES, next_priority
 from webcare_tui.deadlines import DUE_SOON, case_act_before, deadline_words, window_closes, window_words
 from webcare_tui.message_format import shown_time
-from webcare_tui.outbox import UNDELIVERED, is_draft, reply_visibility, signature_for
+from webcare_tui.outbox import UNDELIVERED, is_draft, reply_visibility
 from webcare_tui.safe_text import clean, shown_author, unsafe_link
 from webcare_tui.screens.macro_keys import MacroKeys
 from webcare_tui.screens.prompt import PromptScreen
@@ -354,17 +354,17 @@ class CaseScreen(MacroKeys):
         self.query_one(Notice).say(text)
 
     def _act(self, work: Callable[[], object], done: str, shows: dict[str, Any] | None = None,
-             undone: Callable[[], object] | None = None) -> None:
+             undone: Callable[[], object] | None = None, undo_as: str | None = None) -> None:
         """Do an action on the writer thread. Its effect shows at once (`shows`: the case's fields as
         the action leaves them); the case as stored follows, or why the action was refused (then
-        `undone()` takes back what was shown)."""
+        `undone()` takes back what was shown). With `undo_as` (what it is called), `u` takes it back."""
         if shows:
             self.case = {**self.case, **shows}
             self._show_title()
         self.notice(f"{done} …")
 
         def written(_: object) -> None:
-            self.notice(done)
+            self.notice(f"{done} · u undoes for {self.console.undo.grace} s" if undo_as else done)
             self.load()
 
         def refused(why: str) -> None:
@@ -376,14 +376,15 @@ class CaseScreen(MacroKeys):
                 undone()
             self.load()
 
-        self.console.act(work, written, refused)
+        self.console.act(work, written, refused, undo_as=(undo_as, [self.case_id]) if undo_as else None)
 
     def action_back(self) -> None:
         self.console.pop_screen()
 
     def action_status(self, status: str) -> None:
         case_id, cases = self.case_id, self.console.cases
-        self._act(lambda: cases.set_status(case_id, status, actor=self.actor), f"status: {status}", {"status": status})
+        self._act(lambda: cases.set_status(case_id, status, actor=self.actor), f"status: {status}", {"status": status},
+                  undo_as=f"status {status}")
 
     def action_assign(self) -> None:
         case_id, cases = self.case_id, self.console.cases
@@ -391,7 +392,8 @@ class CaseScreen(MacroKeys):
         def assign(agent: str | None) -> None:
             if agent and agent.strip():
                 who = agent.strip()
-                self._act(lambda: cases.assign(case_id, who, actor=self.actor), f"handed over to {who}", {"owner": who})
+                self._act(lambda: cases.assign(case_id, who, actor=self.actor), f"handed over to {who}", {"owner": who},
+                          undo_as=f"hand-over to {who}")
 
         self.console.read(self.console.agent_ids, lambda agents: self.console.push_screen(
             PromptScreen("Hand over to:", suggestions=agents, only=self.console.agents_allowed), assign))
@@ -402,7 +404,7 @@ class CaseScreen(MacroKeys):
         def add(label: str | None) -> None:
             if label:
                 self._act(lambda: cases.label(case_id, self.actor, add=[label]), f"+{label}",
-                          {"labels": sorted({*labels, label})})
+                          {"labels": sorted({*labels, label})}, undo_as=f"+{label}")
 
         self.console.read(self.console.store.label_names, lambda names: self.console.push_screen(
             PromptScreen("Add label:", suggestions=names, new="label"), add))
@@ -413,7 +415,7 @@ class CaseScreen(MacroKeys):
         def remove(label: str | None) -> None:
             if label:
                 self._act(lambda: cases.label(case_id, self.actor, remove=[label]), f"-{label}",
-                          {"labels": [name for name in labels if name != label]})
+                          {"labels": [name for name in labels if name != label]}, undo_as=f"-{label}")
 
         self.console.push_screen(PromptScreen("Remove label:", suggestions=labels, only="a label of this case"), remove)
 
@@ -422,7 +424,7 @@ class CaseScreen(MacroKeys):
 
         def memo(text: str | None) -> None:
             if text:
-                self._act(lambda: cases.memo(case_id, self.actor, text), "memo added")
+                self._act(lambda: cases.memo(case_id, self.actor, text), "memo added", undo_as="the memo")
 
         self.console.push_screen(PromptScreen("Memo (internal, never sent):"), memo)
 
@@ -440,11 +442,11 @@ class CaseScreen(MacroKeys):
 
     def action_reply(self, visibility: str) -> None:
         from webcare_tui.screens.reply import Composed, ReplyScreen
-        from webcare_tui.templates import case_values
+        from webcare_tui.templates import case_values, customer_language
 
         config, case_id, outbox = self.console.config, self.case_id, self.console.outbox
         visibility = reply_visibility(self.view.reply_context, visibility)
-        signature = signature_for(self.case["platform"], config.agent.signature)
+        signature = config.agent.signature_for(self.case["platform"], customer_language(self.view.messages))
         values = case_values(self.case, config.agent.name, config.agent.initials, signature)
 
         for_approval = needs_approval(config.team, self.actor)
@@ -459,11 +461,12 @@ class CaseScreen(MacroKeys):
             self._act(lambda: cases.without_draft(case_id, lambda: outbox.queue_reply(
                           case_id, result.text, agent=actor, visibility=chosen, approval=for_approval)),
                       f"{chosen} reply sent for approval" if for_approval else f"{chosen} reply queued",
-                      undone=lambda: self.keep_draft(case_id, result.typed))  # refused: what was typed stays
+                      undone=lambda: self.keep_draft(case_id, result.typed),  # refused: what was typed stays
+                      undo_as=f"the {chosen} reply")
 
         author = shown_author(self.case["author_handle"], self.case["author_name"])
         self.console.push_screen(ReplyScreen(platform=self.case["platform"], recipient=author, visibility=visibility,
-                                             signatures=config.agent.signature, blocks=config.raw.get("blocks", {}),
+                                             signature=signature, blocks=config.raw.get("blocks", {}),
                                              values=values, purpose="approval" if for_approval else "send",
                                              text=self.reply_draft, keep=partial(self.keep_draft, case_id)), send)
 
@@ -524,7 +527,7 @@ class CaseScreen(MacroKeys):
         author = shown_author(self.case["author_handle"], self.case["author_name"])
         payload = draft["payload"]
         self.console.push_screen(ReplyScreen(platform=self.case["platform"], recipient=author,
-                                         visibility=payload["visibility"], signatures={}, blocks={}, values={},
+                                         visibility=payload["visibility"], signature="", blocks={}, values={},
                                          text=payload["text"], purpose="approve"), approve)
 
     def action_reject(self) -> None:
@@ -554,7 +557,7 @@ class CaseScreen(MacroKeys):
         case_id, cases = self.case_id, self.console.cases
         new = next_priority(self.case["priority"])
         self._act(lambda: cases.set_priority(case_id, new, actor=self.actor), f"priority {new} ({PRIORITIES[new]})",
-                  {"priority": new})
+                  {"priority": new}, undo_as=f"priority {new}")
 
     def action_split(self) -> None:
         case_id, cases = self.case_id, self.console.cases

@@ -266,21 +266,22 @@ class InboxScreen(MacroKeys):
         self.query_one(Notice).say(f"{self._said} · {went}" if self._said else went)  # after what was said last
 
     def _act_on_all(self, ids: list[int], act: Callable[[int], None], done: str, failed: str) -> None:
-        """Do `act` to each case on the writer thread, all or none (one transaction)."""
+        """Do `act` to each case on the writer thread, all or none (one transaction); `u` takes it back."""
         cases = self.console.cases
         self._left = ""
         self.notice(f"{done} …")
 
         def written(_: object) -> None:
             # the cases' rows may have been read again already (the prompt closing): what left is still said
-            self.notice(f"{done} · {self._left}" if self._left else done)
+            said = f"{done} · u undoes for {self.console.undo.grace} s"
+            self.notice(f"{said} · {self._left}" if self._left else said)
             self.after_action()
 
         def refused(why: str) -> None:
             self.refresh_data()
             self.notice(f"{failed}: {why}")
 
-        self.console.act(lambda: cases.for_all(ids, act), written, refused)
+        self.console.act(lambda: cases.for_all(ids, act), written, refused, undo_as=(done, ids))
 
     def action_close_cases(self) -> None:
         ids = self.query_one(CaseList).target_ids()

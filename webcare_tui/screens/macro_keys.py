@@ -73,7 +73,7 @@ class MacroKeys(ConsoleScreen):
         self.notice(f"{macro.name} …")
 
         def applied(done: Applied) -> None:
-            self.console.last_applied = done
+            self.console.last_action = done.undoable
             self.after_action()
             self.notice(f"{done.summary} · u undoes for {runner.grace} s")
 
@@ -120,19 +120,19 @@ class MacroKeys(ConsoleScreen):
         self._pick_macro("Preview which macro?", self.show_preview)
 
     def action_undo(self) -> None:
-        applied = self.console.last_applied
-        if applied is None:
+        last = self.console.last_action
+        if last is None:
             self.notice("nothing to undo")
             return
 
         def undone(said: str) -> None:
-            if self.console.last_applied is applied:
-                self.console.last_applied = None
+            if self.console.last_action is last:
+                self.console.last_action = None
             self.after_action()
             self.notice(said)
 
-        runner = self.console.macro_runner
-        self.console.act(lambda: runner.undo(applied), undone, self.notice)
+        undo = self.console.undo
+        self.console.act(lambda: undo.undo(last), undone, self.notice)
 
 
 def with_macro_keys(screen: type[Keyed], macros: list[Macro], keymap: dict[str, str],

@@ -15,10 +15,10 @@ from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Label, Static, TextArea
 
-from webcare_tui.outbox import reply_limit, signed
+from webcare_tui.outbox import reply_limit
 from webcare_tui.platforms import reply_length
 from webcare_tui.screens.prompt import PromptScreen
-from webcare_tui.templates import TemplateError, render
+from webcare_tui.templates import TemplateError, render, sign
 
 KEEP_AFTER = 2.0  # seconds of no typing after which the text is kept as the case's draft
 
@@ -58,7 +58,7 @@ class ReplyScreen(ModalScreen[Composed | None]):
         Binding("escape", "cancel", "Cancel", id="reply.cancel"),
     ]
 
-    def __init__(self, *, platform: str, recipient: str, visibility: str, signatures: dict[str, str],
+    def __init__(self, *, platform: str, recipient: str, visibility: str, signature: str,
                  blocks: dict[str, str], values: dict[str, str], text: str = "", purpose: str = "send",
                  keep: Callable[[str], object] | None = None) -> None:
         super().__init__()
@@ -71,7 +71,7 @@ class ReplyScreen(ModalScreen[Composed | None]):
         self.platform = platform
         self.recipient = recipient
         self.visibility = visibility
-        self.signatures = signatures
+        self.signature = signature  # the agent's, for this platform and the customer's language
         self.blocks = blocks
         self.values = values
 
@@ -98,7 +98,7 @@ class ReplyScreen(ModalScreen[Composed | None]):
         self.query_one("#title", Label).update(title)
 
     def final_text(self) -> str:
-        return signed(self.text_area.text, self.platform, self.signatures)
+        return sign(self.text_area.text, self.signature)
 
     def update_count(self) -> None:
         length, limit = reply_length(self.platform, self.final_text()), reply_limit(self.platform, self.visibility)
