@@ -39,6 +39,22 @@ def fixture(name: str):
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
+# GET /api/v1/profile: the swagger's `user` schema, field by field (the signed-in agent, Jeroen)
+PUBSUB = "pubsub-Zq8Xk2VtM4nWcB7r"
+PROFILE = {"id": 12, "access_token": TOKEN, "account_id": 3, "available_name": "Jeroen", "avatar_url": "",
+           "confirmed": True, "display_name": None, "message_signature": None, "email": "jeroen@example.nl",
+           "hmac_identifier": "", "inviter_id": 1, "name": "Jeroen de Vries", "provider": "email",
+           "pubsub_token": PUBSUB, "role": "agent", "ui_settings": {}, "uid": "jeroen@example.nl", "type": "User",
+           "custom_attributes": {}, "accounts": [{"id": 3, "name": "Webcare", "status": "active", "role": "agent",
+                                                 "availability": "online", "availability_status": "online",
+                                                 "auto_offline": True, "custom_role_id": None, "custom_role": None}]}
+# GET /api/v1/accounts/3/teams: the swagger's `team` schema (Chatwoot keeps team names in lower case)
+TEAMS = [{"id": 3, "name": "hypotheken", "description": "Hypotheekvragen", "allow_auto_assign": False,
+          "account_id": 3, "is_member": True},
+         {"id": 4, "name": "storingen", "description": "Storingen", "allow_auto_assign": False, "account_id": 3,
+          "is_member": False}]
+
+
 class Chatwoot:
     """A Chatwoot server at the HTTP edge: the documented behaviour of the endpoints we call."""
 
@@ -63,11 +79,32 @@ class Chatwoot:
         path, params = request.url.path, request.url.params
         if path == PREFIX and request.method == "GET":
             return self.list_page(int(params.get("page", 1)), params.get("status", "open"))
-        match = re.fullmatch(rf"{PREFIX}/(\d+)/(messages|labels|assignments|toggle_status)", path)
+        if path == "/api/v1/profile" and request.method == "GET":
+            return httpx.Response(200, json=PROFILE)
+        if path == "/api/v1/accounts/3/teams" and request.method == "GET":
+            return httpx.Response(200, json=TEAMS)
+        show = re.fullmatch(rf"{PREFIX}/(\d+)", path)
+        if show and request.method == "GET" and int(show[1]) in self.conversations:  # the conversation partial
+            return httpx.Response(200, json=self.conversations[int(show[1])])
+        match = re.fullmatch(rf"{PREFIX}/(\d+)/(messages|labels|assignments|toggle_status|toggle_priority"
+                             r"|toggle_typing_status)", path)
         if not match or int(match[1]) not in self.conversations:
             return httpx.Response(404, json={"error": "Resource could not be found"})
         conversation, what = self.conversations[int(match[1])], match[2]
         body = json.loads(request.content) if request.content else {}
+        if what == "toggle_priority":  # Conversation#toggle_priority: priority.presence, then `head :ok`
+            conversation["priority"] = body.get("priority") or None
+            conversation["updated_at"] = self.now
+            return httpx.Response(200)
+        if what == "toggle_typing_status":  # TypingStatusManager broadcasts it; `head :ok`
+            return httpx.Response(200)
+        if what == "assignments" and "assignee_id" not in body and "team_id" in body:  # set_team
+            team = next((t for t in TEAMS if t["id"] == body["team_id"]), None)
+            conversation["meta"].pop("team", None)  # the conversation partial leaves it out when there is none
+            if team is not None:
+                conversation["meta"]["team"] = team
+            conversation["updated_at"] = self.now
+            return httpx.Response(200, content=json.dumps(team).encode(), headers={"content-type": "application/json"})
         if what == "messages" and request.method == "GET":
             return httpx.Response(200, json={"meta": {"labels": conversation.get("labels", [])},
                                              "payload": self.page_of(conversation["id"], params)})
@@ -392,6 +429,80 @@ async def test_assignment_status_and_memo(server, http):
         await connector.apply_case_action(CaseAction("k", "chatwoot", "team", "status", {"status": "open"}, None))
 
 
+async def test_typing_goes_out_as_chatwoots_conversations_controller_takes_it(server, http):
+    connector = make(http)
+    await connector.set_typing("42:9007", True)  # a message of the conversation, or its thread
+    await connector.set_typing("42:", False)
+    await connector.set_typing("43:", True, private=True)  # writing a note: not shown to the customer
+    # ConversationsController#toggle_typing_status (not in the swagger): params typing_status "on"/"off",
+    # is_private; Conversations::TypingStatusManager dispatches conversation.typing_on/off
+    assert server.calls() == [
+        ("POST", f"{PREFIX}/42/toggle_typing_status", {"typing_status": "on"}),
+        ("POST", f"{PREFIX}/42/toggle_typing_status", {"typing_status": "off"}),
+        ("POST", f"{PREFIX}/43/toggle_typing_status", {"typing_status": "on", "is_private": True}),
+    ]
+    with pytest.raises(ConnectorError, match="names no Chatwoot conversation"):
+        await connector.set_typing("x", True)
+
+
+async def test_platforms_without_typing_do_nothing_by_default():
+    from webcare_tui.connectors.demo import DemoConnector
+
+    demo = DemoConnector(Account("demo-x", "demo"))
+    assert await demo.set_typing("m1", True) is None
+    demo.note_changed(["42:"])  # the default: the cursor finds changes by itself
+
+
+@pytest.mark.parametrize("priority, ours", [(None, 0), ("low", 0), ("medium", 1), ("high", 2), ("urgent", 3),
+                                            ("critical", None), (7, None)])
+async def test_chatwoots_priority_is_read_into_ours(server, http, priority, ours):
+    server.conversations[42]["priority"] = priority  # the conversation partial: json.priority (its enum, or null)
+    page = await make(http).fetch(None)
+    assert next(r for r in page.remote_cases if r.thread == "42:").priority == ours
+
+
+async def test_a_conversations_team_is_read_by_our_name_or_chatwoots(server, http):
+    server.conversations[42]["meta"]["team"] = TEAMS[0]  # the team partial, under meta, only when there is one
+    server.conversations[43]["meta"]["team"] = TEAMS[1]
+    page = await make(http, teams={"3": "Hypotheken"}).fetch(None)
+    remote = {r.thread: r for r in page.remote_cases}
+    assert (remote["42:"].team, remote["43:"].team) == ("Hypotheken", "storingen")  # mapped; Chatwoot's own name
+    del server.conversations[42]["meta"]["team"]
+    server.conversations[43].pop("priority")  # an older server without priority
+    page = await make(http).fetch(None)
+    remote = {r.thread: r for r in page.remote_cases}
+    assert (remote["42:"].team, remote["43:"].priority) == ("", None)  # no team; priority not reported
+
+
+async def test_priority_and_team_go_out_as_documented(server, http):
+    connector = make(http, teams={"3": "hypotheken"})
+    for priority in (3, 2, 1, 0):
+        await connector.apply_case_action(action("priority", priority=priority))
+    await connector.apply_case_action(action("team", team="Hypotheken"))  # by the teams option
+    await connector.apply_case_action(action("team", team="storingen"))  # by Chatwoot's list, asked once
+    await connector.apply_case_action(action("team", team="Storingen"))
+    await connector.apply_case_action(action("team", team=None))
+    assert server.calls() == [
+        ("POST", f"{PREFIX}/42/toggle_priority", {"priority": "urgent"}),
+        ("POST", f"{PREFIX}/42/toggle_priority", {"priority": "high"}),
+        ("POST", f"{PREFIX}/42/toggle_priority", {"priority": "medium"}),
+        ("POST", f"{PREFIX}/42/toggle_priority", {"priority": None}),  # priority.presence: none
+        ("POST", f"{PREFIX}/42/assignments", {"team_id": 3}),
+        ("GET", "/api/v1/accounts/3/teams", None),
+        ("POST", f"{PREFIX}/42/assignments", {"team_id": 4}),
+        ("POST", f"{PREFIX}/42/assignments", {"team_id": 4}),
+        ("POST", f"{PREFIX}/42/assignments", {"team_id": None}),  # AssignmentsController: params.key?(:team_id)
+    ]
+    assert server.conversations[42]["priority"] is None and "team" not in server.conversations[42]["meta"]
+    with pytest.raises(ConnectorError, match="no team 'verzekeringen' .*hypotheken, storingen") as unknown:
+        await connector.apply_case_action(action("team", team="verzekeringen"))
+    assert not unknown.value.retryable
+    with pytest.raises(ConnectorError, match="no priority for 7"):
+        await connector.apply_case_action(action("priority", priority=7))
+    with pytest.raises(ConnectorError, match="teams maps Chatwoot team ids"):
+        await make(http, teams={"drie": "hypotheken"}).fetch(None)
+
+
 # -- through the sync, the case service, macros and the outbox --------------------------------------
 
 
@@ -598,6 +709,61 @@ async def test_an_older_report_changes_nothing_and_a_change_on_its_way_is_looked
     assert team.store.get_case(case_id)["owner"] == "tim" and team.store.remote_case_state(case_id)["owner"] == "jeroen"
 
 
+def teammate_sets_priority(server: Chatwoot, priority: str | None, at: int) -> None:
+    """A teammate sets the priority in Chatwoot: it moves updated_at, not last_activity_at."""
+    server.conversations[42].update(priority=priority, updated_at=at)
+    server.conversations[42]["last_activity_at"] = at  # the poll only looks again at active conversations
+
+
+async def test_a_teammates_priority_in_chatwoot_becomes_the_cases(server, team):
+    case_id = team.case_of("42:")
+    assert team.store.get_case(case_id)["priority"] == 0  # none in Chatwoot
+    teammate_sets_priority(server, "urgent", T0 + 2 * HOUR)
+    team.now[0] = T0 + 2 * HOUR
+    [status] = await team.sync.sync_once()
+    assert team.store.get_case(case_id)["priority"] == 3 and case_id in status.cases
+    events = [(e["actor"], e["kind"], e["detail"]) for e in team.store.case_events(case_id) if e["kind"] == "priority"]
+    assert events == [("chatwoot", "priority", {"from": 0, "to": 3})]
+    teammate_sets_priority(server, None, T0 + 3 * HOUR)  # lowered there: lowered here
+    team.now[0] = T0 + 3 * HOUR
+    await team.sync.sync_once()
+    assert team.store.get_case(case_id)["priority"] == 0
+    assert team.store.case_outbox(case_id) == []  # taken in, not echoed back
+
+
+async def test_a_priority_seen_first_only_raises_ours_and_ours_waiting_is_not_overwritten(server, team):
+    case_id = team.case_of("42:")
+    team.cases.set_priority(case_id, 2, "router")  # as a routing rule raises it: ours alone
+    teammate_sets_priority(server, None, T0 + 2 * HOUR)
+    team.now[0] = T0 + 2 * HOUR
+    await team.sync.sync_once()
+    assert team.store.get_case(case_id)["priority"] == 2  # nobody changed it there: ours stays
+    fresh = SyncRunner(team.store, {"team": team.connector}, clock=lambda: team.now[0])  # after a restart
+    teammate_sets_priority(server, "medium", T0 + 3 * HOUR)
+    team.now[0] = T0 + 3 * HOUR
+    await fresh.sync_once()
+    assert team.store.get_case(case_id)["priority"] == 2  # first sight, lower than ours: kept
+    teammate_sets_priority(server, "urgent", T0 + 4 * HOUR)
+    team.now[0] = T0 + 4 * HOUR
+    await fresh.sync_once()
+    assert team.store.get_case(case_id)["priority"] == 3  # changed there since: theirs
+    # ours waiting in the outbox (as CaseService queues a case action) goes out and is not overwritten
+    with team.store.transaction():
+        case = team.store.case_state(case_id)
+        case.priority = 1
+        team.store.save_case(case)
+        team.store.add_outbox("key-p", case_id, "team", "chatwoot", "case_action",
+                              {"action": "priority", "value": {"priority": 1}, "in_reply_to": "42:9007"}, team.now[0])
+    teammate_sets_priority(server, "high", T0 + 5 * HOUR)
+    team.now[0] = T0 + 5 * HOUR
+    await fresh.sync_once()
+    assert team.store.get_case(case_id)["priority"] == 1
+    team.now[0] += 1
+    server.requests.clear()
+    assert await team.deliver_all() == ["sent"]
+    assert server.calls() == [("POST", f"{PREFIX}/42/toggle_priority", {"priority": "medium"})]
+
+
 def test_without_a_helpdesk_nothing_is_queued_for_the_platform(store):
     from conftest import msg
 
@@ -637,9 +803,16 @@ async def test_every_request_matches_the_chatwoot_swagger(server, team, http):
     team.now[0] += 1
     await team.deliver_all()
     await team.connector.find_sent(reply("Antwoord"))
+    # team mode in real time: the profile (pubsub token), a conversation by id, priority and team both ways
+    await team.connector.realtime_sign_in()
+    team.connector.note_changed(["42:"])
+    await team.sync.sync_once()
+    for value in ({"priority": 3}, {"priority": 0}, {"team": "storingen"}, {"team": None}):
+        await team.connector.apply_case_action(action(next(iter(value)), **value))
     assert {(r.method, r.url.path.rsplit("/", 1)[-1]) for r in server.requests} >= {
         ("GET", "conversations"), ("GET", "messages"), ("GET", "labels"), ("POST", "labels"),
-        ("POST", "assignments"), ("POST", "toggle_status"), ("POST", "messages")}
+        ("POST", "assignments"), ("POST", "toggle_status"), ("POST", "messages"), ("GET", "profile"),
+        ("GET", "42"), ("POST", "toggle_priority"), ("GET", "teams")}
     templates = {re.sub(r"\{[^}]+\}", "[^/]+", path): path for path in spec["paths"]}
     for request in server.requests:
         path = next((template for pattern, template in templates.items() if re.fullmatch(pattern, request.url.path)),
@@ -658,9 +831,12 @@ async def test_every_request_matches_the_chatwoot_swagger(server, team, http):
             for name, value in body.items():
                 assert name in schema["properties"], f"{path}: {name} is not a documented field"
                 expected = resolve(spec, schema["properties"][name])
-                if "enum" in expected:
-                    assert value in expected["enum"], f"{path}: {name}={value!r} not in {expected['enum']}"
                 kinds = {"string": str, "boolean": bool, "number": (int, float), "integer": int, "array": list}
-                # Chatwoot's AssignmentsController unassigns on assignee_id null (params.key?)
-                assert isinstance(value, kinds[expected["type"]]) or (name == "assignee_id" and value is None), (
+                # Chatwoot's AssignmentsController unassigns on assignee_id or team_id null (params.key?), and
+                # Conversation#toggle_priority clears on null (priority.presence; the swagger's "none" is no value
+                # of its priority enum)
+                nullable = name in ("assignee_id", "team_id", "priority") and value is None
+                if "enum" in expected and not nullable:
+                    assert value in expected["enum"], f"{path}: {name}={value!r} not in {expected['enum']}"
+                assert isinstance(value, kinds[expected["type"]]) or nullable, (
                     f"{path}: {name}={value!r} is not {expected['type']}")

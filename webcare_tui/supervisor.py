@@ -2,7 +2,9 @@
 
 Sync, outbox, alerts and counts run under one supervisor. Any exception is logged
 with its traceback to the log file (user state dir, secrets taken out), reported in
-plain words to `on_change` at once, and the work restarts with backoff. A store that
+plain words to `on_change` at once, and the work restarts with backoff. Work that
+expects some trouble and retries by itself (the realtime link) says so with `report`:
+in plain words, without a traceback. A store that
 another program keeps locked is an expected pause, not a bug: it is retried like any
 other failure and said as such. Plain asyncio, no Textual: the console shows `Health`.
 """
@@ -103,6 +105,27 @@ class Supervisor:
         health = Health(name, False, problem, retry_in)
         self._set(health)
         return health
+
+    def report(self, name: str, up: bool, problem: str | None = None, retry_in: float | None = None) -> None:
+        """A worker's own word on how it does, for trouble it expects and retries by itself (the realtime
+        link refused or cut): shown like a failure, in plain words, and logged in one line without a
+        traceback (it is no bug). The same trouble again (the next attempt) is neither told nor logged again.
+
+        Args:
+            up: it works (again); `problem` and `retry_in` are then ignored.
+            problem: what is wrong, in plain words.
+            retry_in: seconds until the worker tries again.
+        """
+        if up:
+            self.succeeded(name)
+            return
+        problem = clean(self.redact(problem or "stopped"), single_line=True)
+        known = self.health.get(name)
+        if known is not None and not known.up and known.problem == problem:
+            self.health[name] = Health(name, False, problem, retry_in)  # the next try: said already
+            return
+        log.warning("%s: %s", name, problem)
+        self._set(Health(name, False, problem, retry_in))
 
     def succeeded(self, name: str) -> None:
         """`name` did its work: up again, if it was down."""

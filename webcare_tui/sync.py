@@ -14,11 +14,20 @@ their conversation, each taken in once; ours coming back are known by the outbox
 `remote_id`) and the messages of ours the platform's channel refused after taking
 them (`FetchResult.failed_sends`: their outbox row, "sent" until then, is failed
 with the platform's reason, as a reply refused at once is).
+
+A helpdesk's priority (`RemoteCase.priority`) is taken too, in the same transaction: a change made
+there since the sync last looked becomes the case's (the platform as actor), unless ours waits in
+the outbox to go out; one seen for the first time only raises ours (a routing rule's priority is
+never lowered by a conversation nobody prioritised there).
+
+A realtime channel (Chatwoot's cable) wakes an account's sync at once (`wake`), naming the
+conversations that changed; polling stays the fallback, on its own schedule.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -27,8 +36,15 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 from webcare_tui.case_rules import Event, ThreadingRules
-from webcare_tui.cases import CaseService
-from webcare_tui.connectors.base import Connector, ConnectorError, DeliveryFailure, FetchResult, RemoteMemo
+from webcare_tui.cases import PRIORITIES, CaseService
+from webcare_tui.connectors.base import (
+    Connector,
+    ConnectorError,
+    DeliveryFailure,
+    FetchResult,
+    RemoteCase,
+    RemoteMemo,
+)
 from webcare_tui.ingest import IngestCounts, ingest
 from webcare_tui.message_format import EARLIEST, FIELD_LIMIT, check_messages, cut_text, latest_time, skipped_id
 from webcare_tui.rules import Router
@@ -99,6 +115,28 @@ class SyncRunner:
         self.cases = CaseService(store, rules, clock)
         self.clock = clock
         self.rng = random.Random()
+        # set by `wake`: the account's loop in `run` syncs at once instead of at its next turn
+        self._wakes = {account: asyncio.Event() for account in connectors}
+        # the priority each helpdesk conversation had when last seen, (account, thread) → priority: a change
+        # there is one from this; kept in memory, so after a restart the first sight only raises ours
+        self._remote_priority: dict[tuple[str, str], int] = {}
+
+    def wake(self, account: str, threads: Iterable[str] = ()) -> None:
+        """Sync `account` now, not at its next turn: a realtime channel said something changed there.
+
+        Call it on the event loop that runs `run`. A wake while the account syncs gives one more round
+        right after; one during a failure's backoff waits for the backoff (a rate limit is kept).
+
+        Args:
+            threads: the conversations that changed ("42:", as `RemoteCase.thread`): the connector reads
+                them whatever its cursor says (`Connector.note_changed`). None: a catch-up (the channel
+                was away and events may have been missed).
+        """
+        if account not in self.connectors:
+            return
+        if threads := list(threads):
+            self.connectors[account].note_changed(threads)
+        self._wakes[account].set()
 
     def _save(self, account: str, *, failed: bool = False, **changes: object) -> dict:
         """Change the account's sync state; `failed` counts one more failure in a row."""
@@ -123,16 +161,45 @@ class SyncRunner:
                     found[thread] = self.store.case_of_thread(platform, thread) if thread else None
                 return found[thread]
 
+            seen: dict[tuple[str, str], int] = {}
             for remote in page.remote_cases:  # a teammate's change in the helpdesk: its case is touched too
+                case_id = case_of(remote.thread)
+                known = self.store.remote_case_state(case_id) if case_id is not None else None
                 changed = self.cases.apply_remote(account, platform, remote)
-                if changed and (case_id := case_of(remote.thread)) is not None:
+                if case_id is not None and (known is None or remote.updated_at >= known["updated_at"]):
+                    changed += self._take_priority(account, platform, remote, case_id, seen)  # not an older report
+                if changed and case_id is not None:
                     counts.cases.add(case_id)
             threads = [remote.thread for remote in page.remote_cases]
             counts.cases |= self._take_memos(platform, page.memos, threads, case_of)
             counts.cases |= self._take_failures(page.failed_sends)
             self._save(account, cursor=page.cursor, state="online", last_error=None,
                        last_sync_at=int(self.clock()), failures=0)
+        self._remote_priority.update(seen)  # only once the page is in: a page rolled back is read again
         return counts
+
+    def _take_priority(self, account: str, platform: str, remote: RemoteCase, case_id: int,
+                       seen: dict[tuple[str, str], int]) -> bool:
+        """The helpdesk's priority of one conversation onto its case (call inside the page's transaction,
+        after `apply_remote`); returns whether the case's priority changed. What was seen goes into `seen`."""
+        theirs = remote.priority
+        if theirs is None or theirs not in range(len(PRIORITIES)):
+            return False  # not reported
+        key = (account, remote.thread)
+        last = self._remote_priority.get(key)
+        seen[key] = theirs
+        if last == theirs:
+            return False  # not changed there since we last looked: ours (a rule's, say) stays
+        case = self.store.case_state(case_id)
+        if case.priority == theirs or (last is None and theirs < case.priority):
+            return False  # the same already; or seen for the first time, when it may only raise ours
+        if any(row["payload"]["action"] == "priority" for row in self.store.case_actions_waiting(case_id)):
+            return False  # ours goes out and becomes theirs
+        self.store.add_events([Event(case_id, remote.updated_at, platform, "priority",
+                                     {"from": case.priority, "to": theirs})])
+        case.priority = theirs
+        self.store.save_case(case)
+        return True
 
     def _take_memos(self, platform: str, memos: Sequence[RemoteMemo], threads: Iterable[str],
                     case_of: Callable[[str], int | None]) -> set[int]:
@@ -257,15 +324,22 @@ class SyncRunner:
         return statuses
 
     async def run(self, interval: float = 5.0) -> None:
-        """Sync every account forever, each on its own schedule (cancel the task to stop)."""
+        """Sync every account forever, each every `interval` seconds and at once when woken (`wake`);
+        cancel the task to stop."""
 
         async def loop(account: str) -> None:
+            woken = self._wakes[account]
             while True:
+                woken.clear()  # what woke the loop is read by this round
                 status = await self.sync_account(account)
                 if status.retry_in is not None:
-                    await asyncio.sleep(status.retry_in)
+                    await asyncio.sleep(status.retry_in)  # a failing platform's wait is kept, even when woken
                 else:
-                    await asyncio.sleep(interval)
+                    # the interval is up: poll as ever. asyncio.timeout, not wait_for: on 3.11 wait_for drops a
+                    # cancellation that comes with a wake, and the loop would never stop
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(interval):
+                            await woken.wait()
 
         async def sweep() -> None:
             while True:

@@ -8,6 +8,7 @@ keeps its cursor; the outbox worker hands it what to send.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, ClassVar
@@ -53,6 +54,11 @@ class RemoteCase:
     status: str | None = None
     owner: str | None = None
     labels: tuple[str, ...] | None = None
+    # The platform's priority in our terms (an index into `cases.PRIORITIES`: 0 normal … 3 urgent).
+    priority: int | None = None
+    # The platform's team of the conversation, by our team name where the account maps it ("" none).
+    # Our cases have no team of their own: it is reported for what can use it, not stored.
+    team: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,7 +117,8 @@ class CaseAction:
     """An agent's change of a case, to be applied on the platform too (`Capabilities.case_actions`).
 
     `kind` and `value`: "labels" {"add": [...], "remove": [...]}, "assign" {"owner": agent id or None},
-    "status" {"status": a case status}, "memo" {"text": ...}.
+    "status" {"status": a case status}, "memo" {"text": ...}, "priority" {"priority": 0 … 3},
+    "team" {"team": our team name or None}.
     """
 
     idempotency_key: str
@@ -254,6 +261,25 @@ class Connector(ABC):
             ConnectorError: the platform gives no way to tell.
         """
         raise ConnectorError(f"{self.platform} gives no way to check what was applied", retryable=False)
+
+    async def set_typing(self, external_id: str, on: bool, *, private: bool = False) -> None:  # noqa: B027
+        """Tell the platform whether the agent is typing in a conversation, for teammates (and, unless
+        `private`, the customer) to see. Optional: most platforms show no typing from an API, and the
+        default does nothing.
+
+        Args:
+            external_id: a message's external id in the conversation, or the conversation's thread ("42:").
+            on: typing now (True) or stopped (False).
+            private: the agent writes an internal note (a memo), not a reply.
+
+        Raises:
+            ConnectorError: the platform refused it (best effort: a caller may ignore it).
+        """
+
+    def note_changed(self, threads: Collection[str]) -> None:  # noqa: B027 (optional hook, not abstract)
+        """A realtime channel said these conversations (threads, as `RemoteCase.thread`) changed: the
+        next `fetch` reads them whatever its cursor says (a change without new activity, such as a
+        teammate's priority, is otherwise seen late). The default does nothing: the cursor finds them."""
 
     async def aclose(self) -> None:  # noqa: B027 (optional hook, not abstract)
         """Release network resources."""

@@ -5,7 +5,9 @@ chat; this connector syncs its conversations and messages through the applicatio
 (`/api/v1/accounts/{account_id}/...`, token in the `api_access_token` header) and maps
 our case actions onto Chatwoot's: a reply is an outgoing message, a memo a private
 note, labels, assignment and status (open, snoozed, resolved) are the conversation's.
-What a teammate changes in Chatwoot comes back as `FetchResult.remote_cases`.
+What a teammate changes in Chatwoot comes back as `FetchResult.remote_cases`, priority
+and team included. Chatwoot's realtime link (`chatwoot_cable`) names the conversations
+that changed (`note_changed`): the next fetch reads those by id first, whatever the cursor.
 
 Account options (never secrets; the token is in the keyring):
     base_url: the Chatwoot server, e.g. "https://chat.example.com" (required).
@@ -15,6 +17,11 @@ Account options (never secrets; the token is in the keyring):
     inbox_ids: only conversations of these inboxes (default: every inbox the token sees).
     initial_pages: conversation pages (the server's page size, 25 by default) read on the first sync (default 2).
     max_pages: conversation pages read per fetch later on (default 8); more continue at once.
+    teams: Chatwoot teams by id → our team names, e.g. {"3" = "hypotheken"}; an unmapped team is
+        known by its Chatwoot name (Chatwoot keeps team names in lower case).
+    realtime: false turns the realtime link off (see `chatwoot_cable`); polling alone then.
+    cable_url: the realtime websocket when it is not the server's own `/cable` (Chatwoot's
+        websocketURL setting), e.g. "wss://cable.example.com/cable".
 
 What Chatwoot documents and this follows: `message_type` is an integer in responses
 (0 incoming, 1 outgoing, 2 activity, 3 template); activity messages (status and
@@ -42,6 +49,15 @@ Chatwoot takes no idempotency key, so `find_sent` looks for our message among th
 conversation's messages after the one answered (`after`), page by page: an earlier
 identical reply is not ours, and any number of newer messages cannot hide it.
 
+Priority: Chatwoot's none/low/medium/high/urgent ↔ our 0 normal … 3 urgent. None and low
+are both our normal (we have nothing below it); ours goes out by
+`POST …/toggle_priority` with medium, high or urgent, and normal as null (Chatwoot's
+`toggle_priority` takes `priority.presence`: null clears it; the swagger's "none" is no
+value of its priority enum). Team: `meta.team` is read into `RemoteCase.team`; a "team"
+case action sets it by `POST …/assignments` with `team_id` (null clears it). Typing:
+`set_typing` posts `toggle_typing_status` ({"typing_status": "on"|"off"}, `is_private` for a
+note), which Chatwoot's conversations controller has though its swagger does not.
+
 The cursor (JSON) holds the newest conversation activity seen (`since`) and a floor
 of message ids (`after`). The floor lags one sync behind the newest id seen, so a
 message written while a sync walks the conversations is read by the next one;
@@ -53,8 +69,9 @@ becomes active.
 from __future__ import annotations
 
 import json
+import math
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Collection
 from contextlib import aclosing
 from typing import Any
 
@@ -87,6 +104,9 @@ KINDS = {"incoming": INCOMING, "outgoing": OUTGOING, "activity": ACTIVITY, "temp
 FROM_STATUS = {"open": "open", "pending": "new", "snoozed": "pending", "resolved": "closed"}
 TO_STATUS = {"new": "open", "open": "open", "pending": "snoozed", "closed": "resolved"}
 TWITTER = "Channel::TwitterProfile"
+# Chatwoot's priority (its enum low … urgent, or none) → ours (an index into cases.PRIORITIES), and back.
+FROM_PRIORITY: dict[str | None, int] = {None: 0, "low": 0, "medium": 1, "high": 2, "urgent": 3}
+TO_PRIORITY: dict[int, str | None] = {0: None, 1: "medium", 2: "high", 3: "urgent"}
 X_LIMIT = MAX_REPLY_LENGTH["x"]
 
 
@@ -115,6 +135,13 @@ def _int(value: Any) -> int | None:
     return None
 
 
+def _epoch(value: Any) -> int | None:
+    """Epoch seconds of a time field, whole or not (Chatwoot renders some as `to_f`)."""
+    if isinstance(value, float) and math.isfinite(value):
+        return int(value)
+    return _int(value)
+
+
 def _object(value: Any) -> dict[str, Any]:
     """A JSON object field, or an empty one when it is missing or of another type."""
     return value if isinstance(value, dict) else {}
@@ -123,7 +150,7 @@ def _object(value: Any) -> dict[str, Any]:
 class ChatwootConnector(Connector):
     platform = "chatwoot"
     capabilities = Capabilities(max_reply_length=None, private_messages=True, like=False, idempotent_send=False,
-                                case_actions=frozenset({"labels", "assign", "status", "memo"}))
+                                case_actions=frozenset({"labels", "assign", "status", "memo", "priority", "team"}))
 
     def __init__(self, account: Account, secret: str | None = None, http: httpx.AsyncClient | None = None, *,
                  clock: Callable[[], float] = time.time) -> None:
@@ -133,6 +160,8 @@ class ChatwootConnector(Connector):
         raw_id = options.get("account_id")
         account_id = int(raw_id) if isinstance(raw_id, str) and raw_id.isdigit() else _int(raw_id)
         agents = options.get("agents", {})
+        teams = options.get("teams", {})
+        cable_url = options.get("cable_url")
         # A misconfigured account fails its calls in plain words instead of stopping the app.
         self._problem: ConnectorError | None = None
         if not isinstance(base_url, str) or not base_url.startswith(("https://", "http://")):
@@ -144,6 +173,13 @@ class ChatwootConnector(Connector):
         elif not isinstance(agents, dict) or not all(isinstance(value, str) for value in agents.values()):
             self._problem = ConnectorError(f"account {account.name!r}: the option agents maps Chatwoot agent ids"
                                            ' to ours, e.g. agents = {"12" = "jeroen"}', retryable=False)
+        elif not isinstance(teams, dict) or not all(str(key).isdigit() and isinstance(value, str)
+                                                     for key, value in teams.items()):
+            self._problem = ConnectorError(f"account {account.name!r}: the option teams maps Chatwoot team ids"
+                                           ' to our team names, e.g. teams = {"3" = "hypotheken"}', retryable=False)
+        elif cable_url is not None and (not isinstance(cable_url, str) or not cable_url.startswith(("wss://", "ws://"))):
+            self._problem = ConnectorError(f"account {account.name!r}: the option cable_url must be a websocket"
+                                           ' address, e.g. "wss://chat.example.com/cable"', retryable=False)
         elif not secret:
             self._problem = ConnectorError(f"account {account.name!r} has no Chatwoot access token; sign in with"
                                            " `webcare accounts add`", retryable=False, needs_auth=True)
@@ -152,6 +188,15 @@ class ChatwootConnector(Connector):
         self.account_id = account_id or 0
         self.agents = {str(key).casefold(): value for key, value in agents.items()}
         self.agent_ids = {value: int(key) for key, value in agents.items() if str(key).isdigit()}
+        teams = teams if isinstance(teams, dict) else {}
+        self.teams = {int(key): value for key, value in teams.items() if str(key).isdigit()}
+        self._team_ids: dict[str, int] | None = None  # the account's teams by name, once asked (`_team_id`)
+        # the realtime link (`chatwoot_cable`): Chatwoot's dashboard connects to the server's /cable
+        self.realtime = options.get("realtime", True) is not False
+        self.cable_url = cable_url if isinstance(cable_url, str) else (
+            self.base_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1) + "/cable")
+        self._pubsub_token: str | None = None  # learnt from the profile; a secret like the access token
+        self._dirty: set[int] = set()  # conversations a realtime event named: read them by id next fetch
         try:
             self.inbox_ids = {int(i) for i in options["inbox_ids"]} if options.get("inbox_ids") else None
             self.initial_pages = max(1, int(options.get("initial_pages", 2)))
@@ -172,6 +217,43 @@ class ChatwootConnector(Connector):
 
     def _url(self, conversation_id: int) -> str:
         return f"{self.base_url}/app/accounts/{self.account_id}/conversations/{conversation_id}"
+
+    def redact(self, text: str) -> str:
+        """`text` without the access token, nor the pubsub token that opens the realtime link."""
+        text = super().redact(text)
+        token = self._pubsub_token
+        return text.replace(token, "•••") if token and len(token) >= 4 else text
+
+    # -- the realtime link (chatwoot_cable) -------------------------------------
+
+    async def realtime_sign_in(self) -> tuple[int, str]:
+        """The signed-in user's id and `pubsub_token` (`GET /api/v1/profile`), which Chatwoot's
+        dashboard subscribes to its RoomChannel with.
+
+        Raises:
+            ConnectorError: the profile could not be read, or holds no id or token (an agent bot's
+                token has no profile: the realtime link needs a user's).
+        """
+        if self._problem:
+            raise self._problem
+        body = await self.api.json("GET", "/api/v1/profile")
+        user_id = _int(body.get("id")) if isinstance(body, dict) else None
+        token = body.get("pubsub_token") if isinstance(body, dict) else None
+        if user_id is None or not isinstance(token, str) or not token:
+            raise ConnectorError("Chatwoot's profile has no id or pubsub_token; the realtime link needs an agent's"
+                                 " access token (not an agent bot's)", retryable=False)
+        self._pubsub_token = token  # from now on `redact` masks it too
+        return user_id, token
+
+    def agent_of(self, user_id: int) -> str:
+        """Our id of the Chatwoot user `user_id` ("chatwoot:12" when the account does not map it)."""
+        return self._agent({"id": user_id}) or f"chatwoot:{user_id}"
+
+    def note_changed(self, threads: Collection[str]) -> None:
+        for thread in threads:
+            head = thread.partition(":")[0]
+            if head.isdigit():
+                self._dirty.add(int(head))
 
     # -- reading ---------------------------------------------------------------
 
@@ -222,15 +304,26 @@ class ChatwootConnector(Connector):
     def _remote(self, conversation: dict[str, Any], conversation_id: int, activity: int) -> RemoteCase:
         meta = _object(conversation.get("meta"))
         labels = conversation.get("labels")
-        updated = _int(conversation.get("updated_at"))
+        updated = _epoch(conversation.get("updated_at"))
         status = conversation.get("status")
+        priority = conversation.get("priority", False)  # absent (an old server): not reported
+        team = meta.get("team")  # the list and show views leave it out when there is none
         return RemoteCase(
             thread=f"{conversation_id}:",
             updated_at=max(updated or 0, activity),
             status=FROM_STATUS.get(status) if isinstance(status, str) else None,
             owner=self._agent(meta.get("assignee")),
             labels=tuple(str(label) for label in labels) if isinstance(labels, list) else None,
+            priority=FROM_PRIORITY.get(priority) if priority is None or isinstance(priority, str) else None,
+            team=self._team_name(team) if isinstance(team, dict) else "" if team is None else None,
         )
+
+    def _team_name(self, team: dict[str, Any]) -> str | None:
+        """Our name of a Chatwoot team object (by id, else its own name)."""
+        team_id, name = _int(team.get("id")), team.get("name")
+        if team_id is not None and team_id in self.teams:
+            return self.teams[team_id]
+        return name if isinstance(name, str) else None
 
     def _message(self, item: Any, conversation: dict[str, Any], conversation_id: int) -> Message | str | None:
         """A Chatwoot message as ours; a str says why it was skipped; None: not a message to us."""
@@ -315,6 +408,9 @@ class ChatwootConnector(Connector):
         walked, last, unordered = state.get("walked", 0), state.get("last"), bool(state.get("unordered"))
         budget = self.initial_pages if since is None else self.max_pages
         result = FetchResult([], None)
+        read = await self._read_changed(after, result)
+        if ids := [last_id for last_id in read.values() if last_id is not None]:
+            newest = max(newest or 0, *ids)
         older_seen = False  # a conversation older than the last sync: the walk may stop after this page
         done = False
         for _ in range(budget):
@@ -339,8 +435,10 @@ class ChatwootConnector(Connector):
                 top = max(top or 0, activity)
                 if self.inbox_ids is not None and _int(conversation.get("inbox_id")) not in self.inbox_ids:
                     continue
-                read = await self._read_conversation(conversation, conversation_id, activity, after, result)
-                newest = newest if read is None else max(newest or 0, read)
+                if conversation_id in read:
+                    continue  # read by id above: a realtime event named it
+                last_id = await self._read_conversation(conversation, conversation_id, activity, after, result)
+                newest = newest if last_id is None else max(newest or 0, last_id)
             if (older_seen and not unordered) or (total is not None and walked >= total):
                 done = True
                 break
@@ -356,6 +454,28 @@ class ChatwootConnector(Connector):
                       "walked": walked, "last": last, "unordered": unordered}
         result.cursor, result.more = json.dumps(next_state), True
         return result
+
+    async def _read_changed(self, after: int | None, result: FetchResult) -> dict[int, int | None]:
+        """Read the conversations a realtime event named (`note_changed`) by id into `result`, whatever
+        their activity: a teammate's priority or team moves no `last_activity_at`.
+
+        Returns:
+            Each conversation read → the newest message id read in it (None: none).
+        """
+        read: dict[int, int | None] = {}
+        for conversation_id in sorted(self._dirty):
+            # 403/404: deleted, or moved to an inbox this token does not see
+            conversation = await self.api.json("GET", self._path(f"/{conversation_id}"), missing=(403, 404))
+            activity = _int(conversation.get("last_activity_at")) if isinstance(conversation, dict) else None
+            if conversation is None:
+                result.skipped.append(f"conversation {conversation_id}: not found (deleted, or not visible to us)")
+            elif not isinstance(conversation, dict) or activity is None:
+                result.skipped.append(f"conversation {conversation_id}: no last_activity_at")
+            elif self.inbox_ids is None or _int(conversation.get("inbox_id")) in self.inbox_ids:
+                read[conversation_id] = await self._read_conversation(conversation, conversation_id, activity, after,
+                                                                      result)
+            self._dirty.discard(conversation_id)  # only once read: a failed fetch reads it next time
+        return read
 
     async def _read_conversation(self, conversation: dict[str, Any], conversation_id: int, activity: int,
                                  after: int | None, result: FetchResult) -> int | None:
@@ -470,6 +590,13 @@ class ChatwootConnector(Connector):
             return False  # labels, owner and status are set again: a repeat changes nothing
         return await self._find_ours(action.in_reply_to, private=True, text=action.value["text"]) is not None
 
+    async def set_typing(self, external_id: str, on: bool, *, private: bool = False) -> None:
+        conversation_id = self._conversation_of(external_id)
+        body: dict[str, Any] = {"typing_status": "on" if on else "off"}
+        if private:  # a note: teammates see it, the customer's widget does not
+            body["is_private"] = True
+        await self.api.request("POST", self._path(f"/{conversation_id}/toggle_typing_status"), json=body)
+
     async def apply_case_action(self, action: CaseAction) -> str | None:
         conversation_id = self._conversation_of(action.in_reply_to)
         value = action.value
@@ -491,6 +618,19 @@ class ChatwootConnector(Connector):
             await self.api.request("POST", self._path(f"/{conversation_id}/toggle_status"), write=True,
                                 json={"status": status})
             return None
+        if action.kind == "priority":
+            wanted = value.get("priority")
+            if not isinstance(wanted, int) or isinstance(wanted, bool) or wanted not in TO_PRIORITY:
+                raise ConnectorError(f"Chatwoot has no priority for {wanted!r}", retryable=False)
+            await self.api.request("POST", self._path(f"/{conversation_id}/toggle_priority"), write=True,
+                                json={"priority": TO_PRIORITY[wanted]})  # null: no priority
+            return None
+        if action.kind == "team":
+            team = value.get("team")
+            team_id = None if team is None else await self._team_id(str(team))
+            await self.api.request("POST", self._path(f"/{conversation_id}/assignments"), write=True,
+                                json={"team_id": team_id})  # null: no team (AssignmentsController#set_team)
+            return None
         raise ConnectorError(f"Chatwoot has no case action {action.kind!r}", retryable=False)
 
     def _agent_id(self, owner: str | None) -> int | None:
@@ -502,6 +642,30 @@ class ChatwootConnector(Connector):
             return int(owner[9:])
         raise ConnectorError(f"no Chatwoot agent id for {owner!r}: add it to the account's agents option,"
                              f' e.g. agents = {{"12" = "{owner}"}}', retryable=False)
+
+    async def _team_id(self, team: str) -> int:
+        """The Chatwoot id of our team `team`: from the account's teams option, else by name among the
+        account's teams (`GET /api/v1/accounts/{id}/teams`, asked once).
+
+        Raises:
+            ConnectorError: Chatwoot has no such team.
+        """
+        wanted = team.casefold()
+        for team_id, name in self.teams.items():
+            if name.casefold() == wanted:
+                return team_id
+        if self._team_ids is None:
+            self._path()  # a misconfigured account says so first
+            body = await self.api.json("GET", f"/api/v1/accounts/{self.account_id}/teams")
+            listed = body if isinstance(body, list) else []
+            found = {str(item.get("name")).casefold(): _int(item.get("id")) for item in listed
+                     if isinstance(item, dict) and isinstance(item.get("name"), str)}
+            self._team_ids = {name: found_id for name, found_id in found.items() if found_id is not None}
+        if wanted in self._team_ids:
+            return self._team_ids[wanted]
+        known = ", ".join(sorted(self._team_ids)) or "none"
+        raise ConnectorError(f"Chatwoot has no team {team!r} (its teams: {known}); map one in the account's teams"
+                             f' option, e.g. teams = {{"3" = "{team}"}}', retryable=False)
 
     async def _labels(self, conversation_id: int, add: list[str], remove: list[str]) -> None:
         """Chatwoot's POST replaces the whole set: read it, merge our change, write it back."""
