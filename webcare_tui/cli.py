@@ -4,6 +4,7 @@
     webcare import FILE... | -    ingest JSON Lines messages
     webcare cases [--status S] [--author A] [--owner O] [--json]
     webcare case ID [--json]
+    webcare suggest CASE_ID... [--limit N] [--json]
     webcare demo [--seed N] [--days D]
     webcare sync --once
     webcare accounts add PLATFORM NAME [--set KEY=VALUE]... | list | remove NAME
