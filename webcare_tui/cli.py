@@ -11,6 +11,7 @@
     webcare rules check | test MESSAGE-JSON
     webcare report [--date D | --from D1 [--to D2]] [--by agent|platform|label] [--json|--csv]
     webcare wall [--host H] [--port P] | --set-password
+    webcare watch [--set-secret NAME]
 
 What the store holds came from customers and platforms: every text printed for people goes through
 `safe_text.clean` (handles with `handle=True`), and `--json` through `safe_text.safe_json`. An expected
@@ -34,7 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
-from webcare_tui import __version__, accounts, report, wall
+from webcare_tui import __version__, accounts, report, wall, watch
 from webcare_tui.bulk import import_jsonl
 from webcare_tui.cases import CaseError
 from webcare_tui.config import Config, ConfigError, db_path, load_config
@@ -173,6 +174,18 @@ def cmd_cases(args: argparse.Namespace, config: Config, store: Store, out: TextI
               f"{_line(row['platform']):<10} {author:<24} "
               f"{row['message_count']:>4}  {_short(row['first_message_at']):<16}  {_short(row['last_message_at']):<16}  "
               f"{clean(','.join(row['labels']), single_line=True)}", file=out)
+    return 0
+
+
+def cmd_suggest(args: argparse.Namespace, config: Config, store: Store, out: TextIO) -> int:
+    from webcare_tui.suggest import format_suggestions, suggest_many
+
+    macros, _, _ = _macro_set(config, None)
+    results = suggest_many(store, args.ids, macros=macros.macros, limit=args.limit, config=config)
+    if args.json:
+        _print_json(results, out)
+    else:
+        print(format_suggestions(results), file=out)
     return 0
 
 
@@ -423,6 +436,12 @@ def build_parser() -> argparse.ArgumentParser:
     case.add_argument("--json", action="store_true")
     case.set_defaults(handler=cmd_case)
 
+    suggest = commands.add_parser("suggest", help="suggested replies and macros for cases, from the team's own history")
+    suggest.add_argument("ids", nargs="+", type=case_id, metavar="CASE_ID")
+    suggest.add_argument("--limit", type=whole_number(1, 50), default=5, help="suggestions of each kind (default 5)")
+    suggest.add_argument("--json", action="store_true")
+    suggest.set_defaults(handler=cmd_suggest)
+
     demo = commands.add_parser("demo", help="fill the store with realistic demo history")
     demo.add_argument("--seed", type=whole_number(0, MAX_INTEGER), default=7)
     demo.add_argument("--days", type=number(0, DEMO_MAX_DAYS), default=HISTORY_DAYS)
@@ -452,6 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     report.add_parser(commands)
     wall.add_parser(commands)
+    watch.add_parser(commands)
 
     rules = commands.add_parser("rules", help="check the routing rules, or see which fire for a message")
     rules_actions = rules.add_subparsers(dest="action", required=True, metavar="ACTION")

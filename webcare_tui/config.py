@@ -24,9 +24,9 @@ from webcare_tui.toml_lines import line_of, table_starts
 
 APP = "webcare-tui"
 SECTIONS = {"agent", "team", "cases", "kpi", "account", "view", "keymap", "macros", "rules", "rule", "alerts",
-            "demo", "blocks"}
+            "demo", "blocks", "notify"}
 TABLES = {"agent", "team", "cases", "kpi", "keymap", "macros", "rules", "alerts", "demo", "blocks"}  # [name]
-ARRAYS = {"account", "view", "rule"}  # [[name]], one table each
+ARRAYS = {"account", "view", "rule", "notify"}  # [[name]], one table each
 _DURATION = re.compile(r"^\s*([0-9]{1,12})\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 MAX_DURATION = 3650 * 86_400  # ten years: far beyond any window, far within SQLite's integers
@@ -92,6 +92,37 @@ class Account:
     options: dict[str, Any] = field(default_factory=dict)  # e.g. base_url, user_id: never secrets
 
 
+ALERT_KINDS = ("deadline", "audience", "spike", "rule")  # what alerts.py and routing rules raise
+SEVERITIES = ("normal", "high", "critical")  # lowest first
+NOTIFY_WHEN = ("always", "outside working hours")
+NOTIFY_KINDS = ("matrix", "email", "webhook")
+WEBHOOK_FORMATS = ("slack", "ntfy")
+
+
+@dataclass(frozen=True)
+class Notify:
+    """A `[[notify]]` block: where alerts go when nobody is at the console (`webcare watch`).
+
+    Secrets (the SMTP password, a webhook URL that is one, an ntfy token) are in the keyring under
+    `notify_secret_name(name)`; a Matrix channel uses the token of the `[[account]]` it names.
+    """
+
+    name: str
+    kind: str  # "matrix", "email" or "webhook"
+    kinds: frozenset[str] = frozenset(ALERT_KINDS)  # the alert kinds it wants
+    min_severity: str = "normal"
+    when: str = "always"  # or "outside working hours"
+    limit: int = 5  # messages at most per `per` seconds; more alerts are summed up in one message
+    per: int = 600
+    options: dict[str, Any] = field(default_factory=dict)  # the kind's own keys (room_id, host, url…)
+    where: str = ""  # "file:line", for errors while it runs
+
+
+def notify_secret_name(name: str) -> str:
+    """The keyring entry (and `WEBCARE_TOKEN_…` variable) of a `[[notify]]` block's secret."""
+    return f"notify-{name}"
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path | None = None
@@ -103,6 +134,7 @@ class Config:
     keymap: dict[str, str] = field(default_factory=dict)  # binding id → keys, e.g. "case.reply" → "r"
     keymap_where: dict[str, str] = field(default_factory=dict)  # binding id → "file:line: keymap.id", for errors
     undo_grace: int = DEFAULT_UNDO_GRACE  # [macros] undo_grace: seconds a macro's reply and like wait for an undo
+    notify: tuple[Notify, ...] = ()  # [[notify]]: channels for `webcare watch`
     raw: dict[str, Any] = field(default_factory=dict)  # sections later features read
     text: str = ""  # the file as read, for line numbers in later features' errors
 
@@ -243,9 +275,10 @@ def load_config(path: Path | None = None) -> Config:
     _blocks(data.get("blocks", {}), reader)
     undo_grace = _macros(data.get("macros", {}), reader)
     _later_sections(data, reader)
+    notify = _notify(data.get("notify", []), reader, accounts, data)
     return Config(path=path, agent=agent, team=tuple(team), threading=threading,
                   accounts=tuple(accounts), demo_seed=demo_seed, keymap=keymap, keymap_where=keymap_where,
-                  undo_grace=undo_grace, raw=data, text=text)
+                  undo_grace=undo_grace, notify=tuple(notify), raw=data, text=text)
 
 
 def _known(section: dict[str, Any], known: set[str], name: str, reader: _Reader) -> None:
@@ -452,6 +485,123 @@ def _plain_values(data: dict[str, Any], reader: _Reader) -> None:
         return reader.where(trail[-1], ".".join(trail[:-1]) or None)
 
     walk(data, ())
+
+
+_NOTIFY_COMMON = {"name", "kind", "kinds", "min_severity", "when", "limit", "per"}
+_NOTIFY_KEYS = {"matrix": {"account", "room_id", "msgtype"},
+                "email": {"host", "port", "from", "to", "username", "starttls", "cafile"},
+                "webhook": {"url", "format"}}
+_ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
+
+
+def _notify(entries: list[dict[str, Any]], reader: _Reader, accounts: list[Account],
+            data: dict[str, Any]) -> list[Notify]:
+    """The `[[notify]]` blocks: each a named channel of a known kind with its own keys, no secrets."""
+    channels: list[Notify] = []
+    for index, entry in enumerate(entries):
+        def at(key: str | None = None, index: int = index, entry: dict[str, Any] = entry) -> str:
+            return reader.item("notify", index, key if key is None or key in entry else None)
+
+        name = _text(entry.get("name"), at("name"), "every [[notify]] needs a name as text, e.g. name = \"night-mail\"")
+        if not name.isprintable() or len(name) > 100:
+            raise ConfigError(f"{at('name')}: {name!r}: a name is one short line of plain text")
+        kind = entry.get("kind")
+        if kind not in NOTIFY_KINDS:
+            raise ConfigError(f"{at('kind')}: kind is {', '.join(repr(k) for k in NOTIFY_KINDS)}, not {kind!r}")
+        known = _NOTIFY_COMMON | _NOTIFY_KEYS[kind]
+        for key in entry:
+            if is_secret_key(key):
+                raise ConfigError(f"{at(key)}: secrets do not belong in the config file; run"
+                                  f" `webcare watch --set-secret {name}` to keep it in the keyring")
+            if key not in known:
+                raise ConfigError(f"{at(key)}: unknown key for a {kind} channel (known: {', '.join(sorted(known))})")
+        earlier = next((i for i, other in enumerate(channels) if other.name == name), None)
+        if earlier is not None:
+            line = reader.start("notify", earlier)
+            raise ConfigError(f"{at('name')}: there is already a [[notify]] {name!r}"
+                              + (f" (line {line})" if line else "") + "; give each its own name")
+        kinds = entry.get("kinds", list(ALERT_KINDS))
+        if isinstance(kinds, str):
+            kinds = [kinds]
+        if not isinstance(kinds, list) or not kinds or any(k not in ALERT_KINDS for k in kinds):
+            raise ConfigError(f"{at('kinds')}: kinds is a list of alert kinds from {', '.join(ALERT_KINDS)},"
+                              " e.g. kinds = [\"rule\", \"audience\"]")
+        severity = entry.get("min_severity", "normal")
+        if severity not in SEVERITIES:
+            raise ConfigError(f"{at('min_severity')}: min_severity is {', '.join(repr(s) for s in SEVERITIES)},"
+                              f" not {severity!r}")
+        when = entry.get("when", "always")
+        if when not in NOTIFY_WHEN:
+            raise ConfigError(f"{at('when')}: when is \"always\" or \"outside working hours\", not {when!r}")
+        if when != "always" and not _has_working_hours(data):
+            raise ConfigError(f"{at('when')}: \"outside working hours\" needs working hours: [kpi] working_hours ="
+                              " \"mon-fri 08:30-17:00\", or hours for the agents in [team]")
+        limit = entry.get("limit", 5)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise ConfigError(f"{at('limit')}: limit is the most messages per period, from 1 to 1000, e.g. 5")
+        per = parse_duration(entry.get("per", "10m"), at("per"))
+        if per < 1:
+            raise ConfigError(f"{at('per')}: per is a period such as \"10m\"")
+        options = {key: value for key, value in entry.items() if key not in _NOTIFY_COMMON}
+        _notify_options(kind, options, at, accounts)
+        channels.append(Notify(name, kind, frozenset(kinds), severity, when, limit, per, options,
+                               at().rsplit(": ", 1)[0]))
+    return channels
+
+
+def _notify_options(kind: str, options: dict[str, Any], at: Any, accounts: list[Account]) -> None:
+    """The keys of one kind of channel (see `_NOTIFY_KEYS`); defaults filled in."""
+    if kind == "matrix":
+        account = _text(options.get("account"), at("account"),
+                        "a matrix channel names the [[account]] whose token sends, e.g. account = \"brand-matrix\"")
+        found = next((a for a in accounts if a.name == account), None)
+        if found is None or found.platform != "matrix":
+            matrix = ", ".join(a.name for a in accounts if a.platform == "matrix") or "none"
+            raise ConfigError(f"{at('account')}: {account!r} is not a matrix [[account]] (matrix accounts: {matrix})")
+        room = _text(options.get("room_id"), at("room_id"), "room_id is the room's id, e.g. \"!abc123:example.org\"")
+        if not room.startswith("!") or ":" not in room or not room.isprintable():
+            raise ConfigError(f"{at('room_id')}: {room!r} is not a room id such as \"!abc123:example.org\""
+                              " (Element: room settings, Advanced)")
+        msgtype = options.setdefault("msgtype", "m.notice")
+        if msgtype not in ("m.notice", "m.text"):
+            raise ConfigError(f"{at('msgtype')}: msgtype is \"m.notice\" (no ping) or \"m.text\", not {msgtype!r}")
+    elif kind == "email":
+        host = _text(options.get("host"), at("host"), "host is the SMTP server, e.g. host = \"smtp.example.org\"")
+        if not re.fullmatch(r"[A-Za-z0-9.:\[\]-]+", host):
+            raise ConfigError(f"{at('host')}: {host!r} is not a host name")
+        port = options.setdefault("port", 587)
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise ConfigError(f"{at('port')}: port is a number from 1 to 65535, e.g. 587")
+        sender = _text(options.get("from"), at("from"), "from is the sender's address, e.g. from = \"webcare@example.org\"")
+        if not _ADDRESS.match(sender):
+            raise ConfigError(f"{at('from')}: {sender!r} is not an e-mail address")
+        to = options.get("to")
+        to = [to] if isinstance(to, str) else to
+        if not isinstance(to, list) or not to or not all(isinstance(a, str) and _ADDRESS.match(a) for a in to):
+            raise ConfigError(f"{at('to')}: to is an address or a list of them, e.g. to = [\"lead@example.org\"]")
+        options["to"] = to
+        if "username" in options:
+            _text(options["username"], at("username"), "username is text (its password is in the keyring)")
+        if not isinstance(options.setdefault("starttls", True), bool):
+            raise ConfigError(f"{at('starttls')}: starttls is true (the default) or false (a relay on this machine)")
+        if "cafile" in options:
+            _text(options["cafile"], at("cafile"), "cafile is the path of a PEM file of the CA that signed the server")
+    else:
+        fmt = options.get("format")
+        if fmt not in WEBHOOK_FORMATS:
+            raise ConfigError(f"{at('format')}: format is \"slack\" (Slack, Mattermost) or \"ntfy\", not {fmt!r}")
+        url = options.get("url")
+        if url is not None and (not isinstance(url, str) or not url.startswith(("https://", "http://"))
+                                or not url.isprintable()):
+            raise ConfigError(f"{at('url')}: url is the webhook's address, e.g. \"https://ntfy.sh/our-team-alerts\";"
+                              " leave it out to keep a secret URL in the keyring (`webcare watch --set-secret`)")
+
+
+def _has_working_hours(data: dict[str, Any]) -> bool:
+    kpi = data.get("kpi", {})
+    team = data.get("team", {})
+    return bool(isinstance(kpi, dict) and kpi.get("working_hours")) or any(
+        isinstance(agent, dict) and agent.get("hours") for agent in (team.get("agents", []) if isinstance(team, dict) else []))
 
 
 # [alerts] numbers: AlertSettings checks their type; these are the ranges its queries can take

@@ -22,7 +22,10 @@ Conditions: platform, account, words, language, sentiment (negative/neutral/posi
 author_type, followers_min/followers_max, visibility, mention ("direct": the brand was
 @-mentioned or written to privately; "proactive": named without a mention). Actions:
 assign (an agent) or assign_team, labels, priority (raised, never lowered), view (the
-case joins the view's column: a label of that name, and a saved view that shows it).
+case joins the view's column: a label of that name, and a saved view that shows it), alert
+(a text: the message raises an alert of kind "rule", kept as a case event of kind "alert" in
+the ingest's transaction, which `webcare watch` sends to the `[[notify]]` channels; e.g. a rule on
+words = ["nep account", "fake account"] with alert = "Possible fake account impersonating us").
 Routing assigns only a case nobody owns, so an agent's case stays theirs.
 """
 
@@ -43,7 +46,8 @@ from webcare_tui.toml_lines import line_of, table_starts
 
 CONDITIONS = ("platform", "account", "words", "language", "sentiment", "author_type", "followers_min",
               "followers_max", "visibility", "mention")
-ACTIONS = ("assign", "assign_team", "labels", "priority", "view")
+ACTIONS = ("assign", "assign_team", "labels", "priority", "view", "alert")
+MAX_ALERT = 500  # characters of a rule's alert text: one line in a chat message or a mail's subject
 FIELDS = ("name", "set", *CONDITIONS, *ACTIONS)
 SENTIMENTS = ("negative", "neutral", "positive")
 
@@ -136,6 +140,7 @@ class Rule:
     labels: tuple[str, ...] = ()
     priority: int | None = None
     view: str | None = None
+    alert: str | None = None  # the text of the alert the rule raises
 
     def matches(self, message: Message, folded: str, words: set[str], author_type: str, followers: int | None,
                 brand: Brand) -> bool:
@@ -306,6 +311,12 @@ def _build(table: dict[str, Any], problem: Callable[[str, str], None], source: s
     view = table.get("view")
     if view is not None and (not isinstance(view, str) or not view.strip()):
         problem("view", f"{label}: view is the name of a column, e.g. \"Pers\"")
+    alert = table.get("alert")
+    if alert is not None and (not isinstance(alert, str) or not alert.strip() or len(alert) > MAX_ALERT
+                              or not alert.isprintable()):
+        problem("alert", f"{label}: alert is one line of text (at most {MAX_ALERT} characters),"
+                         " e.g. alert = \"Possible fake account\"")
+        alert = None
     rule = Rule(
         name=name.strip(), rule_set=str(table.get("set", "default")), source=source,
         platform=texts("platform"), account=texts("account"), words=Phrases.of(words),
@@ -314,9 +325,10 @@ def _build(table: dict[str, Any], problem: Callable[[str, str], None], source: s
         followers_max=number("followers_max"), visibility=choice("visibility", ("public", "private")),
         mention=choice("mention", ("direct", "proactive")), assign=assign, assign_team=team,
         labels=tuple(sorted(texts("labels"))), priority=number("priority"), view=view,
+        alert=alert.strip() if alert else None,
     )
-    if not any(getattr(rule, action) for action in ACTIONS):
-        problem("name", f"{label}: does nothing: give it assign, assign_team, labels, priority or view")
+    if not any(getattr(rule, action) for action in ACTIONS) and "alert" not in table:
+        problem("name", f"{label}: does nothing: give it assign, assign_team, labels, priority, view or alert")
     return rule
 
 
@@ -371,6 +383,9 @@ class Router:
             if added:
                 routing.labels.update(added)
                 routing.events.append(Event(case.id, at, actor, "labels", {"added": sorted(added), "removed": []}))
+            if rule.alert:  # for `webcare watch`: the alert is kept with the message that raised it
+                routing.events.append(Event(case.id, at, actor, "alert", {"text": rule.alert, "rule": rule.name,
+                                                                        "message": message.external_id}))
             if rule.priority is not None and rule.priority > case.priority:
                 routing.events.append(Event(case.id, at, actor, "priority", {"from": case.priority, "to": rule.priority}))
                 case.priority = rule.priority

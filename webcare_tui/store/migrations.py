@@ -355,6 +355,30 @@ MIGRATIONS: list[str] = [
         updated_at INTEGER NOT NULL
     );
     """,
+    # 16: alerts that leave the console (`webcare watch`, notify.py): one row per channel and alert key,
+    # so each alert goes to each channel once, across restarts. `state`: queued → sending (its `batch`
+    # is the message it went out in) → sent; "unknown" when a channel that cannot repeat a send safely
+    # lost track of one. Rule alerts are case events of kind 'alert', read by time.
+    """
+    CREATE TABLE notify_queue (
+        channel TEXT NOT NULL,
+        alert_key TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        text TEXT NOT NULL,
+        case_id INTEGER,
+        state TEXT NOT NULL DEFAULT 'queued',
+        batch TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL,
+        last_error TEXT,
+        created_at INTEGER NOT NULL,
+        sent_at INTEGER,
+        PRIMARY KEY (channel, alert_key)
+    ) WITHOUT ROWID;
+    CREATE INDEX notify_queue_state ON notify_queue (channel, state, next_at);
+    CREATE INDEX case_events_alerts ON case_events (at) WHERE kind = 'alert';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -25,6 +25,7 @@ from webcare_tui.store.errors import StoreError
 from webcare_tui.store.inbox import InboxQueries
 from webcare_tui.store.kpi import KpiQueries
 from webcare_tui.store.migrations import ANSWERS, RUN_START, migrate
+from webcare_tui.store.notify import NotifyQueries
 from webcare_tui.store.outbox import OutboxQueries
 from webcare_tui.store.suggest import SuggestQueries
 from webcare_tui.store.turn import WriteTurn
@@ -85,7 +86,7 @@ def _marks(count: int) -> str:
     return ",".join("?" * count)
 
 
-class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries, DraftQueries, SuggestQueries):
+class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries, DraftQueries, SuggestQueries, NotifyQueries):
     """The local cache: messages, authors, cases, labels, memos, events, outbox, sync state, reply drafts."""
 
     def __init__(self, path: str | Path) -> None:
