@@ -733,7 +733,8 @@ async def test_a_teammates_priority_in_chatwoot_becomes_the_cases(server, team):
 
 async def test_a_priority_seen_first_only_raises_ours_and_ours_waiting_is_not_overwritten(server, team):
     case_id = team.case_of("42:")
-    team.cases.set_priority(case_id, 2, "router")  # as a routing rule raises it: ours alone
+    with team.store.transaction():  # as a routing rule raises it at ingest: ours alone, nothing queued
+        team.store.update_case_fields(("priority",), [(2, case_id)])
     teammate_sets_priority(server, None, T0 + 2 * HOUR)
     team.now[0] = T0 + 2 * HOUR
     await team.sync.sync_once()
@@ -840,3 +841,13 @@ async def test_every_request_matches_the_chatwoot_swagger(server, team, http):
                     assert value in expected["enum"], f"{path}: {name}={value!r} not in {expected['enum']}"
                 assert isinstance(value, kinds[expected["type"]]) or nullable, (
                     f"{path}: {name}={value!r} is not {expected['type']}")
+
+
+async def test_an_agents_priority_goes_to_chatwoot_through_the_outbox(server, team):
+    case_id = team.case_of("42:")
+    team.cases.set_priority(case_id, 3, "tim")
+    [row] = team.store.case_outbox(case_id)
+    assert row["payload"]["action"] == "priority" and row["payload"]["value"] == {"priority": 3}
+    assert team.store.case_events(case_id)[-1]["detail"]["outbox_id"] == row["id"]  # the event names what went out
+    assert await team.deliver_all() == ["sent"]
+    assert server.calls()[-1] == ("POST", f"{PREFIX}/42/toggle_priority", {"priority": "urgent"})

@@ -27,6 +27,7 @@ from webcare_tui.case_view import CaseView, read_case
 from webcare_tui.cases import CaseError, CaseService, case_actions_of
 from webcare_tui.config import Config, append_view, config_path
 from webcare_tui.connectors.base import Connector
+from webcare_tui.connectors.chatwoot_cable import LiveState, cables_for
 from webcare_tui.kpi import settings_from_config
 from webcare_tui.macro_runner import MacroError, MacroRunner
 from webcare_tui.macros import load_macros
@@ -85,6 +86,7 @@ class WebcareApp(App):
                                         grace=config.undo_grace,
                                         clock=clock)
         self.last_action: Undoable | None = None  # what `u` takes back, within the grace period
+        self.live = LiveState()  # who is typing or online in team mode (Chatwoot's realtime links)
         self.rules = rule_book(config)
         self.views = self._views()
         self.sync_states: dict[str, str] = {}
@@ -326,7 +328,13 @@ class WebcareApp(App):
     async def run_sync(self) -> None:
         runner = SyncRunner(self.store, self.connectors, self.config.threading, on_status=self.on_sync_status,
                             clock=self.clock, router=router_for(self.config, self.store, self.clock, self.rules))
-        await self.supervisor.run("sync", partial(runner.run, interval=5.0))
+        # Chatwoot's realtime links wake the sync for a conversation within a second; polling stays the
+        # fallback. On this event loop: `wake` sets an asyncio.Event the sync waits on.
+        cables = cables_for(self.connectors, runner.wake, live=self.live, health=self.supervisor)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.supervisor.run("sync", partial(runner.run, interval=5.0)))
+            for cable in cables:
+                group.create_task(self.supervisor.run(cable.name, cable.run))
 
     @work(exclusive=True, group="outbox", exit_on_error=False)
     async def run_outbox(self) -> None:

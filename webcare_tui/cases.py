@@ -160,7 +160,9 @@ class CaseService:
         with self.store.transaction():
             case = self._case(case_id)
             if case.priority != priority:
-                event = Event(case_id, self._now(), actor, "priority", {"from": case.priority, "to": priority})
+                now = self._now()
+                queued = self._queue_remote(case_id, "priority", {"priority": priority}, now)  # Chatwoot keeps one too
+                event = Event(case_id, now, actor, "priority", {"from": case.priority, "to": priority} | queued)
                 case.priority = priority
                 self.store.save_case(case)
                 self.store.add_events([event])
