@@ -22,8 +22,7 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).parent))
 from ui import build_store  # noqa: E402 (bench/ui.py)
 
-from webcare_tui.kpi import BUCKET, KpiSettings, heatmap_range, period_kpis  # noqa: E402
-from webcare_tui.screens.dashboard import compute  # noqa: E402
+from webcare_tui.kpi import BUCKET, KpiSettings, day_view, heatmap_range, period_kpis  # noqa: E402
 from webcare_tui.store import Store  # noqa: E402
 
 
@@ -59,9 +58,9 @@ def measure(store: Store, settings: KpiSettings, label: str, day, today, now: in
          "   <- target < 100 ms")
     line(f"  heatmap ({settings.heatmap_weeks} weeks; computed once per day shown)",
          timed(runs, lambda: store.kpi_inbound_buckets(*heatmap_range(settings, day), BUCKET)))
-    line("  the dashboard's first load of the day", timed(runs, lambda: compute(store, settings, day, now)))
-    grid = compute(store, settings, day, now).heatmap
-    line("  a refresh of the dashboard (heatmap kept)", timed(runs, lambda: compute(store, settings, day, now, grid)),
+    line("  the dashboard's first load of the day", timed(runs, lambda: day_view(store, settings, day, now)))
+    grid = day_view(store, settings, day, now).heatmap
+    line("  a refresh of the dashboard (heatmap kept)", timed(runs, lambda: day_view(store, settings, day, now, grid)),
          "   <- every 5 s while today is shown" if day == today else "")
 
 

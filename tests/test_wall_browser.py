@@ -29,7 +29,7 @@ from webcare_tui.bulk import import_jsonl
 from webcare_tui.config import Agent, Config
 from webcare_tui.connectors.demo_traffic import generate_history
 from webcare_tui.ingest import ingest
-from webcare_tui.kpi import format_duration, format_share
+from webcare_tui.kpi import STATUS_SYMBOLS, format_duration, format_share
 from webcare_tui.wall.app import make_app
 from webcare_tui.wall.view import FRESH
 
@@ -170,7 +170,7 @@ def test_the_page_shows_the_reports_numbers_and_updates_itself(page, served, tmp
     for tile, target in (("service", "service_level"), ("avg", "avg_response"), ("open", "open_max"),
                          ("first", "first_response"), ("replies", "replies_min")):
         status = team["targets"][target]["status"]
-        assert page.text_content(f"#tile-{tile} .target .symbol") == report.SYMBOLS[status]
+        assert page.text_content(f"#tile-{tile} .target .symbol") == STATUS_SYMBOLS[status]
         assert status in page.get_attribute(f"#tile-{tile}", "class").split()
     agents = [name.strip() for name in page.locator("#by-agent tbody th").all_text_contents()]
     keys = [group["key"] or "(unassigned)" for group in expected(served.store, served.clock, "--by", "agent")["groups"]]

@@ -557,6 +557,35 @@ def heatmap_range(settings: KpiSettings, last: date) -> tuple[int, int]:
     return start, end
 
 
+HEATMAP_AGE = 300.0  # seconds: weeks of volume change slowly, so a dashboard recomputes the heatmap this often
+STATUS_SYMBOLS = {"ok": "✓", "near": "!", "off": "✗", None: "·"}  # a target's status, by symbol as well as colour
+STATUS_WORDS = {"ok": "on target", "near": "near target", "off": "off target", None: "no data yet"}
+
+
+@dataclass(frozen=True)
+class DayView:
+    """Everything a dashboard shows for one day: the console's (F2) and the wall's."""
+
+    day: date
+    period: PeriodKpis
+    today_hours: list[int]  # inbound messages per hour
+    last_week_hours: list[int]  # the same weekday a week before
+    heatmap: list[list[int]]  # hour × weekday over `heatmap_weeks`
+
+
+def day_view(store: KpiSource, settings: KpiSettings, day: date, now: float,
+             heatmap_kept: list[list[int]] | None = None) -> DayView:
+    """The KPIs of `day`, its inbound per hour beside a week before, and the heatmap (`heatmap_kept`:
+    one already computed for this day, young enough to show again). Runs off the UI thread."""
+    period = period_kpis(store, settings, day, day, now)
+    week_ago = day - timedelta(days=7)
+    hours = hourly(store.kpi_inbound_buckets(period.start, period.end, BUCKET), settings, day)
+    before = hourly(store.kpi_inbound_buckets(*settings.day_bounds(week_ago), BUCKET), settings, week_ago)
+    grid = heatmap_kept if heatmap_kept is not None else heatmap(
+        store.kpi_inbound_buckets(*heatmap_range(settings, day), BUCKET), settings)
+    return DayView(day, period, hours, before, grid)
+
+
 def format_duration(seconds: float | None) -> str:
     """12:05 → "12m05s", 3h → "3h00m"; None → "-"."""
     if seconds is None:

@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from webcare_tui.case_query import FIRST_DAY, LAST_DAY  # the days a date may name
 from webcare_tui.config import Config
 from webcare_tui.kpi import (
+    STATUS_SYMBOLS,
     KpiConfigError,
     Kpis,
     KpiSettings,
@@ -42,16 +43,15 @@ KPI_KEYS = (
     "first_response_median_seconds", "within_deadline", "missed_deadline", "not_yet_due", "service_level",
 )
 GROUPS = ("agent", "platform", "label")
-SYMBOLS = {"ok": "✓", "near": "!", "off": "✗", None: "·"}
 
 
 def add_parser(subcommands: Any) -> argparse.ArgumentParser:
     """Add `report` to the `webcare` command's subparsers."""
     report = subcommands.add_parser("report", help="print the KPIs of a day or a range of days")
     when = report.add_mutually_exclusive_group()
-    when.add_argument("--date", type=_day, help="one local day: YYYY-MM-DD, today (default) or yesterday")
-    when.add_argument("--from", dest="first", type=_day, metavar="D1", help="first day of a range")
-    report.add_argument("--to", dest="last", type=_day, metavar="D2", help="last day of the range (default: today)")
+    when.add_argument("--date", type=parse_day, help="one local day: YYYY-MM-DD, today (default) or yesterday")
+    when.add_argument("--from", dest="first", type=parse_day, metavar="D1", help="first day of a range")
+    report.add_argument("--to", dest="last", type=parse_day, metavar="D2", help="last day of the range (default: today)")
     report.add_argument("--by", choices=GROUPS, help="also per agent, platform or label")
     output = report.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="JSON (keys documented in README)")
@@ -64,7 +64,8 @@ class _Relative(str):
     """ "today" / "yesterday": resolved in the configured time zone once it is known."""
 
 
-def _day(text: str) -> date | _Relative:
+def parse_day(text: str) -> date | _Relative:
+    """A day as `--date` takes it: YYYY-MM-DD, "today" or "yesterday" (resolved later, by `resolve_day`)."""
     if text in ("today", "yesterday"):
         return _Relative(text)
     try:
@@ -77,7 +78,8 @@ def _day(text: str) -> date | _Relative:
     return day
 
 
-def _resolve(value: date | _Relative | None, today: date) -> date | None:
+def resolve_day(value: date | _Relative | None, today: date) -> date | None:
+    """The calendar day a `parse_day` value names, seen from `today`."""
     if isinstance(value, _Relative):
         return today if value == "today" else today - timedelta(days=1)
     return value
@@ -96,8 +98,8 @@ def run(args: argparse.Namespace, config: Config, store: Any, out: TextIO,
     if getattr(args, "last", None) is not None and getattr(args, "first", None) is None:
         print("webcare: report: --to needs --from", file=sys.stderr)
         return 2
-    first = _resolve(args.first, today) or _resolve(args.date, today) or today
-    last = _resolve(args.last, today) or (today if args.first is not None else first)
+    first = resolve_day(args.first, today) or resolve_day(args.date, today) or today
+    last = resolve_day(args.last, today) or (today if args.first is not None else first)
     if last < first:
         print(f"webcare: report: --to {last} is before --from {first}", file=sys.stderr)
         return 2
@@ -229,7 +231,7 @@ def write_text(report: dict[str, Any], out: TextIO) -> None:
                  else format_duration(value) if "response" in key else str(value))
         wanted = (format_share(target["target"]) if key == "service_level"
                   else format_span(target["target"]) if "response" in key else f"{target['target']:g}")
-        print(f"{SYMBOLS[target['status']]} {key}: {shown} (target {wanted})", file=out)
+        print(f"{STATUS_SYMBOLS[target['status']]} {key}: {shown} (target {wanted})", file=out)
 
 
 def _none(by: str | None) -> str:

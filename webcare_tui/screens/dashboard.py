@@ -7,7 +7,6 @@ refreshes itself every few seconds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -20,20 +19,19 @@ from textual.containers import Container, Horizontal, VerticalScroll
 from textual.widgets import Static
 
 from webcare_tui.kpi import (
-    BUCKET,
+    HEATMAP_AGE,
+    STATUS_SYMBOLS,
+    STATUS_WORDS,
     TARGETS,
+    DayView,
     Kpis,
     KpiSettings,
-    KpiSource,
     PeriodKpis,
+    day_view,
     format_duration,
     format_share,
     format_span,
-    heatmap,
-    heatmap_range,
-    hourly,
     judge,
-    period_kpis,
 )
 from webcare_tui.safe_text import clean
 from webcare_tui.screens.console import ConsoleScreen
@@ -48,34 +46,6 @@ if TYPE_CHECKING:
 
 REFRESH = 5.0  # seconds between refreshes of today's numbers
 WIDE = 130  # from this many columns on, tiles in full words (28 cells inside) and the panels side by side
-HEATMAP_AGE = 300.0
-SYMBOLS = {"ok": "✓", "near": "!", "off": "✗", None: "·"}
-WORDS = {"ok": "on target", "near": "near target", "off": "off target", None: "no data yet"}
-
-
-@dataclass
-class DashboardData:
-    day: date
-    period: PeriodKpis
-    today_hours: list[int]
-    last_week_hours: list[int]
-    heatmap: list[list[int]]
-
-
-def compute(store: KpiSource, settings: KpiSettings, day: date, now: float,
-            grid: list[list[int]] | None = None) -> DashboardData:
-    """Everything the dashboard shows for `day` (runs in a background thread).
-
-    Args:
-        grid: the heatmap already computed for this day (weeks of volume change slowly).
-    """
-    period = period_kpis(store, settings, day, day, now)
-    week_ago = day - timedelta(days=7)
-    hours = hourly(store.kpi_inbound_buckets(period.start, period.end, BUCKET), settings, day)
-    before = hourly(store.kpi_inbound_buckets(*settings.day_bounds(week_ago), BUCKET), settings, week_ago)
-    if grid is None:
-        grid = heatmap(store.kpi_inbound_buckets(*heatmap_range(settings, day), BUCKET), settings)
-    return DashboardData(day, period, hours, before, grid)
 
 
 # (tile id, title, the KPI's attribute, how to show it, the target keys that judge it)
@@ -142,7 +112,7 @@ class DashboardScreen(ConsoleScreen):
     def __init__(self) -> None:
         super().__init__()
         self.day: date | None = None
-        self.data: DashboardData | None = None
+        self.data: DayView | None = None
         self.busy = False
         self.wanted: date | None = None  # a day asked for while another was being computed
         self.heatmap_at = 0.0
@@ -205,7 +175,7 @@ class DashboardScreen(ConsoleScreen):
         kept = self.data.heatmap if self.data and self.data.day == day and now - self.heatmap_at < HEATMAP_AGE else None
         if kept is None:
             self.heatmap_at = now
-        future = self.console.jobs.counts.submit(compute, store, settings, day, now, kept)
+        future = self.console.jobs.counts.submit(day_view, store, settings, day, now, kept)
         future.add_done_callback(lambda finished: self._failed(finished))
         self.console.jobs.deliver(future, self.loaded)
 
@@ -221,7 +191,7 @@ class DashboardScreen(ConsoleScreen):
         self.busy = False
         self.notice(text)
 
-    def loaded(self, data: DashboardData) -> None:
+    def loaded(self, data: DayView) -> None:
         self.busy = False
         if self.wanted is not None and self.wanted != data.day:
             self.wanted = None
@@ -250,11 +220,11 @@ class DashboardScreen(ConsoleScreen):
             parts.append("computing…")
         self.query_one("#datebar", Static).update(Text(" · ".join(parts), no_wrap=True, overflow="ellipsis"))
 
-    def show(self, data: DashboardData) -> None:
+    def show(self, data: DayView) -> None:
         with self.app.batch_update():
             self._show(data)
 
-    def _show(self, data: DashboardData) -> None:
+    def _show(self, data: DayView) -> None:
         settings, period, narrow = self._settings, data.period, self.narrow
         self.drawn_narrow = narrow
         self.show_datebar()
@@ -267,7 +237,7 @@ class DashboardScreen(ConsoleScreen):
             text.append(shown(value) if value is not None else "-", style="bold")
             if narrow:  # the target on the value's line, in symbols (the border's colour says it too)
                 for key, status in statuses:
-                    text.append(f" {SYMBOLS[status]} {_target_text(key, targets[key]).replace(' ', '')}")
+                    text.append(f" {STATUS_SYMBOLS[status]} {_target_text(key, targets[key]).replace(' ', '')}")
             if tile_id == "open" and team.oldest_waiting_since is not None:
                 text.append(f"\noldest {format_duration(data.period.as_of - team.oldest_waiting_since)}")
             if tile_id == "service":
@@ -276,7 +246,7 @@ class DashboardScreen(ConsoleScreen):
                                                                               f", {team.not_yet_due} not due yet"))
             if not narrow:
                 for key, status in statuses:
-                    text.append(f"\n{SYMBOLS[status]} {WORDS[status]} ({_target_text(key, targets[key])})")
+                    text.append(f"\n{STATUS_SYMBOLS[status]} {STATUS_WORDS[status]} ({_target_text(key, targets[key])})")
             tile = self.query_one(f"#tile-{tile_id}", Static)
             for status in ("ok", "near", "off"):  # the border's colour and weight; the symbol says it too
                 tile.set_class(any(found == status for _, found in statuses), status)

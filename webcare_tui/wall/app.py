@@ -193,10 +193,10 @@ class Wall:
         if not text:
             return None, today
         try:
-            value = report._day(text)
+            value = report.parse_day(text)
         except argparse.ArgumentTypeError as error:
             return PlainTextResponse(f"{error}\n", 400)
-        return value, report._resolve(value, today) or today
+        return value, report.resolve_day(value, today) or today
 
     def day(self, request: Request) -> date | Response:
         asked = self.asked(request)

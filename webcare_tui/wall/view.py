@@ -23,58 +23,44 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from webcare_tui.kpi import (
-    BUCKET,
+    HEATMAP_AGE,
+    STATUS_SYMBOLS,
+    STATUS_WORDS,
     TARGETS,
     WEEKDAYS,
+    DayView,
     KpiSettings,
     KpiSource,
     PeriodKpis,
+    day_view,
     format_duration,
     format_share,
     format_span,
-    heatmap,
-    heatmap_range,
-    hourly,
-    period_kpis,
 )
-from webcare_tui.report import SYMBOLS, build
+from webcare_tui.report import build
 from webcare_tui.safe_text import clean
 
 FRESH = 5.0  # a day's numbers are computed at most this often, however many screens ask
-HEATMAP_AGE = 300.0  # weeks of volume change slowly: the heatmap is recomputed every 5 minutes
-WORDS = {"ok": "on target", "near": "near target", "off": "off target", None: "no data yet"}
 
 
 @dataclass(frozen=True)
-class WallData:
+class WallData(DayView):
     """Everything the wall shows for one day, as computed at `computed_at`."""
 
-    day: date
-    period: PeriodKpis
-    today_hours: list[int]
-    last_week_hours: list[int]
-    heatmap: list[list[int]]
     computed_at: float = 0.0
     heatmap_at: float = 0.0
 
 
 def compute(store: KpiSource, settings: KpiSettings, day: date, now: float,
             kept: WallData | None = None) -> WallData:
-    """The day's KPIs, its inbound messages per hour beside the same weekday a week before, and the
-    hour × weekday heatmap: the same calls as the dashboard's (`screens/dashboard.compute`).
+    """The dashboard's view of the day (`kpi.day_view`), and when it and its heatmap were computed.
 
     Args:
         kept: an earlier computation of this day whose heatmap is young enough to keep.
     """
-    period = period_kpis(store, settings, day, day, now)
-    week_ago = day - timedelta(days=7)
-    hours = hourly(store.kpi_inbound_buckets(period.start, period.end, BUCKET), settings, day)
-    before = hourly(store.kpi_inbound_buckets(*settings.day_bounds(week_ago), BUCKET), settings, week_ago)
-    if kept is not None:
-        grid, grid_at = kept.heatmap, kept.heatmap_at
-    else:
-        grid, grid_at = heatmap(store.kpi_inbound_buckets(*heatmap_range(settings, day), BUCKET), settings), now
-    return WallData(day, period, hours, before, grid, now, grid_at)
+    view = day_view(store, settings, day, now, kept.heatmap if kept is not None else None)
+    return WallData(view.day, view.period, view.today_hours, view.last_week_hours, view.heatmap,
+                    now, kept.heatmap_at if kept is not None else now)
 
 
 class Numbers:
@@ -206,7 +192,7 @@ def tiles(team: Mapping[str, Any], period: PeriodKpis) -> list[Tile]:
             note = f"{team['handled']} cases handled"
         result.append(Tile(
             tile_id, title, shown(team[key], kind), status,
-            SYMBOLS[status] if status != "" else "", WORDS[status] if status != "" else "",
+            STATUS_SYMBOLS[status] if status != "" else "", STATUS_WORDS[status] if status != "" else "",
             target_text(target_key, team["targets"][target_key]["target"]) if target_key else "", note))
     return result
 
@@ -237,7 +223,7 @@ def table(group: str, rows: list[dict[str, Any]], hidden: bool = False) -> Table
         status, _ = _status(row["targets"], ("service_level",))
         result.append(Row(_name(row["key"], none),
                           tuple(shown(row[COLUMNS[column][1]], COLUMNS[column][2]) for column in columns),
-                          status, SYMBOLS[status] if status else "", row["key"] is None))  # "–" says no data
+                          status, STATUS_SYMBOLS[status] if status else "", row["key"] is None))  # "–" says no data
     return Table(group, title, first, headings, tuple(result), len(rows) - len(kept),
                  "" if rows else "nothing this day")
 
