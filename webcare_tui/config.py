@@ -638,6 +638,70 @@ def append_view(path: Path, name: str, query: str, key: str) -> None:
         handle.write(block)
 
 
+BLOCK_NAME = re.compile(r"[^\W_][\w.\- ]{0,39}")  # a text block's name: short, printable, no quotes or brackets
+_BLOCKS_HEADER = re.compile(r"^\s*\[\s*blocks\s*\]\s*(?:#.*)?$")
+
+
+def append_block(path: Path, name: str, text: str) -> None:
+    """Add a text block (`name = "text"` under `[blocks]`) to the config file (created if missing),
+    keeping every other line: into the `[blocks]` table where the file has one, else in a new one
+    at the end. The file is replaced whole once the new text is read back as exactly the old
+    settings plus this block, so a text or name that TOML would take differently is never written.
+
+    Raises:
+        ConfigError: the name is not a plain one (letters, digits, space, `.`, `-`, `_`; at most 40),
+            a text block by that name exists, the text cannot be stored (half a surrogate pair), or the
+            file does not read as TOML (it is left as it was).
+    """
+    if name != name.strip() or not BLOCK_NAME.fullmatch(name):
+        raise ConfigError(f"{name!r} is not a name for a text block: letters, digits, spaces, '.', '-' and '_',"
+                          " at most 40")
+    try:
+        old = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        old = ""
+    try:
+        data = tomllib.loads(old)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: {error}; the text block was not saved") from None
+    blocks = data.get("blocks", {})
+    if not isinstance(blocks, dict):
+        raise ConfigError(f"{path}: blocks is not a table; the text block was not saved")
+    if name in blocks:
+        raise ConfigError(f"there is already a text block {name!r}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError("the text has characters that cannot be stored (half a surrogate pair)") from None
+    value = _toml_string(text).replace("\x7f", "\\u007f")  # TOML forbids a raw DEL, which JSON leaves
+    line = f"{_toml_string(name)} = {value}\n"
+    lines = old.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    header = next((number for number, row in enumerate(lines) if _BLOCKS_HEADER.match(row)), None)
+    if header is None:
+        new = "".join(lines) + ("\n" if lines else "") + "[blocks]\n" + line
+    else:  # after the table's last key (before the blank lines and the next table's header)
+        end = next((number for number in range(header + 1, len(lines)) if lines[number].lstrip().startswith("[")),
+                   len(lines))
+        while end > header + 1 and not lines[end - 1].strip():
+            end -= 1
+        new = "".join(lines[:end] + [line] + lines[end:])
+    try:
+        written = tomllib.loads(new)
+    except tomllib.TOMLDecodeError:
+        written = None
+    if written != {**data, "blocks": {**blocks, name: text}}:
+        raise ConfigError(f"{path}: the text block cannot be added to this file's [blocks] as it is written;"
+                          " add it there by hand")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_text(new, encoding="utf-8")
+    if path.exists():
+        os.chmod(partial, path.stat().st_mode & 0o7777)  # the file keeps who may read it
+    os.replace(partial, path)
+
+
 def append_account(path: Path, name: str, platform: str, options: dict[str, Any]) -> None:
     """Add an `[[account]]` block (no secrets: those live in the keyring) to the config file."""
     path.parent.mkdir(parents=True, exist_ok=True)

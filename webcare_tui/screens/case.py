@@ -7,6 +7,10 @@ sends replies for approval instead of to the outbox.
 The header says by when to act and, on a platform with a reply window, how long free-form
 replies are still allowed; and whether a reply begun in the composer waits as a draft (it
 comes back with `r`, also after a restart).
+
+Suggested answers (`webcare_tui.suggest`) are computed in the background as a case opens, so they
+never delay it; ctrl+g shows them (`SuggestionsScreen`), and a number inserts a reply into the
+composer or previews a macro. The composer can save what was typed as a text block (ctrl+o).
 """
 
 from __future__ import annotations
@@ -32,7 +36,10 @@ from webcare_tui.outbox import UNDELIVERED, is_draft, reply_visibility
 from webcare_tui.safe_text import clean, shown_author, unsafe_link
 from webcare_tui.screens.macro_keys import MacroKeys
 from webcare_tui.screens.prompt import PromptScreen
+from webcare_tui.screens.suggestions import SuggestionsScreen
 from webcare_tui.sentiment import author_sentiment, sentiment_label
+from webcare_tui.suggest import MacroSuggestion, ReplySuggestion, Suggestions
+from webcare_tui.templates import TemplateError
 from webcare_tui.widgets.footer import Footer
 from webcare_tui.widgets.notice import Notice
 from webcare_tui.widgets.status_header import StatusHeader
@@ -90,6 +97,7 @@ class CaseScreen(MacroKeys):
         Binding("A", "approve", "Approve", id="case.approve"),
         Binding("E", "edit_approve", "Edit+approve", id="case.edit_approve"),
         Binding("X", "reject", "Reject", id="case.reject"),
+        Binding("ctrl+g", "suggest", "Suggest", id="case.suggest"),
         *MacroKeys.MACRO_BINDINGS,
     ]
 
@@ -106,6 +114,12 @@ class CaseScreen(MacroKeys):
         # the reply drafts the agent left here, by case, until the store's copy says the same (a case
         # opened again at once may be read before the draft's write is in)
         self._begun: dict[int, str] = {}
+        # the suggestions for the case shown: None until they arrive (or `_suggest_problem` says why not)
+        self._suggestions: Suggestions | None = None
+        self._suggest_problem: str | None = None
+        self._suggestions_stale = False  # the case changed since they were computed
+        self._suggestions_panel: SuggestionsScreen | None = None  # the open panel, filled in when they arrive
+        self._saved_blocks: dict[str, str] = {}  # text blocks saved from the composer this session
 
     def compose(self) -> ComposeResult:
         yield StatusHeader()
@@ -118,6 +132,7 @@ class CaseScreen(MacroKeys):
 
     def on_mount(self) -> None:
         self.show(self.view)
+        self.find_suggestions()
         self.console.store_changed.subscribe(self, self.store_changed)
         self.set_interval(CLOCK_EVERY, self._tick)
 
@@ -130,6 +145,7 @@ class CaseScreen(MacroKeys):
         follows at once; under another screen, when it is shown again."""
         if cases is not None and self.case_id not in cases:
             return
+        self._suggestions_stale = True  # computed again when next asked for (an agent's reply changes the case too)
         if self.is_current:
             self.load()
         else:
@@ -144,6 +160,7 @@ class CaseScreen(MacroKeys):
         self.case_id = view.case["id"]
         self.notice("")
         self.show(view)
+        self.find_suggestions()
 
     def on_screen_resume(self) -> None:
         if self.stale:  # the store changed while another screen was on top
@@ -440,14 +457,22 @@ class CaseScreen(MacroKeys):
 
         self.console.push_screen(PromptScreen("Merge which case into this one (case number):"), merge)
 
-    def action_reply(self, visibility: str) -> None:
-        from webcare_tui.screens.reply import Composed, ReplyScreen
+    def _reply_values(self) -> tuple[str, dict[str, str]]:
+        """This agent's signature for the case (its platform, the customer's language) and the values
+        templates and text blocks are filled in with."""
         from webcare_tui.templates import case_values, customer_language
+
+        agent = self.console.config.agent
+        signature = agent.signature_for(self.case["platform"], customer_language(self.view.messages))
+        return signature, case_values(self.case, agent.name, agent.initials, signature)
+
+    def action_reply(self, visibility: str, text: str | None = None) -> None:
+        """Open the composer with the draft begun in this case, or with `text` (a suggested reply)."""
+        from webcare_tui.screens.reply import Composed, ReplyScreen
 
         config, case_id, outbox = self.console.config, self.case_id, self.console.outbox
         visibility = reply_visibility(self.view.reply_context, visibility)
-        signature = config.agent.signature_for(self.case["platform"], customer_language(self.view.messages))
-        values = case_values(self.case, config.agent.name, config.agent.initials, signature)
+        signature, values = self._reply_values()
 
         for_approval = needs_approval(config.team, self.actor)
         cases, actor = self.console.cases, self.actor
@@ -466,9 +491,99 @@ class CaseScreen(MacroKeys):
 
         author = shown_author(self.case["author_handle"], self.case["author_name"])
         self.console.push_screen(ReplyScreen(platform=self.case["platform"], recipient=author, visibility=visibility,
-                                             signature=signature, blocks=config.raw.get("blocks", {}),
+                                             signature=signature,
+                                             blocks={**config.raw.get("blocks", {}), **self._saved_blocks},
                                              values=values, purpose="approval" if for_approval else "send",
-                                             text=self.reply_draft, keep=partial(self.keep_draft, case_id)), send)
+                                             text=self.reply_draft if text is None else text,
+                                             keep=partial(self.keep_draft, case_id), save_block=self.save_block), send)
+
+    def save_block(self, name: str, text: str, saved: Callable[[str], object], refused: Callable[[str], object]) -> None:
+        """Keep a reply typed in the composer as the text block `name`: as a template (this customer's
+        handle and name become `{author.handle}` / `{author.first_name}`, the agent's sign-off is left to
+        the composer, braces are escaped), written to the config file off the UI thread. `saved(block)`
+        follows, and ctrl+b offers it in every composer of this session; or `refused(why)`."""
+        from webcare_tui.config import ConfigError, append_block, config_path
+        from webcare_tui.suggest import SignOffs, as_template
+
+        config = self.console.config
+        block = as_template(text, handle=self.case["author_handle"], name=self.case["author_name"],
+                            agent=config.agent.id, signoffs=SignOffs.from_config(config)).rstrip()
+        if block.endswith("{agent.signature}"):  # the composer signs whatever it sends
+            block = block.removesuffix("{agent.signature}").rstrip()
+        path = config.path or config_path()
+
+        def write() -> str | None:
+            try:
+                append_block(path, name, block)
+            except (ConfigError, OSError) as error:
+                return str(error)
+            return None
+
+        def written(problem: str | None) -> None:
+            if problem is not None:
+                refused(problem)
+                return
+            self._saved_blocks[name] = block
+            saved(block)
+
+        self.console.act(write, written, refused)
+
+    # -- suggested answers ---------------------------------------------------------
+
+    def find_suggestions(self) -> None:
+        """The suggestions for the case shown, computed on the reader thread (the screen never waits for
+        them); an open panel fills in when they arrive."""
+        from webcare_tui import suggest as suggesting
+
+        case_id, store, config = self.case_id, self.console.store, self.console.config
+        macros = [macro for macro in self.console.macros.macros if macro.scope in ("any", self.scope)]
+        self._suggestions_stale = False
+        if self._suggestions is not None and self._suggestions.case_id != case_id:
+            self._suggestions = None
+        self._suggest_problem = None
+
+        def found(suggestions: Suggestions) -> None:
+            if case_id == self.case_id:
+                self._suggestions = suggestions
+                if self._suggestions_panel is not None and self._suggestions_panel.case_id == case_id:
+                    self._suggestions_panel.show(suggestions)
+
+        def failed(why: str) -> None:
+            if case_id == self.case_id:
+                self._suggest_problem = why
+                if self._suggestions_panel is not None and self._suggestions_panel.case_id == case_id:
+                    self._suggestions_panel.show(self._suggestions, why)
+
+        self.console.read(lambda: suggesting.suggest(store, case_id, macros=macros, config=config), found, failed,
+                          latest=(self, "suggest"))
+
+    def action_suggest(self) -> None:
+        """The suggested replies and macros; a number inserts a reply into the composer or previews a macro."""
+        case_id = self.case_id
+        panel = SuggestionsScreen(case_id, self._reply_values()[1], self._suggestions, self._suggest_problem)
+        self._suggestions_panel = panel
+        if self._suggestions_stale or (self._suggestions is None and self._suggest_problem is not None):
+            self.find_suggestions()  # what is shown stays until the new ones arrive
+
+        def picked(choice: ReplySuggestion | MacroSuggestion | None) -> None:
+            if self._suggestions_panel is panel:
+                self._suggestions_panel = None
+            if choice is None or case_id != self.case_id:
+                return
+            if isinstance(choice, MacroSuggestion):
+                self.show_preview(choice.macro)  # enter applies it, with undo as usual
+                return
+            values = self._reply_values()[1]
+            try:
+                text = choice.render(values)
+            except TemplateError as error:
+                self.notice(f"the suggestion cannot be filled in for this customer: {error}")
+                return
+            if self.reply_draft.strip():  # the reply begun here stays: the suggestion goes under it
+                text = f"{self.reply_draft.rstrip()}\n\n{text}"
+            self.action_reply("same", text)
+
+        self.console.push_screen(panel, picked)
 
     def keep_draft(self, case_id: int, text: str) -> None:
         """The reply the agent began in `case_id` (the composer hands it over): in the header at once,

@@ -1,6 +1,7 @@
 """Provides `ReplyScreen`: the reply composer — signature, live count against the limit, text blocks,
 and `Composed`, what it gives back when the agent sends. What the agent types is kept as the case's
-draft while typing and when they leave with Esc, through the `keep` callback its case screen gives."""
+draft while typing and when they leave with Esc, through the `keep` callback its case screen gives; with a
+`save_block` callback, what was typed can be saved as a text block (ctrl+o) for ctrl+b to insert later."""
 
 from __future__ import annotations
 
@@ -17,10 +18,14 @@ from textual.widgets import Label, Static, TextArea
 
 from webcare_tui.outbox import reply_limit
 from webcare_tui.platforms import reply_length
+from webcare_tui.safe_text import clean
 from webcare_tui.screens.prompt import PromptScreen
 from webcare_tui.templates import TemplateError, render, sign
 
 KEEP_AFTER = 2.0  # seconds of no typing after which the text is kept as the case's draft
+# save_block(name, text, saved, refused): keep `text` as the text block `name` (off the UI thread), then
+# `saved(block)` with the block as stored (a template) or `refused(why)`, on the UI thread
+SaveBlock = Callable[[str, str, Callable[[str], object], Callable[[str], object]], object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,14 +60,17 @@ class ReplyScreen(ModalScreen[Composed | None]):
         Binding("ctrl+s", "send", "Send", id="reply.send"),
         Binding("ctrl+t", "toggle_visibility", "Public/private", id="reply.visibility"),
         Binding("ctrl+b", "block", "Text block", id="reply.block"),
+        # not ctrl+k: the text area deletes to the end of the line with it
+        Binding("ctrl+o", "save_block", "Save as text block", id="reply.save_block"),
         Binding("escape", "cancel", "Cancel", id="reply.cancel"),
     ]
 
     def __init__(self, *, platform: str, recipient: str, visibility: str, signature: str,
                  blocks: dict[str, str], values: dict[str, str], text: str = "", purpose: str = "send",
-                 keep: Callable[[str], object] | None = None) -> None:
+                 keep: Callable[[str], object] | None = None, save_block: SaveBlock | None = None) -> None:
         super().__init__()
         self.keep = keep
+        self.save_block = save_block
         self._kept = text  # the text the draft holds now
         self._keep_timer: Timer | None = None
         self._sent = False
@@ -155,6 +163,39 @@ class ReplyScreen(ModalScreen[Composed | None]):
                 self.query_one("#error", Static).update(f"text block {name}: {error}")
 
         self.app.push_screen(PromptScreen("Text block:", suggestions=sorted(self.blocks), only="a text block"), insert)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Saving as a text block is offered only where the composer was given a way to save one."""
+        return self.save_block is not None if action == "save_block" else True
+
+    def action_save_block(self) -> None:
+        save = self.save_block
+        text = self.text_area.text.strip()
+        if save is None:
+            return
+        if not text:
+            self.query_one("#error", Static).update("the reply is empty: there is nothing to save as a text block")
+            return
+
+        def saved_as(name: str) -> Callable[[str], None]:
+            def saved(block: str) -> None:
+                self.blocks = {**self.blocks, name: block}  # ctrl+b offers it at once
+                if self.is_attached:
+                    self.query_one("#error", Static).update("")
+                self.app.notify(f"saved as text block {name} (ctrl+b inserts it)", markup=False)
+            return saved
+
+        def refused(why: str) -> None:
+            if self.is_attached:
+                self.query_one("#error", Static).update(clean(f"not saved: {why}"))
+            else:
+                self.app.notify(clean(f"the text block was not saved: {why}"), severity="error", markup=False)
+
+        def named(name: str | None) -> None:
+            if name and name.strip():
+                save(name.strip(), text, saved_as(name.strip()), refused)
+
+        self.app.push_screen(PromptScreen("Save as text block named (letters, digits, spaces, . - _):"), named)
 
     def action_send(self) -> None:
         text, limit = self.final_text(), reply_limit(self.platform, self.visibility)

@@ -29,7 +29,7 @@ PRIORITY: tuple[str, ...] = (
     "case.approve", "case.edit_approve", "case.reject",
     "case.reply", "case.close", "case.pending", "case.memo", "case.assign", "case.label_add",  # a routine case
     "list.open", "list.select", "inbox.search", "inbox.assign", "inbox.close",  # the inbox
-    "macro.picker",
+    "macro.picker", "case.suggest",
     "case.other", "case.reopen", "case.priority", "case.merge", "case.split", "case.reply_private",
     "case.label_remove", "case.back", "case.open_link",
     "macro.undo", "inbox.sort",
