@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.widgets import Input, Static
 
 from webcare_tui.case_query import CaseQuery, QueryError, View, parse_query
+from webcare_tui.safe_text import shown_author
 from webcare_tui.screens.macro_keys import MacroKeys
 from webcare_tui.screens.prompt import PromptScreen
 from webcare_tui.store.inbox import SORTS, Sort, default_sort, sorts_for
@@ -256,6 +257,15 @@ class InboxScreen(MacroKeys):
     @on(CaseList.Opened)
     def open_case(self, event: CaseList.Opened) -> None:
         self.console.open_case(event.case_id)
+
+    @on(CaseList.Arrived)
+    def customers_wrote(self, event: CaseList.Arrived) -> None:
+        """A customer wrote again on a case of mine (marked * in the list until opened): say it."""
+        mine = [row for row in event.rows if row.owner == self.console.config.agent.id]
+        if mine:
+            who = ", ".join(f"{shown_author(row.author_handle, row.author_name)} (case {row.id})" for row in mine[:3])
+            more = f" and {len(mine) - 3} more" if len(mine) > 3 else ""
+            self.notice(f"new message from {who}{more}")
 
     @on(CaseList.Left)
     def cursor_case_left(self, event: CaseList.Left) -> None:

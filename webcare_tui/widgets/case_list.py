@@ -117,6 +117,13 @@ class CaseList(ScrollView, can_focus=True):
             super().__init__()
             self.case_id = case_id
 
+    class Arrived(Message):
+        """Customers wrote again on cases in view since they were last shown (`rows`, as read now)."""
+
+        def __init__(self, rows: list[CaseRow]) -> None:
+            super().__init__()
+            self.rows = rows
+
     class Left(Message):
         """The case under the cursor left the view (an action, the sync); the cursor is on
         `now_on`, the case that took its place (None: the view is empty)."""
@@ -145,6 +152,11 @@ class CaseList(ScrollView, can_focus=True):
         self._stale: dict[int, list[CaseRow]] = {}  # pages shown until their fresh copies arrive
         self.when = "act"  # what the when-column shows in this view (see when_column)
         self.heading: CaseListHeading | None = None  # the column names above, kept in line with the rows
+        # arrivals: per case, the customer's latest message as the agent has seen it (first shown, or
+        # opened); a later one marks the row until the case is opened, and is said once
+        self._seen: dict[int, int] = {}
+        self._said: dict[int, int] = {}
+        self.arrived: set[int] = set()
 
     # -- data -----------------------------------------------------------------
 
@@ -174,6 +186,7 @@ class CaseList(ScrollView, can_focus=True):
         self._pages.clear()
         self._stale = {}
         self._pages[0] = first
+        self._note_arrivals(first)
         self._set_count(len(first))
         self.scroll_to(y=0, animate=False)
         if len(first) == PAGE:
@@ -223,6 +236,7 @@ class CaseList(ScrollView, can_focus=True):
             if generation == self._generation:
                 self._relocate(count, position)
                 self._pages[self.cursor // PAGE] = page
+                self._note_arrivals(page)
                 self._stale.pop(self.cursor // PAGE, None)
                 self.refresh()
                 if current is not None and position is None:  # its case left the view: say where the cursor is
@@ -230,6 +244,20 @@ class CaseList(ScrollView, can_focus=True):
                     self.post_message(self.Left(current.id, now_on.id if now_on is not None else None))
 
         self.jobs.latest((self, "reload"), self.jobs.reads, count_and_find, relocate, unpack=True)
+
+    def _note_arrivals(self, rows: list[CaseRow]) -> None:
+        """Mark the rows whose customer wrote since the agent saw them, and say the new ones once."""
+        fresh = []
+        for row in rows:
+            latest = row.last_inbound_at or 0
+            seen = self._seen.setdefault(row.id, latest)  # first shown: nothing new to the agent
+            if latest > seen and row.last_direction == "in":
+                self.arrived.add(row.id)
+                if self._said.get(row.id) != latest:
+                    self._said[row.id] = latest
+                    fresh.append(row)
+        if fresh:
+            self.post_message(self.Arrived(fresh))
 
     def _relocate(self, count: int, position: int | None) -> None:
         self._set_count(count)
@@ -267,6 +295,7 @@ class CaseList(ScrollView, can_focus=True):
             self._reading.discard((generation, number))
             if generation == self._generation:
                 self._pages[number] = page
+                self._note_arrivals(page)
                 self._stale.pop(number, None)
                 if len(self._pages) > CACHED_PAGES:
                     self._pages.popitem(last=False)
@@ -296,7 +325,7 @@ class CaseList(ScrollView, can_focus=True):
             return Strip.blank(width)
         # A row's line changes with its data, the width, its selection, the minute (ages, due times) and
         # what the view's when-column shows.
-        key = (row, width, row.id in self.selected, int(self.clock() // 60), self.when)
+        key = (row, width, row.id in self.selected, row.id in self.arrived, int(self.clock() // 60), self.when)
         strip = self._strips.get(key)
         if strip is None:
             strip = self._strips[key] = self._format(row, width)
@@ -334,8 +363,10 @@ class CaseList(ScrollView, can_focus=True):
         draft = DRAFT_MARK if row.has_draft else ""
         room = max(width - FIXED_CELLS - (cell_len(labels) + 1 if labels else 0), 10)
         selected = row.id in self.selected
+        arrived = row.id in self.arrived  # the customer wrote since the agent last looked
         columns = [
-            ("●" if selected else "!" if row.priority >= 2 else " ", "bold magenta" if selected else "bold red"),
+            ("●" if selected else "*" if arrived else "!" if row.priority >= 2 else " ",
+             "bold magenta" if selected else "bold yellow" if arrived else "bold red"),
             (f"{status:<{STATUS_CELLS}}", status_style),
             (f"{PLATFORMS.get(row.platform, row.platform[:2].upper()):<{PLATFORM_CELLS}}", "bold"),
             (f"{when_text:>{WHEN_CELLS}} ", when_style),
@@ -398,6 +429,9 @@ class CaseList(ScrollView, can_focus=True):
     def action_open(self) -> None:
         row = self.current_row()
         if row is not None:
+            self._seen[row.id] = row.last_inbound_at or 0  # read now: no longer new
+            self.arrived.discard(row.id)
+            self.refresh()
             self.post_message(self.Opened(row.id))
 
     def on_resize(self) -> None:
