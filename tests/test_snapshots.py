@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import T0
+from conftest import T0, press
 
 from webcare_tui.app import make_app
 from webcare_tui.case_rules import ThreadingRules
@@ -95,3 +95,15 @@ def test_dashboard_in_a_small_terminal(snap_compare, store):
         await pilot.pause()  # their repaint
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=dashboard)
+
+
+def test_case_in_a_small_terminal(snap_compare, demo_app):
+    """A case at 80x24 after a label and a close: its history in words ("added label …")."""
+    async def labelled_and_closed(pilot) -> None:
+        await counted(pilot)
+        await press(pilot, "3", "enter", "l", *"Storing", "enter", "enter", "c")
+        # the header grew a line (the label) after the timeline followed its end: show the end
+        pilot.app.screen.query_one("#conversation").scroll_end(animate=False)
+        await pilot.pause()
+
+    assert snap_compare(demo_app, terminal_size=(80, 24), run_before=labelled_and_closed)

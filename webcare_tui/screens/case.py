@@ -31,6 +31,7 @@ from webcare_tui.approvals import ApprovalError, Approvals, is_lead, leads, need
 from webcare_tui.case_view import CaseView, read_case
 from webcare_tui.cases import PRIORITIES, next_priority
 from webcare_tui.deadlines import DUE_SOON, case_act_before, deadline_words, window_closes, window_words
+from webcare_tui.history import describe, names_actor
 from webcare_tui.message_format import shown_time
 from webcare_tui.outbox import UNDELIVERED, is_draft, reply_visibility
 from webcare_tui.safe_text import clean, shown_author, unsafe_link
@@ -307,10 +308,10 @@ class CaseScreen(MacroKeys):
         for event in view.events:
             if event["kind"] == "memo":
                 continue
-            detail = ", ".join(f"{k} {v}" for k, v in event["detail"].items() if v not in (None, [], ""))
-            # the actor may be a teammate's id from the helpdesk (team mode): cleaned like customer text
-            line = Text(f"{_when(event['at'])} · {clean(event['actor'], single_line=True)} · {event['kind']} "
-                        f"{clean(detail, single_line=True)}")
+            # the actor may be a teammate's id from the helpdesk (team mode): cleaned like customer text;
+            # a rule's or a platform's event names it in its wording
+            actor = "" if names_actor(event["actor"]) else f"{clean(event['actor'], single_line=True)} · "
+            line = Text(f"{_when(event['at'])} · {actor}{describe(event['kind'], event['detail'], event['actor'])}")
             items.append((event["at"], 0, f"event {event['id']}", line, "event"))
         items.sort(key=lambda item: (item[0], item[1]))
         return [(key, content, classes) for _, _, key, content, classes in items]
