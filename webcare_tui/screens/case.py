@@ -240,7 +240,11 @@ class CaseScreen(MacroKeys):
         for line in lines:
             title.append("\n")
             title.append_text(line)
+        conversation = self.query_one("#conversation", VerticalScroll)
+        at_end = conversation.scroll_y >= conversation.max_scroll_y
         widget.update(title)
+        if at_end:  # a longer header (a label, a draft) makes the timeline shorter: keep its end in view
+            self.call_after_refresh(conversation.scroll_end, animate=False)
 
     def _times(self) -> list[Text]:
         """What the header says under the case line: by when to act, the platform's reply window, the draft."""
