@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
@@ -26,8 +27,8 @@ from webcare_tui.case_query import View, builtin_views
 from webcare_tui.case_view import CaseView, read_case
 from webcare_tui.cases import CaseError, CaseService, case_actions_of
 from webcare_tui.config import Config, append_view, config_path
-from webcare_tui.connectors.base import Connector
-from webcare_tui.connectors.chatwoot_cable import LiveState, cables_for
+from webcare_tui.connectors.base import Connector, ConnectorError
+from webcare_tui.connectors.chatwoot_cable import LiveState, LiveUpdate, cables_for, thread_of
 from webcare_tui.kpi import settings_from_config
 from webcare_tui.macro_runner import MacroError, MacroRunner
 from webcare_tui.macros import load_macros
@@ -48,6 +49,7 @@ from webcare_tui.widgets.background import Background, JobDone
 from webcare_tui.widgets.case_list import CaseList
 from webcare_tui.widgets.status_header import HeaderLine, StatusHeader
 
+log = logging.getLogger("webcare_tui")
 WATCH_INTERVAL = 0.5  # seconds between looks for another process's writes
 # what an agent's action may be refused with: said to the agent, never a failure of the app
 REFUSALS = (CaseError, ReplyError, ApprovalError, MacroError, UndoError, StoreError)
@@ -104,6 +106,7 @@ class WebcareApp(App):
         self._opening = 0  # the newest case asked for
         # every change to the store, by this app or another process: the cases it touched (None: unknown)
         self.store_changed: Signal[frozenset[int] | None] = Signal(self, "store_changed")
+        self.live_changed: Signal[str] = Signal(self, "live_changed")  # an account's typing or presence moved
         self._data_version: int | None = None
         self.supervisor = Supervisor(self.on_health, redact=self.redact)
 
@@ -330,11 +333,39 @@ class WebcareApp(App):
                             clock=self.clock, router=router_for(self.config, self.store, self.clock, self.rules))
         # Chatwoot's realtime links wake the sync for a conversation within a second; polling stays the
         # fallback. On this event loop: `wake` sets an asyncio.Event the sync waits on.
-        cables = cables_for(self.connectors, runner.wake, live=self.live, health=self.supervisor)
+        cables = cables_for(self.connectors, runner.wake, live=self.live, health=self.supervisor,
+                            on_update=self.on_live_update)
         async with asyncio.TaskGroup() as group:
             group.create_task(self.supervisor.run("sync", partial(runner.run, interval=5.0)))
             for cable in cables:
                 group.create_task(self.supervisor.run(cable.name, cable.run))
+
+    def on_live_update(self, update: LiveUpdate) -> None:
+        """A realtime link saw someone typing, or an agent come or go (on this event loop)."""
+        if update.kind in ("typing", "presence"):
+            self.live_changed.publish(update.account)
+
+    def others_typing(self, account: str, external_id: str | None) -> list[str]:
+        """Who else is writing in the conversation of this message now (team mode), by name."""
+        if not external_id:
+            return []
+        me = self.config.agent.id
+        return [typist.name for typist in self.live.typing(account, thread_of(external_id)) if typist.agent != me]
+
+    def set_typing(self, account: str, external_id: str | None, on: bool) -> None:
+        """Tell the helpdesk that the agent is (no longer) writing a reply in this conversation; best
+        effort, off the UI (a platform without typing status ignores it)."""
+        connector = self.connectors.get(account)
+        if connector is None or not external_id:
+            return
+
+        async def say() -> None:
+            try:
+                await connector.set_typing(external_id, on)
+            except ConnectorError as error:  # nobody waits on it: logged, never shown as a failure
+                log.info("typing status not sent to %s: %s", account, connector.safe(error))
+
+        self.run_worker(say(), group="typing", exit_on_error=False)
 
     @work(exclusive=True, group="outbox", exit_on_error=False)
     async def run_outbox(self) -> None:

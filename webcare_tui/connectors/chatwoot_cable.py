@@ -98,6 +98,11 @@ class UnknownEvent(BadFrame):
         self.event = event
 
 
+def thread_of(external_id: str) -> str:
+    """The conversation ("42:") of one of its messages' external id ("42:9007"), as LiveState keys it."""
+    return external_id.partition(":")[0] + ":"
+
+
 @dataclass(frozen=True)
 class ConversationChanged:
     """A conversation or one of its messages changed in Chatwoot."""

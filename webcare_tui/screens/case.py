@@ -135,6 +135,7 @@ class CaseScreen(MacroKeys):
         self.show(self.view)
         self.find_suggestions()
         self.console.store_changed.subscribe(self, self.store_changed)
+        self.console.live_changed.subscribe(self, lambda account: self._show_title() if self.is_current else None)
         self.set_interval(CLOCK_EVERY, self._tick)
 
     def _tick(self) -> None:
@@ -263,7 +264,15 @@ class CaseScreen(MacroKeys):
             parts.append(Text(window, "bold red" if closes <= now else "yellow" if closes - now < 3600 else ""))
         if draft := self.reply_draft:
             parts.append(Text.assemble(("✎ draft: ", "bold magenta"), (first_words(draft), "italic")))
+        if typing := self.console.others_typing(*self._conversation()):  # team mode: a teammate writes here
+            names = clean(", ".join(typing), single_line=True)
+            parts.append(Text(f"✍ {names} {'is' if len(typing) == 1 else 'are'} typing…", "bold yellow"))
         return parts
+
+    def _conversation(self) -> tuple[str, str | None]:
+        """The account and the customer's latest message: which conversation of the platform this is."""
+        context = self.view.reply_context
+        return context["last_inbound_account"] or context["account"], context["last_inbound_id"]
 
     def _show_timeline(self, items: list[tuple[str, Text, str]]) -> None:
         """Show (key, content, classes) items, touching only what changed: an action usually adds a
@@ -500,7 +509,8 @@ class CaseScreen(MacroKeys):
                                              blocks={**config.raw.get("blocks", {}), **self._saved_blocks},
                                              values=values, purpose="approval" if for_approval else "send",
                                              text=self.reply_draft if text is None else text,
-                                             keep=partial(self.keep_draft, case_id), save_block=self.save_block), send)
+                                             keep=partial(self.keep_draft, case_id), save_block=self.save_block,
+                                             typing=partial(self.console.set_typing, *self._conversation())), send)
 
     def save_block(self, name: str, text: str, saved: Callable[[str], object], refused: Callable[[str], object]) -> None:
         """Keep a reply typed in the composer as the text block `name`: as a template (this customer's

@@ -5,6 +5,7 @@ draft while typing and when they leave with Esc, through the `keep` callback its
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from webcare_tui.screens.prompt import PromptScreen
 from webcare_tui.templates import TemplateError, render, sign
 
 KEEP_AFTER = 2.0  # seconds of no typing after which the text is kept as the case's draft
+TYPING_AGAIN = 20.0  # seconds: teammates' screens drop "typing" after 30 s, so it is said again while typing
 # save_block(name, text, saved, refused): keep `text` as the text block `name` (off the UI thread), then
 # `saved(block)` with the block as stored (a template) or `refused(why)`, on the UI thread
 SaveBlock = Callable[[str, str, Callable[[str], object], Callable[[str], object]], object]
@@ -67,9 +69,12 @@ class ReplyScreen(ModalScreen[Composed | None]):
 
     def __init__(self, *, platform: str, recipient: str, visibility: str, signature: str,
                  blocks: dict[str, str], values: dict[str, str], text: str = "", purpose: str = "send",
-                 keep: Callable[[str], object] | None = None, save_block: SaveBlock | None = None) -> None:
+                 keep: Callable[[str], object] | None = None, save_block: SaveBlock | None = None,
+                 typing: Callable[[bool], object] | None = None) -> None:
         super().__init__()
         self.keep = keep
+        self.typing = typing  # tells teammates (team mode) that the agent is writing here, and when they stop
+        self._typing_said: float | None = None
         self.save_block = save_block
         self._kept = text  # the text the draft holds now
         self._keep_timer: Timer | None = None
@@ -120,6 +125,10 @@ class ReplyScreen(ModalScreen[Composed | None]):
 
     def on_text_area_changed(self) -> None:
         self.update_count()
+        now = time.monotonic()
+        if self.typing is not None and (self._typing_said is None or now - self._typing_said >= TYPING_AGAIN):
+            self._typing_said = now
+            self.typing(True)
         self.query_one("#error", Static).update("")
         if self.keep is not None:  # kept once typing pauses
             self._stop_keeping()
@@ -210,6 +219,8 @@ class ReplyScreen(ModalScreen[Composed | None]):
             self.dismiss(Composed(text, self.visibility, self.text_area.text))
 
     def on_unmount(self) -> None:
+        if self.typing is not None and self._typing_said is not None:
+            self.typing(False)  # sent, cancelled or closed: no longer typing
         if not self._sent:  # closed some other way (the console quits): what was typed is kept all the same
             self.keep_draft()
 
