@@ -126,3 +126,13 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def only_macros(tmp_path, monkeypatch, text: str) -> None:
+    """The app loads this one macro file instead of the example macros."""
+    from webcare_tui import runtime
+
+    folder = tmp_path / "macros"
+    folder.mkdir()
+    (folder / "m.toml").write_text(text)
+    monkeypatch.setattr(runtime, "example_folder", lambda: folder)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import HOUR, MINUTE, T0, msg, notice, press, screen_lines, settle, wait_for
+from conftest import HOUR, MINUTE, T0, msg, notice, only_macros, press, screen_lines, settle, wait_for
 
 from webcare_tui.app import make_app
 from webcare_tui.config import Account, Config
@@ -15,16 +15,6 @@ from webcare_tui.store import CaseFilter
 from webcare_tui.widgets.case_list import CaseList
 
 EVIL = "[bold red]ALARM[/] \x1b]0;pwned\x07\x1b[31mred [link=https://evil.example]klik[/link]"
-
-
-def only_macros(tmp_path, monkeypatch, text: str) -> None:
-    """The app loads this one macro file instead of the example macros."""
-    from webcare_tui import runtime
-
-    folder = tmp_path / "macros"
-    folder.mkdir()
-    (folder / "m.toml").write_text(text)
-    monkeypatch.setattr(runtime, "example_folder", lambda: folder)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import threading
 import tomllib
 
 import pytest
-from conftest import DAY, HOUR, msg, notice, press, wait_for
+from conftest import DAY, HOUR, msg, notice, only_macros, press, wait_for
 from textual.containers import Vertical
 from textual.geometry import Region
 from textual.widgets import Input
@@ -25,16 +25,6 @@ SIZE = (80, 24)
 # jeroen's answer to bert, on another case: bert's handle and name and jeroen's "^JS" are not for anna
 PARCEL = "@bert Hoi Bert, vervelend! Ik heb een nazending aangevraagd, track hem via https://lv.nl/t?c=LV-778 ^JS"
 FOR_ANNA = "@anna Hoi Anna, vervelend! Ik heb een nazending aangevraagd, track hem via https://lv.nl/t?c=LV-778 ^TR"
-
-
-def only_macros(tmp_path, monkeypatch, text: str) -> None:
-    """The app loads this one macro file instead of the example macros."""
-    from webcare_tui import runtime
-
-    folder = tmp_path / "macros"
-    folder.mkdir()
-    (folder / "m.toml").write_text(text)
-    monkeypatch.setattr(runtime, "example_folder", lambda: folder)
 
 
 @pytest.fixture

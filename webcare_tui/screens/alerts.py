@@ -20,6 +20,7 @@ from textual.widgets import Static
 
 from webcare_tui.alerts import Alert, summary
 from webcare_tui.screens.console import ConsoleScreen
+from webcare_tui.widgets.case_list import MOVE_KEYS
 from webcare_tui.widgets.footer import Footer
 
 STYLE = {"deadline": "bold red", "audience": "bold magenta", "spike": "bold yellow"}
@@ -43,12 +44,7 @@ class AlertList(ScrollView, can_focus=True):
     """
     COMPONENT_CLASSES = {"alert-list--cursor"}
     BINDINGS = [  # the inbox list's ids: a keymap that moves those keys moves these too
-        Binding("down,j", "move(1)", "Down", show=False, id="list.down"),
-        Binding("up,k", "move(-1)", "Up", show=False, id="list.up"),
-        Binding("pagedown", "move_page(1)", "Page down", show=False, id="list.page_down"),
-        Binding("pageup", "move_page(-1)", "Page up", show=False, id="list.page_up"),
-        Binding("home,g", "jump(0)", "First", show=False, id="list.first"),
-        Binding("end,G", "jump(-1)", "Last", show=False, id="list.last"),
+        *MOVE_KEYS,
         Binding("enter", "open", "Open case", id="list.open"),
     ]
 

@@ -91,6 +91,16 @@ def heading(width: int, when: str) -> str:
                      _fit("OWNER", OWNER_CELLS), f"{'AGE':>{AGE_CELLS}}"]))[:width].ljust(width)
 
 
+MOVE_KEYS = (  # a list's cursor keys: the cases' and the alerts'
+    Binding("down,j", "move(1)", "Down", show=False, id="list.down"),
+    Binding("up,k", "move(-1)", "Up", show=False, id="list.up"),
+    Binding("pagedown", "move_page(1)", "Page down", show=False, id="list.page_down"),
+    Binding("pageup", "move_page(-1)", "Page up", show=False, id="list.page_up"),
+    Binding("home,g", "jump(0)", "First", show=False, id="list.first"),
+    Binding("end,G", "jump(-1)", "Last", show=False, id="list.last"),
+)
+
+
 class CaseList(ScrollView, can_focus=True):
     """The inbox's rows; posts `CaseList.Opened` when the agent opens one."""
 
@@ -100,12 +110,7 @@ class CaseList(ScrollView, can_focus=True):
     """
     COMPONENT_CLASSES = {"case-list--cursor"}
     BINDINGS = [
-        Binding("down,j", "move(1)", "Down", show=False, id="list.down"),
-        Binding("up,k", "move(-1)", "Up", show=False, id="list.up"),
-        Binding("pagedown", "move_page(1)", "Page down", show=False, id="list.page_down"),
-        Binding("pageup", "move_page(-1)", "Page up", show=False, id="list.page_up"),
-        Binding("home,g", "jump(0)", "First", show=False, id="list.first"),
-        Binding("end,G", "jump(-1)", "Last", show=False, id="list.last"),
+        *MOVE_KEYS,
         Binding("space", "toggle_select", "Select", id="list.select"),
         Binding("shift+down", "extend(1)", "Select down", show=False, id="list.select_down"),
         Binding("shift+up", "extend(-1)", "Select up", show=False, id="list.select_up"),
