@@ -47,6 +47,8 @@ def test_every_package_is_in_the_wheel_and_the_examples_too():
 
 
 def _run(command: list[str], timeout: float, **kwargs) -> subprocess.CompletedProcess[str]:
+    # without PYTHONPATH: a checkout on it would count as webcare-tui installed, and pip would skip the wheel
+    kwargs.setdefault("env", {key: value for key, value in os.environ.items() if key != "PYTHONPATH"})
     return subprocess.run(command, capture_output=True, text=True, encoding="utf-8", timeout=timeout, **kwargs)
 
 
