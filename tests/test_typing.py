@@ -57,3 +57,26 @@ async def test_a_teammate_typing_shows_on_the_case_and_our_typing_goes_to_the_he
         await wait_for(pilot, lambda: helpdesk.typing == [("42:9001", True)], "typing on, once while typing")
         await press(pilot, "escape")
         await wait_for(pilot, lambda: helpdesk.typing == [("42:9001", True), ("42:9001", False)], "typing off")
+
+
+async def test_the_inbox_row_says_who_else_is_typing_in_its_conversation(store):
+    from conftest import screen_lines
+
+    from webcare_tui.widgets.case_list import CaseList
+
+    ingest(store, [msg(0, author="anna", platform="chatwoot", external_id="42:9001", text="Is er nieuws?"),
+                   msg(60, author="bram", platform="chatwoot", external_id="43:9002", text="Hallo")])
+    app = make_app(Config(), store, connectors={"brand-chatwoot": Helpdesk()}, clock=lambda: T0 + HOUR)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await press(pilot, "3")
+        cases = app.screen.query_one(CaseList)
+        await wait_for(pilot, lambda: cases.count == 2)
+        app.live.start_typing("brand-chatwoot", "42:", ("user", 7),
+                              Typist("Sanne", "agent", "sanne", False, time.monotonic() + 30))
+        app.on_live_update(LiveUpdate("brand-chatwoot", "typing", "42:", None))
+        await wait_for(pilot, lambda: any("✍ Sanne typing…" in line for line in screen_lines(cases)))
+        [anna] = [line for line in screen_lines(cases) if "@anna" in line]
+        assert "✍ Sanne typing…" in anna and not any("✍" in line for line in screen_lines(cases) if "@bram" in line)
+        app.live.stop_typing("brand-chatwoot", "42:", ("user", 7))
+        app.on_live_update(LiveUpdate("brand-chatwoot", "typing", "42:", None))
+        await wait_for(pilot, lambda: not any("✍" in line for line in screen_lines(cases)))

@@ -345,6 +345,22 @@ class WebcareApp(App):
         if update.kind in ("typing", "presence"):
             self.live_changed.publish(update.account)
 
+    def cases_typed_in(self, account: str) -> Callable[[], dict[int, list[str]]]:
+        """A read (for the reader thread) of the cases of `account` someone else is typing in now, with
+        their names: the conversations are taken from LiveState here, on the UI thread."""
+        connector, me = self.connectors.get(account), self.config.agent.id
+        threads = {thread: [typist.name for typist in typists if typist.agent != me]
+                   for thread, typists in self.live.typing_threads(account).items()}
+        store = self.store
+
+        def read() -> dict[int, list[str]]:
+            if connector is None:
+                return {}
+            found = {thread: store.case_of_thread(connector.platform, thread) for thread, names in threads.items() if names}
+            return {case_id: threads[thread] for thread, case_id in found.items() if case_id is not None}
+
+        return read
+
     def others_typing(self, account: str, external_id: str | None) -> list[str]:
         """Who else is writing in the conversation of this message now (team mode), by name."""
         if not external_id:

@@ -74,6 +74,12 @@ class InboxScreen(MacroKeys):
         self.update_counts()
         self.query_one(CaseList).focus()
         self.console.store_changed.subscribe(self, self.store_changed)
+        self.console.live_changed.subscribe(self, self.typing_changed)
+
+    def typing_changed(self, account: str) -> None:
+        """Someone started or stopped typing in a conversation of `account` (team mode): its row says so."""
+        cases = self.query_one(CaseList)
+        self.console.read(self.console.cases_typed_in(account), lambda typed: cases.show_typing(account, typed))
 
     def store_changed(self, cases: frozenset[int] | None) -> None:
         """New messages, deliveries, another process's writes: the rows read again, the cursor

@@ -162,6 +162,7 @@ class CaseList(ScrollView, can_focus=True):
         self._seen: dict[int, int] = {}
         self._said: dict[int, int] = {}
         self.arrived: set[int] = set()
+        self._typing: dict[str, dict[int, list[str]]] = {}  # per account: case → who else is typing there now
 
     # -- data -----------------------------------------------------------------
 
@@ -250,6 +251,14 @@ class CaseList(ScrollView, can_focus=True):
 
         self.jobs.latest((self, "reload"), self.jobs.reads, count_and_find, relocate, unpack=True)
 
+    def show_typing(self, account: str, typed: dict[int, list[str]]) -> None:
+        """The cases of `account` that someone else is typing in now (team mode), with their names."""
+        self._typing[account] = typed
+        self.refresh()
+
+    def typing_in(self, case_id: int) -> list[str]:
+        return [name for typed in self._typing.values() for name in typed.get(case_id, ())]
+
     def _note_arrivals(self, rows: list[CaseRow]) -> None:
         """Mark the rows whose customer wrote since the agent saw them, and say the new ones once."""
         fresh = []
@@ -330,7 +339,8 @@ class CaseList(ScrollView, can_focus=True):
             return Strip.blank(width)
         # A row's line changes with its data, the width, its selection, the minute (ages, due times) and
         # what the view's when-column shows.
-        key = (row, width, row.id in self.selected, row.id in self.arrived, int(self.clock() // 60), self.when)
+        key = (row, width, row.id in self.selected, row.id in self.arrived, tuple(self.typing_in(row.id)),
+               int(self.clock() // 60), self.when)
         strip = self._strips.get(key)
         if strip is None:
             strip = self._strips[key] = self._format(row, width)
@@ -366,6 +376,8 @@ class CaseList(ScrollView, can_focus=True):
         if row.last_direction == "out":
             last = "↪ " + last
         draft = DRAFT_MARK if row.has_draft else ""
+        typing = self.typing_in(row.id)  # a teammate writes in this conversation now (team mode)
+        writing = clean(f"✍ {', '.join(typing)} typing… ", single_line=True) if typing else ""
         room = max(width - FIXED_CELLS - (cell_len(labels) + 1 if labels else 0), 10)
         selected = row.id in self.selected
         arrived = row.id in self.arrived  # the customer wrote since the agent last looked
@@ -376,8 +388,9 @@ class CaseList(ScrollView, can_focus=True):
             (f"{PLATFORMS.get(row.platform, row.platform[:2].upper()):<{PLATFORM_CELLS}}", "bold"),
             (f"{when_text:>{WHEN_CELLS}} ", when_style),
             (_fit(author, AUTHOR_CELLS) + " ", "bold" if waits_on_us(row.status, row.last_direction) else ""),
+            (writing, "bold yellow"),
             (draft, "bold magenta"),
-            (_fit(last, room - len(draft)), ""),
+            (_fit(last, max(room - cell_len(writing) - len(draft), 1)), ""),
             (f" {labels}" if labels else "", "italic cyan"),
             (f" {clean(row.owner or '-', single_line=True)[:OWNER_CELLS]:<{OWNER_CELLS}}", "green" if row.owner else "dim"),
             (f"{_age(now - row.created_at):>{AGE_CELLS}}", "dim"),
