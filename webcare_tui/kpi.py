@@ -562,6 +562,51 @@ STATUS_SYMBOLS = {"ok": "✓", "near": "!", "off": "✗", None: "·"}  # a targe
 STATUS_WORDS = {"ok": "on target", "near": "near target", "off": "off target", None: "no data yet"}
 
 
+class KpiTile(NamedTuple):
+    """A dashboard tile: the console's and the wall's."""
+
+    id: str
+    title: str
+    kpi: str  # the attribute of `Kpis`
+    kind: str  # "count", "duration" or "share"
+    targets: tuple[str, ...]  # the target keys that judge it
+
+    @property
+    def report_key(self) -> str:
+        """Its key in `webcare report --json`'s KPI object (durations in seconds)."""
+        return f"{self.kpi}_seconds" if self.kind == "duration" else self.kpi
+
+
+TILES = (
+    KpiTile("incoming", "Incoming", "incoming", "count", ()),
+    KpiTile("replies", "Replies sent", "replies", "count", ("replies_min",)),
+    KpiTile("completed", "Completed", "completed", "count", ("completed_min",)),
+    KpiTile("open", "Open (waiting on us)", "open", "count", ("open_max",)),
+    KpiTile("avg", "Avg response", "response_avg", "duration", ("avg_response",)),
+    KpiTile("median", "Median response", "response_median", "duration", ("median_response",)),
+    KpiTile("first", "First response", "first_response_avg", "duration", ("first_response",)),
+    KpiTile("service", "Service level", "service_level", "share", ("service_level",)),
+)
+
+
+def format_value(value: float | None, kind: str, missing: str = "-") -> str:
+    """A KPI value as a tile shows it: 12m05s, 93.1%, 42."""
+    if value is None:
+        return missing
+    if kind == "duration":
+        return format_duration(value)
+    if kind == "share":
+        return format_share(value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def target_text(key: str, target: float) -> str:
+    """ "≥ 90.0%", "≤ 20m", "≤ 25": how a dashboard writes a target."""
+    _, better, kind = TARGETS[key]
+    value = format_share(target) if kind == "share" else format_span(target) if kind == "duration" else f"{target:g}"
+    return f"{'≥' if better == 'min' else '≤'} {value}"
+
+
 @dataclass(frozen=True)
 class DayView:
     """Everything a dashboard shows for one day: the console's (F2) and the wall's."""

@@ -23,6 +23,7 @@ from webcare_tui.kpi import (
     STATUS_SYMBOLS,
     STATUS_WORDS,
     TARGETS,
+    TILES,
     DayView,
     Kpis,
     KpiSettings,
@@ -31,7 +32,9 @@ from webcare_tui.kpi import (
     format_duration,
     format_share,
     format_span,
+    format_value,
     judge,
+    target_text,
 )
 from webcare_tui.safe_text import clean
 from webcare_tui.screens.console import ConsoleScreen
@@ -49,16 +52,6 @@ WIDE = 130  # from this many columns on, tiles in full words (28 cells inside) a
 
 
 # (tile id, title, the KPI's attribute, how to show it, the target keys that judge it)
-TILES = (
-    ("incoming", "Incoming", "incoming", str, ()),
-    ("replies", "Replies sent", "replies", str, ("replies_min",)),
-    ("completed", "Completed", "completed", str, ("completed_min",)),
-    ("open", "Open (waiting on us)", "open", str, ("open_max",)),
-    ("avg", "Avg response", "response_avg", format_duration, ("avg_response",)),
-    ("median", "Median response", "response_median", format_duration, ("median_response",)),
-    ("first", "First response", "first_response_avg", format_duration, ("first_response",)),
-    ("service", "Service level", "service_level", format_share, ("service_level",)),
-)
 SHORT_TITLES = {"open": "Open (waiting)"}  # a narrow tile's title, where the full one would not fit
 
 
@@ -74,12 +67,6 @@ class DashboardScroll(VerticalScroll, inherit_bindings=False):
         Binding("pageup", "page_up", "Page up", show=False),
         Binding("pagedown", "page_down", "Page down", show=False),
     ]
-
-
-def _target_text(key: str, target: float) -> str:
-    kind, better = TARGETS[key][2], TARGETS[key][1]
-    shown = format_share(target) if kind == "share" else format_span(target) if kind == "duration" else f"{target:g}"
-    return f"{'≥' if better == 'min' else '≤'} {shown}"
 
 
 class DashboardScreen(ConsoleScreen):
@@ -134,8 +121,8 @@ class DashboardScreen(ConsoleScreen):
         yield Static(id="datebar", markup=False)
         with DashboardScroll():
             with Container(id="tiles"):
-                for tile_id, *_ in TILES:
-                    yield Static(id=f"tile-{tile_id}", classes="tile", markup=False)
+                for tile in TILES:
+                    yield Static(id=f"tile-{tile.id}", classes="tile", markup=False)
             with Horizontal(classes="row"):
                 yield Static(id="agents", classes="panel")
                 yield Static(id="platforms", classes="panel")
@@ -229,15 +216,15 @@ class DashboardScreen(ConsoleScreen):
         self.drawn_narrow = narrow
         self.show_datebar()
         team, targets = period.team, settings.targets_for()
-        for tile_id, title, attribute, shown, keys in TILES:
-            value = getattr(team, attribute)
-            statuses = [(key, judge(value, targets[key], TARGETS[key][1])) for key in keys if key in targets]
+        for tile in TILES:
+            tile_id, title, value = tile.id, tile.title, getattr(team, tile.kpi)
+            statuses = [(key, judge(value, targets[key], TARGETS[key][1])) for key in tile.targets if key in targets]
             text = Text((SHORT_TITLES.get(tile_id, title) if narrow else title) + "\n", style="dim", no_wrap=True,
                         overflow="ellipsis")
-            text.append(shown(value) if value is not None else "-", style="bold")
+            text.append(format_value(value, tile.kind), style="bold")
             if narrow:  # the target on the value's line, in symbols (the border's colour says it too)
                 for key, status in statuses:
-                    text.append(f" {STATUS_SYMBOLS[status]} {_target_text(key, targets[key]).replace(' ', '')}")
+                    text.append(f" {STATUS_SYMBOLS[status]} {target_text(key, targets[key]).replace(' ', '')}")
             if tile_id == "open" and team.oldest_waiting_since is not None:
                 text.append(f"\noldest {format_duration(data.period.as_of - team.oldest_waiting_since)}")
             if tile_id == "service":
@@ -246,11 +233,11 @@ class DashboardScreen(ConsoleScreen):
                                                                               f", {team.not_yet_due} not due yet"))
             if not narrow:
                 for key, status in statuses:
-                    text.append(f"\n{STATUS_SYMBOLS[status]} {STATUS_WORDS[status]} ({_target_text(key, targets[key])})")
-            tile = self.query_one(f"#tile-{tile_id}", Static)
+                    text.append(f"\n{STATUS_SYMBOLS[status]} {STATUS_WORDS[status]} ({target_text(key, targets[key])})")
+            widget = self.query_one(f"#tile-{tile_id}", Static)
             for status in ("ok", "near", "off"):  # the border's colour and weight; the symbol says it too
-                tile.set_class(any(found == status for _, found in statuses), status)
-            tile.update(text, layout=False)  # a tile's size never changes
+                widget.set_class(any(found == status for _, found in statuses), status)
+            widget.update(text, layout=False)  # a tile's size never changes
         self.query_one("#agents", Static).update(self.agent_table(period))
         self.query_one("#platforms", Static).update(
             _table("Per platform", "Platform", period.by_platform, ("incoming", "replies", "open", "avg", "service")))

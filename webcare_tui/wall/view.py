@@ -26,7 +26,7 @@ from webcare_tui.kpi import (
     HEATMAP_AGE,
     STATUS_SYMBOLS,
     STATUS_WORDS,
-    TARGETS,
+    TILES,
     WEEKDAYS,
     DayView,
     KpiSettings,
@@ -34,8 +34,9 @@ from webcare_tui.kpi import (
     PeriodKpis,
     day_view,
     format_duration,
-    format_share,
     format_span,
+    format_value,
+    target_text,
 )
 from webcare_tui.report import build
 from webcare_tui.safe_text import clean
@@ -123,17 +124,6 @@ class Table:
     note: str = ""
 
 
-# (tile id, title, key in the report's object, kind of value, the target keys that judge it); as the dashboard's TILES
-TILES = (
-    ("incoming", "Incoming", "incoming", "count", ()),
-    ("replies", "Replies sent", "replies", "count", ("replies_min",)),
-    ("completed", "Completed", "completed", "count", ("completed_min",)),
-    ("open", "Open · waiting on us", "open", "count", ("open_max",)),
-    ("avg", "Avg response", "response_avg_seconds", "duration", ("avg_response",)),
-    ("median", "Median response", "response_median_seconds", "duration", ("median_response",)),
-    ("first", "First response", "first_response_avg_seconds", "duration", ("first_response",)),
-    ("service", "Service level", "service_level", "share", ("service_level",)),
-)
 # (heading, key in the report's object, kind) per column of a breakdown
 COLUMNS = {
     "incoming": ("In", "incoming", "count"),
@@ -150,23 +140,6 @@ TABLES = (  # (group, title, first column, columns, rows at most, the name of th
 )
 
 
-def shown(value: float | None, kind: str) -> str:
-    if value is None:
-        return "–"
-    if kind == "duration":
-        return format_duration(value)
-    if kind == "share":
-        return format_share(value)
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def target_text(key: str, target: float) -> str:
-    """ "≥ 90.0%", "≤ 20m", "≤ 25": the dashboard's way of writing a target."""
-    _, better, kind = TARGETS[key]
-    value = format_share(target) if kind == "share" else format_span(target) if kind == "duration" else f"{target:g}"
-    return f"{'≥' if better == 'min' else '≤'} {value}"
-
-
 def _status(targets: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[str | None, str]:
     """The status of the first configured target among `keys` and that key; ("", "") when none is set."""
     for key in keys:
@@ -178,8 +151,8 @@ def _status(targets: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[str | No
 def tiles(team: Mapping[str, Any], period: PeriodKpis) -> list[Tile]:
     """The team's tiles from the report's `team` object (values and target statuses are its)."""
     result = []
-    for tile_id, title, key, kind, target_keys in TILES:
-        status, target_key = _status(team["targets"], target_keys)
+    for tile in TILES:
+        tile_id, status, target_key = tile.id, *_status(team["targets"], tile.targets)
         note = ""
         if tile_id == "open" and period.team.oldest_waiting_since is not None:
             note = f"oldest waiting {format_duration(period.as_of - period.team.oldest_waiting_since)}"
@@ -191,7 +164,7 @@ def tiles(team: Mapping[str, Any], period: PeriodKpis) -> list[Tile]:
         elif tile_id == "completed":
             note = f"{team['handled']} cases handled"
         result.append(Tile(
-            tile_id, title, shown(team[key], kind), status,
+            tile_id, tile.title, format_value(team[tile.report_key], tile.kind, "–"), status,
             STATUS_SYMBOLS[status] if status != "" else "", STATUS_WORDS[status] if status != "" else "",
             target_text(target_key, team["targets"][target_key]["target"]) if target_key else "", note))
     return result
@@ -222,7 +195,7 @@ def table(group: str, rows: list[dict[str, Any]], hidden: bool = False) -> Table
     for row in kept:
         status, _ = _status(row["targets"], ("service_level",))
         result.append(Row(_name(row["key"], none),
-                          tuple(shown(row[COLUMNS[column][1]], COLUMNS[column][2]) for column in columns),
+                          tuple(format_value(row[COLUMNS[column][1]], COLUMNS[column][2], "–") for column in columns),
                           status, STATUS_SYMBOLS[status] if status else "", row["key"] is None))  # "–" says no data
     return Table(group, title, first, headings, tuple(result), len(rows) - len(kept),
                  "" if rows else "nothing this day")
