@@ -36,6 +36,7 @@ would read as markup. Secrets reach no log, file or database row (`Channel.redac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import re
@@ -530,10 +531,10 @@ class Notifier:
                 else:
                     retry = min(self.first_retry * 2 ** (self.failures.get(name, 1) - 1), self.max_retry)
                     report(False, failed.error, retry if failed.state != "unknown" else None)
-            try:
-                await asyncio.wait_for(wake.wait(), timeout=tick)
-            except TimeoutError:
-                pass
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can drop a cancellation (see SyncRunner.run)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(tick):
+                    await wake.wait()
 
     async def aclose(self) -> None:
         for channel in self.channels.values():

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import signal
 import sys
@@ -28,7 +29,7 @@ from webcare_tui.alerts import Alert
 from webcare_tui.alerts import check as check_alerts
 from webcare_tui.config import Config, ConfigError, notify_secret_name
 from webcare_tui.connectors.base import Connector
-from webcare_tui.kpi import settings_from_config
+from webcare_tui.kpi import KpiSettings, settings_from_config
 from webcare_tui.notify import RULE_LOOKBACK, Channel, Notifier, build_channels, rule_alerts
 from webcare_tui.outbox import OutboxWorker
 from webcare_tui.runtime import alert_settings, router_for, rule_book
@@ -106,10 +107,9 @@ def _set_secret(name: str, config: Config, out: TextIO) -> int:
     return 0
 
 
-def working_hours(config: Config) -> Callable[[float], bool]:
+def working_hours(kpi: KpiSettings) -> Callable[[float], bool]:
     """Whether a moment is in the team's working hours: `[kpi] working_hours`, else any agent's `hours`
     in `[team]`. With neither, always (the config refuses "outside working hours" then)."""
-    kpi = settings_from_config(config.raw, str(config.path or "config"))
     schedules = [kpi.team_hours] if kpi.team_hours is not None else list(kpi.agent_hours.values())
     if not schedules:
         return lambda now: True
@@ -134,7 +134,7 @@ class Watch:
         self.settings = alert_settings(config)
         self.kpi = settings_from_config(config.raw, str(config.path or "config"))
         retry = {} if first_retry is None else {"first_retry": first_retry}
-        self.notifier = Notifier(store, channels, clock, working_hours(config), **retry)
+        self.notifier = Notifier(store, channels, clock, working_hours(self.kpi), **retry)
         self.supervisor = Supervisor(self.on_health, redact=self.redact, **retry)
         self.checked = asyncio.Event()  # set after each alert check (tests wait on it)
         self._check_now = asyncio.Event()
@@ -174,10 +174,9 @@ class Watch:
         while True:
             self._check_now.clear()
             await self.check_once()
-            try:
-                await asyncio.wait_for(self._check_now.wait(), timeout=self.alert_interval)
-            except TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):  # not wait_for: on 3.11 it can drop a cancellation
+                async with asyncio.timeout(self.alert_interval):
+                    await self._check_now.wait()
 
     def on_sync_status(self, status: SyncStatus) -> None:
         self.supervisor.succeeded("sync")
