@@ -389,7 +389,7 @@ async def test_a_teammates_priority_without_new_activity_arrives_through_convers
 
 
 async def test_typing_on_off_and_expiry(server, http, store, cable):
-    console = Console(store, http, cable, typing_timeout=1.0)
+    console = Console(store, http, cable, typing_timeout=3.0)  # room for the steps before it runs out
     live, typing_in_42 = console.live, lambda update: update == LiveUpdate("team", "typing", "42:")
     async with running(console.cable.run()):
         await asyncio.wait_for(cable.subscribed.wait(), 5)
@@ -407,9 +407,9 @@ async def test_typing_on_off_and_expiry(server, http, store, cable):
         assert [t.name for t in live.typing("team", "42:")] == ["Anna Jansen 🌷"]
         # Anna's typing_off never comes (a lost frame, a closed tab): it ends by itself
         started = asyncio.get_running_loop().time()
-        await console.updates.until("Anna's typing to run out", typing_in_42, timeout=3.0)
+        await console.updates.until("Anna's typing to run out", typing_in_42, timeout=8.0)
         assert live.typing("team", "42:") == [] and live.typing_threads("team") == {}
-        assert asyncio.get_running_loop().time() - started < 1.5
+        assert asyncio.get_running_loop().time() - started < 3.5  # by its own timer, not a later event
 
 
 def test_typing_read_after_its_time_is_over_is_gone_even_before_the_timer():
