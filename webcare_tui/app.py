@@ -240,6 +240,11 @@ class WebcareApp(App):
         self._off_ui_thread(self.jobs.writes, lambda: self.undo.record(what, case_ids, work), recorded, refused,
                             job="actions", after=self.after_write)
 
+    def keep(self, work: Callable[[], Result], done: Callable[[Result], Any], refused: Callable[[str], Any]) -> None:
+        """A write that moves neither a case nor the outbox (a reply's draft, every pause in typing): on
+        the writer thread, in order with the actions, without the outbox recount and alert check after one."""
+        self._off_ui_thread(self.jobs.writes, work, done, refused, job="actions")
+
     def after_write(self) -> None:
         """After an agent's action: the outbox count may have moved, a case may be answered."""
         self.refresh_header()
@@ -341,8 +346,8 @@ class WebcareApp(App):
                 group.create_task(self.supervisor.run(cable.name, cable.run))
 
     def on_live_update(self, update: LiveUpdate) -> None:
-        """A realtime link saw someone typing, or an agent come or go (on this event loop)."""
-        if update.kind in ("typing", "presence"):
+        """A realtime link saw someone start or stop typing (on this event loop)."""
+        if update.kind == "typing":
             self.live_changed.publish(update.account)
 
     def cases_typed_in(self, account: str) -> Callable[[], dict[int, list[str]]]:

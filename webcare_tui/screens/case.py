@@ -135,7 +135,8 @@ class CaseScreen(MacroKeys):
         self.show(self.view)
         self.find_suggestions()
         self.console.store_changed.subscribe(self, self.store_changed)
-        self.console.live_changed.subscribe(self, lambda account: self._show_title() if self.is_current else None)
+        self.console.live_changed.subscribe(
+            self, lambda account: self._show_title() if self.is_current and account == self._conversation()[0] else None)
         self.set_interval(CLOCK_EVERY, self._tick)
 
     def _tick(self) -> None:
@@ -541,7 +542,7 @@ class CaseScreen(MacroKeys):
             self._saved_blocks[name] = block
             saved(block)
 
-        self.console.act(write, written, refused)
+        self.console.keep(write, written, refused)  # the config file: no case or outbox moves
 
     # -- suggested answers ---------------------------------------------------------
 
@@ -613,8 +614,8 @@ class CaseScreen(MacroKeys):
             self.console.notify(clean(f"the draft of case {case_id} could not be kept: {why}"), severity="error",
                                 markup=False)
 
-        self.console.act(lambda: cases.keep_draft(case_id, actor, text),
-                         lambda _: self.console.store_changed.publish(frozenset({case_id})), refused)
+        self.console.keep(lambda: cases.keep_draft(case_id, actor, text),
+                          lambda _: self.console.store_changed.publish(frozenset({case_id})), refused)
 
     # -- approvals (a lead on a case with a draft) ---------------------------------
 

@@ -79,7 +79,8 @@ class InboxScreen(MacroKeys):
     def typing_changed(self, account: str) -> None:
         """Someone started or stopped typing in a conversation of `account` (team mode): its row says so."""
         cases = self.query_one(CaseList)
-        self.console.read(self.console.cases_typed_in(account), lambda typed: cases.show_typing(account, typed))
+        self.console.read(self.console.cases_typed_in(account), lambda typed: cases.show_typing(account, typed),
+                          latest=(self, "typing", account))  # a burst of typing events: one read
 
     def store_changed(self, cases: frozenset[int] | None) -> None:
         """New messages, deliveries, another process's writes: the rows read again, the cursor
