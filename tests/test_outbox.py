@@ -11,7 +11,7 @@ from webcare_tui.case_query import CaseQuery
 from webcare_tui.config import Account
 from webcare_tui.connectors.base import Capabilities, Connector, ConnectorError, SentReply
 from webcare_tui.ingest import ingest
-from webcare_tui.outbox import Outbox, OutboxWorker, ReplyError, signed
+from webcare_tui.outbox import Outbox, OutboxWorker, ReplyError
 from webcare_tui.store.inbox import SORTS
 
 
@@ -63,13 +63,6 @@ def keys():
 @pytest.fixture
 def outbox(store):
     return Outbox(store, clock=lambda: T0 + HOUR, new_key=keys())
-
-
-def test_signature_per_platform():
-    signatures = {"x": " ^TR", "default": "\n\nGroetjes, Tim"}
-    assert signed("Kijken we naar!", "x", signatures) == "Kijken we naar! ^TR"
-    assert signed("Kijken we naar!  ", "whatsapp", signatures) == "Kijken we naar!\n\nGroetjes, Tim"
-    assert signed("Al getekend ^TR", "x", signatures) == "Al getekend ^TR"  # never twice
 
 
 def test_a_reply_is_in_the_case_at_once_and_queued(store, outbox, case_id):

@@ -70,10 +70,12 @@ class MacroRunner:
 
     def _texts(self, macro: Macro, case_id: int, ask: str | None) -> tuple[str | None, str | None]:
         """The macro's reply (signed) and memo for this case."""
+        template = macro.reply or (self.blocks.get(macro.reply_block) if macro.reply_block else None)
+        if not template and not macro.memo:
+            return None, None  # nothing to write: the case's messages (its language) need not be read
         case = self.store.get_case(case_id)
         signature = self.agent.signature_for(case["platform"], customer_language(self.store.case_messages(case_id)))
         values = case_values(case, self.agent.name, self.agent.initials, signature, ask)
-        template = macro.reply or (self.blocks.get(macro.reply_block) if macro.reply_block else None)
         try:
             reply = render(template, values) if template else None
             memo = render(macro.memo, values) if macro.memo else None

@@ -50,16 +50,6 @@ class ReplyError(ValueError):
     """A reply that cannot be queued as it is; the message says why."""
 
 
-def signature_for(platform: str, signatures: dict[str, str]) -> str:
-    """The agent's signature on this platform (" ^TR" on X), or the default one."""
-    return signatures.get(platform, signatures.get("default", ""))
-
-
-def signed(text: str, platform: str, signatures: dict[str, str]) -> str:
-    """The reply with the agent's signature for this platform, never twice."""
-    signature = signature_for(platform, signatures)
-    return text.rstrip() + signature if signature and not text.rstrip().endswith(signature.strip()) else text.rstrip()
-
 
 def reply_limit(platform: str, visibility: str = "public") -> int | None:
     """The most characters a reply may have (an Instagram DM allows 1000, a comment 2200)."""
@@ -124,11 +114,10 @@ class Outbox:
         self.needs_approval = needs_approval
 
     def queue_reply(self, case_id: int, text: str, *, agent: str, visibility: str = "same",
-                    hold_until: int | None = None, approval: bool = False) -> int:
+                    approval: bool = False) -> int:
         """Store `text` (signature included) as our reply in the case and queue it; returns the outbox id.
 
-        `hold_until` keeps it from the platform until then (a macro's undo grace period).
-        With `approval` (a macro's request_approval), or when `agent` needs approval, the
+        An agent's action holds it for the undo grace period (`undo.Undo.record`). With `approval` (a macro's request_approval), or when `agent` needs approval, the
         reply becomes a draft that waits for a lead instead (see `is_draft`).
 
         Raises:
@@ -147,27 +136,23 @@ class Outbox:
             account = context["last_inbound_account"] or context["account"]
             key = self.new_key()
             if approval or self.needs_approval(agent):
-                return self._queue_draft(case_id, context, key, text, visibility, agent, account, now, hold_until)
+                return self._queue_draft(case_id, context, key, text, visibility, agent, account, now)
             message_id, events = post_reply(self.store, case_id, context, key, text, visibility, agent, account, now)
             outbox_id = self.store.add_outbox(key, case_id, account, platform, "reply", {
                 "message_id": message_id, "text": text, "visibility": visibility,
                 "recipient_id": context["recipient_id"], "in_reply_to": context["last_inbound_id"],
             }, now)
-            if hold_until is not None:
-                self.store.update_outbox(outbox_id, now, next_attempt_at=hold_until)
             self.store.add_events([*events, Event(case_id, now, agent, "reply", {"outbox_id": outbox_id})])
             return outbox_id
 
     def _queue_draft(self, case_id: int, context: dict, key: str, text: str, visibility: str, agent: str,
-                     account: str, now: int, hold_until: int | None) -> int:
+                     account: str, now: int) -> int:
         """A reply that waits for a lead: no message in the case yet (nothing was sent), the case
         awaits approval, and the drafting agent owns it as a reply would make them."""
         outbox_id = self.store.add_outbox(key, case_id, account, context["platform"], "reply", {
             "message_id": None, "text": text, "visibility": visibility, "recipient_id": context["recipient_id"],
             "in_reply_to": context["last_inbound_id"], "agent": agent,
         }, now, state="awaiting_approval")
-        if hold_until is not None:  # a macro's grace period still holds after an early approval
-            self.store.update_outbox(outbox_id, now, next_attempt_at=hold_until)
         case = self.store.case_state(case_id)
         events = []
         if case.owner is None:
@@ -180,7 +165,7 @@ class Outbox:
         self.store.add_events([*events, Event(case_id, now, agent, "approval requested", {"outbox_id": outbox_id})])
         return outbox_id
 
-    def queue_like(self, case_id: int, *, agent: str, hold_until: int | None = None) -> int:
+    def queue_like(self, case_id: int, *, agent: str) -> int:
         """Like the customer's last message on its platform; returns the outbox id.
 
         Raises:
@@ -196,8 +181,6 @@ class Outbox:
             account = context["last_inbound_account"] or context["account"]
             outbox_id = self.store.add_outbox(self.new_key(), case_id, account, context["platform"], "like",
                                               {"external_id": context["last_inbound_id"]}, now)
-            if hold_until is not None:
-                self.store.update_outbox(outbox_id, now, next_attempt_at=hold_until)
             self.store.add_events([Event(case_id, now, agent, "like", {"outbox_id": outbox_id})])
             return outbox_id
 

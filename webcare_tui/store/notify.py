@@ -42,12 +42,6 @@ class NotifyQueries:
             " WHERE channel = ? AND state = 'queued' AND next_at <= ? ORDER BY created_at, alert_key",
             (channel, now))
 
-    def notify_next_at(self, channel: str) -> int | None:
-        """When the channel's next queued or in-flight alert is due (None: nothing waits)."""
-        rows = self._rows("SELECT min(next_at) AS at FROM notify_queue WHERE channel = ? AND state IN"
-                          " ('queued', 'sending')", (channel,))
-        return rows[0]["at"]
-
     def notify_in_flight(self, channel: str, now: int | None = None) -> dict[str, list[dict[str, Any]]]:
         """Rows marked 'sending' by batch (the message they went out in), oldest first; with `now`, only
         those whose retry is due."""
