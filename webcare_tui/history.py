@@ -197,7 +197,6 @@ _WORDS: dict[str, Callable[[str, dict[str, Any]], str]] = {
     "memo": _fixed("wrote a memo"),
     "reply": _reply,
     "reply retried": _fixed("sent a failed reply again"),
-    "reply discarded": _fixed("discarded a reply that was not delivered"),
     "draft discarded": _fixed("discarded a draft reply"),
     "approval requested": _fixed("asked a lead to approve a reply"),
     "approved": _approved,

@@ -103,7 +103,7 @@ def _index_hint(query: CaseQuery, sort: Sort) -> str:
     would rather sort every open case, so name the index. One agent's (or nobody's) open
     cases are a range of cases_open_owner; a single open status on its own (awaiting
     approval: a few cases) is found by status and sorted."""
-    if sort.column != "waiting_since" or not query.statuses or not set(query.statuses) <= set(OPEN_STATUSES):
+    if sort.column != "waiting_since" or not _open_only(query):
         return ""
     if query.owner is not None or query.assigned is False:
         return " INDEXED BY cases_open_owner"
@@ -176,7 +176,7 @@ class InboxQueries:
             clauses.append(f"{column} IN ({','.join('?' * len(values))})")
             params.extend(values)
 
-        if query.statuses and set(query.statuses) <= set(OPEN_STATUSES):
+        if _open_only(query):
             # spelled as in the partial indexes (literals, not parameters) so SQLite can use them
             clauses.append("c.status IN ('new', 'open', 'awaiting_approval')")
         if len(query.statuses) == 1:
