@@ -402,3 +402,24 @@ def test_a_killed_import_leaves_no_child_running(tmp_path):
     while any(running(pid) for pid in spawned) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(running(pid) for pid in spawned), "a child of the import outlived it"
+
+
+def test_a_child_that_dies_before_reading_its_command_ends_the_import_in_plain_words(tmp_path, monkeypatch):
+    """Killed with the parent's command unread, the child's end of the pipe resets the connection (not a
+    clean EOF): the import still ends with what to do, not a traceback."""
+    items = list(generate_history(5, END, 1.0, 60))
+    source = tmp_path / "big.jsonl"
+    write_jsonl(source, items)
+
+    class Dying(bulk._ThreadedByChild):
+        def _ask(self, command: str, size: int) -> None:
+            super()._ask(command, size)
+            self.child.kill()  # the command sits unread in the child's end
+            self.child.join()
+
+    monkeypatch.setattr(bulk, "CHILD_FROM_BYTES", 0)
+    monkeypatch.setattr(bulk, "_ThreadedByChild", Dying)
+    with Store(tmp_path / "s.db") as store:
+        with pytest.raises(StoreError, match="stopped unexpectedly; run the import again"):
+            import_jsonl(store, [source])
+    assert multiprocessing.active_children() == []

@@ -268,7 +268,7 @@ class _ThreadedByChild:
     def _answer(self) -> tuple[IngestRows, IngestCounts] | None:
         try:
             got = pickle.loads(self.pipe.recv_bytes())
-        except EOFError:
+        except (EOFError, OSError):  # OSError: it died with our command unread (the connection is reset)
             raise StoreError(f"{self.name}: the import's threading process stopped unexpectedly; "
                              "run the import again (what landed is skipped)") from None
         if got is None:
