@@ -1,4 +1,4 @@
-"""Shared fixtures: a fresh store on a temporary file and a message builder."""
+"""Shared fixtures: a fresh store on a temporary file, a message builder, and an in-memory keyring."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import itertools
 import time
 from pathlib import Path
 
+import keyring
+import keyring.backend
+import keyring.errors
 import pytest
 
 from webcare_tui.model import Direction, Message, Visibility
@@ -136,3 +139,33 @@ def only_macros(tmp_path, monkeypatch, text: str) -> None:
     folder.mkdir()
     (folder / "m.toml").write_text(text)
     monkeypatch.setattr(runtime, "example_folder", lambda: folder)
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """The OS keyring's interface, kept in memory (the test's edge, like a fake HTTP server)."""
+
+    priority = 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service, username):
+        return self.secrets.get((service, username))
+
+    def set_password(self, service, username, password):
+        self.secrets[(service, username)] = password
+
+    def delete_password(self, service, username):
+        if (service, username) not in self.secrets:
+            raise keyring.errors.PasswordDeleteError("not found")
+        del self.secrets[(service, username)]
+
+
+@pytest.fixture
+def memory_keyring():
+    before = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(before)

@@ -6,7 +6,6 @@ import io
 import tomllib
 
 import keyring
-import keyring.backend
 import keyring.backends.fail
 import pytest
 
@@ -14,36 +13,6 @@ from webcare_tui import cli
 from webcare_tui.credentials import SERVICE, get_secret
 
 TOKEN = "tok-3f9a1c7e5b2d"
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    """The OS keyring's interface, kept in memory (the test's edge, like a fake HTTP server)."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):
-        return self.secrets.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.secrets[(service, username)] = password
-
-    def delete_password(self, service, username):
-        if (service, username) not in self.secrets:
-            raise keyring.errors.PasswordDeleteError("not found")
-        del self.secrets[(service, username)]
-
-
-@pytest.fixture
-def memory_keyring():
-    before = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(before)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import respx
-from test_accounts import MemoryKeyring, memory_keyring  # noqa: F401 (a fixture)
+from conftest import MemoryKeyring
 from test_accounts import run as run_cli
 
 TOKEN = "tok-SECRET-4b7f19e2c8a3"

@@ -19,7 +19,6 @@ import keyring.backends.fail
 import pytest
 from conftest import HOUR, MINUTE, msg
 from starlette.testclient import TestClient
-from test_accounts import memory_keyring  # noqa: F401 (a fixture)
 from test_kpi import NOW, day  # noqa: F401 (the fixture)
 from test_report import parse as report_args
 
@@ -222,7 +221,7 @@ def wall_args(*argv: str) -> argparse.Namespace:
     return parser.parse_args(["wall", *argv])
 
 
-def test_without_a_password_the_server_refuses_to_start_in_plain_words(store, memory_keyring, monkeypatch,  # noqa: F811
+def test_without_a_password_the_server_refuses_to_start_in_plain_words(store, memory_keyring, monkeypatch,
                                                                       capsys):
     monkeypatch.delenv(PASSWORD_ENV, raising=False)
     args = wall_args()
@@ -248,7 +247,7 @@ def test_without_a_keyring_it_says_to_use_the_environment(store, monkeypatch, ca
     assert "no usable keyring" in err and PASSWORD_ENV in err and "Traceback" not in err
 
 
-def test_set_password_asks_twice_with_hidden_input_and_keeps_it_in_the_keyring(store, memory_keyring,  # noqa: F811
+def test_set_password_asks_twice_with_hidden_input_and_keeps_it_in_the_keyring(store, memory_keyring,
                                                                                monkeypatch, capsys):
     import getpass
 
@@ -264,7 +263,7 @@ def test_set_password_asks_twice_with_hidden_input_and_keeps_it_in_the_keyring(s
     assert "the two passwords differ" in capsys.readouterr().err and not memory_keyring.secrets
 
 
-def test_the_keyring_password_serves_and_the_environment_wins(store, memory_keyring, monkeypatch):  # noqa: F811
+def test_the_keyring_password_serves_and_the_environment_wins(store, memory_keyring, monkeypatch):
     from webcare_tui.wall.auth import load_password
 
     monkeypatch.delenv(PASSWORD_ENV, raising=False)

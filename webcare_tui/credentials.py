@@ -1,7 +1,8 @@
-"""Provides account secrets from the system keyring (service `webcare-tui`).
+"""Provides secrets from the system keyring (service `webcare-tui`): the accounts' tokens, and
+through `read_secret`/`keep_secret` any other (the wall's password).
 
-`WEBCARE_TOKEN_<NAME>` in the environment overrides the keyring for headless use.
-Secrets are returned to the connector and go nowhere else: not to logs, files or
+An environment variable overrides the keyring for headless use (`WEBCARE_TOKEN_<NAME>` for an
+account). Secrets are returned to whoever asked and go nowhere else: not to logs, files or
 the database.
 """
 
@@ -20,19 +21,47 @@ class CredentialsError(RuntimeError):
     """No secret could be read; the message says how to fix it."""
 
 
+class NoKeyring(RuntimeError):
+    """This machine has no usable keyring backend; the message names the keyring's error."""
+
+
+def read_secret(key: str, env: str) -> str | None:
+    """The secret `key`: the environment variable `env` if set, else the keyring's; None when neither has it.
+
+    Raises:
+        NoKeyring: the keyring cannot be read (and `env` is not set).
+    """
+    if value := os.environ.get(env):
+        return value
+    try:
+        return keyring.get_password(SERVICE, key)
+    except keyring.errors.KeyringError as error:
+        raise NoKeyring(type(error).__name__) from None
+
+
+def keep_secret(key: str, secret: str) -> None:
+    """Keep the secret `key` in the keyring.
+
+    Raises:
+        NoKeyring: there is no keyring to keep it in.
+    """
+    try:
+        keyring.set_password(SERVICE, key, secret)
+    except keyring.errors.KeyringError as error:
+        raise NoKeyring(type(error).__name__) from None
+
+
 def env_name(account: str) -> str:
     return "WEBCARE_TOKEN_" + re.sub(r"[^A-Z0-9]", "_", account.upper())
 
 
 def get_secret(account: str) -> str | None:
     """The account's token, or None when none is stored."""
-    if value := os.environ.get(env_name(account)):
-        return value
     try:
-        return keyring.get_password(SERVICE, account)
-    except keyring.errors.KeyringError as error:
+        return read_secret(account, env_name(account))
+    except NoKeyring as error:
         raise CredentialsError(
-            f"cannot read the token of account {account!r}: no usable keyring ({type(error).__name__})."
+            f"cannot read the token of account {account!r}: no usable keyring ({error})."
             f" Install a backend (pip install keyrings.alt) or set {env_name(account)} for headless use."
         ) from None
 
@@ -40,7 +69,7 @@ def get_secret(account: str) -> str | None:
 def _no_backend(account: str, error: Exception) -> CredentialsError:
     return CredentialsError(
         f"cannot store the token of account {account!r}: this machine has no usable keyring"
-        f" ({type(error).__name__}). Install a backend (pip install keyrings.alt) or, for headless use,"
+        f" ({error}). Install a backend (pip install keyrings.alt) or, for headless use,"
         f" set {env_name(account)} in the environment instead."
     )
 
@@ -52,8 +81,8 @@ def set_secret(account: str, secret: str) -> None:
         CredentialsError: no keyring backend; the message says how to fix it.
     """
     try:
-        keyring.set_password(SERVICE, account, secret)
-    except keyring.errors.KeyringError as error:
+        keep_secret(account, secret)
+    except NoKeyring as error:
         raise _no_backend(account, error) from None
 
 
@@ -64,7 +93,7 @@ def delete_secret(account: str) -> bool:
     except keyring.errors.PasswordDeleteError:
         return False
     except keyring.errors.KeyringError as error:
-        raise _no_backend(account, error) from None
+        raise _no_backend(account, NoKeyring(type(error).__name__)) from None
     return True
 
 
@@ -73,6 +102,6 @@ def secret_source(account: str) -> str | None:
     if os.environ.get(env_name(account)):
         return "environment"
     try:
-        return "keyring" if keyring.get_password(SERVICE, account) else None
-    except keyring.errors.KeyringError:
+        return "keyring" if read_secret(account, env_name(account)) else None
+    except NoKeyring:
         return None

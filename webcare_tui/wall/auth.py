@@ -26,11 +26,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import TextIO
 
-import keyring
-import keyring.errors
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from webcare_tui.credentials import SERVICE
+from webcare_tui.credentials import SERVICE, NoKeyring, keep_secret, read_secret
 
 PASSWORD_ENV = "WEBCARE_WALL_PASSWORD"
 KEYRING_USER = "wall:password"  # beside the accounts' tokens in SERVICE; no account is named so
@@ -56,18 +54,16 @@ def load_password() -> str:
     Raises:
         WallPasswordError: none is set (or it is too short, or the keyring cannot be read).
     """
-    if from_env := os.environ.get(PASSWORD_ENV):
-        return _checked(from_env, PASSWORD_ENV)
     try:
-        stored = keyring.get_password(SERVICE, KEYRING_USER)
-    except keyring.errors.KeyringError as error:
+        stored = read_secret(KEYRING_USER, PASSWORD_ENV)
+    except NoKeyring as error:
         raise WallPasswordError(f"the wall needs a password and this machine has no usable keyring to read one "
-                                f"from ({type(error).__name__}): set {PASSWORD_ENV} in the environment of the "
+                                f"from ({error}): set {PASSWORD_ENV} in the environment of the "
                                 "server, or install a keyring backend (pip install keyrings.alt) and run "
                                 "`webcare wall --set-password`") from None
     if not stored:
         raise WallPasswordError(f"the wall needs a password and none is set: {HOW_TO_SET}")
-    return _checked(stored, "from the keyring")
+    return _checked(stored, PASSWORD_ENV if os.environ.get(PASSWORD_ENV) else "from the keyring")
 
 
 def set_password(out: TextIO, ask: Callable[[str], str] | None = None) -> None:
@@ -82,10 +78,10 @@ def set_password(out: TextIO, ask: Callable[[str], str] | None = None) -> None:
     if not hmac.compare_digest(first.encode(), ask("the same again: ").encode()):
         raise WallPasswordError("the two passwords differ; nothing was stored")
     try:
-        keyring.set_password(SERVICE, KEYRING_USER, first)
-    except keyring.errors.KeyringError as error:
+        keep_secret(KEYRING_USER, first)
+    except NoKeyring as error:
         raise WallPasswordError(f"cannot store the password: this machine has no usable keyring "
-                                f"({type(error).__name__}). Install a backend (pip install keyrings.alt) or set "
+                                f"({error}). Install a backend (pip install keyrings.alt) or set "
                                 f"{PASSWORD_ENV} in the environment of the server instead") from None
     print(f"stored the wall's password in the keyring ({SERVICE} / {KEYRING_USER}); browsers signed in with "
           "the old one are signed out", file=out)
