@@ -10,6 +10,13 @@ Both poll (the Graph API has webhooks, a terminal app has no public URL to recei
 - Instagram: the account's recent media (`GET /{ig-user-id}/media`, with the newest comments listed
   along), and for each medium whose `comments_count` changed, or that lists a comment newer than any
   seen (a delete plus an add keeps the count), its comments with their replies (`GET /{media-id}/comments`);
+- Instagram @mentions (option `tags`): the media other accounts tagged ours in (`GET /{ig-user-id}/tags`,
+  newest first, read until a page with one already seen), each an inbound public message by the post's
+  author (external id "mention:{media-id}"). @mentions in a caption or a comment are announced only by
+  webhooks (`mentions` field), which a terminal app cannot receive: whatever relays them hands their ids
+  to `note_mention`, and the next fetch reads them (`GET /{ig-user-id}?fields=mentioned_media.media_id(…)`
+  or `mentioned_comment.comment_id(…)`; "mention:{media-id}" and "mention:{media-id}:{comment-id}"); one
+  deleted or no longer readable meanwhile is skipped with the reason;
 - both: posts that left the newest `posts` stay watched for `watch_days` after their last activity
   (`GET /?ids=...`); the Page's inbox (`GET /{page-id}/conversations?platform=messenger|instagram`), the
   conversations updated since the last poll with all their new messages (`GET /{conversation-id}/messages`
@@ -19,20 +26,24 @@ Message platforms: Facebook comments are "facebook", Messenger messages "messeng
 comments and direct messages are both "instagram". Comments are public, direct messages private
 (the Page's own messages are direction "out" with the customer as author). The cursor is compact
 JSON: per watched post the newest comment time seen (and the post's `updated_time` or comment
-count), the newest direct-message time, and per unfinished read ("walk") the page to go on from.
+count), the newest direct-message time, the newest KNOWN_TAGS tagged media seen, and per unfinished
+read ("walk") the page to go on from.
 The first sync reads at most `history_pages` pages per post and of the inbox; after it, nothing is
 skipped: a burst is read to what was known, CATCH_UP_PAGES pages per list and fetch, the rest with
-`more=True` from exactly where the read stopped. Instagram @mentions in captions and comments
-(`mentioned_media`, `mentioned_comment`) are only found by ids that webhooks deliver: a polling
-console cannot list them.
+`more=True` from exactly where the read stopped (the /tags walk too).
 
 Replies: a public reply answers the comment (`POST /{comment-id}/comments` on Facebook,
-`POST /{ig-comment-id}/replies` on Instagram); a private reply to a comment is a Messenger
-"private reply" (`POST /{page-id}/messages` with `recipient.comment_id`), and in a conversation
-a message to the customer's scoped id with `messaging_type=RESPONSE` (24 h window). The Graph
-API takes no idempotency key: `find_sent` reads the replies under the comment, or the customer's
+`POST /{ig-comment-id}/replies` on Instagram); a mention is answered with a public comment through
+`POST /{ig-user-id}/mentions` (its `media_id`, and `comment_id` for a comment mention), never privately,
+and Instagram refuses one on a post that only tags us without @mentioning us in its caption. A private
+reply to a comment is a Messenger "private reply" (`POST /{page-id}/messages` with `recipient.comment_id`),
+and in a conversation a message to the customer's scoped id with `messaging_type=RESPONSE` (24 h
+window). The Graph API takes no idempotency key: `find_sent` reads the replies under the comment, or the customer's
 conversation, for the Page's message with the same text; only one after the answered message counts
-(it pages back until past it, FIND_PAGES at most, else it says it cannot tell).
+(it pages back until past it, FIND_PAGES at most, else it says it cannot tell). For a mention it reads our
+comments under the mentioned media (or replies under the mentioned comment) through the same
+`mentioned_media`/`mentioned_comment` fields, paged with `.after()`, FIND_PAGES at most, and only one no
+older than the mention counts.
 
 Account options (never secrets; the Page access token is the account's secret, sent as a
 Bearer header, the Graph API's `bearerAuth` scheme, so it never appears in a URL; `paging.next`
@@ -47,6 +58,8 @@ links are only followed to the Graph host itself):
         (default 30).
     conversations: read direct messages too (default true; false when the token lacks
         pages_messaging / instagram_manage_messages).
+    tags: Instagram only: read the media the account is tagged in (default false; the token needs
+        instagram_basic, instagram_manage_comments and pages_read_engagement, as for comments).
 """
 
 from __future__ import annotations
@@ -91,6 +104,16 @@ LOOKUP_IDS = 50  # ids per `GET /?ids=` request (Graph's limit)
 IG_COMMENT_FIELDS = "id,text,timestamp,username,from,user,parent_id"
 RECENT_COMMENTS = "comments.limit(10){id,timestamp,replies{id,timestamp}}"  # listed with each medium
 DM_KEY = "dm"  # the inbox's walk among the per-post walks
+TAGS_KEY = "tags"  # the walk of the media the IG account is tagged in, among the walks; its state in the cursor
+KNOWN_TAGS = 50  # tagged media ids kept in the cursor: the newest seen, where the next read stops
+TAG_FIELDS = "id,caption,username,timestamp,permalink,media_type"
+MENTION = "mention:"  # external ids of mentions: "mention:{media-id}" or "mention:{media-id}:{comment-id}"
+MENTIONED_MEDIA_FIELDS = "id,caption,media_type,timestamp,username"
+MENTIONED_COMMENT_FIELDS = "id,text,timestamp,username,media{id,permalink}"
+MENTION_READS = 50  # webhook-announced mentions read in one fetch; the rest follow with more=True
+MAX_QUEUED_MENTIONS = 1000  # announced mentions held until read (the oldest give way)
+MEDIA_KINDS = {"IMAGE": "photo", "VIDEO": "video", "CAROUSEL_ALBUM": "album"}
+NUMERIC = re.compile(r"\d+")
 DM_WINDOW = 24 * 3600
 
 # Graph error codes (https://developers.facebook.com/docs/graph-api/guides/error-handling).
@@ -300,6 +323,88 @@ def _ig_own(item: dict[str, Any], own: set[str]) -> bool:
     sender = _person(item.get("from")) or {}
     return bool(_person(item.get("user"))) or any(
         _is_own(value, own) for value in (sender.get("id"), sender.get("username"), item.get("username")))
+
+
+def mention_id(media_id: str, comment_id: str | None = None) -> str:
+    """The external id of a mention: "mention:{media-id}" (a post that tags or @mentions the account) or
+    "mention:{media-id}:{comment-id}" (a comment that @mentions it): all a reply needs."""
+    return f"{MENTION}{media_id}" + (f":{comment_id}" if comment_id else "")
+
+
+def parse_mention_id(external_id: str | None) -> tuple[str, str | None] | None:
+    """(media id, comment id or None) of a mention's external id; None for any other id."""
+    if not external_id or not external_id.startswith(MENTION):
+        return None
+    media_id, _, comment_id = external_id.removeprefix(MENTION).partition(":")
+    if not NUMERIC.fullmatch(media_id) or (comment_id and not NUMERIC.fullmatch(comment_id)):
+        return None
+    return media_id, comment_id or None
+
+
+def _username(item: dict[str, Any]) -> str:
+    """The author's username: the only author a medium or comment of another account names.
+
+    Raises:
+        Skip: none.
+    """
+    username = item.get("username")
+    if not isinstance(username, str) or not username.strip():
+        raise Skip("no author (no `username`)")
+    return username.strip()
+
+
+def instagram_post_mention(item: Any, own: set[str], account: str) -> Message:
+    """A medium of another account that tags ours (`/{ig-user-id}/tags`) or @mentions it in its caption
+    (`mentioned_media`), fields id,caption,username,timestamp,permalink,media_type: an inbound public
+    message by the post's author, its caption with a marker of the kind of post ("[photo]").
+
+    Raises:
+        Skip: no id, author or time; or a post of our own.
+    """
+    if not isinstance(item, dict) or not _id(item.get("id")) or not NUMERIC.fullmatch(str(item["id"])):
+        raise Skip("no id")
+    username = _username(item)
+    if username in own:
+        raise Skip("a post of our own")
+    created = graph_time(item.get("timestamp"))
+    caption = item.get("caption")
+    kind = item.get("media_type")
+    parts = [caption.strip()] if isinstance(caption, str) and caption.strip() else []
+    parts.append(f"[{MEDIA_KINDS.get(kind, kind.lower()) if isinstance(kind, str) and kind else 'post'}]")
+    url = item.get("permalink")
+    return Message(
+        platform="instagram", account=account, external_id=mention_id(str(item["id"])), author_id=username,
+        text=" ".join(parts), created_at=created, direction="in", visibility="public", author_handle=username,
+        url=url if isinstance(url, str) else None,
+    )
+
+
+def instagram_comment_mention(item: Any, media_id: str | None, own: set[str], account: str) -> Message:
+    """A comment that @mentions the account on another account's medium (`mentioned_comment`, fields
+    id,text,timestamp,username,media{id,permalink}): an inbound public message by the commenter.
+
+    `media_id` is the medium the webhook named (else the comment's `media`).
+
+    Raises:
+        Skip: no id, medium, author, time or text; or a comment of our own.
+    """
+    if not isinstance(item, dict) or not _id(item.get("id")) or not NUMERIC.fullmatch(str(item["id"])):
+        raise Skip("no id")
+    media = _object(item.get("media"))
+    media_id = media_id or _id(media.get("id"))
+    if not media_id or not NUMERIC.fullmatch(media_id):
+        raise Skip("no medium")
+    username = _username(item)
+    if username in own:
+        raise Skip("a comment of our own")
+    created = graph_time(item.get("timestamp"))
+    text = _text(item, "text")
+    url = media.get("permalink")
+    return Message(
+        platform="instagram", account=account, external_id=mention_id(media_id, str(item["id"])),
+        author_id=username, text=text, created_at=created, direction="in", visibility="public",
+        author_handle=username, url=url if isinstance(url, str) else None,
+    )
 
 
 def conversation_message(item: Any, own: set[str], platform: str, account: str) -> Message:
@@ -526,11 +631,13 @@ class MetaConnector(Connector):
             since = since if isinstance(since, int) and not isinstance(since, bool) else 0
             state["dm"] = await self._fetch_conversations(since, Walk.load(walks_in.get(DM_KEY)), walks, messages,
                                                           skipped)
+        # last: announced mentions leave their queue as they are read, so nothing after may fail
+        more = await self._fetch_mentions(state, walks_in, walks, messages, skipped)
         if walks:
             state["walks"] = walks
         messages.sort(key=lambda message: message.created_at)
-        return FetchResult(messages, json.dumps(state, separators=(",", ":"), sort_keys=True), more=bool(walks),
-                           skipped=skipped)
+        return FetchResult(messages, json.dumps(state, separators=(",", ":"), sort_keys=True),
+                           more=bool(walks) or more, skipped=skipped)
 
     @staticmethod
     def _state(cursor: str | None) -> dict[str, Any]:
@@ -549,7 +656,8 @@ class MetaConnector(Connector):
         horizon = self.clock() - self.watch_days * 86400
         active = sorted(((max(_pair(entry)), post_id) for post_id, entry in watched.items()
                          if post_id not in walks_in and max(_pair(entry)) >= horizon), reverse=True)
-        return [key for key in walks_in if key != DM_KEY] + [post_id for _, post_id in active[:MAX_WATCHED]]
+        return [key for key in walks_in if key not in (DM_KEY, TAGS_KEY)] + [post_id for _, post_id in
+                                                                           active[:MAX_WATCHED]]
 
     async def _look_up(self, ids: list[str], fields: str, skipped: list[str]) -> dict[str, dict[str, Any]]:
         """The objects of `ids` (`GET /?ids=...`, LOOKUP_IDS at a time); one Graph refuses (deleted) is left
@@ -578,6 +686,11 @@ class MetaConnector(Connector):
                               messages: list[Message], skipped: list[str]) -> dict[str, list[int]]:
         """New comments on the recent posts; returns the new per-post state (an unfinished walk goes to `walks`)."""
         raise NotImplementedError
+
+    async def _fetch_mentions(self, state: dict[str, Any], walks_in: dict[str, Any], walks: dict[str, Any],
+                              messages: list[Message], skipped: list[str]) -> bool:
+        """New mentions of the account (Instagram); returns whether more are ready to read at once."""
+        return False
 
     async def _fetch_conversations(self, since: int, walk: Walk | None, walks: dict[str, Any],
                                    messages: list[Message], skipped: list[str]) -> int:
@@ -905,10 +1018,176 @@ class InstagramConnector(MetaConnector):
         super().__init__(account, secret, http, clock=clock)
         self.ig_user_id = str(account.options.get("ig_user_id") or "")
         self.username: str | None = None  # learnt from the media list
+        self.read_tags = str(account.options.get("tags", False)).lower() in ("true", "1", "yes")
+        self._announced: dict[str, None] = {}  # mention ids `note_mention` was given, oldest first, until read
 
     @property
     def own_ids(self) -> set[str]:
         return {self.page_id, self.ig_user_id} | ({self.username} if self.username else set())
+
+    # -- mentions ---------------------------------------------------------------------------
+
+    def note_mention(self, media_id: str, comment_id: str | None = None) -> None:
+        """A webhook (`mentions` field, value `{media_id, comment_id}`) said another account @mentioned ours in
+        a caption (no comment id) or a comment: the next fetch reads it. Ids that are not Graph ids are ignored.
+        """
+        if not isinstance(media_id, str) or not NUMERIC.fullmatch(media_id):
+            return
+        if comment_id is not None and (not isinstance(comment_id, str) or not NUMERIC.fullmatch(comment_id)):
+            return
+        self._announced[mention_id(media_id, comment_id)] = None
+        while len(self._announced) > MAX_QUEUED_MENTIONS:
+            del self._announced[next(iter(self._announced))]
+
+    async def _fetch_mentions(self, state: dict[str, Any], walks_in: dict[str, Any], walks: dict[str, Any],
+                              messages: list[Message], skipped: list[str]) -> bool:
+        if self.read_tags:
+            await self._fetch_tags(state, Walk.load(walks_in.get(TAGS_KEY)), walks, messages, skipped)
+        return await self._read_announced(messages, skipped)
+
+    async def _fetch_tags(self, state: dict[str, Any], walk: Walk | None, walks: dict[str, Any],
+                          messages: list[Message], skipped: list[str]) -> None:
+        """Media newly tagging the account, from the top of the list until a page with one already seen. Known
+        ids end the read, not times: the list is not in `timestamp` order (the recorded one is not; an old
+        post tagged now comes first). The newest KNOWN_TAGS ids seen stay in the cursor; a walk under way
+        keeps the ones it found (`new`) until it is done."""
+        saved = state.get(TAGS_KEY)
+        saved = saved if isinstance(saved, dict) else None
+        seen = [i for i in (saved or {}).get("seen", []) if isinstance(i, str)][:KNOWN_TAGS]
+        found = [i for i in (saved or {}).get("new", []) if isinstance(i, str)][:KNOWN_TAGS] if walk else []
+        known = set(seen)
+        walk = walk or Walk(first=saved is None)
+
+        async def read(items: list[Any], walk: Walk) -> bool:
+            reached = False
+            for item in items:
+                media_id = _id(item.get("id")) if isinstance(item, dict) else None
+                if media_id is None:
+                    skipped.append("?: a tagged medium with no id")
+                    continue
+                if media_id in known:
+                    reached = True  # the rest of this page is read still: the order within a page may vary
+                    continue
+                if media_id in found:
+                    continue
+                if len(found) < KNOWN_TAGS:
+                    found.append(media_id)
+                try:
+                    messages.append(instagram_post_mention(item, self.own_ids, self.account.name))
+                except Skip as reason:
+                    skipped.append(f"{media_id}: {reason}")
+            return reached
+
+        params = {"fields": TAG_FIELDS, "limit": COMMENT_PAGE}
+        try:
+            done = await self._walk(TAGS_KEY, f"{self.ig_user_id}/tags", params, "tagged media", walk, read, walks)
+        except ConnectorError as error:
+            if error.retryable or error.needs_auth:
+                raise
+            skipped.append(f"tags: the tagged media were not read ({self.redact(error.message)})")
+            return
+        if done:
+            state[TAGS_KEY] = {"seen": (found + [i for i in seen if i not in found])[:KNOWN_TAGS]}
+        else:
+            state[TAGS_KEY] = {"seen": seen, "new": found}
+
+    async def _read_announced(self, messages: list[Message], skipped: list[str]) -> bool:
+        """The mentions `note_mention` was given, MENTION_READS at most; one Graph refuses (deleted, comments
+        turned off, no longer readable) is skipped with the reason. Returns whether more are waiting."""
+        batch = list(self._announced)[:MENTION_READS]
+        for external_id in batch:
+            media_id, comment_id = parse_mention_id(external_id) or ("", None)
+            try:
+                item = await self._mentioned(media_id, comment_id)
+                if comment_id is None:
+                    message = instagram_post_mention(item, self.own_ids, self.account.name)
+                else:
+                    message = instagram_comment_mention(item, media_id, self.own_ids, self.account.name)
+            except ConnectorError as error:
+                if error.retryable or error.needs_auth:
+                    raise  # nothing consumed: every mention of the batch stays announced
+                skipped.append(f"{external_id}: no longer readable ({self.redact(error.message)})")
+            except Skip as reason:
+                skipped.append(f"{external_id}: {reason}")
+            else:
+                messages.append(message)
+        for external_id in batch:
+            self._announced.pop(external_id, None)
+        return bool(self._announced)
+
+    async def _mentioned(self, media_id: str, comment_id: str | None, extra: str = "") -> dict[str, Any]:
+        """The mentioned medium or comment (`GET /{ig-user-id}?fields=mentioned_media.media_id(…){…}`), with
+        `extra` fields; learns our username on the way.
+
+        Raises:
+            ConnectorError: Graph refused it, or answered without it.
+        """
+        if comment_id is None:
+            name, node = "mentioned_media", f"mentioned_media.media_id({media_id}){{{MENTIONED_MEDIA_FIELDS}{extra}}}"
+        else:
+            name, node = ("mentioned_comment",
+                          f"mentioned_comment.comment_id({comment_id}){{{MENTIONED_COMMENT_FIELDS}{extra}}}")
+        body = await self._get(self.ig_user_id, {"fields": f"username,{node}"})
+        if isinstance(body, dict) and isinstance(body.get("username"), str) and body["username"]:
+            self.username = body["username"]
+        item = body.get(name) if isinstance(body, dict) else None
+        if not isinstance(item, dict):
+            raise ConnectorError(f"{self.label} sent no {name} (deleted, or no longer readable)", retryable=False)
+        return item
+
+    async def send_reply(self, reply: OutgoingReply) -> SentReply:
+        mention = parse_mention_id(reply.in_reply_to)
+        if mention is None:
+            return await super().send_reply(reply)
+        self._ready()
+        if reply.visibility == "private":
+            raise ConnectorError("Instagram: a mention can only be answered publicly, with a comment; its author"
+                                 " can be messaged privately only after they write to us", retryable=False)
+        self._check_length(reply.text, self.capabilities.max_reply_length)
+        media_id, comment_id = mention
+        payload = {"media_id": media_id, "message": reply.text} | ({"comment_id": comment_id} if comment_id else {})
+        body = await self.api.json("POST", f"{self.ig_user_id}/mentions", json=payload, write=True)
+        sent_id = _id(body.get("id")) if isinstance(body, dict) else None
+        if sent_id is None:
+            raise ConnectorError(f"{self.label} accepted the reply but sent no id back", outcome_unknown=True)
+        return SentReply(sent_id, int(self.clock()))
+
+    async def find_sent(self, reply: OutgoingReply) -> SentReply | None:
+        mention = parse_mention_id(reply.in_reply_to)
+        if mention is None:
+            return await super().find_sent(reply)
+        if reply.visibility == "private":
+            return None  # never sent: `send_reply` refuses it before any request
+        return await self._find_mention_reply(*mention, reply.text)
+
+    async def _find_mention_reply(self, media_id: str, comment_id: str | None, text: str) -> SentReply | None:
+        """Our comment with `text` under the mentioned medium (or our reply under the mentioned comment), no
+        older than the mention, FIND_PAGES pages at most (`.after()` on the edge), else it cannot tell."""
+        edge = "comments" if comment_id is None else "replies"
+        matches: list[SentReply] = []
+        after: str | None = None
+        bound: int | None = None
+        for _ in range(FIND_PAGES):
+            place = f".after({after})" if after else ""
+            item = await self._mentioned(media_id, comment_id,
+                                         f",{edge}{place}.limit({COMMENT_PAGE}){{id,text,timestamp,username,from}}")
+            if bound is None:
+                bound = _time_or(item.get("timestamp"), lambda: 0)
+            listed = _object(item.get(edge))
+            items = listed.get("data")
+            for comment in items if isinstance(items, list) else []:
+                if not isinstance(comment, dict) or not _id(comment.get("id")):
+                    continue
+                created = _time_or(comment.get("timestamp"), lambda: 0)
+                if _ig_own(comment, self.own_ids) and _same_text(comment.get("text"), text) and created >= bound:
+                    matches.append(SentReply(str(comment["id"]), created))
+            resume = self._resume_point(listed)
+            if resume is None:
+                return min(matches, key=lambda m: m.created_at) if matches else None
+            after = resume.get("after")
+            if after is None:  # more, but no cursor to ask for them with: it cannot tell
+                break
+        raise _too_many(self.label)
 
     async def _fetch_comments(self, watched: dict[str, list[int]], walks_in: dict[str, Any], walks: dict[str, Any],
                               messages: list[Message], skipped: list[str]) -> dict[str, list[int]]:
