@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -9,6 +10,8 @@ import pytest
 from conftest import HOUR, MINUTE, T0, msg
 
 from webcare_tui.cases import CaseService
+from webcare_tui.config import Account
+from webcare_tui.connectors.base import Connector, ConnectorError, DeliveryFailure, FetchResult, SentReply
 from webcare_tui.ingest import ingest
 from webcare_tui.kpi import (
     KpiConfigError,
@@ -25,7 +28,9 @@ from webcare_tui.kpi import (
     settings_from_config,
     target_status,
 )
+from webcare_tui.outbox import Outbox, OutboxWorker
 from webcare_tui.store import CaseFilter
+from webcare_tui.sync import SyncRunner
 
 AMS = ZoneInfo("Europe/Amsterdam")
 D = date(2025, 11, 24)  # T0 is 17:00 on this Monday in Amsterdam; the day ends at T0 + 7h
@@ -256,3 +261,100 @@ def test_open_at_the_end_of_a_past_day_counts_cases_answered_or_closed_since(day
     assert (kpis.by_platform["facebook"].open, kpis.by_platform["x"].open) == (1, 2)
     today = period_kpis(day, SETTINGS, date(2025, 11, 25), date(2025, 11, 25), NOW + HOUR)
     assert (today.team.open, today.team.completed) == (1, 1)  # only cees waits now; dirk was completed today
+
+
+# -- replies the customer never got ---------------------------------------------
+
+
+class Channel(Connector):
+    """The platform of brand-x as the outbox and the sync meet it: it takes our replies ("t:1", "t:2", …),
+    refuses one at once on cue, and reports those its channel could not deliver after taking them
+    (Chatwoot's `message.status = failed`) at the next sync."""
+
+    platform = "x"
+
+    def __init__(self) -> None:
+        super().__init__(Account("brand-x", "x"))
+        self.ids = itertools.count(1)
+        self.refuse: ConnectorError | None = None
+        self.undelivered: list[DeliveryFailure] = []
+
+    async def fetch(self, cursor):
+        failed, self.undelivered = self.undelivered, []
+        return FetchResult([], cursor="c", failed_sends=failed)
+
+    async def send_reply(self, reply):
+        if self.refuse is not None:
+            raise self.refuse
+        return SentReply(f"t:{next(self.ids)}", T0)
+
+
+async def reply(store, channel: Channel, author: str, at: int, agent: str) -> str:
+    """An agent's reply to `author` at T0 + `at`, through the outbox; returns its state after delivery."""
+    outbox_id = Outbox(store, clock=lambda: T0 + at).queue_reply(case_of(store, author), f"Antwoord van {agent}",
+                                                                 agent=agent)
+    await OutboxWorker(store, {"brand-x": channel}, clock=lambda: T0 + at).deliver_due()
+    return store.outbox_row(outbox_id)["state"]
+
+
+async def undelivered(store, channel: Channel, *remote_ids: str, at: int) -> None:
+    """The platform reports these sent replies undelivered; the sync at T0 + `at` fails their outbox rows."""
+    channel.undelivered = [DeliveryFailure(remote_id, "X could not deliver the message") for remote_id in remote_ids]
+    await SyncRunner(store, {"brand-x": channel}, clock=lambda: T0 + at).sync_once()
+    assert {row["remote_id"] for row in store.outbox_in_state("failed")} >= set(remote_ids)
+
+
+async def test_a_reply_that_later_failed_answers_nothing(store):
+    channel = Channel()
+    ingest(store, [msg(0, author="anna")])
+    assert await reply(store, channel, "anna", 10 * MINUTE, "tim") == "sent"
+    assert period_kpis(store, SETTINGS, D, D, NOW).team.first_response_avg == 600  # as it was sent
+    await undelivered(store, channel, "t:1", at=20 * MINUTE)
+    kpis = period_kpis(store, SETTINGS, D, D, NOW)
+    team = kpis.team
+    assert (team.incoming, team.replies, team.handled) == (1, 0, 0)
+    assert (team.runs, team.answered, team.response_avg, team.response_median) == (1, 0, None, None)
+    assert (team.first_response_cases, team.first_response_avg, team.first_response_median) == (0, None, None)
+    assert (team.within_deadline, team.missed_deadline, team.service_level) == (0, 1, 0.0)  # due at 17:30: missed
+    tim = kpis.by_agent["tim"]  # the case's owner (he replied): the run waits on him
+    assert (tim.replies, tim.handled, tim.runs, tim.answered, tim.first_response_cases) == (0, 0, 1, 0, 0)
+
+
+async def test_a_later_delivered_reply_gives_the_first_response_from_its_own_time(store):
+    channel = Channel()
+    ingest(store, [msg(0, author="anna")])
+    assert await reply(store, channel, "anna", 10 * MINUTE, "tim") == "sent"
+    assert await reply(store, channel, "anna", 25 * MINUTE, "sanne") == "sent"
+    await undelivered(store, channel, "t:1", at=40 * MINUTE)  # the first never reached anna
+    kpis = period_kpis(store, SETTINGS, D, D, NOW)
+    team = kpis.team
+    assert (team.replies, team.handled, team.runs, team.answered) == (1, 1, 1, 1)
+    assert (team.first_response_cases, team.first_response_avg, team.first_response_median) == (1, 1500, 1500)
+    assert (team.response_avg, team.within_deadline, team.service_level) == (1500, 1, 1.0)
+    tim, sanne = kpis.by_agent["tim"], kpis.by_agent["sanne"]
+    assert (tim.replies, tim.handled, tim.runs) == (0, 0, 0)  # the run is sanne's: she answered it
+    assert (sanne.replies, sanne.handled, sanne.runs, sanne.first_response_avg) == (1, 1, 1, 1500)
+    assert kpis.by_platform["x"].first_response_avg == 1500 and kpis.by_label[None].first_response_avg == 1500
+
+
+async def test_a_reply_the_outbox_failed_for_good_leaves_the_customers_messages_one_run(store):
+    channel = Channel()
+    ingest(store, [msg(0, author="anna"), msg(0, author="bram"), msg(-HOUR, author="cees")])
+    channel.refuse = ConnectorError("You are not allowed to reply to this conversation", retryable=False)
+    assert await reply(store, channel, "anna", 10 * MINUTE, "tim") == "failed"
+    # a failed reply draft (no message in any case) is among the failed rows too: it changes nothing
+    with store.transaction():
+        draft = store.add_outbox("draft", case_of(store, "cees"), "brand-x", "x", "reply", {"message_id": None}, T0)
+        store.update_outbox(draft, T0, state="failed")
+    channel.refuse = None
+    assert await reply(store, channel, "bram", 5 * MINUTE, "tim") == "sent"
+    # anna writes again, and a teammate answers her in the helpdesk (synced in: no outbox row of ours)
+    ingest(store, [msg(20 * MINUTE, author="anna"), msg(40 * MINUTE, "out", author="anna", agent="sanne")])
+    kpis = period_kpis(store, SETTINGS, D, D, NOW)
+    team = kpis.team
+    assert (team.incoming, team.replies, team.handled) == (4, 2, 2)
+    # anna's two messages are one run, from 17:00, answered at 17:40; bram's in 5 minutes; cees waits
+    assert (team.runs, team.answered, team.response_avg) == (3, 2, (2400 + 300) / 2)
+    assert (team.first_response_cases, team.first_response_avg) == (2, (2400 + 300) / 2)
+    assert (team.within_deadline, team.missed_deadline) == (1, 2)  # anna's run took 40 minutes
+    assert (kpis.by_agent["tim"].replies, kpis.by_agent["sanne"].replies, kpis.by_agent["sanne"].runs) == (1, 1, 1)

@@ -8,11 +8,12 @@ import io
 import json
 
 import pytest
-from conftest import HOUR, T0
-from test_kpi import NOW, day  # noqa: F401 (the fixture)
+from conftest import HOUR, MINUTE, T0, msg
+from test_kpi import NOW, Channel, day, reply, undelivered  # noqa: F401 (the fixture)
 
 from webcare_tui import report
 from webcare_tui.config import Agent, Config
+from webcare_tui.ingest import ingest
 
 RAW = {"kpi": {"timezone": "Europe/Amsterdam", "deadline": "30m", "deadlines": {"facebook": "1h"},
                "targets": {"service_level": 0.9, "avg_response": "20m", "open_max": 2},
@@ -59,6 +60,31 @@ def test_json_for_one_day_with_targets_and_agents(day):  # noqa: F811
     assert groups["sanne"]["targets"]["avg_response"]["status"] == "ok"  # her own target: 40 minutes
     assert groups["tim"]["targets"]["avg_response"]["status"] == "ok"  # 15 minutes against the team's 20
     assert [d["date"] for d in data["days"]] == ["2025-11-24"] and data["days"][0]["team"] == team
+
+
+async def test_a_reply_the_customer_never_got_is_no_reply_in_the_report(day):  # noqa: F811
+    channel = Channel()
+    ingest(day, [msg(3 * HOUR, author="joop")])  # 20:00
+    assert await reply(day, channel, "joop", 3 * HOUR + 5 * MINUTE, "tim") == "sent"
+    assert await reply(day, channel, "joop", 3 * HOUR + 20 * MINUTE, "sanne") == "sent"
+    await undelivered(day, channel, "t:1", at=3 * HOUR + 30 * MINUTE)  # tim's never reached joop
+    code, text = run(day, "--date", "2025-11-24", "--by", "agent", "--json")
+    assert code == 0
+    data = json.loads(text)
+    team = data["team"]
+    # the day of test_kpi, and joop: one reply (sanne's), his first response 20 minutes, within the deadline
+    assert {key: team[key] for key in ("incoming", "replies", "handled", "runs", "answered", "first_response_cases",
+                                       "within_deadline", "missed_deadline")} == {
+        "incoming": 11, "replies": 5, "handled": 5, "runs": 9, "answered": 6, "first_response_cases": 5,
+        "within_deadline": 7, "missed_deadline": 1}
+    assert (team["first_response_avg_seconds"], team["first_response_median_seconds"]) == (1404, 1200)
+    assert (team["response_avg_seconds"], team["response_median_seconds"], team["service_level"]) == (1320, 1200, 0.875)
+    groups = {group["key"]: group for group in data["groups"]}
+    assert (groups["tim"]["replies"], groups["tim"]["handled"], groups["tim"]["runs"]) == (3, 3, 3)
+    assert (groups["sanne"]["replies"], groups["sanne"]["runs"], groups["sanne"]["response_avg_seconds"]) == (2, 3, 1740)
+    code, text = run(day, "--date", "2025-11-24")
+    line = next(line for line in text.splitlines() if line.startswith("team "))
+    assert line.split() == ["team", "11", "5", "5", "1", "3", "9", "22m00s", "20m00s", "23m24s", "87.5%"]
 
 
 def test_csv_for_a_range_per_platform_has_a_row_per_day_and_a_total(day):  # noqa: F811

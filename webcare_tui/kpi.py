@@ -12,6 +12,11 @@ definitions are tested on their own, to the second.
   response time runs from its first message to our next outbound message in the case.
   Averages and medians count runs that started in the period and were answered.
 - first response: a case's first inbound message → our first outbound message (its first run).
+- A reply of ours that failed (its outbox row is "failed": the platform refused it, at once or after
+  taking it) never reached the customer: it is no outbound message here. Not a reply of its agent,
+  no case handled, no answer: the run waits on for our next reply that did go out, timed from that
+  reply, and the customer's messages before and after the failed reply are one run. A reply still
+  queued, sending or of unknown outcome counts; one retried counts again (from when it was written).
 - service level: the share of the period's runs handled within the deadline (`[kpi]
   deadline`, per platform in `[kpi.deadlines]`). Handled means answered, or the case
   closed without a reply. Runs still waiting whose deadline has not passed are left out;

@@ -9,13 +9,22 @@ run that started in the period: never a whole table. Rows are tuples; `kind` is 
 Labels come from each case's own copy of its label ids (`cases.label_ids`, kept by triggers):
 the queries group by that set (a few dozen distinct sets) and `_LabelSets` turns a set into
 names here, instead of joining case_labels for every case.
+
+A reply of ours that failed (its outbox row is "failed": refused by the platform for good, or
+reported undelivered later) never reached the customer: it is no reply. The failed rows are read
+from `outbox_state` (a handful: they wait for an agent to retry or discard them); the period's
+replies leave them out, and the runs of their cases are worked out again without them (the answers
+kept on the messages count every reply of ours).
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections import Counter
+from itertools import groupby
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from webcare_tui.case_rules import WAITS_ON_US
 
@@ -24,6 +33,12 @@ if TYPE_CHECKING:
 
 _OPEN = WAITS_ON_US.format(row="c")
 _UNLABELLED = (None,)  # the by-label key of a case without labels
+# The messages of our replies that failed: never delivered (a draft that failed has no message). Not NULL, or
+# `NOT IN` it would leave out every row.
+_FAILED_REPLY = "json_extract(f.payload, '$.message_id')"
+_FAILED_ROWS = "f.state = 'failed' AND f.kind = 'reply'"
+_FAILED_REPLIES = (f"SELECT {_FAILED_REPLY} FROM outbox f INDEXED BY outbox_state WHERE {_FAILED_ROWS}"
+                   f" AND {_FAILED_REPLY} IS NOT NULL")
 
 
 class _LabelSets:
@@ -79,7 +94,8 @@ class KpiQueries:
         return _LabelSets(dict(self._kpi("SELECT id, name FROM labels")))
 
     def kpi_messages(self, start: int, end: int) -> dict[str, list[tuple]]:
-        """The messages created in [start, end), in two passes (inbound, outbound), grouped three ways:
+        """The messages created in [start, end), in two passes (inbound, outbound; our failed replies
+        left out), grouped three ways:
 
         - "counts": (direction, platform, who, count, negative, neutral, positive); who is the
           sending agent of a reply and the case's owner of an inbound message; the sentiment
@@ -105,7 +121,8 @@ class KpiQueries:
         for case_id, platform, agent, label_ids, count in self._kpi(
                 "SELECT m.case_id, m.platform, m.agent, c.label_ids, count(*)"
                 " FROM messages m INDEXED BY messages_outbound JOIN cases c ON c.id = m.case_id"
-                " WHERE m.direction = 'out' AND m.created_at >= ? AND m.created_at < ? GROUP BY 1, 2, 3", (start, end)):
+                " WHERE m.direction = 'out' AND m.created_at >= ? AND m.created_at < ?"
+                f" AND m.id NOT IN ({_FAILED_REPLIES}) GROUP BY 1, 2, 3", (start, end)):
             counts.setdefault(("out", platform, agent), [0, 0, 0, 0])[0] += count
             replies[label_ids] += count
             handled_by[agent] += 1
@@ -188,6 +205,9 @@ class KpiQueries:
         are kept on the run's first message (`run_start`, `answered_at`, `answered_by`) and read from
         messages_runs. closed_at is set only for a closed case without an answer after the run.
         labels is a tuple of the case's label names.
+
+        Our failed replies are no messages here: the runs of a case with one are read from its
+        messages instead (`_runs_without`), as if the failed replies were not there.
         """
         rows = self._kpi(
             "SELECT m.case_id, m.platform, m.created_at, m.answered_at, m.answered_by, c.owner,"
@@ -195,8 +215,63 @@ class KpiQueries:
             " FROM messages m INDEXED BY messages_runs JOIN cases c ON c.id = m.case_id"
             " WHERE m.run_start IS NOT NULL AND m.created_at >= ? AND m.created_at < ? AND c.merged_into IS NULL",
             (start, end))
+        # our failed replies (message id → case id) in cases with a message since `start`: any other case has
+        # no run in the period
+        failed: dict[int, int] = dict(self._kpi(
+            f"SELECT m.id, m.case_id FROM outbox f INDEXED BY outbox_state JOIN messages m ON m.id = {_FAILED_REPLY}"
+            f" JOIN cases c ON c.id = m.case_id WHERE {_FAILED_ROWS} AND c.last_message_at >= ?"
+            " AND c.merged_into IS NULL", (start,)))
         labels = self._label_sets()
-        return [(*row[:8], labels(row[8])) for row in rows]
+        if not failed:
+            return [(*row[:8], labels(row[8])) for row in rows]
+        cases = set(failed.values())
+        return ([(*row[:8], labels(row[8])) for row in rows if row[0] not in cases]
+                + [(*row[:8], labels(row[8])) for row in self._runs_without(set(failed), cases, start, end)])
+
+    def _runs_without(self, failed: set[int], cases: set[int], start: int, end: int) -> list[tuple]:
+        """The runs that started in [start, end) in these cases, from their messages, the `failed` ones left out
+        (rows as `kpi_runs` reads them: labels as the case's label ids). As RUN_START and ANSWERS
+        (store/migrations.py) say: a run starts at an inbound message after one of ours or none (first), and
+        is answered by our next message in the case (by time, then id)."""
+        ids = orjson.dumps(sorted(cases)).decode()
+        about = {case_id: rest for case_id, *rest in self._kpi(  # by primary key (a status in the WHERE would
+            # walk every closed case): owner, closed_at if closed, label ids
+            "SELECT id, owner, CASE WHEN status = 'closed' THEN closed_at END, label_ids FROM cases"
+            " WHERE id IN (SELECT value FROM json_each(?))", (ids,))}
+        # their messages' order and direction from messages_case alone; the platform and agent of the few that
+        # start or answer a run of the period by id after
+        messages = self._kpi(
+            "SELECT case_id, id, created_at, direction FROM messages INDEXED BY messages_case"
+            " WHERE case_id IN (SELECT value FROM json_each(?)) ORDER BY case_id, created_at, id", (ids,))
+        runs: list[tuple[int, int, int, int | None, int]] = []  # case, first message, started at, answer, first
+        for case_id, in_case in groupby(messages, key=lambda message: message[0]):
+            started: tuple[int, int, int] | None = None  # the run that waits for our answer: message, time, first
+            last = None  # the direction of the case's previous message
+            for _, message_id, created_at, direction in in_case:
+                if message_id in failed:
+                    continue
+                if direction == "in" and last != "in":
+                    started = (message_id, created_at, int(last is None))
+                elif direction == "out" and started is not None:
+                    if start <= started[1] < end:
+                        runs.append((case_id, started[0], started[1], message_id, started[2]))
+                    started = None
+                last = direction
+            if started is not None and start <= started[1] < end:  # not answered (yet)
+                runs.append((case_id, started[0], started[1], None, started[2]))
+        named = {message_id: rest for message_id, *rest in self._kpi(  # id → platform, created_at, agent
+            "SELECT id, platform, created_at, agent FROM messages WHERE id IN (SELECT value FROM json_each(?))",
+            (orjson.dumps([run[1] for run in runs] + [run[3] for run in runs if run[3] is not None]).decode(),))}
+        found = []
+        for case_id, first_id, started_at, answer, first in runs:
+            owner, closed_at, label_ids = about[case_id]
+            platform = named[first_id][0]
+            if answer is None:
+                found.append((case_id, platform, started_at, None, None, owner, closed_at, first, label_ids))
+            else:
+                _, answered_at, agent = named[answer]
+                found.append((case_id, platform, started_at, answered_at, agent, owner, None, first, label_ids))
+        return found
 
     def kpi_inbound_buckets(self, start: int, end: int, size: int) -> list[tuple[int, int]]:
         """Inbound messages per `size`-second bucket from `start` (aligned to it): (bucket start, count).

@@ -8,9 +8,11 @@ case events a routing rule with `alert = "…"` wrote at ingest.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
+
+from webcare_tui.store.sql import chunks
 
 RULE_ALERTS_LIMIT = 500  # rule alerts read per check, newest first: a storm of them is summarised anyway
 
@@ -71,7 +73,7 @@ class NotifyQueries:
         if not sets or not keys:
             return
         with self.transaction():
-            for part in _chunks(list(keys), 500):
+            for part in chunks(keys):
                 self.conn.execute(
                     f"UPDATE notify_queue SET {', '.join(sets)} WHERE channel = ?"
                     f" AND alert_key IN ({','.join('?' * len(part))})", (*params, channel, *part))
@@ -99,8 +101,3 @@ class NotifyQueries:
             " WHERE e.kind = 'alert' AND e.at >= ? ORDER BY e.at DESC, e.id DESC LIMIT ?",
             (since, RULE_ALERTS_LIMIT))
         return rows
-
-
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]

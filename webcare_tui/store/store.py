@@ -27,10 +27,10 @@ from webcare_tui.store.kpi import KpiQueries
 from webcare_tui.store.migrations import ANSWERS, RUN_START, migrate
 from webcare_tui.store.notify import NotifyQueries
 from webcare_tui.store.outbox import OutboxQueries
+from webcare_tui.store.sql import chunks
 from webcare_tui.store.suggest import SuggestQueries
 from webcare_tui.store.turn import WriteTurn
 
-_CHUNK = 500  # ids per IN (...) list: far below SQLite's variable limit
 CASE_FIELDS = ("id", "author_id", "platform", "account", "status", "owner", "created_at", "last_message_at",
                "last_direction", "last_inbound_at", "waiting_since", "closed_at", "message_count", "priority")
 _CASE_COLUMNS = ", ".join(CASE_FIELDS)
@@ -69,11 +69,6 @@ class CaseFilter:
     owner: str | None = None
     author: str | None = None  # handle (with or without @), name or platform id
     limit: int | None = None
-
-
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _inserted(cursor: sqlite3.Cursor) -> int:
@@ -225,7 +220,7 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries, DraftQueries,
     def existing_message_ids(self, platform: str, external_ids: Sequence[str]) -> set[str]:
         """Which of these external ids are already stored for `platform`."""
         found: set[str] = set()
-        for chunk in _chunks(external_ids):
+        for chunk in chunks(external_ids):
             rows = self._connection().execute(
                 f"SELECT external_id FROM messages WHERE platform = ? AND external_id IN ({_marks(len(chunk))})",
                 (platform, *chunk),
@@ -236,7 +231,7 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries, DraftQueries,
     def authors_by_key(self, platform: str, author_ids: Sequence[str]) -> dict[str, AuthorRecord]:
         """Known authors of `platform`, by their platform id."""
         found = {}
-        for chunk in _chunks(author_ids):
+        for chunk in chunks(author_ids):
             rows = self._connection().execute(
                 "SELECT platform_author_id, id, handle, name, followers, author_type FROM authors"
                 f" WHERE platform = ? AND platform_author_id IN ({_marks(len(chunk))})",
@@ -253,7 +248,7 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries, DraftQueries,
         recently closed one (for the reopen window). Merged cases are gone.
         """
         found: dict[int, tuple] = {}
-        for chunk in _chunks(author_ids):
+        for chunk in chunks(author_ids):
             rows = self._connection().execute(
                 f"SELECT {_CASE_COLUMNS} FROM cases WHERE author_id IN ({_marks(len(chunk))})"
                 " AND merged_into IS NULL ORDER BY author_id, status != 'closed', last_message_at, id",
@@ -510,7 +505,7 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries, DraftQueries,
     def labels_of(self, case_ids: Sequence[int]) -> dict[int, set[str]]:
         """The label names of each of these cases that has any."""
         found: dict[int, set[str]] = {}
-        for chunk in _chunks(case_ids):
+        for chunk in chunks(case_ids):
             for case_id, name in self._connection().execute(
                     f"SELECT case_id, name FROM case_labels JOIN labels ON labels.id = label_id"
                     f" WHERE case_id IN ({_marks(len(chunk))})", tuple(chunk)):

@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-_CHUNK = 500  # ids per IN (...) list: far below SQLite's variable limit
+from webcare_tui.store.sql import chunks
 
 
 def fts_term(token: str) -> str:
@@ -70,8 +70,7 @@ class SuggestQueries:
         that answered it (`reply_id`: our next message in its case; None while it waits): id, case_id,
         account, platform, created_at, text, language, reply_id."""
         found: list[dict[str, Any]] = []
-        for start in range(0, len(ids), _CHUNK):
-            chunk = list(ids[start:start + _CHUNK])
+        for chunk in chunks(ids):
             found += self._read(
                 "SELECT m.id, m.case_id, m.account, m.platform, m.created_at, m.text, m.language,"
                 " (SELECT o.id FROM messages o WHERE o.case_id = m.case_id AND o.direction = 'out'"
@@ -84,8 +83,7 @@ class SuggestQueries:
         """Our messages by id, with the customer they went to: id, case_id, account, platform, text,
         agent, created_at, author_handle, author_name."""
         found: list[dict[str, Any]] = []
-        for start in range(0, len(ids), _CHUNK):
-            chunk = list(ids[start:start + _CHUNK])
+        for chunk in chunks(ids):
             found += self._read(
                 "SELECT o.id, o.case_id, o.account, o.platform, o.text, o.agent, o.created_at,"
                 " a.handle AS author_handle, a.name AS author_name FROM messages o JOIN authors a ON a.id = o.author_id"
@@ -109,8 +107,7 @@ class SuggestQueries:
     def macros_applied(self, case_ids: Sequence[int]) -> list[dict[str, Any]]:
         """The macros applied to these cases (`case_events` of kind "macro"): case_id, at, actor, name."""
         found: list[dict[str, Any]] = []
-        for start in range(0, len(case_ids), _CHUNK):
-            chunk = list(case_ids[start:start + _CHUNK])
+        for chunk in chunks(case_ids):
             found += self._read(
                 "SELECT case_id, at, actor, json_extract(detail, '$.name') AS name FROM case_events"
                 f" WHERE case_id IN ({','.join('?' * len(chunk))}) AND kind = 'macro'"
