@@ -107,3 +107,46 @@ def test_a_bulk_action_changes_every_case_or_none(store):
     assert {c["status"] for c in store.list_cases()} == {"new"}  # the two real cases are untouched too
     service.for_all(ids, lambda case_id: service.set_status(case_id, "closed", actor="tim"))
     assert {c["status"] for c in store.list_cases()} == {"closed"}
+
+
+def test_set_team_puts_the_case_with_a_team_and_tells_only_a_platform_that_keeps_teams(store):
+    ingest(store, [msg(0, external_id="42:1")])
+    [case] = store.list_cases()
+    ours = CaseService(store, clock=lambda: T0 + HOUR)
+    ours.set_team(case["id"], " hypotheken ", "tim")
+    ours.set_team(case["id"], "hypotheken", "tim")  # the same team: no change, no event
+    assert store.get_case(case["id"])["team"] == "hypotheken" and store.case_outbox(case["id"]) == []
+    team_mode = CaseService(store, clock=lambda: T0 + HOUR, remote_actions=lambda account: frozenset({"team"}))
+    team_mode.set_team(case["id"], "", "sanne")  # blank: no team
+    [row] = store.case_outbox(case["id"])
+    assert (row["kind"], row["payload"]["action"], row["payload"]["value"]) == ("case_action", "team", {"team": None})
+    trail = [(e["actor"], e["detail"]) for e in store.case_events(case["id"]) if e["kind"] == "team"]
+    assert trail == [("tim", {"from": None, "to": "hypotheken"}),
+                     ("sanne", {"from": "hypotheken", "to": None, "outbox_id": row["id"]})]
+    assert store.get_case(case["id"])["team"] is None
+
+
+def test_the_platforms_priority_and_team_are_judged_against_what_it_said_last_also_after_a_restart(store):
+    from webcare_tui.connectors.base import RemoteCase
+
+    ingest(store, [msg(0, platform="chatwoot", external_id="42:1")])
+    [case] = store.list_cases()
+    clock = lambda: T0 + HOUR  # noqa: E731
+    first = CaseService(store, clock=clock)
+    with store.transaction():  # a routing rule raised ours
+        store.update_case_fields(("priority",), [(2, case["id"])])
+    assert first.apply_remote("team", "chatwoot", RemoteCase("42:", T0 + 60, priority=1, team="")) == 0
+    assert (store.get_case(case["id"])["priority"], store.get_case(case["id"])["team"]) == (2, None)  # only raises
+    restarted = CaseService(store, clock=clock)  # nothing in memory: what Chatwoot said last is in the store
+    assert restarted.apply_remote("team", "chatwoot", RemoteCase("42:", T0 + 120, priority=1, team="")) == 0
+    assert store.get_case(case["id"])["priority"] == 2  # not changed there: ours stays
+    changed = RemoteCase("42:", T0 + 180, priority=0, team="storingen")
+    assert restarted.apply_remote("team", "chatwoot", changed) == 2
+    older = RemoteCase("42:", T0 + 170, priority=3, team="hypotheken")  # a report older than the one applied
+    assert CaseService(store, clock=clock).apply_remote("team", "chatwoot", older) == 0
+    got = store.get_case(case["id"])
+    assert (got["priority"], got["team"]) == (0, "storingen")
+    trail = [(e["kind"], e["actor"], e["at"], e["detail"]) for e in store.case_events(case["id"])
+             if e["kind"] in ("priority", "team")]
+    assert trail == [("team", "chatwoot", T0 + 180, {"from": None, "to": "storingen"}),
+                     ("priority", "chatwoot", T0 + 180, {"from": 2, "to": 0})]

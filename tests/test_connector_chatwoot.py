@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import tomllib
 from pathlib import Path
 
 import httpx
@@ -25,6 +26,8 @@ from webcare_tui.connectors.chatwoot import ChatwootConnector
 from webcare_tui.macro_runner import MacroRunner
 from webcare_tui.macros import Macro
 from webcare_tui.outbox import Outbox, OutboxWorker
+from webcare_tui.rules import Router, load_rules
+from webcare_tui.store import Store
 from webcare_tui.sync import SyncRunner
 
 FIXTURES = Path(__file__).parent / "fixtures" / "chatwoot"
@@ -741,14 +744,17 @@ async def test_a_priority_seen_first_only_raises_ours_and_ours_waiting_is_not_ov
     team.now[0] = T0 + 2 * HOUR
     await team.sync.sync_once()
     assert team.store.get_case(case_id)["priority"] == 2  # nobody changed it there: ours stays
-    fresh = SyncRunner(team.store, {"team": team.connector}, clock=lambda: team.now[0])  # after a restart
+    # a priority not seen before (a store from before Chatwoot's priority was kept): its first sight only raises
+    with team.store.transaction():
+        team.store.conn.execute("UPDATE remote_case_state SET priority = NULL WHERE case_id = ?", (case_id,))
     teammate_sets_priority(server, "medium", T0 + 3 * HOUR)
     team.now[0] = T0 + 3 * HOUR
-    await fresh.sync_once()
+    await team.sync.sync_once()
     assert team.store.get_case(case_id)["priority"] == 2  # first sight, lower than ours: kept
+    assert team.store.remote_case_state(case_id)["priority"] == 1  # and seen from now on
     teammate_sets_priority(server, "urgent", T0 + 4 * HOUR)
     team.now[0] = T0 + 4 * HOUR
-    await fresh.sync_once()
+    await team.sync.sync_once()
     assert team.store.get_case(case_id)["priority"] == 3  # changed there since: theirs
     # ours waiting in the outbox (as CaseService queues a case action) goes out and is not overwritten
     with team.store.transaction():
@@ -759,12 +765,150 @@ async def test_a_priority_seen_first_only_raises_ours_and_ours_waiting_is_not_ov
                               {"action": "priority", "value": {"priority": 1}, "in_reply_to": "42:9007"}, team.now[0])
     teammate_sets_priority(server, "high", T0 + 5 * HOUR)
     team.now[0] = T0 + 5 * HOUR
-    await fresh.sync_once()
+    await team.sync.sync_once()
     assert team.store.get_case(case_id)["priority"] == 1
     team.now[0] += 1
     server.requests.clear()
     assert await team.deliver_all() == ["sent"]
     assert server.calls() == [("POST", f"{PREFIX}/42/toggle_priority", {"priority": "medium"})]
+
+
+def priority_trail(store, case_id: int) -> list[tuple[str, dict]]:
+    return [(e["actor"], e["detail"]) for e in store.case_events(case_id) if e["kind"] == "priority"]
+
+
+async def test_what_chatwoot_last_said_of_the_priority_survives_a_restart(server, http, tmp_path):
+    path = tmp_path / "console.db"
+    with Store(path) as store:
+        console = Team(store, make(http), [T0 + HOUR])
+        await console.sync.sync_once()
+        case_id = console.case_of("42:")
+        teammate_sets_priority(server, "urgent", T0 + 2 * HOUR)
+        console.now[0] = T0 + 2 * HOUR
+        await console.sync.sync_once()
+        assert store.get_case(case_id)["priority"] == 3
+        console.cases.set_priority(case_id, 2, "tim")  # lowered here; the change for Chatwoot is given up on
+        [row] = store.case_outbox(case_id)
+        console.outbox.discard(row["id"], "tim")
+        assert store.get_case(case_id)["priority"] == 2  # ours alone now: Chatwoot still says urgent
+    with Store(path) as store:  # the console restarted: a new store, sync and case service on the same file
+        console = Team(store, make(http), [T0 + 3 * HOUR])
+        teammate_sets_priority(server, "urgent", T0 + 3 * HOUR)  # active again; nobody touched the priority
+        [status] = await console.sync.sync_once()
+        assert status.state == "online"
+        assert store.get_case(case_id)["priority"] == 2  # not changed there since we last looked: ours stays
+        teammate_sets_priority(server, "medium", T0 + 4 * HOUR)  # a real change there, lower than ours
+        console.now[0] = T0 + 4 * HOUR
+        await console.sync.sync_once()
+        assert store.get_case(case_id)["priority"] == 1
+        assert priority_trail(store, case_id) == [
+            ("chatwoot", {"from": 0, "to": 3}), ("tim", {"from": 3, "to": 2, "outbox_id": row["id"]}),
+            ("chatwoot", {"from": 2, "to": 1})]  # the trail and the case agree
+        assert [r["state"] for r in store.case_outbox(case_id)] == ["discarded"]  # nothing echoed back
+
+
+def team_trail(store, case_id: int) -> list[tuple[str, dict]]:
+    return [(e["actor"], e["detail"]) for e in store.case_events(case_id) if e["kind"] == "team"]
+
+
+def teammate_sets_team(server: Chatwoot, team: dict | None, at: int) -> None:
+    """A teammate puts the conversation with a team in Chatwoot (the team partial under meta; none: left out)."""
+    server.conversations[42]["meta"].pop("team", None)
+    if team is not None:
+        server.conversations[42]["meta"]["team"] = team
+    server.conversations[42].update(updated_at=at, last_activity_at=at)  # the poll looks again at active ones
+
+
+async def test_a_teammates_team_in_chatwoot_arrives_on_the_case_with_an_event(server, team):
+    case_id = team.case_of("42:")
+    assert team.store.get_case(case_id)["team"] is None  # none in Chatwoot
+    teammate_sets_team(server, TEAMS[0], T0 + 2 * HOUR)
+    team.now[0] = T0 + 2 * HOUR
+    [status] = await team.sync.sync_once()
+    assert team.store.get_case(case_id)["team"] == "hypotheken" and case_id in status.cases
+    teammate_sets_team(server, TEAMS[1], T0 + 3 * HOUR)
+    team.now[0] = T0 + 3 * HOUR
+    await team.sync.sync_once()
+    assert team.store.get_case(case_id)["team"] == "storingen"
+    fresh = SyncRunner(team.store, {"team": team.connector}, clock=lambda: team.now[0])  # after a restart
+    teammate_sets_team(server, None, T0 + 4 * HOUR)  # taken off its team there
+    team.now[0] = T0 + 4 * HOUR
+    await fresh.sync_once()
+    assert team.store.get_case(case_id)["team"] is None
+    assert team_trail(team.store, case_id) == [
+        ("chatwoot", {"from": None, "to": "hypotheken"}), ("chatwoot", {"from": "hypotheken", "to": "storingen"}),
+        ("chatwoot", {"from": "storingen", "to": None})]
+    assert team.store.case_outbox(case_id) == []  # taken in, not echoed back
+
+
+async def test_our_team_change_goes_out_and_a_newer_one_there_wins_over_ours_not_yet_sent(server, team):
+    case_id = team.case_of("42:")
+    team.now[0] = T0 + HOUR + MINUTE
+    team.cases.set_team(case_id, "Hypotheken", "tim")
+    [row] = team.store.case_outbox(case_id)
+    assert row["payload"] == {"action": "team", "value": {"team": "Hypotheken"}, "in_reply_to": "42:9007"}
+    assert team_trail(team.store, case_id) == [("tim", {"from": None, "to": "Hypotheken", "outbox_id": row["id"]})]
+    assert await team.deliver_all() == ["sent"]
+    assert server.calls() == [("GET", "/api/v1/accounts/3/teams", None),
+                              ("POST", f"{PREFIX}/42/assignments", {"team_id": 3})]
+    teammate_sets_team(server, TEAMS[0], T0 + HOUR + MINUTE)  # what Chatwoot shows now: its own lower-case name
+    team.now[0] = T0 + HOUR + 2 * MINUTE
+    await team.sync.sync_once()
+    assert len(team_trail(team.store, case_id)) == 1  # ours came back: no change, no event
+    team.cases.set_team(case_id, "storingen", "tim")  # queued; Chatwoot is not reached for now
+    [_, row] = team.store.case_outbox(case_id)
+    teammate_sets_team(server, None, T0 + HOUR + 5 * MINUTE)  # Sanne took it off its team there, later
+    team.now[0] = T0 + HOUR + 6 * MINUTE
+    await team.sync.sync_once()
+    assert team.store.get_case(case_id)["team"] is None
+    row = team.store.outbox_row(row["id"])
+    assert row["state"] == "failed" and "the team was changed to nobody after you set it to storingen" in row["last_error"]
+    [conflict] = [e for e in team.store.case_events(case_id) if e["kind"] == "conflict"]
+    assert conflict["detail"] | {"message": ""} == {"field": "team", "yours": "storingen", "theirs": None,
+                                                      "outbox_id": row["id"], "message": ""}
+    assert team_trail(team.store, case_id)[-1] == ("chatwoot", {"from": "storingen", "to": None})
+    assert await team.deliver_all() == []  # ours is not sent over theirs
+
+
+ROUTING = """
+[team]
+agents = [{ id = "jeroen", name = "Jeroen", team = "hypotheken" }, { id = "sanne", name = "Sanne" }]
+
+[[rule]]
+name = "Hypotheken"
+words = ["hypotheek"]
+assign_team = "hypotheken"
+"""
+
+
+async def test_our_routings_team_goes_to_chatwoot_as_a_team_case_action(server, http, store):
+    book = load_rules(tomllib.loads(ROUTING), ROUTING, "config.toml")
+    assert book.errors == []
+    console = Team(store, make(http), [T0 + HOUR])
+    console.sync = SyncRunner(store, {"team": console.connector}, clock=lambda: console.now[0],
+                              router=Router(book, store.last_rule_assignment, lambda: console.now[0]))
+    await console.sync.sync_once()  # 42 asks about a mortgage ("hypotheek"), 43 about a suitcase
+    case_id, other = console.case_of("42:"), console.case_of("43:")
+    assert (store.get_case(case_id)["team"], store.get_case(other)["team"]) == ("hypotheken", None)
+    [row] = store.case_outbox(case_id)
+    assert (row["kind"], row["payload"]["action"], row["payload"]["value"]) == ("case_action", "team",
+                                                                                {"team": "hypotheken"})
+    assert store.case_outbox(other) == []
+    # Chatwoot's older state (no team), read in the same sync, did not undo ours
+    assert team_trail(store, case_id) == [("rule:Hypotheken", {"from": None, "to": "hypotheken"})]
+    server.requests.clear()
+    assert await console.deliver_all() == ["sent"]
+    assert server.calls() == [("GET", "/api/v1/accounts/3/teams", None),
+                              ("POST", f"{PREFIX}/42/assignments", {"team_id": 3})]
+    assert server.conversations[42]["meta"]["team"]["name"] == "hypotheken"
+    # the next sync reads it back, and a new message of the same case routes again: nothing goes out twice
+    server.messages[42].append({**server.messages[42][0], "id": 9010, "content": "En mijn hypotheek?",
+                                "created_at": T0 + 2 * HOUR})
+    server.conversations[42].update(last_activity_at=T0 + 2 * HOUR, updated_at=T0 + 2 * HOUR)
+    console.now[0] = T0 + 2 * HOUR
+    await console.sync.sync_once()
+    assert store.get_case(case_id)["team"] == "hypotheken" and len(team_trail(store, case_id)) == 1
+    assert len(store.case_outbox(case_id)) == 1
 
 
 def test_without_a_helpdesk_nothing_is_queued_for_the_platform(store):

@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 import pytest
-from conftest import MINUTE, T0, conversation, msg, press
+from conftest import MINUTE, T0, conversation, msg, press, settle
 
 from webcare_tui.app import make_app
 from webcare_tui.cases import CaseService
@@ -51,6 +51,12 @@ WORDING = [
     ("priority", {"from": 0, "to": 2, "outbox_id": 5}, "tim", "priority raised to 2 (high)"),
     ("priority", {"from": 3, "to": 0}, "chatwoot", "Chatwoot: priority lowered to 0 (normal)"),
     ("priority", {"from": 0, "to": 3}, "rule:Pers", "routing rule Pers: priority raised to 3 (urgent)"),
+    # cases.set_team, rules.route (assign_team), cases._take_remote (the helpdesk's team)
+    ("team", {"from": None, "to": "hypotheken", "outbox_id": 8}, "tim", "put the case with team hypotheken"),
+    ("team", {"from": None, "to": "hypotheken"}, "rule:Pers", "routing rule Pers: put the case with team hypotheken"),
+    ("team", {"from": "hypotheken", "to": "storingen"}, "chatwoot",
+     "Chatwoot: moved the case to team storingen (was team hypotheken)"),
+    ("team", {"from": "storingen", "to": None}, "chatwoot", "Chatwoot: took the case off team storingen"),
     # cases.memo, approvals.reject, sync._take_memos
     ("memo", {"memo_id": 9, "outbox_id": 6}, "tim", "wrote a memo"),
     ("memo", {"memo_id": 9, "external_id": "cw-1"}, "jeroen", "wrote a memo"),
@@ -91,6 +97,9 @@ WORDING = [
     ("conflict", {"field": "owner", "yours": "tim", "theirs": None, "outbox_id": 3, "message": "…"},
      "chatwoot", "Chatwoot: your hand-over to tim was not sent: it was changed there to nobody afterwards, "
                  "and that is kept; apply yours again if it still holds"),
+    ("conflict", {"field": "team", "yours": "hypotheken", "theirs": None, "outbox_id": 3, "message": "…"},
+     "chatwoot", "Chatwoot: your team change to team hypotheken was not sent: it was changed there to no team "
+                 "afterwards, and that is kept; apply yours again if it still holds"),
 ]
 
 
@@ -178,3 +187,25 @@ async def test_the_case_screen_history_at_80x24(store):
         shown = conversation(app)
         assert "tim · added label Storing" in shown and "tim · closed the case (was new)" in shown
         assert "labels added" not in shown and "status from" not in shown and "[" not in shown
+
+
+async def test_the_case_header_names_the_team_and_the_history_says_how_it_got_there(store):
+    from textual.widgets import Static
+
+    ingest(store, [msg(0, author="anna", text="Vraag over mijn hypotheek"), msg(10 * MINUTE, author="bram")])
+    anna = next(case["id"] for case in store.list_cases() if case["author_handle"] == "@anna")
+    CaseService(store, clock=lambda: T0 + MINUTE).set_team(anna, "hypotheken", "sanne")
+    app = make_app(Config(), store, connectors={})
+    async with app.run_test(size=(100, 24)) as pilot:
+        await press(pilot, "3", "enter")  # anna waits longest
+        assert isinstance(app.screen, CaseScreen) and app.screen.case_id == anna
+        title = str(app.screen.query_one("#title", Static).render())
+        assert "owner: nobody  team hypotheken" in title
+        assert "sanne · put the case with team hypotheken" in conversation(app)
+        # a teammate moves it to another team, whose name comes from the helpdesk: plain text in the header
+        with store.transaction():
+            store.update_case_fields(("team",), [("[b]pers[/b]\x1b[31m", anna)])
+        app.store_changed.publish(frozenset({anna}))  # as the app announces another process's write
+        await settle(pilot)
+        title = str(app.screen.query_one("#title", Static).render())
+        assert "team [b]pers[/b]" in title and "\x1b" not in title

@@ -168,13 +168,15 @@ def test_route_assigns_labels_raises_priority_and_names_the_rule():
     router = Router(book(), last_assigned=lambda team: None, clock=lambda: WEDNESDAY_10)
     case = open_case(1, 1, "x", "brand-x", T0)
     routing = router.route(msg(0, text="Mijn hypotheek loopt af"), case, "customer", 120)
-    assert (case.owner, case.status) == ("jeroen", "open")
+    assert (case.owner, case.status, case.team) == ("jeroen", "open", "hypotheken")
     assert routing.labels == {"Hypotheken", "Vraag"}
     assert [(e.actor, e.kind) for e in routing.events] == [
-        ("rule:Hypotheken", "labels"), ("rule:Hypotheken", "assigned"), ("rule:Hypotheken", "status")]
+        ("rule:Hypotheken", "labels"), ("rule:Hypotheken", "team"), ("rule:Hypotheken", "assigned"),
+        ("rule:Hypotheken", "status")]
+    assert routing.events[1].detail == {"from": None, "to": "hypotheken"}
     again = router.route(msg(60, text="En de hypotheek van mijn buurman?"), case, "customer", 120,
                          has_labels=lambda label: True)
-    assert case.owner == "jeroen" and again.events == []  # an owned case stays with its owner
+    assert case.owner == "jeroen" and again.events == []  # an owned case stays with its owner, and its team
 
 
 def test_nobody_at_work_leaves_the_case_unassigned_and_says_why():
@@ -183,6 +185,7 @@ def test_nobody_at_work_leaves_the_case_unassigned_and_says_why():
     case = open_case(1, 1, "x", "brand-x", T0)
     routing = router.route(msg(0, text="hypotheek"), case, "customer", 1)
     assert case.owner is None and case.status == "new"
+    assert case.team == "hypotheken"  # the team's case all the same: whoever of it starts first takes it
     assert any(e.kind == "not assigned" and "nobody" in e.detail["reason"] for e in routing.events)
 
 
@@ -257,7 +260,9 @@ def test_rules_route_at_ingest_and_the_case_trail_names_them(store):
     assert (kees["owner"], kees["status"], kees["labels"]) == ("jeroen", "open", ["Hypotheken", "Vraag"])
     assert lot["owner"] == "fleur"  # the next in turn
     trail = [(e["actor"], e["kind"]) for e in store.case_events(kees["id"]) if e["actor"].startswith("rule:")]
-    assert trail == [("rule:Hypotheken", "labels"), ("rule:Hypotheken", "assigned"), ("rule:Hypotheken", "status")]
+    assert trail == [("rule:Hypotheken", "labels"), ("rule:Hypotheken", "team"), ("rule:Hypotheken", "assigned"),
+                     ("rule:Hypotheken", "status")]
+    assert [store.get_case(case["id"])["team"] for case in (kees, lot)] == ["hypotheken", "hypotheken"]
     restarted = Router(loaded, store.last_rule_assignment, clock=lambda: WEDNESDAY_10)
     ingest(store, [msg(180, author="mo", text="hypotheek")], router=restarted)
     assert store.list_cases(CaseFilter(author="mo"))[0]["owner"] == "jeroen"  # the turn went on after fleur

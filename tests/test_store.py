@@ -329,3 +329,28 @@ def test_an_import_begins_its_next_slice_only_when_no_writer_waits(tmp_path):
         assert not bulk_may_begin()
     assert bulk_may_begin()
     turn.close()
+
+
+def test_migration_17_gives_cases_a_team_and_keeps_chatwoots_priority_and_team_in_a_file(tmp_path):
+    path = tmp_path / "v16.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, str(path), target=16)
+    conn.execute("INSERT INTO authors (id, platform, platform_author_id) VALUES (1, 'chatwoot', 'anna')")
+    conn.execute("INSERT INTO cases (id, author_id, platform, account, status, created_at, last_message_at,"
+                 " last_direction, priority) VALUES (1, 1, 'chatwoot', 'team', 'open', 0, 0, 'in', 2)")
+    conn.execute("INSERT INTO remote_case_state (case_id, account, status, owner, labels, updated_at)"
+                 " VALUES (1, 'team', 'open', 'jeroen', '[\"vraag\"]', 60)")
+    conn.close()
+    with Store(path) as store:
+        case = store.case_state(1)
+        assert (case.priority, case.team) == (2, None)  # no team yet: nullable, nothing to fill in
+        assert store.get_case(1)["team"] is None
+        assert store.remote_case_state(1) == {"status": "open", "owner": "jeroen", "labels": ["vraag"],
+                                              "priority": None, "team": None, "updated_at": 60}  # not seen yet
+        with store.transaction():
+            case.team = "hypotheken"
+            store.save_case(case)
+            store.save_remote_case_state(1, "team", "open", "jeroen", ["vraag"], 120, priority=3, team="")
+    with Store(path) as store:  # both kept across a restart
+        assert store.case_state(1).team == "hypotheken"
+        assert (store.remote_case_state(1)["priority"], store.remote_case_state(1)["team"]) == (3, "")

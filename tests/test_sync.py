@@ -208,3 +208,20 @@ def test_migration_13_gives_memos_an_external_id_and_the_outbox_a_lookup_by_remo
             store.add_memo(None, None, "jeroen", "nog eens", T0, external_id="42:1")
         plans = store.conn.execute("EXPLAIN QUERY PLAN SELECT * FROM outbox WHERE remote_id = ?", ("42:1",)).fetchall()
         assert "outbox_remote" in str(plans)
+
+
+async def test_a_routing_rules_team_is_ours_alone_where_the_platform_keeps_no_teams(store):
+    import tomllib
+
+    from webcare_tui.rules import Router, load_rules
+
+    config = ('[team]\nagents = [{ id = "jeroen", name = "Jeroen", team = "hypotheken" }]\n\n'
+              '[[rule]]\nname = "Hypotheken"\nwords = ["hypotheek"]\nassign_team = "hypotheken"\n')
+    book = load_rules(tomllib.loads(config), config, "config.toml")
+    page = FetchResult([msg(0, external_id="1", text="Vraag over mijn hypotheek")], cursor="c1")
+    runner = SyncRunner(store, {"brand-x": Scripted({None: page})}, clock=lambda: T0 + HOUR,
+                        router=Router(book, store.last_rule_assignment, lambda: T0 + HOUR))
+    await runner.sync_once()
+    [case] = store.list_cases()
+    assert (store.get_case(case["id"])["team"], store.get_case(case["id"])["owner"]) == ("hypotheken", "jeroen")
+    assert store.case_outbox(case["id"]) == []  # X keeps no teams: nothing to tell it

@@ -24,12 +24,12 @@ def setup(store):
 
 def snapshot(store, case_id):
     case = store.get_case(case_id)
-    return ({key: case[key] for key in ("status", "owner", "priority", "labels", "closed_at", "waiting_since",
-                                        "message_count")},
+    return ({key: case[key] for key in ("status", "owner", "priority", "team", "labels", "closed_at",
+                                        "waiting_since", "message_count")},
             store.case_memos(case_id), [m["id"] for m in store.case_messages(case_id)])
 
 
-@pytest.mark.parametrize("action", ["close", "assign", "label", "priority", "memo", "pending", "reopen"])
+@pytest.mark.parametrize("action", ["close", "assign", "label", "priority", "team", "memo", "pending", "reopen"])
 def test_every_case_action_is_undone_whole(setup, action):
     store, cases, outbox, undo, clock, anna, bram = setup
     if action == "reopen":  # answered and closed: reopening makes it wait on us from now
@@ -41,6 +41,7 @@ def test_every_case_action_is_undone_whole(setup, action):
             "assign": lambda: cases.assign(anna, "jeroen", "tim"),
             "label": lambda: cases.label(anna, "tim", add=["Klacht"]),
             "priority": lambda: cases.set_priority(anna, 3, "tim"),
+            "team": lambda: cases.set_team(anna, "hypotheken", "tim"),
             "memo": lambda: cases.memo(anna, "tim", "belt morgen terug"),
             "pending": lambda: cases.set_status(anna, "pending", "tim"),
             "reopen": lambda: cases.set_status(anna, "open", "tim")}[action]
@@ -50,6 +51,21 @@ def test_every_case_action_is_undone_whole(setup, action):
     assert undo.undo(done) == f"undone: {action}"
     assert snapshot(store, anna) == before
     assert store.case_events(anna)[-1]["kind"] == "undone"
+
+
+def test_a_team_change_for_the_helpdesk_is_undone_before_it_leaves_and_a_later_one_stays(setup):
+    store, _, outbox, undo, clock, anna, bram = setup
+    cases = CaseService(store, clock=lambda: clock[0], remote_actions=lambda account: frozenset({"team"}))
+    cases.set_team(anna, "hypotheken", "tim")
+    _, done = undo.record("team storingen", [anna], lambda: cases.set_team(anna, "storingen", "tim"))
+    [_, row] = store.case_outbox(anna)
+    assert row["payload"]["value"] == {"team": "storingen"} and row["next_attempt_at"] == clock[0] + 10  # held
+    undo.undo(done)
+    assert store.get_case(anna)["team"] == "hypotheken" and store.outbox_row(row["id"])["state"] == "discarded"
+    _, done = undo.record("team storingen", [anna], lambda: cases.set_team(anna, "storingen", "tim"))
+    cases.set_team(anna, "pers", "sanne")  # a teammate's later change stays
+    undo.undo(done)
+    assert store.get_case(anna)["team"] == "pers"
 
 
 def test_a_bulk_action_is_undone_on_every_case_in_one_go(setup):

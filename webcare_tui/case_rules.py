@@ -65,6 +65,7 @@ class CaseState:
     closed_at: int | None = None
     message_count: int = 0
     priority: int = 0
+    team: str | None = None  # the team the case is for (a routing rule's assign_team, or the helpdesk's)
 
 
 @dataclass(slots=True)

@@ -6,9 +6,12 @@ so the TUI, the CLI and scripts share one path and one audit trail.
 Team mode: where the case's account keeps case state itself (a helpdesk such as
 Chatwoot, see `Capabilities.case_actions`), the same transaction queues the change
 in the outbox as a "case_action" row, and `apply_remote` takes in what teammates
-changed there. A teammate's newer change of the owner or status wins over ours
+changed there. A teammate's newer change of the owner, status or team wins over ours
 that has not gone out yet; ours is then failed with the reason, and the case says
-so: nothing is overwritten silently.
+so: nothing is overwritten silently. A teammate's priority is taken too, unless ours
+waits to go out; one seen for the first time only raises ours. What the platform last
+reported is kept in the store (`remote_case_state`), so "changed there since we last
+looked" holds across restarts.
 """
 
 from __future__ import annotations
@@ -54,8 +57,8 @@ class CaseService:
     """What an agent (or the system) does to cases, one transaction each.
 
     Args:
-        remote_actions: the case actions ("labels", "assign", "status", "memo") an account's
-            platform keeps itself (`case_actions_of(connectors)`); those are queued for it too.
+        remote_actions: the case actions ("labels", "assign", "status", "memo", "priority", "team") an
+            account's platform keeps itself (`case_actions_of(connectors)`); those are queued for it too.
     """
 
     def __init__(self, store: Store, rules: ThreadingRules = ThreadingRules(),
@@ -167,6 +170,40 @@ class CaseService:
                 self.store.save_case(case)
                 self.store.add_events([event])
 
+    def set_team(self, case_id: int, team: str | None, actor: str) -> None:
+        """Put the case with `team` (None: no team); where the platform keeps teams (Chatwoot), it is told too."""
+        team = (team or "").strip() or None
+        with self.store.transaction():
+            case = self._case(case_id)
+            if case.team == team:
+                return
+            now = self._now()
+            queued = self._queue_remote(case_id, "team", {"team": team}, now)
+            event = Event(case_id, now, actor, "team", {"from": case.team, "to": team} | queued)
+            case.team = team
+            self.store.save_case(case)
+            self.store.add_events([event])
+
+    def share_team(self, case_id: int) -> bool:
+        """Tell the case's platform the team our side gave the case (a routing rule at ingest), where the
+        platform keeps teams (team mode) and has not got it yet: a "team" case action in the outbox, as
+        `set_team` queues one. Call it inside the transaction that gave the team, before `apply_remote`
+        takes in the platform's state of the same page: ours, queued, then waits to go out.
+
+        Returns:
+            Whether a case action was queued.
+        """
+        with self.store.transaction():
+            team = self._case(case_id).team
+            known = self.store.remote_case_state(case_id)
+            if known is not None and known["team"] is not None and _same_team(known["team"] or None, team):
+                return False  # the platform has it already
+            if any(row["payload"]["action"] == "team" and row["state"] != "failed"
+                   and _same_team(row["payload"]["value"].get("team"), team)
+                   for row in self.store.case_actions_waiting(case_id)):
+                return False  # on its way
+            return bool(self._queue_remote(case_id, "team", {"team": team}, self._now()))
+
     def label(self, case_id: int, actor: str, add: Iterable[str] = (), remove: Iterable[str] = ()) -> None:
         add = [name.strip() for name in add if name.strip()]
         remove = [name.strip() for name in remove if name.strip()]
@@ -271,10 +308,14 @@ class CaseService:
         """Take in the platform's state of one conversation (call it after its messages are ingested).
 
         A field the platform changed since it last reported becomes the case's, written to the
-        case events with the platform as actor. Where our own change of the owner or status has
+        case events with the platform as actor. Where our own change of the owner, status or team has
         not gone out yet: a newer remote change wins and ours is failed with the reason (an event
         "conflict" and the outbox row's last_error); an older one waits for ours to arrive. Labels
         merge: ours still queued are kept on top of theirs (the platform call is read-modify-write).
+        The priority: a change there becomes ours unless ours waits to go out (it then becomes
+        theirs); one seen for the first time only raises ours (a routing rule's priority is never
+        lowered by a conversation nobody prioritised there). What was reported is kept in
+        `remote_case_state`, so all of this holds across restarts.
 
         Returns:
             How many fields of the case changed; 0 when the conversation has no case here.
@@ -286,18 +327,23 @@ class CaseService:
             known = self.store.remote_case_state(case_id)
             if known is not None and remote.updated_at < known["updated_at"]:
                 return 0  # an older report than the one applied
-            known = known or {"status": None, "owner": None, "labels": None, "updated_at": None}
+            known = known or {"status": None, "owner": None, "labels": None, "priority": None, "team": None,
+                              "updated_at": None}
             first = known["updated_at"] is None
             case = self._case(case_id)
             waiting = self.store.case_actions_waiting(case_id)
             now = self._now()
             events: list[Event] = []
-            saved: dict[str, Any] = {"status": remote.status, "owner": remote.owner, "labels": remote.labels}
-            for field, action in (("owner", "assign"), ("status", "status")):
+            saved: dict[str, Any] = {"status": remote.status, "owner": remote.owner, "labels": remote.labels,
+                                     "team": remote.team}
+            for field, action in (("owner", "assign"), ("status", "status"), ("team", "team")):
                 theirs = getattr(remote, field)
-                if (field == "status" and theirs is None) or (not first and theirs == known[field]):
+                # a team first seen (or first since the store kept teams) is taken like a change
+                if (field != "owner" and theirs is None) or (not first and theirs == known[field]):
                     saved[field] = known[field]
                     continue  # not reported, or not changed there
+                if field == "team":
+                    theirs = theirs or None  # the connector's "" is no team
                 ours = [row for row in waiting if row["payload"]["action"] == action]
                 if any(row["state"] == "sending" for row in ours):
                     saved[field] = known[field]  # on its way: look again at the next sync
@@ -311,15 +357,21 @@ class CaseService:
                 events.extend(self._take_remote_labels(case_id, remote.labels, waiting, platform, now))
             else:
                 saved["labels"] = known["labels"] if remote.labels is None else list(remote.labels)
+            saved["priority"] = known["priority"]
+            if remote.priority is not None and remote.priority in range(len(PRIORITIES)):
+                saved["priority"] = remote.priority
+                if remote.priority != known["priority"]:  # changed there since we last looked, or first seen
+                    events.extend(self._take_remote_priority(case, remote.priority, known["priority"], waiting,
+                                                             platform, remote.updated_at))
             self.store.save_case(case)
             self.store.save_remote_case_state(case_id, account, saved["status"], saved["owner"],
                                               None if saved["labels"] is None else list(saved["labels"]),
-                                              remote.updated_at)
+                                              remote.updated_at, priority=saved["priority"], team=saved["team"])
             self.store.add_events(events)
             return sum(1 for event in events if event.kind != "conflict")
 
     def _conflict(self, row: dict, case_id: int, field: str, theirs: Any, platform: str, now: int) -> Event:
-        yours = row["payload"]["value"].get("owner" if field == "owner" else "status")
+        yours = row["payload"]["value"].get(field)  # {"owner": …}, {"status": …}, {"team": …}
         reason = (f"not sent: on {platform} the {field} was changed to {theirs or 'nobody'} after you set it to"
                   f" {yours or 'nobody'}; theirs is kept. Apply yours again if it still holds.")
         self.store.update_outbox(row["id"], now, state="failed", last_error=reason)
@@ -328,12 +380,18 @@ class CaseService:
 
     @staticmethod
     def _take_remote(case: CaseState, field: str, theirs: Any, actor: str, at: int) -> list[Event]:
-        """Set the case's owner or status to the platform's (in memory; the caller saves)."""
+        """Set the case's owner, status or team to the platform's (in memory; the caller saves)."""
         if field == "owner":
             if case.owner == theirs:
                 return []
             event = Event(case.id, at, actor, "assigned", {"from": case.owner, "to": theirs})
             case.owner = theirs
+            return [event]
+        if field == "team":
+            if _same_team(case.team, theirs):
+                return []  # Chatwoot keeps team names in lower case: "Hypotheken" is its "hypotheken"
+            event = Event(case.id, at, actor, "team", {"from": case.team, "to": theirs})
+            case.team = theirs
             return [event]
         status = CaseStatus.NEW if theirs == CaseStatus.OPEN and not case.owner else theirs
         if status not in CaseStatus.__members__.values() or case.status == status:
@@ -343,6 +401,19 @@ class CaseService:
         case.closed_at = at if status == CaseStatus.CLOSED else None
         if status in (CaseStatus.NEW, CaseStatus.OPEN) and case.waiting_since is None:
             case.waiting_since = at
+        return [event]
+
+    @staticmethod
+    def _take_remote_priority(case: CaseState, theirs: int, last: int | None, waiting: list[dict], actor: str,
+                              at: int) -> list[Event]:
+        """Set the case's priority to the platform's, which is not `last` (what it reported before; None:
+        never), in memory; the caller saves."""
+        if case.priority == theirs or (last is None and theirs < case.priority):
+            return []  # the same already; or seen for the first time, when it may only raise ours
+        if any(row["payload"]["action"] == "priority" for row in waiting):
+            return []  # ours goes out and becomes theirs
+        event = Event(case.id, at, actor, "priority", {"from": case.priority, "to": theirs})
+        case.priority = theirs
         return [event]
 
     def _take_remote_labels(self, case_id: int, theirs: Iterable[str], waiting: list[dict], actor: str,
@@ -365,3 +436,8 @@ class CaseService:
 
 def _folded(labels: Iterable[str]) -> set[str]:
     return {label.casefold() for label in labels}
+
+
+def _same_team(one: str | None, other: str | None) -> bool:
+    """Whether two team names name one team (Chatwoot keeps its team names in lower case)."""
+    return (one or "").casefold() == (other or "").casefold()

@@ -133,6 +133,14 @@ def _priority(kind: str, detail: dict[str, Any]) -> str:
     return f"priority set to {_priority_name(after)}"
 
 
+def _team(kind: str, detail: dict[str, Any]) -> str:
+    before, after = detail.get("from"), detail.get("to")
+    if not after:
+        return f"took the case off team {_text(before)}" if before else "took the case off its team"
+    return f"moved the case to team {_text(after)} (was team {_text(before)})" if before else (
+        f"put the case with team {_text(after)}")
+
+
 def _reply(kind: str, detail: dict[str, Any]) -> str:
     lead = detail.get("approved_by")
     return f"queued a reply, approved by {_text(lead)}" if lead else "queued a reply"
@@ -177,10 +185,14 @@ def _alert(kind: str, detail: dict[str, Any]) -> str:
 
 
 def _conflict(kind: str, detail: dict[str, Any]) -> str:
-    field = {"owner": "hand-over", "status": "status change"}.get(detail.get("field") or "", "change")
-    yours = detail.get("yours")
+    field = {"owner": "hand-over", "status": "status change", "team": "team change"}.get(detail.get("field") or "",
+                                                                                          "change")
+    yours, theirs = detail.get("yours"), _status(detail.get("theirs"))
     shown = f" to {_status(yours) if field == 'status change' else _text(yours)}" if field != "change" else ""
-    return (f"your {field}{shown} was not sent: it was changed there to {_status(detail.get('theirs'))} "
+    if field == "team change":  # no team is "no team", not "nobody"
+        shown, theirs = (f"team {_text(name)}" if name else "no team" for name in (yours, detail.get("theirs")))
+        shown = f" to {shown}"
+    return (f"your {field}{shown} was not sent: it was changed there to {theirs} "
             "afterwards, and that is kept; apply yours again if it still holds")
 
 
@@ -194,6 +206,7 @@ _WORDS: dict[str, Callable[[str, dict[str, Any]], str]] = {
     "not assigned": _not_assigned,
     "labels": _labels,
     "priority": _priority,
+    "team": _team,
     "memo": _fixed("wrote a memo"),
     "reply": _reply,
     "reply retried": _fixed("sent a failed reply again"),

@@ -26,7 +26,9 @@ case joins the view's column: a label of that name, and a saved view that shows 
 (a text: the message raises an alert of kind "rule", kept as a case event of kind "alert" in
 the ingest's transaction, which `webcare watch` sends to the `[[notify]]` channels; e.g. a rule on
 words = ["nep account", "fake account"] with alert = "Possible fake account impersonating us").
-Routing assigns only a case nobody owns, so an agent's case stays theirs.
+Routing assigns only a case nobody owns, so an agent's case stays theirs. An assign_team also
+puts the case with that team (its `team`, an event of kind "team"), if it has none yet, whether or
+not somebody of the team works now; in team mode the sync tells the helpdesk (`CaseService.share_team`).
 """
 
 from __future__ import annotations
@@ -389,6 +391,9 @@ class Router:
             if rule.priority is not None and rule.priority > case.priority:
                 routing.events.append(Event(case.id, at, actor, "priority", {"from": case.priority, "to": rule.priority}))
                 case.priority = rule.priority
+            if rule.assign_team and case.team is None:  # the case is the team's, even if nobody of it works now
+                routing.events.append(Event(case.id, at, actor, "team", {"from": None, "to": rule.assign_team}))
+                case.team = rule.assign_team
             if case.owner is None and (rule.assign or rule.assign_team):
                 # no agent named: the rule names a team (the condition above)
                 agent = rule.assign or (self.next_in(rule.assign_team) if rule.assign_team else None)

@@ -15,10 +15,11 @@ their conversation, each taken in once; ours coming back are known by the outbox
 them (`FetchResult.failed_sends`: their outbox row, "sent" until then, is failed
 with the platform's reason, as a reply refused at once is).
 
-A helpdesk's priority (`RemoteCase.priority`) is taken too, in the same transaction: a change made
-there since the sync last looked becomes the case's (the platform as actor), unless ours waits in
-the outbox to go out; one seen for the first time only raises ours (a routing rule's priority is
-never lowered by a conversation nobody prioritised there).
+A helpdesk's priority and team (`RemoteCase.priority`, `RemoteCase.team`) are taken there too: what
+`apply_remote` does with them, and why it holds across restarts, is said in `CaseService.apply_remote`.
+The team a routing rule gives a case at ingest goes to such a helpdesk as a "team" case action
+(`CaseService.share_team`), queued in the page's transaction before the page's remote state is applied,
+so the platform's older state does not undo it.
 
 A realtime channel (Chatwoot's cable) wakes an account's sync at once (`wake`), naming the
 conversations that changed; polling stays the fallback, on its own schedule.
@@ -36,13 +37,12 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 from webcare_tui.case_rules import Event, ThreadingRules
-from webcare_tui.cases import PRIORITIES, CaseService
+from webcare_tui.cases import CaseService, case_actions_of
 from webcare_tui.connectors.base import (
     Connector,
     ConnectorError,
     DeliveryFailure,
     FetchResult,
-    RemoteCase,
     RemoteMemo,
 )
 from webcare_tui.ingest import IngestCounts, ingest
@@ -112,14 +112,12 @@ class SyncRunner:
         self.rules = rules
         self.router = router  # routing rules applied at ingest
         self.on_status = on_status
-        self.cases = CaseService(store, rules, clock)
+        # with the case actions each platform keeps: a routing rule's team goes out to a helpdesk
+        self.cases = CaseService(store, rules, clock, remote_actions=case_actions_of(connectors))
         self.clock = clock
         self.rng = random.Random()
         # set by `wake`: the account's loop in `run` syncs at once instead of at its next turn
         self._wakes = {account: asyncio.Event() for account in connectors}
-        # the priority each helpdesk conversation had when last seen, (account, thread) → priority: a change
-        # there is one from this; kept in memory, so after a restart the first sight only raises ours
-        self._remote_priority: dict[tuple[str, str], int] = {}
 
     def wake(self, account: str, threads: Iterable[str] = ()) -> None:
         """Sync `account` now, not at its next turn: a realtime channel said something changed there.
@@ -152,7 +150,14 @@ class SyncRunner:
 
     def _ingest_page(self, account: str, page: FetchResult, platform: str = "") -> IngestCounts:
         with self.store.transaction():  # the page and its cursor land together or not at all
+            connector = self.connectors.get(account)
+            teams_go_out = self.router is not None and connector is not None and (
+                "team" in connector.capabilities.case_actions)
+            mark = self.store.last_event_id() if teams_go_out else 0
             counts = ingest(self.store, page.messages, self.rules, router=self.router)
+            if teams_go_out:  # team mode: the teams routing gave go to the helpdesk, before its state is applied
+                for teamed in self.store.cases_teamed_by_rules_after(mark):
+                    self.cases.share_team(teamed)
             found: dict[str, int | None] = {}
 
             def case_of(thread: str) -> int | None:
@@ -161,45 +166,16 @@ class SyncRunner:
                     found[thread] = self.store.case_of_thread(platform, thread) if thread else None
                 return found[thread]
 
-            seen: dict[tuple[str, str], int] = {}
             for remote in page.remote_cases:  # a teammate's change in the helpdesk: its case is touched too
                 case_id = case_of(remote.thread)
-                known = self.store.remote_case_state(case_id) if case_id is not None else None
-                changed = self.cases.apply_remote(account, platform, remote)
-                if case_id is not None and (known is None or remote.updated_at >= known["updated_at"]):
-                    changed += self._take_priority(account, platform, remote, case_id, seen)  # not an older report
-                if changed and case_id is not None:
+                if self.cases.apply_remote(account, platform, remote) and case_id is not None:
                     counts.cases.add(case_id)
             threads = [remote.thread for remote in page.remote_cases]
             counts.cases |= self._take_memos(platform, page.memos, threads, case_of)
             counts.cases |= self._take_failures(page.failed_sends)
             self._save(account, cursor=page.cursor, state="online", last_error=None,
                        last_sync_at=int(self.clock()), failures=0)
-        self._remote_priority.update(seen)  # only once the page is in: a page rolled back is read again
         return counts
-
-    def _take_priority(self, account: str, platform: str, remote: RemoteCase, case_id: int,
-                       seen: dict[tuple[str, str], int]) -> bool:
-        """The helpdesk's priority of one conversation onto its case (call inside the page's transaction,
-        after `apply_remote`); returns whether the case's priority changed. What was seen goes into `seen`."""
-        theirs = remote.priority
-        if theirs is None or theirs not in range(len(PRIORITIES)):
-            return False  # not reported
-        key = (account, remote.thread)
-        last = self._remote_priority.get(key)
-        seen[key] = theirs
-        if last == theirs:
-            return False  # not changed there since we last looked: ours (a rule's, say) stays
-        case = self.store.case_state(case_id)
-        if case.priority == theirs or (last is None and theirs < case.priority):
-            return False  # the same already; or seen for the first time, when it may only raise ours
-        if any(row["payload"]["action"] == "priority" for row in self.store.case_actions_waiting(case_id)):
-            return False  # ours goes out and becomes theirs
-        self.store.add_events([Event(case_id, remote.updated_at, platform, "priority",
-                                     {"from": case.priority, "to": theirs})])
-        case.priority = theirs
-        self.store.save_case(case)
-        return True
 
     def _take_memos(self, platform: str, memos: Sequence[RemoteMemo], threads: Iterable[str],
                     case_of: Callable[[str], int | None]) -> set[int]:

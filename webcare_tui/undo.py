@@ -1,6 +1,6 @@
 """Provides `Undo`: an agent's last action taken back within the grace period, in one transaction.
 
-Every action of an agent (close, assign, label, status, priority, memo, a reply, a macro)
+Every action of an agent (close, assign, label, status, priority, team, memo, a reply, a macro)
 is recorded in the transaction that does it: its cases' rows and labels before and after,
 and the memos and outbox rows it made. What it queued for a platform (a reply, a like,
 Chatwoot's side of a change) waits in the outbox for the grace period, so undoing it
@@ -23,7 +23,7 @@ from webcare_tui.store import CASE_FIELDS, Store, case_row, changed_columns
 
 Result = TypeVar("Result")
 
-RESTORED_FIELDS = ("status", "owner", "priority", "closed_at", "waiting_since")  # what an action sets on a case
+RESTORED_FIELDS = ("status", "owner", "priority", "team", "closed_at", "waiting_since")  # what an action sets on a case
 UNDOABLE_STATES = ("queued", "failed", "awaiting_approval")  # an outbox row that reached no platform
 
 

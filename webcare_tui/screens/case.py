@@ -228,6 +228,7 @@ class CaseScreen(MacroKeys):
         title = Text.assemble(
             (f"Case {case['id']}  ", "bold"), (case["status"].upper(), "bold reverse"), "  ",
             (case["platform"], "bold"), "  ", (author, "bold"), "  owner: ", (clean(case["owner"] or "nobody", single_line=True), "green"),
+            (f"  team {clean(case['team'], single_line=True)}" if case.get("team") else "", "magenta"),
             "  ", (clean(" ".join(f"#{label}" for label in case["labels"]), single_line=True), "italic cyan"),
             (f"  priority {case['priority']}" if case["priority"] else "", "bold red"),
         )

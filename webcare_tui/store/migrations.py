@@ -379,6 +379,16 @@ MIGRATIONS: list[str] = [
     CREATE INDEX notify_queue_state ON notify_queue (channel, state, next_at);
     CREATE INDEX case_events_alerts ON case_events (at) WHERE kind = 'alert';
     """,
+    # 17: team mode: a case has a team (a routing rule's assign_team, or the helpdesk's team; NULL: none),
+    # and what the helpdesk last reported of the priority and team is kept with its other case state,
+    # so "changed there since we last looked" holds across restarts. NULL there: not seen yet (a
+    # priority seen first only raises ours); the reported team is kept as the connector says it
+    # ('' for none), so none is told from not seen.
+    """
+    ALTER TABLE cases ADD COLUMN team TEXT;
+    ALTER TABLE remote_case_state ADD COLUMN priority INTEGER;
+    ALTER TABLE remote_case_state ADD COLUMN team TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -176,19 +176,33 @@ class OutboxQueries:
         return row[0] if row else None
 
     def remote_case_state(self, case_id: int) -> dict[str, Any] | None:
-        """What the platform last reported of the case: status, owner, labels (a list), updated_at."""
-        rows = self._rows("SELECT status, owner, labels, updated_at FROM remote_case_state WHERE case_id = ?",
-                          (case_id,))
+        """What the platform last reported of the case: status, owner, labels (a list), priority (an index
+        into `cases.PRIORITIES`), team (as `RemoteCase.team`: '' for none), updated_at. A field it has not
+        reported yet is None."""
+        rows = self._rows("SELECT status, owner, labels, priority, team, updated_at FROM remote_case_state"
+                          " WHERE case_id = ?", (case_id,))
         if not rows:
             return None
         rows[0]["labels"] = orjson.loads(rows[0]["labels"]) if rows[0]["labels"] is not None else None
         return rows[0]
 
     def save_remote_case_state(self, case_id: int, account: str, status: str | None, owner: str | None,
-                               labels: list[str] | None, updated_at: int) -> None:
+                               labels: list[str] | None, updated_at: int, *, priority: int | None = None,
+                               team: str | None = None) -> None:
         self.conn.execute(
-            "INSERT INTO remote_case_state (case_id, account, status, owner, labels, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO UPDATE SET account = excluded.account,"
+            "INSERT INTO remote_case_state (case_id, account, status, owner, labels, priority, team, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO UPDATE SET account = excluded.account,"
             " status = excluded.status, owner = excluded.owner, labels = excluded.labels,"
-            " updated_at = excluded.updated_at",
-            (case_id, account, status, owner, None if labels is None else orjson.dumps(labels).decode(), updated_at))
+            " priority = excluded.priority, team = excluded.team, updated_at = excluded.updated_at",
+            (case_id, account, status, owner, None if labels is None else orjson.dumps(labels).decode(), priority,
+             team, updated_at))
+
+    def last_event_id(self) -> int:
+        """The newest case event's id (0: none), to read what a write adds after it (`cases_teamed_by_rules_after`)."""
+        return self._connection().execute("SELECT coalesce(max(id), 0) FROM case_events").fetchone()[0]
+
+    def cases_teamed_by_rules_after(self, event_id: int) -> list[int]:
+        """The cases a routing rule gave a team in the events after `event_id`, in the order it did."""
+        return list(dict.fromkeys(row[0] for row in self._connection().execute(
+            "SELECT case_id FROM case_events WHERE id > ? AND kind = 'team' AND actor LIKE 'rule:%' ORDER BY id",
+            (event_id,))))

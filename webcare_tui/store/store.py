@@ -32,7 +32,8 @@ from webcare_tui.store.suggest import SuggestQueries
 from webcare_tui.store.turn import WriteTurn
 
 CASE_FIELDS = ("id", "author_id", "platform", "account", "status", "owner", "created_at", "last_message_at",
-               "last_direction", "last_inbound_at", "waiting_since", "closed_at", "message_count", "priority")
+               "last_direction", "last_inbound_at", "waiting_since", "closed_at", "message_count", "priority",
+               "team")
 _CASE_COLUMNS = ", ".join(CASE_FIELDS)
 
 
@@ -282,7 +283,7 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries, DraftQueries,
             "UPDATE authors SET handle = ?, name = ?, followers = ?, author_type = ? WHERE id = ?",
             rows.changed_authors,
         )
-        conn.executemany(f"INSERT OR FAIL INTO cases ({_CASE_COLUMNS}) VALUES ({_marks(14)})", rows.new_cases)
+        conn.executemany(f"INSERT OR FAIL INTO cases ({_CASE_COLUMNS}) VALUES ({_marks(15)})", rows.new_cases)
         for columns, values in rows.changed_cases.items():
             self.update_case_fields(columns, values)
         conn.executemany(
@@ -344,7 +345,7 @@ class Store(InboxQueries, OutboxQueries, KpiQueries, AlertQueries, DraftQueries,
 
     def insert_case(self, case: CaseState) -> int:
         """Insert a case under an id SQLite picks (whatever `case.id` says); returns that id."""
-        cursor = self.conn.execute(f"INSERT INTO cases ({', '.join(CASE_FIELDS[1:])}) VALUES ({_marks(13)})",
+        cursor = self.conn.execute(f"INSERT INTO cases ({', '.join(CASE_FIELDS[1:])}) VALUES ({_marks(14)})",
                                    case_row(case)[1:])
         return _inserted(cursor)
 
@@ -670,5 +671,5 @@ def case_row(case: CaseState) -> tuple:
     return (
         case.id, case.author_id, case.platform, case.account, case.status, case.owner, case.created_at,
         case.last_message_at, case.last_direction, case.last_inbound_at, case.waiting_since, case.closed_at,
-        case.message_count, case.priority,
+        case.message_count, case.priority, case.team,
     )
