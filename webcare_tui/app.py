@@ -51,6 +51,11 @@ from webcare_tui.widgets.status_header import HeaderLine, StatusHeader
 
 log = logging.getLogger("webcare_tui")
 WATCH_INTERVAL = 0.5  # seconds between looks for another process's writes
+# Team mode: the case the agent has open is marked on the helpdesk's conversation for teammates, until
+# OPEN_FOR seconds ahead, renewed every OPEN_RENEW seconds while it stays open (a console that crashes
+# stops renewing: its marker then runs out by itself)
+OPEN_FOR, OPEN_RENEW = 120, 60
+QUIT_WAIT = 3.0  # seconds quitting waits, at most, to take our marker off the case open
 # what an agent's action may be refused with: said to the agent, never a failure of the app
 REFUSALS = (CaseError, ReplyError, ApprovalError, MacroError, UndoError, StoreError)
 Result = TypeVar("Result")
@@ -88,7 +93,9 @@ class WebcareApp(App):
                                         grace=config.undo_grace,
                                         clock=clock)
         self.last_action: Undoable | None = None  # what `u` takes back, within the grace period
-        self.live = LiveState()  # who is typing or online in team mode (Chatwoot's realtime links)
+        self.live = LiveState(wall=clock)  # who is typing, has a case open or is online in team mode
+        self._open: tuple[str, str] | None = None  # (account, external id) of the case the agent has open
+        self._open_said = asyncio.Lock()  # our open-markers go out one after the other, in order
         self.rules = rule_book(config)
         self.views = self._views()
         self.sync_states: dict[str, str] = {}
@@ -165,6 +172,7 @@ class WebcareApp(App):
             self.watch_store()  # the baseline, before any write of ours
             self.set_interval(WATCH_INTERVAL, self.watch_store)
         self.set_interval(30, self.check_alerts)
+        self.set_interval(OPEN_RENEW, self._renew_open)
         self.refresh_header()  # before the first alert check, which may answer at once
         self.check_alerts()
         # a case answered, a new message, another process's write: the deadlines are looked at again
@@ -346,17 +354,88 @@ class WebcareApp(App):
                 group.create_task(self.supervisor.run(cable.name, cable.run))
 
     def on_live_update(self, update: LiveUpdate) -> None:
-        """A realtime link saw someone start or stop typing (on this event loop)."""
-        if update.kind == "typing":
+        """A realtime link saw someone start or stop typing, or open or leave a case (on this event loop)."""
+        if update.kind in ("typing", "open"):
             self.live_changed.publish(update.account)
+
+    def agent_name(self, agent: str) -> str:
+        """A teammate's name as the config's [team] gives it (else their id), fit to show: an id read from
+        the helpdesk is the platform's text."""
+        named = next((str(member["name"]) for member in self.config.team
+                      if member.get("id") == agent and member.get("name")), agent)
+        return clean(named, single_line=True)[:40]
+
+    def cases_opened_in(self, account: str) -> Callable[[], dict[int, list[str]]]:
+        """A read (for the reader thread) of the cases of `account` someone else has open now, with their
+        names: the conversations are taken from LiveState here, on the UI thread."""
+        me = self.config.agent.id
+        return self._cases_of(account, {thread: [self.agent_name(agent) for agent in agents if agent != me]
+                                        for thread, agents in self.live.open_threads(account).items()})
+
+    def others_open(self, account: str, external_id: str | None) -> list[str]:
+        """Who else has the conversation of this message open now (team mode), by name."""
+        if not external_id:
+            return []
+        me = self.config.agent.id
+        return [self.agent_name(agent) for agent in self.live.open_by(account, thread_of(external_id)) if agent != me]
+
+    def set_open(self, account: str | None, external_id: str | None) -> None:
+        """The agent has this conversation open now (None: none): teammates' consoles are told through the
+        helpdesk (best effort, off the UI; a platform that cannot say it ignores it), the case left before
+        is cleared, and the marker renewed while it stays open."""
+        wanted = (account, external_id) if account and external_id else None
+        was = self._open
+        if _conversation_key(wanted) == _conversation_key(was):
+            self._open = wanted  # the same conversation (a newer message of it): nothing to say
+            return
+        self._open = wanted
+        if was is not None:
+            self._say_open(*was, on=False)
+        if wanted is not None:
+            self._say_open(*wanted, on=True)
+
+    def _renew_open(self) -> None:
+        if self._open is not None:
+            self._say_open(*self._open, on=True)
+
+    def _say_open(self, account: str, external_id: str, *, on: bool) -> None:
+        self.run_worker(self._tell_open(account, external_id, on), group="open", exit_on_error=False)
+
+    async def _tell_open(self, account: str, external_id: str, on: bool) -> None:
+        connector = self.connectors.get(account)
+        if connector is None:
+            return
+        until = int(self.clock()) + OPEN_FOR if on else None
+        async with self._open_said:  # a clear never overtakes the mark before it
+            try:
+                await connector.set_open(external_id, self.config.agent.id, until)
+            except ConnectorError as error:  # nobody waits on it: logged, never shown as a failure
+                log.info("open case not %s %s: %s", "marked on" if on else "cleared on", account,
+                         connector.safe(error))
+
+    async def action_quit(self) -> None:
+        """Quit, after taking our marker off the case open (best effort, a few seconds at most)."""
+        if self._open is not None:
+            account, external_id = self._open
+            self._open = None
+            try:
+                async with asyncio.timeout(QUIT_WAIT):  # not wait_for: on 3.11 it can drop a cancellation
+                    await self._tell_open(account, external_id, False)
+            except TimeoutError:
+                log.info("open case not cleared on %s before quitting: no answer in %.0f s", account, QUIT_WAIT)
+        self.exit()
 
     def cases_typed_in(self, account: str) -> Callable[[], dict[int, list[str]]]:
         """A read (for the reader thread) of the cases of `account` someone else is typing in now, with
         their names: the conversations are taken from LiveState here, on the UI thread."""
-        connector, me = self.connectors.get(account), self.config.agent.id
-        threads = {thread: [typist.name for typist in typists if typist.agent != me]
-                   for thread, typists in self.live.typing_threads(account).items()}
-        store = self.store
+        me = self.config.agent.id
+        return self._cases_of(account, {thread: [typist.name for typist in typists if typist.agent != me]
+                                        for thread, typists in self.live.typing_threads(account).items()})
+
+    def _cases_of(self, account: str, threads: dict[str, list[str]]) -> Callable[[], dict[int, list[str]]]:
+        """A read (for the reader thread) of the case of each conversation of `account` that names someone:
+        case id → those names."""
+        connector, store = self.connectors.get(account), self.store
 
         def read() -> dict[int, list[str]]:
             if connector is None:
@@ -509,6 +588,11 @@ class WebcareApp(App):
                         markup=False)
         if status.cases:  # new messages, or a teammate's change in the helpdesk
             self.store_changed.publish(status.cases)
+
+
+def _conversation_key(opened: tuple[str, str] | None) -> tuple[str, str] | None:
+    """(account, thread) of an (account, external id): two messages of one conversation are one."""
+    return None if opened is None else (opened[0], thread_of(opened[1]))
 
 
 def make_app(config: Config, store: Store, connectors: dict[str, Connector] | None = None,

@@ -57,7 +57,7 @@ class RemoteCase:
     # The platform's priority in our terms (an index into `cases.PRIORITIES`: 0 normal … 3 urgent).
     priority: int | None = None
     # The platform's team of the conversation, by our team name where the account maps it ("" none).
-    # Our cases have no team of their own: it is reported for what can use it, not stored.
+    # It becomes the case's team (`CaseService.apply_remote`); None: not reported.
     team: str | None = None
 
 
@@ -271,6 +271,20 @@ class Connector(ABC):
             external_id: a message's external id in the conversation, or the conversation's thread ("42:").
             on: typing now (True) or stopped (False).
             private: the agent writes an internal note (a memo), not a reply.
+
+        Raises:
+            ConnectorError: the platform refused it (best effort: a caller may ignore it).
+        """
+
+    async def set_open(self, external_id: str, agent: str, until: float | None) -> None:  # noqa: B027
+        """Tell teammates' consoles that `agent` has this conversation open until `until`, or no longer
+        (None). Optional: only a platform the team shares can say it (Chatwoot); the default does nothing.
+
+        Args:
+            external_id: a message's external id in the conversation, or the conversation's thread ("42:").
+            agent: our agent id (the config's `[agent] id`).
+            until: epoch seconds after which it counts as closed (a console that crashed never says so);
+                None: closed now.
 
         Raises:
             ConnectorError: the platform refused it (best effort: a caller may ignore it).

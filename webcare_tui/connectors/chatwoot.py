@@ -58,6 +58,17 @@ case action sets it by `POST …/assignments` with `team_id` (null clears it). T
 `set_typing` posts `toggle_typing_status` ({"typing_status": "on"|"off"}, `is_private` for a
 note), which Chatwoot's conversations controller has though its swagger does not.
 
+Who has a conversation open: Chatwoot has no such event (chatwoot#11062), so our consoles tell
+each other through the conversation itself. `set_open` keeps a custom attribute per agent,
+`webcare_open:<our agent id>` = until when (epoch seconds), in the conversation's
+`custom_attributes` (`POST …/custom_attributes`). That call replaces the whole hash (the
+controller assigns it; newer servers merge only when asked with `merge`, and a merge cannot
+take a key out), so the conversation is read first and only our own key changes; other
+consoles' markers that ran out long ago are dropped on the way. Chatwoot broadcasts a change
+of custom_attributes as `conversation.updated` (Conversation#list_of_keys), with the
+conversation's push data, custom_attributes in it: `chatwoot_cable` reads the markers there;
+the sync reads them from every conversation it reads (`on_open_marks`).
+
 The cursor (JSON) holds the newest conversation activity seen (`since`) and a floor
 of message ids (`after`). The floor lags one sync behind the newest id seen, so a
 message written while a sync walks the conversations is read by the next one;
@@ -108,6 +119,25 @@ TWITTER = "Channel::TwitterProfile"
 FROM_PRIORITY: dict[str | None, int] = {None: 0, "low": 0, "medium": 1, "high": 2, "urgent": 3}
 TO_PRIORITY: dict[int, str | None] = {0: None, 1: "medium", 2: "high", 3: "urgent"}
 X_LIMIT = MAX_REPLY_LENGTH["x"]
+# A console's marker that an agent has the conversation open: key OPEN_MARK + our agent id, value until
+# when (epoch seconds). One key per agent: two agents in one case both show, neither overwrites the other.
+OPEN_MARK = "webcare_open:"
+MARK_GONE_AFTER = 600  # seconds after its end another console's marker is dropped when we write (clock skew)
+MAX_AGENT_ID = 64  # characters of an agent id in a marker's key; a longer key is no marker of ours
+
+
+def open_marks(attributes: Any) -> dict[str, int]:
+    """The open-markers in a conversation's `custom_attributes`: our agent id → until (epoch seconds).
+    Anything else in the hash is left alone; a marker that cannot be read is no marker."""
+    marks: dict[str, int] = {}
+    for key, value in _object(attributes).items():
+        if not isinstance(key, str) or not key.startswith(OPEN_MARK):
+            continue
+        agent = key[len(OPEN_MARK):]
+        until = int(value) if isinstance(value, str) and value.isdigit() and len(value) < 16 else _epoch(value)
+        if agent and len(agent) <= MAX_AGENT_ID and agent.isprintable() and until is not None:
+            marks[agent] = until
+    return marks
 
 
 def _kind(item: dict[str, Any]) -> int | None:
@@ -209,6 +239,8 @@ class ChatwootConnector(Connector):
         self.clock = clock
         self.api = HttpApi("Chatwoot", self.base_url, {"api_access_token": secret or ""}, http, clock=clock)
         self._conversations: dict[int, dict[str, Any]] = {}  # what send_reply needs: can_reply, channel
+        # told the open-markers of every conversation read (its thread, our agent id → until): `chatwoot_cable`
+        self.on_open_marks: Callable[[str, dict[str, int]], None] | None = None
 
     def _path(self, suffix: str = "") -> str:
         if self._problem:
@@ -486,6 +518,7 @@ class ChatwootConnector(Connector):
         """
         self._conversations[conversation_id] = {"can_reply": conversation.get("can_reply"),
                                                 "channel": _object(conversation.get("meta")).get("channel")}
+        self._saw_marks(conversation_id, conversation)
         newest: int | None = None
         for item in await self._messages(conversation_id, after):
             item_id = _int(item.get("id")) if isinstance(item, dict) else None
@@ -596,6 +629,39 @@ class ChatwootConnector(Connector):
         if private:  # a note: teammates see it, the customer's widget does not
             body["is_private"] = True
         await self.api.request("POST", self._path(f"/{conversation_id}/toggle_typing_status"), json=body)
+
+    def _saw_marks(self, conversation_id: int, conversation: Any) -> None:
+        """Tell `on_open_marks` who has this conversation open, when its custom_attributes were sent."""
+        if self.on_open_marks is not None and isinstance(conversation, dict) and "custom_attributes" in conversation:
+            self.on_open_marks(f"{conversation_id}:", open_marks(conversation["custom_attributes"]))
+
+    async def set_open(self, external_id: str, agent: str, until: float | None) -> None:
+        """Our marker `webcare_open:<agent>` = `until` in the conversation's custom_attributes, or none.
+
+        `POST …/custom_attributes` replaces the whole hash (ConversationsController#custom_attributes), so
+        the conversation is read just before, and the hash written back with only our marker changed (and
+        other consoles' markers that ended over `MARK_GONE_AFTER` seconds ago dropped). Nothing is written
+        when nothing changes.
+        """
+        conversation_id = self._conversation_of(external_id)
+        conversation = await self.api.json("GET", self._path(f"/{conversation_id}"))
+        current = conversation.get("custom_attributes", False) if isinstance(conversation, dict) else False
+        if current is None:
+            current = {}  # a conversation that never had any: Chatwoot's partial renders null
+        if not isinstance(current, dict):  # left out or not a hash: what others set is not known
+            raise ConnectorError(f"Chatwoot sent conversation {conversation_id} without custom_attributes; our"
+                                 " marker is not written (it would wipe what others set)", retryable=False)
+        key, now = OPEN_MARK + agent, self.clock()
+        gone = {other for other, ends in open_marks(current).items() if ends < now - MARK_GONE_AFTER}
+        gone_keys = {key} | {OPEN_MARK + other for other in gone}  # ours is written anew below (or not at all)
+        attributes = {name: value for name, value in current.items() if name not in gone_keys}
+        if until is not None:
+            attributes[key] = int(until)
+        self._saw_marks(conversation_id, {"custom_attributes": attributes})
+        if attributes == current:
+            return
+        await self.api.request("POST", self._path(f"/{conversation_id}/custom_attributes"), write=True,
+                               json={"custom_attributes": attributes})
 
     async def apply_case_action(self, action: CaseAction) -> str | None:
         conversation_id = self._conversation_of(action.in_reply_to)

@@ -1,5 +1,5 @@
 """Provides `ChatwootCable`: Chatwoot's realtime events for team mode, and `LiveState`: who is typing
-where and which agents are online, for the console to show.
+where, who has which conversation open, and which agents are online, for the console to show.
 
 Chatwoot's dashboard does not poll: it keeps a websocket to the server's ActionCable
 (`wss://<host>/cable`) and subscribes to `RoomChannel` with the signed-in user's `pubsub_token`
@@ -22,7 +22,12 @@ The events (app/listeners/action_cable_listener.rb; `data` is the object's `push
 conversation changed: the sync is woken to read it now. `conversation.typing_on|off` (data:
 `conversation`, `user`: an agent's, a contact's or a bot's push data, `is_private`) → who is typing;
 typing_off can be lost, so typing ends by itself after 30 s as in the dashboard's
-actionCable.js. `presence.update` (data: `users`, Chatwoot user id → "online"/"busy"/"offline") →
+actionCable.js. A conversation event's push data carries the conversation's `custom_attributes`,
+where our consoles keep who has it open (`webcare_open:<agent>` = until when, see
+`ChatwootConnector.set_open`; Chatwoot has no event of its own for it, chatwoot#11062): read into
+`LiveState.open_by`, as are the markers of every conversation the sync reads; a marker past its
+end means nobody. A `conversation.updated` that changes nothing but those markers (a console
+renewing its own every minute) does not wake the sync. `presence.update` (data: `users`, Chatwoot user id → "online"/"busy"/"offline") →
 which agents are online. A user of several Chatwoot accounts gets all of them on one token: events
 of other accounts are left alone, as the dashboard's `isAValidEvent` does.
 
@@ -43,7 +48,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -52,7 +57,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, W
 from websockets.typing import Origin, Subprotocol
 
 from webcare_tui.connectors.base import Connector, ConnectorError
-from webcare_tui.connectors.chatwoot import ChatwootConnector
+from webcare_tui.connectors.chatwoot import OPEN_MARK, ChatwootConnector, open_marks
 from webcare_tui.safe_text import clean
 
 log = logging.getLogger(__name__)
@@ -69,6 +74,8 @@ PRESENCE_EVERY = 20.0  # the dashboard's PRESENCE_INTERVAL
 STALE_AFTER = 10.0  # Rails pings every 3 s; @rails/actioncable reconnects after 6 s without a frame
 OPEN_TIMEOUT = 10.0  # connect, welcome and subscription confirmed
 FIRST_RETRY, MAX_RETRY = 1.0, 60.0  # reconnect backoff: doubling, capped, ±20 %
+OPEN_LONGEST = 600.0  # seconds a teammate's open-marker counts at most, whatever end it names
+SEEN_CONVERSATIONS = 2000  # conversation.updated payloads kept to tell a change of open-markers only
 
 # Events that change a conversation or its messages: the sync reads the conversation now.
 # conversation.opened/resolved are older servers' names for a status change.
@@ -109,6 +116,11 @@ class ConversationChanged:
 
     conversation_id: int  # Chatwoot's display id: the conversation of our external ids ("42:9007")
     event: str  # "message.created", "conversation.updated", …
+    # who has it open, from the conversation's custom_attributes (our agent id → until, epoch seconds);
+    # None: the event does not say (a message's)
+    open_marks: Mapping[str, int] | None = None
+    # the push data but for open-markers and updated_at: the same twice is no change the sync has to read
+    digest: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def thread(self) -> str:
@@ -171,6 +183,16 @@ def _name(event: str) -> str:
     return text if len(text) <= 60 else text[:59] + "…"
 
 
+def _digest(data: dict[str, Any]) -> str:
+    """A conversation's push data as text, but for its open-markers and `updated_at` (which every save moves)."""
+    rest = {key: value for key, value in data.items() if key != "updated_at"}
+    attributes = rest.get("custom_attributes")
+    if isinstance(attributes, dict):
+        rest["custom_attributes"] = {key: value for key, value in attributes.items()
+                                     if not (isinstance(key, str) and key.startswith(OPEN_MARK))}
+    return json.dumps(rest, sort_keys=True, default=str)
+
+
 def read_event(message: Any, account_id: int) -> CableEvent | None:
     """The typed event of one broadcast `message` ({"event": …, "data": …}).
 
@@ -201,7 +223,9 @@ def read_event(message: Any, account_id: int) -> CableEvent | None:
         conversation_id = _id(data.get(key))
         if conversation_id is None:
             raise BadFrame(f"{event} without {key}")
-        return ConversationChanged(conversation_id, event)
+        if event.startswith("message.") or "custom_attributes" not in data:
+            return ConversationChanged(conversation_id, event)
+        return ConversationChanged(conversation_id, event, open_marks(data["custom_attributes"]), _digest(data))
     if event in TYPING:
         conversation, user = data.get("conversation"), data.get("user")
         conversation_id = _id(conversation.get("id")) if isinstance(conversation, dict) else None
@@ -239,7 +263,7 @@ class LiveUpdate:
     """What changed in `LiveState` (or was skipped), for the console to refresh what it shows."""
 
     account: str
-    kind: str  # "typing" (in `thread`), "presence", "link" (up or down), "skipped" (`detail` says why)
+    kind: str  # "typing" or "open" (in `thread`), "presence", "link" (up or down), "skipped" (`detail` says why)
     thread: str | None = None
     detail: str | None = None
 
@@ -248,9 +272,11 @@ class LiveState:
     """Who is typing where, which agents are online, and whether each account's realtime link is up:
     plain data the console reads (on the event loop the cables run on). The cables write it."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> None:
         self.clock = clock
+        self.wall = wall  # epoch seconds, which open-markers name their end in
         self._typing: dict[tuple[str, str], dict[tuple[str, int], Typist]] = {}
+        self._open: dict[tuple[str, str], dict[str, float]] = {}  # (account, thread) → agent id → until (clock)
         self._presence: dict[str, dict[str, str]] = {}
         self._links: dict[str, tuple[bool, str | None]] = {}
         self.skipped: deque[str] = deque(maxlen=50)  # the latest frames skipped, "account: why"
@@ -267,6 +293,16 @@ class LiveState:
         """Every conversation of `account` someone is typing in now → who."""
         found = {thread: self.typing(account, thread) for known, thread in self._typing if known == account}
         return {thread: typists for thread, typists in found.items() if typists}
+
+    def open_by(self, account: str, thread: str) -> list[str]:
+        """Who has the conversation `thread` of `account` open now (our agent ids, as their markers say)."""
+        now = self.clock()
+        return sorted(agent for agent, until in self._open.get((account, thread), {}).items() if until > now)
+
+    def open_threads(self, account: str) -> dict[str, list[str]]:
+        """Every conversation of `account` someone has open now → who."""
+        found = {thread: self.open_by(account, thread) for known, thread in self._open if known == account}
+        return {thread: agents for thread, agents in found.items() if agents}
 
     def presence(self, account: str) -> dict[str, str]:
         """Our agent id (or "chatwoot:12") → "online", "busy" or "offline", as Chatwoot last said; empty
@@ -304,8 +340,33 @@ class LiveState:
                 del self._typing[key]
         return list(dict.fromkeys(changed))
 
+    def set_open(self, account: str, thread: str, marks: Mapping[str, int]) -> bool:
+        """The conversation's open-markers as last read (our agent id → until, epoch seconds), replacing
+        what was known; a marker past its end is nobody, one far ahead counts `OPEN_LONGEST` at most.
+        Returns whether who has it open changed."""
+        before = self.open_by(account, thread)
+        now, wall = self.clock(), self.wall()
+        found = {agent: now + min(until - wall, OPEN_LONGEST) for agent, until in marks.items() if until > wall}
+        if found:
+            self._open[(account, thread)] = found
+        else:
+            self._open.pop((account, thread), None)
+        return self.open_by(account, thread) != before
+
+    def expire_open(self) -> list[tuple[str, str]]:
+        """Forget open-markers that ran out; returns the (account, thread) pairs that changed."""
+        now, changed = self.clock(), []
+        for key, found in list(self._open.items()):
+            for agent in [agent for agent, until in found.items() if until <= now]:
+                del found[agent]
+                changed.append(key)
+            if not found:
+                del self._open[key]
+        return list(dict.fromkeys(changed))
+
     def next_expiry(self) -> float | None:
         times = [typist.until for found in self._typing.values() for typist in found.values()]
+        times += [until for found in self._open.values() for until in found.values()]
         return min(times) if times else None
 
     def set_presence(self, account: str, presence: dict[str, str]) -> None:
@@ -380,7 +441,9 @@ class ChatwootCable:
         self._identifier: dict[str, Any] = {}
         self._subscribed = False  # this connection got as far as a confirmed subscription
         self._unknown: set[str] = set()  # unknown event names already told: once each
-        self._timer: asyncio.TimerHandle | None = None  # ends typing that ran out (`_expire`)
+        self._timer: asyncio.TimerHandle | None = None  # ends typing and open-markers that ran out (`_expire`)
+        self._digests: dict[int, str] = {}  # conversation → its last conversation.updated (`ConversationChanged.digest`)
+        connector.on_open_marks = self._open_marks  # the sync's reads (and our own writes) say who has one open
 
     @property
     def name(self) -> str:
@@ -604,7 +667,10 @@ class ChatwootCable:
 
     def _take(self, event: CableEvent) -> None:
         if isinstance(event, ConversationChanged):
-            self.wake(self.account, [event.thread])
+            if event.open_marks is not None:
+                self._open_marks(event.thread, event.open_marks)
+            if self._changed(event):
+                self.wake(self.account, [event.thread])
         elif isinstance(event, TypingChanged):
             thread, who = f"{event.conversation_id}:", (event.kind, event.user_id)
             if event.on:
@@ -621,18 +687,43 @@ class ChatwootCable:
             self.live.set_presence(self.account, presence)
             self.on_update(LiveUpdate(self.account, "presence"))
 
+    def _changed(self, event: ConversationChanged) -> bool:
+        """Whether the sync has something to read: not for a conversation.updated that moved nothing but
+        open-markers since the one before (each console renews its own every minute)."""
+        if event.digest is None:
+            return True
+        before = self._digests.get(event.conversation_id)
+        if len(self._digests) >= SEEN_CONVERSATIONS:
+            self._digests.clear()
+        self._digests[event.conversation_id] = event.digest
+        return event.event != "conversation.updated" or before != event.digest
+
+    def _open_marks(self, thread: str, marks: Mapping[str, int]) -> None:
+        """Who has the conversation `thread` open, as its custom_attributes said (a frame, or the sync's read)."""
+        if self.live.set_open(self.account, thread, marks):
+            self.on_update(LiveUpdate(self.account, "open", thread))
+        self._expire_later()
+
     def _expire_later(self) -> None:
-        """Have `_expire` run when the first typing known runs out (one timer at a time)."""
+        """Have `_expire` run when the first typing or open-marker known runs out (one timer at a time)."""
         until = self.live.next_expiry()
-        if self._timer is None and until is not None:
-            delay = max(until - self.live.clock(), 0.0) + 0.01
-            self._timer = asyncio.get_running_loop().call_later(delay, self._expire)
+        if until is None:
+            return
+        loop = asyncio.get_running_loop()
+        delay = max(until - self.live.clock(), 0.0) + 0.01
+        if self._timer is not None:
+            if self._timer.when() <= loop.time() + delay:
+                return  # due first anyway
+            self._timer.cancel()  # an open-marker may end before the typing the timer waits for
+        self._timer = loop.call_later(delay, self._expire)
 
     def _expire(self) -> None:
-        """Typing that ran out without a typing_off ends by itself."""
+        """Typing that ran out without a typing_off ends by itself, as does an open-marker past its end."""
         self._timer = None
         for account, thread in self.live.expire():
             self.on_update(LiveUpdate(account, "typing", thread))
+        for account, thread in self.live.expire_open():
+            self.on_update(LiveUpdate(account, "open", thread))
         self._expire_later()  # a typing_on since pushed its end further
 
     def _went_away(self) -> None:

@@ -166,6 +166,7 @@ class CaseScreen(MacroKeys):
         self.find_suggestions()
 
     def on_screen_resume(self) -> None:
+        self.console.set_open(*self._conversation())  # team mode: teammates see that this case is open here
         if self.stale:  # the store changed while another screen was on top
             self.load()
 
@@ -214,6 +215,8 @@ class CaseScreen(MacroKeys):
         self.case = view.case
         if self._begun.get(view.case["id"]) == view.reply_draft:  # the store has it: it is the one from now on
             del self._begun[view.case["id"]]
+        if self.is_current:  # read again: the conversation may be another now (a merge, a split)
+            self.console.set_open(*self._conversation())
         self._show_title()
         self._show_timeline(self._timeline(view))
         self.query_one("#author", Static).update(self._author_panel(view))
@@ -250,7 +253,8 @@ class CaseScreen(MacroKeys):
             self.call_after_refresh(conversation.scroll_end, animate=False)
 
     def _times(self) -> list[Text]:
-        """What the header says under the case line: by when to act, the platform's reply window, the draft."""
+        """What the header says under the case line: by when to act, the platform's reply window, the draft,
+        and in team mode who else is typing here or has the case open."""
         case, now = self.case, int(self.console.clock())
         platform = case["platform"]
         parts = []
@@ -269,6 +273,9 @@ class CaseScreen(MacroKeys):
         if typing := self.console.others_typing(*self._conversation()):  # team mode: a teammate writes here
             names = clean(", ".join(typing), single_line=True)
             parts.append(Text(f"✍ {names} {'is' if len(typing) == 1 else 'are'} typing…", "bold yellow"))
+        if opened := self.console.others_open(*self._conversation()):  # team mode: a teammate has it open too
+            names = clean(", ".join(opened), single_line=True)
+            parts.append(Text(f"👁 {names} {'has' if len(opened) == 1 else 'have'} it open", "bold cyan"))
         return parts
 
     def _conversation(self) -> tuple[str, str | None]:
@@ -412,6 +419,7 @@ class CaseScreen(MacroKeys):
         self.console.act(work, written, refused, undo_as=(undo_as, [self.case_id]) if undo_as else None)
 
     def action_back(self) -> None:
+        self.console.set_open(None, None)  # left: no longer open here (a case screen below says its own)
         self.console.pop_screen()
 
     def action_status(self, status: str) -> None:

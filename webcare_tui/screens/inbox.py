@@ -77,10 +77,13 @@ class InboxScreen(MacroKeys):
         self.console.live_changed.subscribe(self, self.typing_changed)
 
     def typing_changed(self, account: str) -> None:
-        """Someone started or stopped typing in a conversation of `account` (team mode): its row says so."""
+        """Someone started or stopped typing in a conversation of `account`, or opened or left one (team
+        mode): its row says so."""
         cases = self.query_one(CaseList)
         self.console.read(self.console.cases_typed_in(account), lambda typed: cases.show_typing(account, typed),
                           latest=(self, "typing", account))  # a burst of typing events: one read
+        self.console.read(self.console.cases_opened_in(account), lambda opened: cases.show_open(account, opened),
+                          latest=(self, "open", account))
 
     def store_changed(self, cases: frozenset[int] | None) -> None:
         """New messages, deliveries, another process's writes: the rows read again, the cursor

@@ -163,6 +163,7 @@ class CaseList(ScrollView, can_focus=True):
         self._said: dict[int, int] = {}
         self.arrived: set[int] = set()
         self._typing: dict[str, dict[int, list[str]]] = {}  # per account: case → who else is typing there now
+        self._open: dict[str, dict[int, list[str]]] = {}  # per account: case → who else has it open now
 
     # -- data -----------------------------------------------------------------
 
@@ -259,6 +260,14 @@ class CaseList(ScrollView, can_focus=True):
     def typing_in(self, case_id: int) -> list[str]:
         return [name for typed in self._typing.values() for name in typed.get(case_id, ())]
 
+    def show_open(self, account: str, opened: dict[int, list[str]]) -> None:
+        """The cases of `account` that someone else has open now (team mode), with their names."""
+        self._open[account] = opened
+        self.refresh()
+
+    def open_in(self, case_id: int) -> list[str]:
+        return [name for opened in self._open.values() for name in opened.get(case_id, ())]
+
     def _note_arrivals(self, rows: list[CaseRow]) -> None:
         """Mark the rows whose customer wrote since the agent saw them, and say the new ones once."""
         fresh = []
@@ -340,7 +349,7 @@ class CaseList(ScrollView, can_focus=True):
         # A row's line changes with its data, the width, its selection, the minute (ages, due times) and
         # what the view's when-column shows.
         key = (row, width, row.id in self.selected, row.id in self.arrived, tuple(self.typing_in(row.id)),
-               int(self.clock() // 60), self.when)
+               tuple(self.open_in(row.id)), int(self.clock() // 60), self.when)
         strip = self._strips.get(key)
         if strip is None:
             strip = self._strips[key] = self._format(row, width)
@@ -378,6 +387,8 @@ class CaseList(ScrollView, can_focus=True):
         draft = DRAFT_MARK if row.has_draft else ""
         typing = self.typing_in(row.id)  # a teammate writes in this conversation now (team mode)
         writing = clean(f"✍ {', '.join(typing)} typing… ", single_line=True) if typing else ""
+        opened = self.open_in(row.id)  # a teammate has this case open now (team mode)
+        watching = clean(f"👁 {', '.join(opened)} ", single_line=True) if opened and not typing else ""
         room = max(width - FIXED_CELLS - (cell_len(labels) + 1 if labels else 0), 10)
         selected = row.id in self.selected
         arrived = row.id in self.arrived  # the customer wrote since the agent last looked
@@ -389,8 +400,9 @@ class CaseList(ScrollView, can_focus=True):
             (f"{when_text:>{WHEN_CELLS}} ", when_style),
             (_fit(author, AUTHOR_CELLS) + " ", "bold" if waits_on_us(row.status, row.last_direction) else ""),
             (writing, "bold yellow"),
+            (watching, "bold cyan"),
             (draft, "bold magenta"),
-            (_fit(last, max(room - cell_len(writing) - len(draft), 1)), ""),
+            (_fit(last, max(room - cell_len(writing) - cell_len(watching) - len(draft), 1)), ""),
             (f" {labels}" if labels else "", "italic cyan"),
             (f" {clean(row.owner or '-', single_line=True)[:OWNER_CELLS]:<{OWNER_CELLS}}", "green" if row.owner else "dim"),
             (f"{_age(now - row.created_at):>{AGE_CELLS}}", "dim"),
