@@ -1,5 +1,5 @@
 """Instagram @mentions in the Meta connector: tagged media polled, caption and comment mentions read by the
-ids webhooks announce, answered through `POST /{ig-user-id}/mentions`, each once.
+ids webhooks announce (`read_mention`; the receiver is tests/test_meta_webhook.py), answered through `POST /{ig-user-id}/mentions`, each once.
 
 Payloads: `fixtures/meta/ig_mentions.json`, built from the recorded `tagged_medias.json`,
 `mentioned_media.json` and `mentioned_comment.json` of python-facebook (its `_source` says how), and
@@ -142,34 +142,38 @@ async def test_tags_refused_by_graph_are_a_skip_and_the_comments_still_arrive(ht
     assert "tags" not in json.loads(result.cursor)  # nothing was read: the first look is still to come
 
 
-# -- caption and comment mentions announced by webhooks -------------------------------------------
+# -- caption and comment mentions announced by webhooks (read by the wall's /hooks/meta) -----------
 
 @respx.mock(assert_all_called=False)
-async def test_a_caption_mention_announced_by_a_webhook_is_read_once(http, respx_mock):
-    quiet_routes(respx_mock)
+async def test_a_caption_mention_announced_by_a_webhook_is_read_by_its_ids(http, respx_mock):
+    routes = quiet_routes(respx_mock)
     node = respx_mock.get(f"{BASE}/{IG}").mock(side_effect=mentioned({MEDIA_ID: MENTIONS["mentioned_media"]}))
     connector = instagram(http)
-    connector.note_mention(MEDIA_ID)
-    connector.note_mention("../../me?x=1")  # not a Graph id: ignored, never requested
-    result = await connector.fetch(None)
-    [message] = result.messages
+    message = await connector.read_mention(MEDIA_ID)
     assert (message.external_id, message.author_id, message.text, message.visibility, message.direction) == (
         f"mention:{MEDIA_ID}", "kunliu_fotografie", "@ikroskun hey [album]", "public", "in")
-    assert message.created_at == at("2021-08-19T09:00:22+0000") and result.skipped == []
+    assert (message.platform, message.account) == ("instagram", "brand-ig")
+    assert message.created_at == at("2021-08-19T09:00:22+0000")
     fields = node.calls.last.request.url.params["fields"]
     assert fields.startswith(f"username,mentioned_media.media_id({MEDIA_ID}){{")
     assert set(fields.split("{", 1)[1].rstrip("}").split(",")) >= {"id", "caption", "timestamp", "username"}
-    again = await connector.fetch(result.cursor)
-    assert again.messages == [] and node.call_count == 1
+    assert node.calls.last.request.headers["authorization"] == f"Bearer {TOKEN}"
+    for not_an_id in ("../../me?x=1", "", "17889114512354744&fields=access_token", "\u0661\u0662"):
+        with pytest.raises(Skip, match="not a Graph id"):
+            await connector.read_mention(not_an_id)
+    with pytest.raises(Skip, match="not a Graph id"):
+        await connector.read_mention(MEDIA_ID, "1/../2")
+    assert node.call_count == 1  # never requested
+    # a fetch holds no queue of announced mentions: it reads none
+    result = await connector.fetch(None)
+    assert [m for m in result.messages if m.external_id.startswith("mention:")] == [] and node.call_count == 1
+    assert routes["media"].call_count == 1
 
 
 @respx.mock(assert_all_called=False)
 async def test_a_comment_mention_is_a_public_message_by_the_commenter(http, respx_mock):
-    quiet_routes(respx_mock)
     node = respx_mock.get(f"{BASE}/{IG}").mock(side_effect=mentioned({COMMENT_ID: MENTIONS["mentioned_comment"]}))
-    connector = instagram(http)
-    connector.note_mention(ON_MEDIA, COMMENT_ID)
-    [message] = (await connector.fetch(None)).messages
+    message = await instagram(http).read_mention(ON_MEDIA, COMMENT_ID)
     assert (message.external_id, message.author_id, message.author_handle, message.text) == (
         f"mention:{ON_MEDIA}:{COMMENT_ID}", "ikroskun", "ikroskun", "@ikroskun good")
     assert (message.visibility, message.direction, message.created_at) == (
@@ -193,60 +197,39 @@ def test_the_recorded_mentions_parse_and_our_own_are_skipped():
         "@ikroskun hey [album]")
 
 
+GONE = httpx.Response(400, json={"error": {
+    "message": "Unsupported get request. Object with ID '17800000000000404' does not exist, cannot be loaded"
+               " due to missing permissions, or does not support this operation", "type": "GraphMethodException",
+    "code": 100, "error_subcode": 33}})
+
+
 @respx.mock(assert_all_called=False)
-async def test_a_mention_on_deleted_media_is_skipped_with_the_reason_and_the_rest_is_read(http, respx_mock):
-    quiet_routes(respx_mock)
-    gone = httpx.Response(400, json={"error": {
-        "message": "Unsupported get request. Object with ID '17800000000000404' does not exist, cannot be loaded"
-                   " due to missing permissions, or does not support this operation", "type": "GraphMethodException",
-        "code": 100, "error_subcode": 33}})
+async def test_a_mention_on_deleted_media_or_with_comments_hidden_is_gone_not_retryable(http, respx_mock):
     hidden = {"id": IG, "username": "onzewinkel"}  # comments turned off: Graph leaves the field out
-    node = respx_mock.get(f"{BASE}/{IG}").mock(side_effect=mentioned({
-        "17800000000000404": gone, COMMENT_ID: hidden, MEDIA_ID: MENTIONS["mentioned_media"]}))
+    respx_mock.get(f"{BASE}/{IG}").mock(side_effect=mentioned({"17800000000000404": GONE, COMMENT_ID: hidden}))
     connector = instagram(http)
-    connector.note_mention("17800000000000404")
-    connector.note_mention(ON_MEDIA, COMMENT_ID)
-    connector.note_mention(MEDIA_ID)
-    result = await connector.fetch(None)
-    assert [m.external_id for m in result.messages] == [f"mention:{MEDIA_ID}"]
-    assert [s.split(" (")[0] for s in result.skipped] == [
-        "mention:17800000000000404: no longer readable", f"mention:{ON_MEDIA}:{COMMENT_ID}: no longer readable"]
-    assert "does not exist" in result.skipped[0] and TOKEN not in " ".join(result.skipped)
-    again = await connector.fetch(result.cursor)  # a skipped one is not asked again and again
-    assert again.messages == [] and again.skipped == [] and node.call_count == 3
+    with pytest.raises(ConnectorError, match="does not exist") as deleted:
+        await connector.read_mention("17800000000000404")
+    assert not deleted.value.retryable and not deleted.value.needs_auth
+    with pytest.raises(ConnectorError, match="no mentioned_comment") as unreadable:
+        await connector.read_mention(ON_MEDIA, COMMENT_ID)
+    assert not unreadable.value.retryable and TOKEN not in connector.redact(unreadable.value.message)
 
 
 @respx.mock(assert_all_called=False)
-async def test_a_mention_not_read_for_a_passing_fault_is_read_by_the_next_fetch(http, respx_mock):
-    quiet_routes(respx_mock)
+async def test_a_passing_fault_or_a_refused_token_is_retryable_or_needs_auth(http, respx_mock):
     node = respx_mock.get(f"{BASE}/{IG}").mock(side_effect=mentioned({MEDIA_ID: httpx.Response(500, json={
         "error": {"message": "An unknown error occurred", "type": "OAuthException", "code": 1}})}))
     connector = instagram(http)
-    connector.note_mention(MEDIA_ID)
     with pytest.raises(ConnectorError) as caught:
-        await connector.fetch(None)
+        await connector.read_mention(MEDIA_ID)
     assert caught.value.retryable
+    node.side_effect = mentioned({MEDIA_ID: httpx.Response(400, json=fixture("error_190.json"))})
+    with pytest.raises(ConnectorError) as refused:
+        await connector.read_mention(MEDIA_ID)
+    assert refused.value.needs_auth
     node.side_effect = mentioned({MEDIA_ID: MENTIONS["mentioned_media"]})
-    result = await connector.fetch(None)
-    assert [m.external_id for m in result.messages] == [f"mention:{MEDIA_ID}"]
-
-
-@respx.mock(assert_all_called=False)
-async def test_more_announced_mentions_than_one_fetch_reads_follow_with_more(http, respx_mock):
-    quiet_routes(respx_mock)
-    media = copy.deepcopy(MENTIONS["mentioned_media"])
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        media_id = re.search(r"media_id\((\d+)\)", request.url.params["fields"]).group(1)
-        return httpx.Response(200, json=media | {"mentioned_media": media["mentioned_media"] | {"id": media_id}})
-
-    respx_mock.get(f"{BASE}/{IG}").mock(side_effect=answer)
-    connector = instagram(http)
-    for n in range(120):
-        connector.note_mention(f"1788{n:013d}")
-    got, results = await drain(connector, None)
-    assert [r.more for r in results] == [True, True, False]
-    assert sorted(m.external_id for m in got) == sorted(f"mention:1788{n:013d}" for n in range(120))
+    assert (await connector.read_mention(MEDIA_ID)).external_id == f"mention:{MEDIA_ID}"
 
 
 # -- replies and "was it sent?" ------------------------------------------------------------------

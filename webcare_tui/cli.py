@@ -10,7 +10,7 @@
     webcare accounts add PLATFORM NAME [--set KEY=VALUE]... | list | remove NAME
     webcare rules check | test MESSAGE-JSON
     webcare report [--date D | --from D1 [--to D2]] [--by agent|platform|label] [--json|--csv]
-    webcare wall [--host H] [--port P] | --set-password
+    webcare wall [--host H] [--port P] | --set-password | --set-meta-webhook
     webcare watch [--set-secret NAME]
 
 What the store holds came from customers and platforms: every text printed for people goes through

@@ -1,7 +1,8 @@
 """Provides `FacebookConnector` and `InstagramConnector`: a Facebook Page and an Instagram professional
 account through the Meta Graph API.
 
-Both poll (the Graph API has webhooks, a terminal app has no public URL to receive them):
+Both poll (the Graph API has webhooks, a terminal app has no public URL to receive them; the one thing
+only a webhook announces, an Instagram @mention, is read by `read_mention` for whoever receives it):
 
 - Facebook: the Page's recent posts (`GET /{page-id}/feed`; a visitor post, one a customer wrote on
   the Page, is an inbound message itself), and for each post whose `updated_time` moved (a comment
@@ -13,10 +14,10 @@ Both poll (the Graph API has webhooks, a terminal app has no public URL to recei
 - Instagram @mentions (option `tags`): the media other accounts tagged ours in (`GET /{ig-user-id}/tags`,
   newest first, read until a page with one already seen), each an inbound public message by the post's
   author (external id "mention:{media-id}"). @mentions in a caption or a comment are announced only by
-  webhooks (`mentions` field), which a terminal app cannot receive: whatever relays them hands their ids
-  to `note_mention`, and the next fetch reads them (`GET /{ig-user-id}?fields=mentioned_media.media_id(…)`
-  or `mentioned_comment.comment_id(…)`; "mention:{media-id}" and "mention:{media-id}:{comment-id}"); one
-  deleted or no longer readable meanwhile is skipped with the reason;
+  webhooks (`mentions` field, value `{media_id, comment_id}`), which the wall's `/hooks/meta` receives
+  (`webcare_tui.wall.hooks`): it reads each at once with `read_mention` (`GET /{ig-user-id}?fields=
+  mentioned_media.media_id(…)` or `mentioned_comment.comment_id(…)`; "mention:{media-id}" and
+  "mention:{media-id}:{comment-id}") and stores it; `fetch` never reads them, and holds no queue of them;
 - both: posts that left the newest `posts` stay watched for `watch_days` after their last activity
   (`GET /?ids=...`); the Page's inbox (`GET /{page-id}/conversations?platform=messenger|instagram`), the
   conversations updated since the last poll with all their new messages (`GET /{conversation-id}/messages`
@@ -110,8 +111,6 @@ TAG_FIELDS = "id,caption,username,timestamp,permalink,media_type"
 MENTION = "mention:"  # external ids of mentions: "mention:{media-id}" or "mention:{media-id}:{comment-id}"
 MENTIONED_MEDIA_FIELDS = "id,caption,media_type,timestamp,username"
 MENTIONED_COMMENT_FIELDS = "id,text,timestamp,username,media{id,permalink}"
-MENTION_READS = 50  # webhook-announced mentions read in one fetch; the rest follow with more=True
-MAX_QUEUED_MENTIONS = 1000  # announced mentions held until read (the oldest give way)
 MEDIA_KINDS = {"IMAGE": "photo", "VIDEO": "video", "CAROUSEL_ALBUM": "album"}
 NUMERIC = re.compile(r"\d+")
 DM_WINDOW = 24 * 3600
@@ -631,13 +630,12 @@ class MetaConnector(Connector):
             since = since if isinstance(since, int) and not isinstance(since, bool) else 0
             state["dm"] = await self._fetch_conversations(since, Walk.load(walks_in.get(DM_KEY)), walks, messages,
                                                           skipped)
-        # last: announced mentions leave their queue as they are read, so nothing after may fail
-        more = await self._fetch_mentions(state, walks_in, walks, messages, skipped)
+        await self._fetch_mentions(state, walks_in, walks, messages, skipped)
         if walks:
             state["walks"] = walks
         messages.sort(key=lambda message: message.created_at)
         return FetchResult(messages, json.dumps(state, separators=(",", ":"), sort_keys=True),
-                           more=bool(walks) or more, skipped=skipped)
+                           more=bool(walks), skipped=skipped)
 
     @staticmethod
     def _state(cursor: str | None) -> dict[str, Any]:
@@ -688,9 +686,8 @@ class MetaConnector(Connector):
         raise NotImplementedError
 
     async def _fetch_mentions(self, state: dict[str, Any], walks_in: dict[str, Any], walks: dict[str, Any],
-                              messages: list[Message], skipped: list[str]) -> bool:
-        """New mentions of the account (Instagram); returns whether more are ready to read at once."""
-        return False
+                              messages: list[Message], skipped: list[str]) -> None:
+        """New media tagging the account (Instagram; an unfinished walk goes to `walks`)."""
 
     async def _fetch_conversations(self, since: int, walk: Walk | None, walks: dict[str, Any],
                                    messages: list[Message], skipped: list[str]) -> int:
@@ -865,6 +862,11 @@ class MetaConnector(Connector):
         raise ConnectorError(f"{self.label} has no likes through its API", retryable=False)
 
 
+def _graph_id(value: Any) -> bool:
+    """Whether `value` is a Graph id (ASCII digits) that may go into a request's path or fields."""
+    return isinstance(value, str) and value.isascii() and NUMERIC.fullmatch(value) is not None
+
+
 def _too_many(label: str) -> ConnectorError:
     return ConnectorError(f"{label}: too many messages since the one answered to tell whether the reply went out",
                           retryable=False)
@@ -1019,7 +1021,6 @@ class InstagramConnector(MetaConnector):
         self.ig_user_id = str(account.options.get("ig_user_id") or "")
         self.username: str | None = None  # learnt from the media list
         self.read_tags = str(account.options.get("tags", False)).lower() in ("true", "1", "yes")
-        self._announced: dict[str, None] = {}  # mention ids `note_mention` was given, oldest first, until read
 
     @property
     def own_ids(self) -> set[str]:
@@ -1027,23 +1028,31 @@ class InstagramConnector(MetaConnector):
 
     # -- mentions ---------------------------------------------------------------------------
 
-    def note_mention(self, media_id: str, comment_id: str | None = None) -> None:
-        """A webhook (`mentions` field, value `{media_id, comment_id}`) said another account @mentioned ours in
-        a caption (no comment id) or a comment: the next fetch reads it. Ids that are not Graph ids are ignored.
+    async def read_mention(self, media_id: str, comment_id: str | None = None) -> Message:
+        """The mention a webhook announced (`mentions` field, value `{media_id, comment_id}`): another account
+        @mentioned ours in the caption of medium `media_id` (no comment id) or in comment `comment_id` on it.
+
+        Returns:
+            An inbound public message by the mention's author ("mention:{media-id}[:{comment-id}]").
+
+        Raises:
+            Skip: an id that is not a Graph id (never requested), or the mention is ours or has no author.
+            ConnectorError: Graph refused it: `retryable`/`needs_auth` for a passing fault or the token, else
+                it is gone (deleted, comments turned off, no longer readable).
         """
-        if not isinstance(media_id, str) or not NUMERIC.fullmatch(media_id):
-            return
-        if comment_id is not None and (not isinstance(comment_id, str) or not NUMERIC.fullmatch(comment_id)):
-            return
-        self._announced[mention_id(media_id, comment_id)] = None
-        while len(self._announced) > MAX_QUEUED_MENTIONS:
-            del self._announced[next(iter(self._announced))]
+        if not _graph_id(media_id):
+            raise Skip("the media id is not a Graph id")
+        if comment_id is not None and not _graph_id(comment_id):
+            raise Skip("the comment id is not a Graph id")
+        item = await self._mentioned(media_id, comment_id)
+        if comment_id is None:
+            return instagram_post_mention(item, self.own_ids, self.account.name)
+        return instagram_comment_mention(item, media_id, self.own_ids, self.account.name)
 
     async def _fetch_mentions(self, state: dict[str, Any], walks_in: dict[str, Any], walks: dict[str, Any],
-                              messages: list[Message], skipped: list[str]) -> bool:
+                              messages: list[Message], skipped: list[str]) -> None:
         if self.read_tags:
             await self._fetch_tags(state, Walk.load(walks_in.get(TAGS_KEY)), walks, messages, skipped)
-        return await self._read_announced(messages, skipped)
 
     async def _fetch_tags(self, state: dict[str, Any], walk: Walk | None, walks: dict[str, Any],
                           messages: list[Message], skipped: list[str]) -> None:
@@ -1090,30 +1099,6 @@ class InstagramConnector(MetaConnector):
             state[TAGS_KEY] = {"seen": (found + [i for i in seen if i not in found])[:KNOWN_TAGS]}
         else:
             state[TAGS_KEY] = {"seen": seen, "new": found}
-
-    async def _read_announced(self, messages: list[Message], skipped: list[str]) -> bool:
-        """The mentions `note_mention` was given, MENTION_READS at most; one Graph refuses (deleted, comments
-        turned off, no longer readable) is skipped with the reason. Returns whether more are waiting."""
-        batch = list(self._announced)[:MENTION_READS]
-        for external_id in batch:
-            media_id, comment_id = parse_mention_id(external_id) or ("", None)
-            try:
-                item = await self._mentioned(media_id, comment_id)
-                if comment_id is None:
-                    message = instagram_post_mention(item, self.own_ids, self.account.name)
-                else:
-                    message = instagram_comment_mention(item, media_id, self.own_ids, self.account.name)
-            except ConnectorError as error:
-                if error.retryable or error.needs_auth:
-                    raise  # nothing consumed: every mention of the batch stays announced
-                skipped.append(f"{external_id}: no longer readable ({self.redact(error.message)})")
-            except Skip as reason:
-                skipped.append(f"{external_id}: {reason}")
-            else:
-                messages.append(message)
-        for external_id in batch:
-            self._announced.pop(external_id, None)
-        return bool(self._announced)
 
     async def _mentioned(self, media_id: str, comment_id: str | None, extra: str = "") -> dict[str, Any]:
         """The mentioned medium or comment (`GET /{ig-user-id}?fields=mentioned_media.media_id(…){…}`), with

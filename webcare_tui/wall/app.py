@@ -6,12 +6,14 @@
     GET  /login       the sign-in form; POST /login checks it and sets the session cookie
     POST /logout      ends this browser's session
     GET  /static/...  the style sheet and the page's one script (no CDN, nothing inline)
+    GET/POST /hooks/meta  Meta's webhook (Instagram @mentions), only when its secrets are set: `hooks`
 
-Every route but /login and /static needs the password: HTTP Basic (`curl -u wall:PASSWORD`) or
+Every route but /login, /static and /hooks needs the password (Meta's deliveries carry a signature
+instead, checked by `hooks`): HTTP Basic (`curl -u wall:PASSWORD`) or
 the session cookie set by the form. Wrong passwords are limited per client (`auth.Guesses`): 401
 for each, 429 with Retry-After after five in a minute. Reads go through the store's read-only
 connections on one thread of our own (`Store._reader` gives each thread its own); the wall
-never writes.
+never writes, but for the mentions Meta's webhook brings (through `ingest`, on a thread of `hooks`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ from webcare_tui import __version__, report
 from webcare_tui.config import Config
 from webcare_tui.kpi import KpiSettings, settings_from_config
 from webcare_tui.wall.auth import Guesses, Password, client_key
+from webcare_tui.wall.hooks import PATH as HOOKS_PATH
+from webcare_tui.wall.hooks import MetaHooks, MetaSecrets, bounded_body
 from webcare_tui.wall.view import Numbers, panel
 
 log = logging.getLogger(__name__)
@@ -256,7 +260,7 @@ class Wall:
     async def login(self, request: Request) -> Response:
         if not _same_origin(request):
             return PlainTextResponse("sign in from the wall's own page\n", 403)
-        body = await _bounded_body(request, FORM_LIMIT)
+        body = await bounded_body(request, FORM_LIMIT)
         if body is None:
             return PlainTextResponse("the form is too long\n", 413)
         form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
@@ -301,18 +305,8 @@ def _same_origin(request: Request) -> bool:
     return parts.netloc == request.headers.get("host", "") and parts.scheme in ("http", "https")
 
 
-async def _bounded_body(request: Request, limit: int) -> bytes | None:
-    """The request's body, or None when it is longer than `limit` bytes."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return None
-    return body
-
-
 def make_app(config: Config, store: Any, password: str, *, clock: Callable[[], float] = time.time,
-             refresh: float = REFRESH, guesses: Guesses | None = None) -> Starlette:
+             refresh: float = REFRESH, guesses: Guesses | None = None, meta: MetaSecrets | None = None) -> Starlette:
     """The wall over `store` (a `Store`, read only).
 
     Args:
@@ -320,16 +314,21 @@ def make_app(config: Config, store: Any, password: str, *, clock: Callable[[], f
         clock: now, in epoch seconds (tests fix it).
         refresh: seconds between the page's updates.
         guesses: the limit on wrong passwords (tests give one with their own clock).
+        meta: Meta's app secret and verify token (`hooks.load_meta_secrets`): with them, `/hooks/meta`
+            takes Instagram mentions into `store`; without, there is no such route.
 
     Raises:
         KpiConfigError: `[kpi]` or `[team]` of the config cannot be used.
     """
     wall = Wall(config, store, password, clock, refresh, guesses)
+    hooks = MetaHooks(config, store, meta, clock) if meta is not None else None
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         wall.reader.shutdown(wait=False, cancel_futures=True)
+        if hooks is not None:
+            await hooks.aclose()
 
     app = Starlette(
         routes=[
@@ -340,9 +339,12 @@ def make_app(config: Config, store: Any, password: str, *, clock: Callable[[], f
             Route("/login", wall.login, methods=["POST"]),
             Route("/logout", wall.logout, methods=["POST"]),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+            *([Route(HOOKS_PATH, hooks.verify, methods=["GET"]), Route(HOOKS_PATH, hooks.receive, methods=["POST"])]
+              if hooks is not None else []),
         ],
         middleware=[Middleware(SecurityHeaders)],
         lifespan=lifespan,
     )
     app.state.wall = wall
+    app.state.hooks = hooks
     return app
