@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from webcare_tui.config import ConfigError, parse_duration
 from webcare_tui.deadlines import act_before, describe_remaining
@@ -77,8 +77,10 @@ class AlertSettings:
         return cls(**values)
 
 
-@dataclass(frozen=True)
-class Alert:
+class Alert(NamedTuple):
+    """One alert. A tuple of plain values: the garbage collector stops tracking it at its first pass, so
+    tens of thousands of overdue cases (a 1M store) never make its full passes long (bench/live.py)."""
+
     kind: str  # "deadline", "audience" or "spike"
     key: str  # the same situation keeps the same key from one check to the next
     text: str  # plain text (customer text is cleaned), one line

@@ -133,7 +133,7 @@ class CaseScreen(MacroKeys):
 
     def on_mount(self) -> None:
         self.show(self.view)
-        self.find_suggestions()
+        self.call_after_refresh(self.find_suggestions)  # after the case is drawn: its Python work would slow that
         self.console.store_changed.subscribe(self, self.store_changed)
         self.console.live_changed.subscribe(
             self, lambda account: self._show_title() if self.is_current and account == self._conversation()[0] else None)
@@ -163,7 +163,7 @@ class CaseScreen(MacroKeys):
         self.case_id = view.case["id"]
         self.notice("")
         self.show(view)
-        self.find_suggestions()
+        self.call_after_refresh(self.find_suggestions)
 
     def on_screen_resume(self) -> None:
         self.console.set_open(*self._conversation())  # team mode: teammates see that this case is open here
