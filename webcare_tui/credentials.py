@@ -8,8 +8,10 @@ the database.
 
 from __future__ import annotations
 
+import hmac
 import os
 import re
+from collections.abc import Callable
 
 import keyring
 import keyring.errors
@@ -37,6 +39,20 @@ def read_secret(key: str, env: str) -> str | None:
         return keyring.get_password(SERVICE, key)
     except keyring.errors.KeyringError as error:
         raise NoKeyring(type(error).__name__) from None
+
+
+def typed_twice(ask: Callable[[str], str], prompt: str, *, strip: bool = False) -> str | None:
+    """A secret typed twice (`ask`: hidden input), compared in constant time; None when the two differ.
+    `strip`: blanks around it are no part of it (a pasted key)."""
+    first, again = ask(prompt), ask("the same again: ")
+    if strip:
+        first, again = first.strip(), again.strip()
+    return first if hmac.compare_digest(first.encode(), again.encode()) else None
+
+
+def overridden_note(env: str) -> str | None:
+    """What to tell someone who just kept a secret in the keyring while `env` overrides it."""
+    return f"note: {env} is set in this environment and is used instead while it is" if os.environ.get(env) else None
 
 
 def keep_secret(key: str, secret: str) -> None:

@@ -28,7 +28,7 @@ from typing import TextIO
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from webcare_tui.credentials import SERVICE, NoKeyring, keep_secret, read_secret
+from webcare_tui.credentials import SERVICE, NoKeyring, keep_secret, overridden_note, read_secret, typed_twice
 
 PASSWORD_ENV = "WEBCARE_WALL_PASSWORD"
 KEYRING_USER = "wall:password"  # beside the accounts' tokens in SERVICE; no account is named so
@@ -73,10 +73,10 @@ def set_password(out: TextIO, ask: Callable[[str], str] | None = None) -> None:
         WallPasswordError: the two differ, it is too short, or there is no keyring.
     """
     ask = ask or getpass.getpass  # hidden input; looked up now, so a test can stand in for it
-    first = ask("wall password: ")
-    _checked(first, "typed")
-    if not hmac.compare_digest(first.encode(), ask("the same again: ").encode()):
+    first = typed_twice(ask, "wall password: ")
+    if first is None:
         raise WallPasswordError("the two passwords differ; nothing was stored")
+    _checked(first, "typed")
     try:
         keep_secret(KEYRING_USER, first)
     except NoKeyring as error:
@@ -85,11 +85,12 @@ def set_password(out: TextIO, ask: Callable[[str], str] | None = None) -> None:
                                 f"{PASSWORD_ENV} in the environment of the server instead") from None
     print(f"stored the wall's password in the keyring ({SERVICE} / {KEYRING_USER}); browsers signed in with "
           "the old one are signed out", file=out)
-    if os.environ.get(PASSWORD_ENV):
-        print(f"note: {PASSWORD_ENV} is set in this environment and is used instead while it is", file=out)
+    if note := overridden_note(PASSWORD_ENV):
+        print(note, file=out)
 
 
-def _digest(text: str) -> bytes:
+def digest(text: str) -> bytes:
+    """A fixed-length digest of `text`, to compare secrets in constant time whatever their lengths."""
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
 
 
@@ -97,7 +98,7 @@ class Password:
     """The one password, compared in constant time (digests of equal length: not even its length leaks)."""
 
     def __init__(self, password: str) -> None:
-        self._digest = _digest(password)
+        self._digest = digest(password)
         # sessions survive a restart and end with the password: the cookie key comes from it (slowly, so a
         # stolen cookie is no quick way to guess the password)
         key = hashlib.scrypt(password.encode("utf-8", "surrogatepass"), salt=b"webcare-tui wall session",
@@ -105,7 +106,7 @@ class Password:
         self._cookies = URLSafeTimedSerializer(key, salt="webcare-wall-session")
 
     def matches(self, given: str) -> bool:
-        return hmac.compare_digest(_digest(given), self._digest)
+        return hmac.compare_digest(digest(given), self._digest)
 
     def basic(self, header: str | None) -> bool | None:
         """An `Authorization: Basic` header: None when there is none (or another scheme), else whether its

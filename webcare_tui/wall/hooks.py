@@ -32,7 +32,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import re
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -45,12 +44,21 @@ from starlette.responses import PlainTextResponse, Response
 from webcare_tui.config import Account, Config, ConfigError
 from webcare_tui.connectors.base import Connector, ConnectorError
 from webcare_tui.connectors.meta import InstagramConnector, Skip, mention_id
-from webcare_tui.credentials import SERVICE, CredentialsError, NoKeyring, keep_secret, read_secret
+from webcare_tui.credentials import (
+    SERVICE,
+    CredentialsError,
+    NoKeyring,
+    keep_secret,
+    overridden_note,
+    read_secret,
+    typed_twice,
+)
 from webcare_tui.ingest import IngestCounts, ingest
 from webcare_tui.message_format import check_messages
 from webcare_tui.model import Message
 from webcare_tui.runtime import build_connectors, router_for
 from webcare_tui.store import StoreError, StoreFailure
+from webcare_tui.wall.auth import digest
 
 log = logging.getLogger(__name__)
 
@@ -114,16 +122,17 @@ def set_meta_webhook(out: TextIO, ask: Callable[[str], str] | None = None) -> No
         MetaWebhookError: one is empty or too short, the two of one differ, or there is no keyring.
     """
     ask = ask or getpass.getpass  # hidden input; looked up now, so a test can stand in for it
-    secret = ask("Meta app secret (the app's dashboard, App settings > Basic): ").strip()
+    secret = typed_twice(ask, "Meta app secret (the app's dashboard, App settings > Basic): ", strip=True)
+    if secret is None:
+        raise MetaWebhookError("the two app secrets differ; nothing was stored")
     if not secret:
         raise MetaWebhookError("no app secret given; nothing was stored")
-    if not hmac.compare_digest(secret.encode(), ask("the same app secret again: ").strip().encode()):
-        raise MetaWebhookError("the two app secrets differ; nothing was stored")
-    token = ask(f"verify token (any text of {MIN_TOKEN} characters or more; give Meta the same): ").strip()
+    token = typed_twice(ask, f"verify token (any text of {MIN_TOKEN} characters or more; give Meta the same): ",
+                        strip=True)
+    if token is None:
+        raise MetaWebhookError("the two verify tokens differ; nothing was stored")
     if len(token) < MIN_TOKEN:
         raise MetaWebhookError(f"the verify token is shorter than {MIN_TOKEN} characters; nothing was stored")
-    if not hmac.compare_digest(token.encode(), ask("the same verify token again: ").strip().encode()):
-        raise MetaWebhookError("the two verify tokens differ; nothing was stored")
     try:
         keep_secret(APP_SECRET_KEY, secret)
         keep_secret(VERIFY_TOKEN_KEY, token)
@@ -134,12 +143,8 @@ def set_meta_webhook(out: TextIO, ask: Callable[[str], str] | None = None) -> No
     print(f"stored Meta's app secret and verify token in the keyring ({SERVICE} / {APP_SECRET_KEY}, "
           f"{VERIFY_TOKEN_KEY}); `webcare wall` now answers Meta at https://<your host>{PATH}", file=out)
     for env in (APP_SECRET_ENV, VERIFY_TOKEN_ENV):
-        if os.environ.get(env):
-            print(f"note: {env} is set in this environment and is used instead while it is", file=out)
-
-
-def _digest(text: str) -> bytes:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+        if note := overridden_note(env):
+            print(note, file=out)
 
 
 def _graph_id(value: Any) -> str | None:
@@ -216,7 +221,7 @@ class MetaHooks:
                  build: Callable[[Config], Mapping[str, Connector]] = build_connectors) -> None:
         self.config, self.store, self.clock, self.build = config, store, clock, build
         self._app_secret = secrets.app_secret.encode("utf-8", "surrogatepass")
-        self._verify_token = _digest(secrets.verify_token)
+        self._verify_token = digest(secrets.verify_token)
         self.accounts: dict[str, Account] = {}
         for account in config.accounts:
             ig_user_id = _graph_id(account.options.get("ig_user_id"))
@@ -242,7 +247,7 @@ class MetaHooks:
     async def verify(self, request: Request) -> Response:
         """Meta's subscription check: the challenge back, as text, only to the right verify token."""
         params = request.query_params
-        right = hmac.compare_digest(_digest(params.get("hub.verify_token", "")), self._verify_token)
+        right = hmac.compare_digest(digest(params.get("hub.verify_token", "")), self._verify_token)
         challenge = params.get("hub.challenge", "")
         if not right or params.get("hub.mode") != "subscribe":
             log.warning("webcare wall: a Meta webhook verification with a wrong verify token or mode was refused")
@@ -255,7 +260,7 @@ class MetaHooks:
 
     def _signed(self, body: bytes, header: str) -> bool:
         expected = "sha256=" + hmac.new(self._app_secret, body, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(_digest(expected), _digest(header.strip().lower()))
+        return hmac.compare_digest(digest(expected), digest(header.strip().lower()))
 
     async def receive(self, request: Request) -> Response:
         """A delivery: checked, then its mentions read and stored (see the module's answers)."""
