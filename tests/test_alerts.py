@@ -95,13 +95,13 @@ def test_a_spike_on_a_label(store):
 
 
 def test_only_new_alerts_ring():
-    from webcare_tui.alerts import Alert
+    from webcare_tui.alerts import Alert, Alerts
 
     state = AlertState()
     one, two = Alert("deadline", "a", "A", 1), Alert("spike", "b", "B", 2)
-    assert state.new([one]) == [one]
-    assert state.new([one, two]) == [two]
-    assert state.new([one, two]) == []
+    assert state.new(Alerts([one])) == ["a"]
+    assert state.new(Alerts([one, two])) == ["b"]
+    assert state.new(Alerts([one, two])) == []
 
 
 def test_settings_from_the_config_with_plain_errors():
@@ -180,7 +180,7 @@ def test_every_case_past_its_deadline_is_an_alert_however_many_and_however_late(
     soon = msg(-15 * MINUTE, author="soon")  # due in 5 minutes
     fresh = [msg(5 * MINUTE, author=f"fresh{n}") for n in range(3)]  # due in 35 minutes: no alert yet
     ingest(store, [*late, soon, *fresh])
-    found = [a for a in alerts_at(store, T0 + 10 * MINUTE) if a.kind == "deadline"]
+    found = alerts_at(store, T0 + 10 * MINUTE).of_kind("deadline")
     assert len(found) == 251 and summary(found) == "250 overdue, 1 due soon"
     assert "(@late250, x) missed its deadline 10d ago" in found[0].text
     assert "@soon" in found[-1].text and not found[-1].late
@@ -258,3 +258,17 @@ async def test_the_alerts_list_follows_the_store_and_drops_a_case_once_answered(
         assert len(listed()) == 1 and "@bram" not in app.status_text
         await press(pilot, "exclamation_mark")  # the same key closes the list
         assert isinstance(app.screen, InboxScreen)
+
+
+def test_alerts_are_kept_as_plain_tuples_the_garbage_collector_stops_tracking():
+    """An alert per overdue case (tens of thousands on a large store) must not stay tracked: each full pass of
+    the collector would walk them all, with the console's event loop held."""
+    import gc
+
+    from webcare_tui.alerts import Alert, Alerts
+
+    alerts = Alerts(Alert("deadline", f"deadline:{n}:0", f"case {n} missed its deadline", n, True) for n in range(100))
+    gc.collect()
+    assert not any(gc.is_tracked(row) for row in alerts._rows)
+    assert alerts[3] == Alert("deadline", "deadline:3:0", "case 3 missed its deadline", 3, True) and alerts[3].late
+    assert alerts == list(alerts) and alerts[:2] == Alerts(list(alerts)[:2])

@@ -21,9 +21,9 @@ a list that leaves some out tells the agent that all is well where it is not.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 from webcare_tui.config import ConfigError, parse_duration
 from webcare_tui.deadlines import act_before, describe_remaining
@@ -78,8 +78,7 @@ class AlertSettings:
 
 
 class Alert(NamedTuple):
-    """One alert. A tuple of plain values: the garbage collector stops tracking it at its first pass, so
-    tens of thousands of overdue cases (a 1M store) never make its full passes long (bench/live.py)."""
+    """One alert (held in `Alerts` as a plain tuple of these fields)."""
 
     kind: str  # "deadline", "audience" or "spike"
     key: str  # the same situation keeps the same key from one check to the next
@@ -88,20 +87,72 @@ class Alert(NamedTuple):
     late: bool = False  # a deadline alert: the deadline passed (else it is about to)
 
 
+class Alerts(Sequence[Alert]):
+    """The alerts of a check, in order. Kept as plain tuples: the garbage collector stops tracking a tuple
+    of plain values at its first pass (not a NamedTuple's), so an alert per overdue case, tens of
+    thousands on a 1M store, neither lengthens its full passes nor brings one on at every check
+    (bench/live.py: passes of 100-150 ms held the console's event loop)."""
+
+    __slots__ = ("_rows", "_counts")
+
+    def __init__(self, alerts: Iterable[tuple[str, str, str, int | None, bool]] = ()) -> None:
+        self._rows: list[tuple] = [tuple(alert) for alert in alerts]  # an exact tuple stays itself
+        self._counts: Counter[tuple[str, bool]] | None = None
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> Alert: ...
+    @overload
+    def __getitem__(self, index: slice) -> Alerts: ...
+    def __getitem__(self, index: int | slice) -> Alert | Alerts:
+        if isinstance(index, slice):
+            return Alerts(self._rows[index])
+        return Alert._make(self._rows[index])
+
+    def __iter__(self) -> Iterator[Alert]:
+        return map(Alert._make, self._rows)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Alerts):
+            return self._rows == other._rows
+        return isinstance(other, list) and self._rows == other
+
+    __hash__ = None  # type: ignore[assignment]  # a changing sequence, as a list
+
+    def __add__(self, more: Iterable[Alert]) -> Alerts:
+        return Alerts([*self._rows, *(more._rows if isinstance(more, Alerts) else more)])
+
+    def keys(self) -> list[str]:
+        return [row[1] for row in self._rows]
+
+    def of_kind(self, kind: str) -> Alerts:
+        return Alerts(row for row in self._rows if row[0] == kind)
+
+    def counts(self) -> Counter[tuple[str, bool]]:
+        """How many of each (kind, late); counted once (the header asks on every repaint)."""
+        if self._counts is None:
+            self._counts = Counter((row[0], row[4]) for row in self._rows)
+        return self._counts
+
+
 @dataclass
 class AlertState:
     """What the agent has been told already: the app rings only for new keys."""
 
     known: set[str] = field(default_factory=set)
 
-    def new(self, alerts: list[Alert]) -> list[Alert]:
-        fresh = [alert for alert in alerts if alert.key not in self.known]
-        self.known = {alert.key for alert in alerts}
+    def new(self, alerts: Alerts) -> list[str]:
+        """The keys of the alerts not told before."""
+        keys = alerts.keys()
+        fresh = [key for key in keys if key not in self.known]
+        self.known = set(keys)
         return fresh
 
 
 def deadline_alerts(rows: list[dict[str, Any]], now: int, settings: AlertSettings,
-                    deadline_for: Callable[[str], int]) -> list[Alert]:
+                    deadline_for: Callable[[str], int]) -> Alerts:
     """Every case waiting on us whose act-before time passed (however long ago: it is still
     not answered) or passes within `deadline_within`, the most overdue first."""
     alerts = []
@@ -113,10 +164,10 @@ def deadline_alerts(rows: list[dict[str, Any]], now: int, settings: AlertSetting
         when = f"in {describe_remaining(left)}" if left >= 0 else f"{describe_remaining(-left)} ago"
         who = shown_author(row["author_handle"], row["author_name"], "?")
         verb = "must be answered" if left >= 0 else "missed its deadline"
-        alerts.append((due, row["id"], Alert("deadline", f"deadline:{row['id']}:{row['waiting_since']}",
-                                             f"case {row['id']} ({who}, {row['platform']}) {verb} {when}", row["id"],
-                                             late=left < 0)))
-    return [alert for *_, alert in sorted(alerts, key=lambda found: found[:2])]
+        alerts.append((due, row["id"], ("deadline", f"deadline:{row['id']}:{row['waiting_since']}",
+                                        f"case {row['id']} ({who}, {row['platform']}) {verb} {when}", row["id"],
+                                        left < 0)))
+    return Alerts(alert for *_, alert in sorted(alerts, key=lambda found: found[:2]))
 
 
 def audience_alerts(rows: list[dict[str, Any]]) -> list[Alert]:
@@ -171,14 +222,14 @@ def spike_alerts(recent: list[dict[str, Any]], earlier: list[list[dict[str, Any]
 
 
 def check(store: Any, now: int, settings: AlertSettings, deadline_for: Callable[[str], int],
-          shortest_deadline: int, *, spikes: bool = True) -> list[Alert]:
+          shortest_deadline: int, *, spikes: bool = True) -> Alerts:
     """Every alert of the moment, most urgent kind first. Without `spikes`, only the cases' deadlines
     and loud negative voices, the part that changes when a case is answered: cheap enough to ask
     after every change (a spike compares the last 15 minutes with `spike_days` earlier days)."""
     # a case is due by its deadline or, sooner, the end of its platform's reply window (24 h at most)
     waiting = store.cases_waiting_since(now + settings.deadline_within - min(shortest_deadline, 24 * 3600))
     negative = store.negative_messages(now - SPIKE_WINDOW, settings.negative_below, settings.audience_followers)
-    found = [*deadline_alerts(waiting, now, settings, deadline_for), *audience_alerts(negative)]
+    found = deadline_alerts(waiting, now, settings, deadline_for) + audience_alerts(negative)
     if spikes:
         recent = store.inbound_between(now - SPIKE_WINDOW, now)
         earlier = [store.inbound_between(now - day * 86_400 - SPIKE_WINDOW, now - day * 86_400)
@@ -187,11 +238,13 @@ def check(store: Any, now: int, settings: AlertSettings, deadline_for: Callable[
     return found
 
 
-def summary(alerts: list[Alert]) -> str:
+def summary(alerts: Alerts) -> str:
     """How many of each kind, in a few words: "17 overdue, 2 due soon, 1 negative voice"."""
-    late = sum(alert.kind == "deadline" and alert.late for alert in alerts)
-    counts = [(late, "overdue", "overdue"),
-              (sum(alert.kind == "deadline" for alert in alerts) - late, "due soon", "due soon"),
-              (sum(alert.kind == "audience" for alert in alerts), "negative voice", "negative voices"),
-              (sum(alert.kind == "spike" for alert in alerts), "spike", "spikes")]
+    of = alerts.counts()
+    kind = Counter[str]()
+    for (name, _), count in of.items():
+        kind[name] += count
+    late = of[("deadline", True)]
+    counts = [(late, "overdue", "overdue"), (kind["deadline"] - late, "due soon", "due soon"),
+              (kind["audience"], "negative voice", "negative voices"), (kind["spike"], "spike", "spikes")]
     return ", ".join(f"{count} {one if count == 1 else many}" for count, one, many in counts if count)

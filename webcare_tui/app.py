@@ -20,7 +20,7 @@ from textual.markup import escape
 from textual.screen import Screen
 from textual.signal import Signal
 
-from webcare_tui.alerts import Alert, AlertState, summary
+from webcare_tui.alerts import Alerts, AlertState, summary
 from webcare_tui.alerts import check as check_alerts
 from webcare_tui.approvals import ApprovalError, approval_rule, is_lead
 from webcare_tui.case_query import View, builtin_views
@@ -103,9 +103,9 @@ class WebcareApp(App):
         self.alert_settings = alert_settings(config)
         # deadlines per platform, time zone, targets: read once, for the inbox, alerts and dashboard
         self.kpi_settings = settings_from_config(config.raw, str(config.path or "config"))
-        self.alerts: list[Alert] = []
+        self.alerts = Alerts()
         self.alerts_checked = asyncio.Event()  # set once the first check is on screen (tests wait on it)
-        self.alerts_changed: Signal[list[Alert]] = Signal(self, "alerts_changed")  # each check's alerts, when they changed
+        self.alerts_changed: Signal[Alerts] = Signal(self, "alerts_changed")  # each check's alerts, when they changed
         self.alert_state = AlertState()
         self.jobs = Background(self)  # reads, counts and the agent's writes, off the UI thread
         self.outbox_count: int | None = None  # for the header, counted in the background
@@ -554,9 +554,9 @@ class WebcareApp(App):
         work = partial(check_alerts, self.store, int(self.clock()), self.alert_settings, kpi.deadline_for,
                        min([kpi.deadline, *kpi.deadlines.values()]), spikes=spikes)
 
-        def show(found: list[Alert]) -> None:
+        def show(found: Alerts) -> None:
             if not spikes:
-                found = [*found, *(alert for alert in self.alerts if alert.kind == "spike")]
+                found += self.alerts.of_kind("spike")
             changed = found != self.alerts
             self.alerts = found
             if self.alert_state.new(found) and self.alert_settings.bell:

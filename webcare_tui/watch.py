@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TextIO
 
-from webcare_tui.alerts import Alert
+from webcare_tui.alerts import Alerts
 from webcare_tui.alerts import check as check_alerts
 from webcare_tui.config import Config, ConfigError, notify_secret_name
 from webcare_tui.connectors.base import Connector
@@ -152,7 +152,7 @@ class Watch:
             retry = f"; again in {health.retry_in:.0f} s" if health.retry_in else ""
             self.say(f"webcare watch: {health.name} stopped: {health.problem}{retry}")
 
-    def alerts_now(self) -> list[Alert]:
+    def alerts_now(self) -> Alerts:
         """Every alert of the moment (blocking: run on a thread): the app's check, spikes included, and
         the alerts routing rules raised for messages of the last day."""
         now = int(self.clock())

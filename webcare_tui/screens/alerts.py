@@ -18,7 +18,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
-from webcare_tui.alerts import Alert, summary
+from webcare_tui.alerts import Alert, Alerts, summary
 from webcare_tui.screens.console import ConsoleScreen
 from webcare_tui.widgets.case_list import MOVE_KEYS
 from webcare_tui.widgets.footer import Footer
@@ -55,14 +55,14 @@ class AlertList(ScrollView, can_focus=True):
 
     def __init__(self) -> None:
         super().__init__()
-        self.alerts: list[Alert] = []
+        self.alerts = Alerts()
         self.cursor = 0
         self._strips: dict[tuple[Alert, int], Strip] = {}
 
-    def show(self, alerts: list[Alert]) -> None:
+    def show(self, alerts: Alerts) -> None:
         """Show `alerts`, the cursor staying on the alert it was on (else at its place)."""
         was = self.alerts[self.cursor].key if self.cursor < len(self.alerts) else None
-        keys = [alert.key for alert in alerts]
+        keys = alerts.keys()
         self.alerts = alerts
         self.cursor = keys.index(was) if was in keys else max(min(self.cursor, len(alerts) - 1), 0)
         self.virtual_size = Size(self.size.width, len(alerts))
@@ -131,10 +131,10 @@ class AlertsScreen(ConsoleScreen):
         self.console.alerts_changed.subscribe(self, self.show)
 
     @property
-    def alerts(self) -> list[Alert]:
+    def alerts(self) -> Alerts:
         return self.query_one(AlertList).alerts
 
-    def show(self, alerts: list[Alert]) -> None:
+    def show(self, alerts: Alerts) -> None:
         """Show `alerts` in place of the list on screen."""
         listed = self.query_one(AlertList)
         listed.show(alerts)
