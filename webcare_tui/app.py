@@ -543,6 +543,8 @@ class WebcareApp(App):
             alerts = (f"⚠ {counts}: {self.alerts[0].text} · ! lists them", f"⚠ {counts} · ! lists them",
                       f"! {counts}")
         self.header_line = HeaderLine(status, alerts)
+        if not self.screen_stack:  # closing: a job that ended meanwhile has no header to repaint
+            return
         for header in self.screen.query(StatusHeader):
             header.refresh()
 

@@ -86,7 +86,7 @@ class Background:
                     return
                 error = finished.exception()
                 self.app.post_message(JobDone(job, error))
-                if error is None:
+                if error is None and self.app.screen_stack:  # closing: no screen left to show it on
                     result = finished.result()
                     callback(*(result if unpack else (result,)))
             finally:
