@@ -33,6 +33,7 @@ from webcare_tui.config import Account, Agent, Config
 from webcare_tui.connectors.base import Connector, ConnectorError, FetchResult, OutgoingReply, SentReply
 from webcare_tui.connectors.chatwoot import open_marks
 from webcare_tui.connectors.chatwoot_cable import ConversationChanged, LiveState, LiveUpdate, read_event
+from webcare_tui.screens.inbox import InboxScreen
 from webcare_tui.widgets.case_list import CaseList
 
 __all__ = ["cable"]  # the fake ActionCable server's fixture, used here too
@@ -209,6 +210,15 @@ def console_app(store, http, cable: Cable):
     return make_app(config, store, connectors={"team": connector}, clock=lambda: NOW)
 
 
+async def all_open(pilot, app) -> CaseList:
+    """The inbox's All open view, chosen once the inbox is up (a key pressed sooner goes to the screen under it)."""
+    await wait_for(pilot, lambda: isinstance(app.screen, InboxScreen), "the inbox")
+    await press(pilot, "3")
+    cases = app.screen.query_one(CaseList)
+    await wait_for(pilot, lambda: app.screen.view_index == 2, "the All open view")
+    return cases
+
+
 async def open_row_of(pilot, cases: CaseList, case_id: int) -> None:
     """Move the cursor to the case's row, as an agent does with the arrow keys, and open it."""
     for _ in range(cases.count):
@@ -222,8 +232,7 @@ async def open_row_of(pilot, cases: CaseList, case_id: int) -> None:
 async def test_opening_a_case_marks_it_for_teammates_and_a_teammates_mark_shows(server, http, store, cable):
     app = console_app(store, http, cable)
     async with app.run_test(size=(120, 30)) as pilot:
-        await press(pilot, "3")
-        cases = app.screen.query_one(CaseList)
+        cases = await all_open(pilot, app)
         await wait_for(pilot, lambda: cases.count >= 1, "the sync to bring the cases")
         case_42 = store.case_of_thread("chatwoot", "42:")
         await asyncio.wait_for(cable.subscribed.wait(), 5)
@@ -258,8 +267,7 @@ async def test_opening_a_case_marks_it_for_teammates_and_a_teammates_mark_shows(
 async def test_quitting_takes_our_marker_off_the_case_open(server, http, store, cable):
     app = console_app(store, http, cable)
     async with app.run_test(size=(120, 30)) as pilot:
-        await press(pilot, "3")
-        cases = app.screen.query_one(CaseList)
+        cases = await all_open(pilot, app)
         await wait_for(pilot, lambda: cases.count >= 1, "the sync to bring the cases")
         await open_row_of(pilot, cases, store.case_of_thread("chatwoot", "42:"))
         await wait_for(pilot, lambda: len(server.attributes_posted()) == 1, "our marker to reach Chatwoot")
