@@ -51,6 +51,7 @@ class Background:
         self._next: dict[object, Callable[[], None]] = {}  # key → the newest job asked for meanwhile
         self._idle = asyncio.Event()
         self._idle.set()
+        self._closing = False  # set by `shutdown`: no job starts after it
 
     def latest(self, key: object, pool: Executor, work: Callable[[], Any], callback: Callable[..., Any], *,
                unpack: bool = False, job: str = "counts") -> None:
@@ -64,8 +65,8 @@ class Background:
 
         def finished() -> None:
             self._running.discard(key)
-            if (queued := self._next.pop(key, None)) is not None:
-                queued()
+            if (queued := self._next.pop(key, None)) is not None and not self._closing:
+                queued()  # not while shutting down: its pool is cancelling this job under a lock submit takes
 
         if key in self._running:
             self._next[key] = start
@@ -119,6 +120,7 @@ class Background:
 
     def shutdown(self) -> None:
         """Stop: reads and counts no longer wanted are dropped; an action already given is written."""
+        self._closing = True
         for pool in (self.reads, self.counts):
             pool.shutdown(wait=False, cancel_futures=True)
         self.writes.shutdown(wait=True)
