@@ -143,7 +143,7 @@ def open_marks(attributes: Any) -> dict[str, int]:
 def _kind(item: dict[str, Any]) -> int | None:
     """The message_type as Chatwoot's integer (older servers and webhooks spell it out)."""
     kind = item.get("message_type")
-    return KINDS.get(kind) if isinstance(kind, str) else _int(kind)
+    return KINDS.get(kind) if isinstance(kind, str) else as_int(kind)
 
 
 def _failure_reason(item: dict[str, Any]) -> str | None:
@@ -154,13 +154,16 @@ def _failure_reason(item: dict[str, Any]) -> str | None:
     return f"{error}" if error else "no reason given"
 
 
-def _int(value: Any) -> int | None:
-    """An integer field (Chatwoot's numbers may arrive as floats); None when it is not one."""
+def as_int(value: Any) -> int | None:
+    """An integer field or id (Chatwoot's numbers may arrive as floats, some servers' ids as text);
+    None when it is not one."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
     if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         return int(value)
     return None
 
@@ -169,7 +172,7 @@ def _epoch(value: Any) -> int | None:
     """Epoch seconds of a time field, whole or not (Chatwoot renders some as `to_f`)."""
     if isinstance(value, float) and math.isfinite(value):
         return int(value)
-    return _int(value)
+    return as_int(value)
 
 
 def _object(value: Any) -> dict[str, Any]:
@@ -188,7 +191,7 @@ class ChatwootConnector(Connector):
         options = account.options
         base_url = options.get("base_url")
         raw_id = options.get("account_id")
-        account_id = int(raw_id) if isinstance(raw_id, str) and raw_id.isdigit() else _int(raw_id)
+        account_id = int(raw_id) if isinstance(raw_id, str) and raw_id.isdigit() else as_int(raw_id)
         agents = options.get("agents", {})
         teams = options.get("teams", {})
         cable_url = options.get("cable_url")
@@ -269,7 +272,7 @@ class ChatwootConnector(Connector):
         if self._problem:
             raise self._problem
         body = await self.api.json("GET", "/api/v1/profile")
-        user_id = _int(body.get("id")) if isinstance(body, dict) else None
+        user_id = as_int(body.get("id")) if isinstance(body, dict) else None
         token = body.get("pubsub_token") if isinstance(body, dict) else None
         if user_id is None or not isinstance(token, str) or not token:
             raise ConnectorError("Chatwoot's profile has no id or pubsub_token; the realtime link needs an agent's"
@@ -291,9 +294,9 @@ class ChatwootConnector(Connector):
 
     def _agent(self, agent: Any) -> str | None:
         """Our id of a Chatwoot agent object (by id, then e-mail); unknown ones as "chatwoot:12"."""
-        if not isinstance(agent, dict) or _int(agent.get("id")) is None:
+        if not isinstance(agent, dict) or as_int(agent.get("id")) is None:
             return None
-        key = str(_int(agent["id"]))
+        key = str(as_int(agent["id"]))
         email = agent.get("email")
         return self.agents.get(key) or (self.agents.get(email.casefold()) if isinstance(email, str) else None) or (
             f"chatwoot:{key}")
@@ -306,7 +309,7 @@ class ChatwootConnector(Connector):
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict) or not isinstance(data.get("payload"), list):
             raise ConnectorError("Chatwoot sent a conversation list without data.payload", retryable=False)
-        return data["payload"], _int(_object(data.get("meta")).get("all_count"))
+        return data["payload"], as_int(_object(data.get("meta")).get("all_count"))
 
     async def _messages(self, conversation_id: int, after: int | None) -> list[Any]:
         """The conversation's messages after the id `after` (all of them, oldest first), or its latest 20."""
@@ -325,7 +328,7 @@ class ChatwootConnector(Connector):
             if not isinstance(payload, list):
                 raise ConnectorError(f"Chatwoot sent messages of conversation {conversation_id} without a payload list",
                                      retryable=False)
-            ids = [i for i in (_int(item.get("id")) for item in payload if isinstance(item, dict)) if i is not None]
+            ids = [i for i in (as_int(item.get("id")) for item in payload if isinstance(item, dict)) if i is not None]
             # Chatwoot's MessageFinder gives AFTER_LIMIT at most after an id: a shorter page is the last
             more = after is not None and len(payload) >= AFTER_LIMIT and bool(ids) and max(ids) > after
             yield payload, more
@@ -352,7 +355,7 @@ class ChatwootConnector(Connector):
 
     def _team_name(self, team: dict[str, Any]) -> str | None:
         """Our name of a Chatwoot team object (by id, else its own name)."""
-        team_id, name = _int(team.get("id")), team.get("name")
+        team_id, name = as_int(team.get("id")), team.get("name")
         if team_id is not None and team_id in self.teams:
             return self.teams[team_id]
         return name if isinstance(name, str) else None
@@ -361,7 +364,7 @@ class ChatwootConnector(Connector):
         """A Chatwoot message as ours; a str says why it was skipped; None: not a message to us."""
         if not isinstance(item, dict):
             return f"{conversation_id}:?: not an object"
-        message_id, created_at = _int(item.get("id")), _int(item.get("created_at"))
+        message_id, created_at = as_int(item.get("id")), as_int(item.get("created_at"))
         ref = f"{conversation_id}:{message_id if message_id is not None else '?'}"
         if message_id is None or created_at is None:
             return f"{ref}: no id or created_at"
@@ -388,7 +391,7 @@ class ChatwootConnector(Connector):
         incoming = kind == INCOMING
         if not contact and incoming:
             contact = sender
-        if not contact or _int(contact.get("id")) is None:
+        if not contact or as_int(contact.get("id")) is None:
             return f"{ref}: no contact"
         additional = _object(contact.get("additional_attributes"))
         handle = additional.get("screen_name") or contact.get("phone_number") or contact.get("email") or (
@@ -398,7 +401,7 @@ class ChatwootConnector(Connector):
         public = meta.get("channel") == TWITTER and tweet
         return Message(
             platform=self.platform, account=self.account.name, external_id=f"{conversation_id}:{message_id}",
-            author_id=str(_int(contact["id"])), text=text, created_at=created_at,
+            author_id=str(as_int(contact["id"])), text=text, created_at=created_at,
             direction="in" if incoming else "out", visibility="public" if public else "private",
             author_handle=str(handle) if handle else None,
             author_name=contact.get("name") if isinstance(contact.get("name"), str) else None,
@@ -410,7 +413,7 @@ class ChatwootConnector(Connector):
         """A private note as a memo; None when the item is not one (or has no text to keep)."""
         if not isinstance(item, dict) or item.get("private") is not True or _kind(item) == ACTIVITY:
             return None
-        message_id, created_at, text = _int(item.get("id")), _int(item.get("created_at")), item.get("content")
+        message_id, created_at, text = as_int(item.get("id")), as_int(item.get("created_at")), item.get("content")
         if message_id is None or created_at is None or not isinstance(text, str) or not text.strip():
             return None
         sender = _object(item.get("sender"))
@@ -421,7 +424,7 @@ class ChatwootConnector(Connector):
     def _failure(item: Any, conversation_id: int) -> DeliveryFailure | None:
         if not isinstance(item, dict) or item.get("private") is True or _kind(item) not in (OUTGOING, TEMPLATE):
             return None
-        reason, message_id = _failure_reason(item), _int(item.get("id"))
+        reason, message_id = _failure_reason(item), as_int(item.get("id"))
         if reason is None or message_id is None:
             return None
         return DeliveryFailure(f"{conversation_id}:{message_id}",
@@ -453,8 +456,8 @@ class ChatwootConnector(Connector):
                 break
             for conversation in conversations:
                 walked += 1
-                conversation_id = _int(conversation.get("id")) if isinstance(conversation, dict) else None
-                activity = _int(conversation.get("last_activity_at")) if conversation_id is not None else None
+                conversation_id = as_int(conversation.get("id")) if isinstance(conversation, dict) else None
+                activity = as_int(conversation.get("last_activity_at")) if conversation_id is not None else None
                 if conversation_id is None or activity is None:
                     result.skipped.append(f"conversation {conversation_id or '?'}: no id or last_activity_at")
                     continue
@@ -465,7 +468,7 @@ class ChatwootConnector(Connector):
                     older_seen = True
                     continue  # no activity since the last sync: nothing new in it
                 top = max(top or 0, activity)
-                if self.inbox_ids is not None and _int(conversation.get("inbox_id")) not in self.inbox_ids:
+                if self.inbox_ids is not None and as_int(conversation.get("inbox_id")) not in self.inbox_ids:
                     continue
                 if conversation_id in read:
                     continue  # read by id above: a realtime event named it
@@ -498,12 +501,12 @@ class ChatwootConnector(Connector):
         for conversation_id in sorted(self._dirty):
             # 403/404: deleted, or moved to an inbox this token does not see
             conversation = await self.api.json("GET", self._path(f"/{conversation_id}"), missing=(403, 404))
-            activity = _int(conversation.get("last_activity_at")) if isinstance(conversation, dict) else None
+            activity = as_int(conversation.get("last_activity_at")) if isinstance(conversation, dict) else None
             if conversation is None:
                 result.skipped.append(f"conversation {conversation_id}: not found (deleted, or not visible to us)")
             elif not isinstance(conversation, dict) or activity is None:
                 result.skipped.append(f"conversation {conversation_id}: no last_activity_at")
-            elif self.inbox_ids is None or _int(conversation.get("inbox_id")) in self.inbox_ids:
+            elif self.inbox_ids is None or as_int(conversation.get("inbox_id")) in self.inbox_ids:
                 read[conversation_id] = await self._read_conversation(conversation, conversation_id, activity, after,
                                                                       result)
             self._dirty.discard(conversation_id)  # only once read: a failed fetch reads it next time
@@ -521,7 +524,7 @@ class ChatwootConnector(Connector):
         self._saw_marks(conversation_id, conversation)
         newest: int | None = None
         for item in await self._messages(conversation_id, after):
-            item_id = _int(item.get("id")) if isinstance(item, dict) else None
+            item_id = as_int(item.get("id")) if isinstance(item, dict) else None
             if item_id is not None:
                 newest = max(newest or 0, item_id)
             if (memo := self._memo(item, conversation_id)) is not None:
@@ -553,13 +556,13 @@ class ChatwootConnector(Connector):
         return int(head)
 
     def _sent(self, body: Any, conversation_id: int) -> SentReply:
-        message_id = _int(body.get("id")) if isinstance(body, dict) else None
+        message_id = as_int(body.get("id")) if isinstance(body, dict) else None
         if message_id is None:
             raise ConnectorError("Chatwoot took the message but sent back no id", outcome_unknown=True)
         if (reason := _failure_reason(body)) is not None:  # the channel refused it: it did not reach the customer
             raise ConnectorError(f"Chatwoot could not deliver the message ({conversation_id}:{message_id}): {reason}",
                                  retryable=False)
-        created_at = _int(body.get("created_at")) or int(self.clock())
+        created_at = as_int(body.get("created_at")) or int(self.clock())
         return SentReply(f"{conversation_id}:{message_id}", created_at, self._url(conversation_id))
 
     async def _post_message(self, conversation_id: int, text: str, private: bool) -> Any:
@@ -724,7 +727,7 @@ class ChatwootConnector(Connector):
             self._path()  # a misconfigured account says so first
             body = await self.api.json("GET", f"/api/v1/accounts/{self.account_id}/teams")
             listed = body if isinstance(body, list) else []
-            found = {str(item.get("name")).casefold(): _int(item.get("id")) for item in listed
+            found = {str(item.get("name")).casefold(): as_int(item.get("id")) for item in listed
                      if isinstance(item, dict) and isinstance(item.get("name"), str)}
             self._team_ids = {name: found_id for name, found_id in found.items() if found_id is not None}
         if wanted in self._team_ids:

@@ -57,7 +57,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, W
 from websockets.typing import Origin, Subprotocol
 
 from webcare_tui.connectors.base import Connector, ConnectorError
-from webcare_tui.connectors.chatwoot import OPEN_MARK, ChatwootConnector, open_marks
+from webcare_tui.connectors.chatwoot import OPEN_MARK, ChatwootConnector, as_int, open_marks
 from webcare_tui.safe_text import clean
 
 log = logging.getLogger(__name__)
@@ -166,17 +166,6 @@ def read_frame(raw: str | bytes) -> dict[str, Any]:
     return frame
 
 
-def _id(value: Any) -> int | None:
-    """A Chatwoot id: a number, or its digits (some servers send ids as text)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
-
-
 def _name(event: str) -> str:
     """An event name fit to quote: cleaned and short."""
     text = clean(event, single_line=True)
@@ -213,14 +202,14 @@ def read_event(message: Any, account_id: int) -> CableEvent | None:
         raise UnknownEvent(_name(event))
     if not isinstance(data, dict):
         raise BadFrame(f"{event} without data")
-    owner = _id(data.get("account_id"))
+    owner = as_int(data.get("account_id"))
     if owner is None:
         raise BadFrame(f"{event} without account_id")
     if owner != account_id:
         return None  # one token hears every account of its user: this one is not ours
     if event in CHANGES:
         key = "conversation_id" if event.startswith("message.") else "id"
-        conversation_id = _id(data.get(key))
+        conversation_id = as_int(data.get(key))
         if conversation_id is None:
             raise BadFrame(f"{event} without {key}")
         if event.startswith("message.") or "custom_attributes" not in data:
@@ -228,8 +217,8 @@ def read_event(message: Any, account_id: int) -> CableEvent | None:
         return ConversationChanged(conversation_id, event, open_marks(data["custom_attributes"]), _digest(data))
     if event in TYPING:
         conversation, user = data.get("conversation"), data.get("user")
-        conversation_id = _id(conversation.get("id")) if isinstance(conversation, dict) else None
-        user_id = _id(user.get("id")) if isinstance(user, dict) else None
+        conversation_id = as_int(conversation.get("id")) if isinstance(conversation, dict) else None
+        user_id = as_int(user.get("id")) if isinstance(user, dict) else None
         if conversation_id is None or not isinstance(user, dict) or user_id is None:
             raise BadFrame(f"{event} without conversation.id or user.id")
         kind = {"user": "agent", "contact": "customer", "agent_bot": "bot"}.get(str(user.get("type")), "agent")
@@ -241,7 +230,7 @@ def read_event(message: Any, account_id: int) -> CableEvent | None:
     if not isinstance(users, dict):
         raise BadFrame(f"{event} without users")
     return PresenceChanged({user_id: str(status) for key, status in users.items()
-                            if (user_id := _id(key)) is not None and isinstance(status, str)})
+                            if (user_id := as_int(key)) is not None and isinstance(status, str)})
 
 
 # -- what the console reads -------------------------------------------------------------------------
