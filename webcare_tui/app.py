@@ -293,6 +293,8 @@ class WebcareApp(App):
         to open one. Of several cases asked for in a row, the last one opens."""
         self._opening += 1
         opening = self._opening
+        if self._case_screen is not None and self._case_screen not in self.screen_stack:
+            self._case_screen.expect(case_id)  # it shows this case next: changes since the read began show too
 
         def show(view: CaseView) -> None:
             if opening != self._opening:

@@ -157,9 +157,16 @@ class CaseScreen(MacroKeys):
     def target_ids(self) -> list[int]:
         return [self.case_id]
 
+    def expect(self, case_id: int) -> None:
+        """The app has begun to read `case_id` to show here (see `show_other`): a change to it from now
+        on is read again when the screen is shown; one before is in what is shown. A read of the case
+        shown before is no longer wanted."""
+        self._loading += 1
+        self.case_id = case_id
+        self.stale = False
+
     def show_other(self, view: CaseView) -> None:
-        """Show another case on this screen (kept by the app between cases)."""
-        self._loading += 1  # a read of the case shown before is no longer wanted
+        """Show another case on this screen (kept by the app between cases), read since `expect`."""
         self.case_id = view.case["id"]
         self.notice("")
         self.show(view)
@@ -298,7 +305,8 @@ class CaseScreen(MacroKeys):
         for widget, item, before in zip(widgets, items, shown):
             if item[1:] != before[1:]:  # a reply's delivery state, a draft's: in place
                 widget.update(item[1])
-                widget.set_classes(item[2])
+                if widget.classes != frozenset(item[2].split()):  # new classes restyle it: half of showing a case
+                    widget.set_classes(item[2])
         added = [Static(content, classes=classes) for _, content, classes in items[len(shown):]]
         following = anew or (bool(added) and conversation.scroll_y >= conversation.max_scroll_y)  # else reading back
         if added:
