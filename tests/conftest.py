@@ -107,7 +107,9 @@ def notice(app) -> str:
 
 def conversation(app) -> str:
     """The case screen's timeline as text."""
-    return "\n".join(str(child.render()) for child in app.screen.query_one("#conversation").children)
+    from webcare_tui.widgets.timeline import Timeline
+
+    return app.screen.query_one(Timeline).plain
 
 
 def screen_lines(widget) -> list[str]:

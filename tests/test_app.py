@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import HOUR, MINUTE, T0, msg, notice, only_macros, press, screen_lines, settle, wait_for
+from conftest import HOUR, MINUTE, T0, conversation, msg, notice, only_macros, press, screen_lines, settle, wait_for
 
 from webcare_tui.app import make_app
 from webcare_tui.config import Account, Config
@@ -13,6 +13,7 @@ from webcare_tui.screens.case import CaseScreen
 from webcare_tui.screens.inbox import InboxScreen
 from webcare_tui.store import CaseFilter
 from webcare_tui.widgets.case_list import CaseList
+from webcare_tui.widgets.timeline import Timeline
 
 EVIL = "[bold red]ALARM[/] \x1b]0;pwned\x07\x1b[31mred [link=https://evil.example]klik[/link]"
 
@@ -54,7 +55,7 @@ async def test_open_a_case_label_hand_over_and_close_it(team_inbox):
         await press(pilot, "3", "enter")  # anna waits longest
         assert isinstance(app.screen, CaseScreen)
         case_id = app.screen.case_id
-        conversation = str(app.screen.query_one("#conversation").children[-1].render())
+        conversation = app.screen.query_one(Timeline).items[-1].content.plain
         assert "Mijn wifi is kapot" in conversation
         await press(pilot, "l", *"Storing", "enter", "enter")  # a new label: Enter again makes it
         await press(pilot, "n", *"Belt morgen terug", "enter")
@@ -76,7 +77,7 @@ async def test_the_case_screen_shows_escape_sequences_as_inert_text(team_inbox):
     app = make_app(Config(), team_inbox, connectors={})
     async with app.run_test(size=(120, 30)) as pilot:
         await press(pilot, "3", "j", "j", "enter")
-        shown = str(app.screen.query_one("#conversation").children[-1].render())
+        shown = app.screen.query_one(Timeline).items[-1].content.plain
         assert "[bold red]ALARM[/]" in shown and "[link=https://evil.example]klik[/link]" in shown
         assert "\x1b" not in shown and "\x07" not in shown and "pwned" not in shown
 
@@ -93,7 +94,7 @@ async def test_an_owner_from_a_helpdesk_is_shown_as_inert_text(team_inbox):
         assert "cw:" in row and "\x1b" not in row and "\x07" not in row
         await press(pilot, "enter")
         title = str(app.screen.query_one("#title").render())
-        trail = " ".join(str(child.render()) for child in app.screen.query_one("#conversation").children)
+        trail = conversation(app) + "\n".join(screen_lines(app.screen.query_one(Timeline)))  # as text and as drawn
         assert "owner: cw:" in title and "\x1b" not in title + trail and "\x07" not in title + trail
 
 
@@ -168,7 +169,7 @@ async def test_reply_with_signature_is_stored_at_once_and_queued(team_inbox):
         assert team_inbox.get_case(case_id)["status"] == "pending"
         [row] = team_inbox.case_outbox(case_id)
         assert row["state"] == "queued"
-        assert "[queued]" in str(app.screen.query_one("#conversation").children[-1].render())
+        assert "[queued]" in app.screen.query_one(Timeline).items[-1].content.plain
         assert "outbox 1" in app.status_text
         await press(pilot, "escape")
         await press(pilot, "1")  # the case left "Mine" (it was never there) and "All open"
@@ -416,33 +417,50 @@ async def test_the_case_timeline_adds_updates_and_rebuilds_only_what_changed(tea
     app = make_app(Config(), team_inbox, connectors={})
     async with app.run_test(size=(120, 30)) as pilot:
         await press(pilot, "3", "enter")
-        conversation = app.screen.query_one("#conversation")
+        timeline = app.screen.query_one(Timeline)
 
         def texts():
-            return [str(child.render()) for child in conversation.children]
+            return [item.content.plain for item in timeline.items]
 
-        first = conversation.children[0]
         before = texts()
         await press(pilot, "P")  # one event line more; the rest stays as it was
         await pilot.pause()
-        assert conversation.children[0] is first
         assert texts()[:len(before)] == before and "priority" in texts()[-1]
         case_id = app.screen.case_id
         outbox_id = app.outbox.queue_reply(case_id, "We kijken ernaar", agent="tim", visibility="public")
         app.screen.load()
         await settle(pilot)
-        reply = conversation.children[-1]
-        assert "[queued]" in str(reply.render())
+        assert "[queued]" in texts()[-1] and timeline.items[-1].kind == "out"
         team_inbox.update_outbox(outbox_id, T0, state="failed", last_error="500 <b>oops</b>")
         app.screen.load()  # the reply's delivery state changes in place
         await settle(pilot)
-        assert conversation.children[-1] is reply and "[failed: 500 <b>oops</b>]" in str(reply.render())
+        assert "[failed: 500 <b>oops</b>]" in texts()[-1]
+        assert any("[failed: 500 <b>oops</b>]" in line for line in screen_lines(timeline))  # drawn anew, as text
         await press(pilot, "s", "2", "enter")  # the second message leaves: the timeline is shown anew
-        await pilot.pause()  # in the widgets on screen, none left over
-        assert conversation.children[0] is first and len(conversation.children) == len(texts())
-        assert texts() == [str(content) for _, content, _ in app.screen._timeline(app.screen.view)]
+        await pilot.pause()
+        assert timeline.items == app.screen._timeline(app.screen.view)
         assert not any("En nu is de tv ook stuk" in text for text in texts())
-        assert any("Mijn wifi is kapot" in text for text in texts())
+        assert any("Mijn wifi is kapot" in line for line in screen_lines(timeline))
+
+
+async def test_the_case_timeline_keeps_the_place_of_an_agent_reading_back(team_inbox):
+    """A long case: it opens at its end and follows new items there; scrolled back, the agent stays put."""
+    [anna] = [c["id"] for c in team_inbox.list_cases() if c["author_handle"] == "@anna"]
+    ingest(team_inbox, [msg(MINUTE * n, author="anna", text=f"Bericht {n}") for n in range(1, 40)])
+    app = make_app(Config(), team_inbox, connectors={})
+    async with app.run_test(size=(100, 24)) as pilot:
+        app.open_case(anna)
+        await settle(pilot)
+        timeline = app.screen.query_one(Timeline)
+        assert timeline.max_scroll_y > 0 and timeline.scroll_y == timeline.max_scroll_y
+        assert any("Bericht 39" in line for line in screen_lines(timeline))
+        await press(pilot, "P")
+        assert timeline.scroll_y == timeline.max_scroll_y and "priority" in screen_lines(timeline)[-1]
+        timeline.scroll_to(y=0, animate=False)
+        await pilot.pause()
+        await press(pilot, "P")
+        assert timeline.scroll_y == 0 and "priority" in timeline.items[-1].content.plain
+        assert any("Mijn wifi is kapot" in line for line in screen_lines(timeline))
 
 
 async def test_the_case_screen_is_kept_and_shows_each_case_opened(team_inbox):
@@ -455,7 +473,7 @@ async def test_the_case_screen_is_kept_and_shows_each_case_opened(team_inbox):
         await press(pilot, "escape", "j", "enter")
         await pilot.pause()
         assert app.screen is screen and screen.case_id != first
-        shown = " ".join(str(child.render()) for child in screen.query_one("#conversation").children)
+        shown = screen.query_one(Timeline).plain
         texts = [m["text"] for m in team_inbox.case_messages(screen.case_id)]
         others = [m["text"] for m in team_inbox.case_messages(first)]
         assert all(text in shown for text in texts) and not any(text in shown for text in others)
@@ -484,7 +502,7 @@ async def test_the_open_case_follows_the_store_without_a_key(team_inbox):
         author = screen.case["author_handle"].lstrip("@")
 
         def conversation() -> str:
-            return " ".join(str(widget.render()) for widget in screen.query("#conversation Static"))
+            return screen.query_one(Timeline).plain
 
         with Store(team_inbox.path) as other:  # its own connection, as another process has
             ingest(other, [msg(HOUR, author=author, text="Hallo, is er al nieuws?")])

@@ -8,7 +8,7 @@ import webbrowser
 from dataclasses import replace
 
 import pytest
-from conftest import MINUTE, msg, notice, press, screen_lines, settle, wait_for
+from conftest import MINUTE, conversation, msg, notice, press, screen_lines, settle, wait_for
 
 from webcare_tui.alerts import audience_alerts, deadline_alerts
 from webcare_tui.app import make_app
@@ -16,6 +16,7 @@ from webcare_tui.config import Config
 from webcare_tui.ingest import ingest
 from webcare_tui.screens.case import CaseScreen
 from webcare_tui.widgets.case_list import CaseList
+from webcare_tui.widgets.timeline import Timeline
 
 HIDDEN = "an\u200bna"  # an Instagram-style handle (no @) with a zero-width space: shows as "anna" unless marked
 
@@ -65,7 +66,7 @@ async def test_a_case_whose_times_no_calendar_shows_opens_with_the_raw_number(in
     async with app.run_test(size=(120, 30)) as pilot:
         await press(pilot, "3", "enter")  # OverflowError from datetime.fromtimestamp killed the console
         assert isinstance(app.screen, CaseScreen) and app.is_running
-        trail = " ".join(str(child.render()) for child in app.screen.query_one("#conversation").children)
+        trail = conversation(app) + "\n".join(screen_lines(app.screen.query_one(Timeline)))  # as text and as drawn
         assert "@253402300799" in trail
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal
 from textual.widgets import Static
 
 from webcare_tui.approvals import ApprovalError, Approvals, is_lead, leads, needs_approval
@@ -44,6 +44,7 @@ from webcare_tui.templates import TemplateError
 from webcare_tui.widgets.footer import Footer
 from webcare_tui.widgets.notice import Notice
 from webcare_tui.widgets.status_header import StatusHeader
+from webcare_tui.widgets.timeline import Item, Timeline
 
 CLOCK_EVERY = 30  # seconds between redraws of the header's times while nothing else changes
 DRAFT_WORDS = 40  # characters of a draft the header shows
@@ -66,15 +67,7 @@ class CaseScreen(MacroKeys):
     scope = "case"
     DEFAULT_CSS = """
     #title { height: auto; background: $boost; padding: 0 1; }
-    #conversation { width: 1fr; }
     #author { width: 34; border-left: solid $accent; padding: 0 1; }
-    .message { margin: 0 1 1 1; padding: 0 1; }
-    .in { border-left: thick $success; }
-    .out { border-left: thick $primary; margin-left: 6; }
-    .memo { border-left: thick $warning; background: $warning 10%; }
-    .draft { border-left: thick $secondary; margin-left: 6; background: $secondary 10%; }
-    .rejected { border-left: thick $error; margin-left: 6; color: $text-muted; }
-    .event { color: $text-muted; margin: 0 1 0 1; }
     #notice { height: 1; color: $text-muted; }
     """
     BINDINGS = [
@@ -110,8 +103,6 @@ class CaseScreen(MacroKeys):
         self.stale = False  # something changed while another screen was on top
         self._loading = 0  # the newest read of this case asked for: an older answer is dropped
         self._footer_drafts: bool | None = None  # what the footer's approval keys were shown for
-        self._shown: list[tuple[str, Text, str]] = []  # the timeline on screen, and its widgets
-        self._widgets: list[Static] = []
         # the reply drafts the agent left here, by case, until the store's copy says the same (a case
         # opened again at once may be read before the draft's write is in)
         self._begun: dict[int, str] = {}
@@ -126,7 +117,7 @@ class CaseScreen(MacroKeys):
         yield StatusHeader()
         yield Static(id="title")
         with Horizontal():
-            yield VerticalScroll(id="conversation")
+            yield Timeline(id="conversation")
             yield Static(id="author")
         yield Notice()
         yield Footer()
@@ -225,7 +216,7 @@ class CaseScreen(MacroKeys):
         if self.is_current:  # read again: the conversation may be another now (a merge, a split)
             self.console.set_open(*self._conversation())
         self._show_title()
-        self._show_timeline(self._timeline(view))
+        self.query_one(Timeline).show(self._timeline(view))
         self.query_one("#author", Static).update(self._author_panel(view))
         if self._footer_drafts is not bool(self.drafts):  # the footer rebuilds all its keys: only when needed
             self._footer_drafts = bool(self.drafts)
@@ -253,11 +244,7 @@ class CaseScreen(MacroKeys):
         for line in lines:
             title.append("\n")
             title.append_text(line)
-        conversation = self.query_one("#conversation", VerticalScroll)
-        at_end = conversation.scroll_y >= conversation.max_scroll_y
-        widget.update(title)
-        if at_end:  # a longer header (a label, a draft) makes the timeline shorter: keep its end in view
-            self.call_after_refresh(conversation.scroll_end, animate=False)
+        widget.update(title)  # a longer one (a label, a draft) makes the timeline shorter: it keeps its end in view
 
     def _times(self) -> list[Text]:
         """What the header says under the case line: by when to act, the platform's reply window, the draft,
@@ -290,34 +277,8 @@ class CaseScreen(MacroKeys):
         context = self.view.reply_context
         return context["last_inbound_account"] or context["account"], context["last_inbound_id"]
 
-    def _show_timeline(self, items: list[tuple[str, Text, str]]) -> None:
-        """Show (key, content, classes) items, touching only what changed: an action usually adds a
-        line or two at the end, and remounting a long case's every widget took ~150 ms. Another case
-        reuses the widgets on screen."""
-        conversation = self.query_one("#conversation", VerticalScroll)
-        shown, widgets = self._shown, self._widgets
-        anew = [key for key, _, _ in items[:len(shown)]] != [key for key, _, _ in shown]  # not just added to
-        if anew:  # another case, a split: the widgets on screen take the new items (mounting cost more)
-            if len(widgets) > len(items):
-                conversation.remove_children(widgets[len(items):])
-                widgets = widgets[:len(items)]
-            shown = [("", Text(), "")] * len(widgets)  # so each of them is updated below
-        for widget, item, before in zip(widgets, items, shown):
-            if item[1:] != before[1:]:  # a reply's delivery state, a draft's: in place
-                widget.update(item[1])
-                if widget.classes != frozenset(item[2].split()):  # new classes restyle it: half of showing a case
-                    widget.set_classes(item[2])
-        added = [Static(content, classes=classes) for _, content, classes in items[len(shown):]]
-        following = anew or (bool(added) and conversation.scroll_y >= conversation.max_scroll_y)  # else reading back
-        if added:
-            conversation.mount_all(added)
-        if following:
-            conversation.scroll_end(animate=False)
-        self._shown, self._widgets = items, widgets + added
-
-    def _timeline(self, view: CaseView) -> list[tuple[str, Text, str]]:
-        """Messages, memos and events in time order as (key, content, classes); customer text always
-        as plain text."""
+    def _timeline(self, view: CaseView) -> list[Item]:
+        """Messages, memos and events in time order; customer text always as plain text."""
         items: list[tuple[int, int, str, Text, str]] = []
         delivery = {row["payload"]["message_id"]: row for row in view.outbox if row["kind"] == "reply"}
         for number, message in enumerate(view.messages, start=1):
@@ -330,11 +291,11 @@ class CaseScreen(MacroKeys):
                 head.append(f"  [{state}]", "bold red" if row["state"] in UNDELIVERED else "yellow")
             body = Text(clean(message["text"]))
             items.append((message["created_at"], 1, f"message {message['id']}", Text.assemble(head, "\n", body),
-                          "message " + ("in" if inbound else "out")))
+                          "in" if inbound else "out"))
         items += self._drafts(view.outbox)
         for memo in view.memos:
             text = Text.assemble((f"{_when(memo['created_at'])}  memo by {clean(memo['agent'], single_line=True)}\n", "dim"), clean(memo["text"]))
-            items.append((memo["created_at"], 2, f"memo {memo['id']}", text, "message memo"))
+            items.append((memo["created_at"], 2, f"memo {memo['id']}", text, "memo"))
         for event in view.events:
             if event["kind"] == "memo":
                 continue
@@ -344,7 +305,7 @@ class CaseScreen(MacroKeys):
             line = Text(f"{_when(event['at'])} · {actor}{describe(event['kind'], event['detail'], event['actor'])}")
             items.append((event["at"], 0, f"event {event['id']}", line, "event"))
         items.sort(key=lambda item: (item[0], item[1]))
-        return [(key, content, classes) for _, _, key, content, classes in items]
+        return [Item(key, content, kind) for _, _, key, content, kind in items]
 
     def _drafts(self, outbox: list[dict]) -> list[tuple[int, int, str, Text, str]]:
         """Replies waiting for a lead, and those a lead rejected (from the case's outbox rows): never
@@ -360,12 +321,12 @@ class CaseScreen(MacroKeys):
                 who = ", ".join(leads(team)) or "a lead"
                 keys = " · A approve · E edit and approve · X reject" if is_lead(team, self.actor) else ""
                 head.append(f"  [awaiting approval by {who}]{keys}", "bold magenta")
-                classes = "message draft"
+                kind = "draft"
             else:
                 head.append(f"  [not approved: {clean(row['last_error'] or '', single_line=True)}]", "bold red")
-                classes = "message rejected"
+                kind = "rejected"
             items.append((row["created_at"], 1, f"draft {row['id']}", Text.assemble(head, "\n", clean(payload["text"])),
-                          classes))
+                          kind))
         return items
 
     def _author_panel(self, view: CaseView) -> Text:
