@@ -461,6 +461,14 @@ async def test_the_case_timeline_keeps_the_place_of_an_agent_reading_back(team_i
         await press(pilot, "P")
         assert timeline.scroll_y == 0 and "priority" in timeline.items[-1].content.plain
         assert any("Mijn wifi is kapot" in line for line in screen_lines(timeline))
+        await pilot.resize_terminal(90, 20)  # a smaller window (or a taller header): the place stays
+        await settle(pilot)
+        assert timeline.scroll_y == 0 and any("Mijn wifi is kapot" in line for line in screen_lines(timeline))
+        timeline.scroll_end(animate=False)
+        await pilot.pause()
+        await pilot.resize_terminal(80, 18)  # at the end, it stays there
+        await settle(pilot)
+        assert timeline.scroll_y == timeline.max_scroll_y > 0 and "priority" in "".join(screen_lines(timeline)[-2:])
 
 
 async def test_the_case_screen_is_kept_and_shows_each_case_opened(team_inbox):

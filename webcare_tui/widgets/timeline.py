@@ -61,12 +61,13 @@ class Timeline(ScrollView, can_focus=True):
         self._lines: list[Strip] = []
         self._width = 0
         self._palette: dict[str, Style] = {}
+        self._at_end = True  # where the agent left the view: a resize or new items keep it at the end, or in place
 
     def show(self, items: list[Item]) -> None:
         """Show these items: the lines of those shown before are kept. The view follows the end if it
         was there, or if these are another case's items."""
         another = [item.key for item in items[:len(self.items)]] != [item.key for item in self.items]  # not just added to
-        following = another or self.scroll_y >= self.max_scroll_y
+        following = another or self._at_end
         self.items = items
         self._draw()
         if following:
@@ -78,15 +79,18 @@ class Timeline(ScrollView, can_focus=True):
         return "\n".join(item.content.plain for item in self.items)
 
     def on_resize(self) -> None:
-        following = self.scroll_y >= self.max_scroll_y
+        following = self._at_end
         self._draw()
         if following:
-            self.scroll_end(animate=False, immediate=True, force=True)  # before the layout pass shows the scrollbar
+            self.scroll_end(animate=False, immediate=True, force=True)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._at_end = new_value >= self.max_scroll_y
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        if self._palette and self._palette != self._colours():  # another theme (not each screen resumed)
-            self._drawn.clear()
+        if self._palette and self._palette != self._colours():  # another theme, not each time the screen is shown
             self._draw()
 
     def render_line(self, y: int) -> Strip:
