@@ -109,7 +109,7 @@ def conversation(app) -> str:
     """The case screen's timeline as text."""
     from webcare_tui.widgets.timeline import Timeline
 
-    return app.screen.query_one(Timeline).plain
+    return "\n".join(item.content.plain for item in app.screen.query_one(Timeline).items)
 
 
 def screen_lines(widget) -> list[str]:

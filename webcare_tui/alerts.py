@@ -115,9 +115,7 @@ class Alerts(Sequence[Alert]):
         return map(Alert._make, self._rows)
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, Alerts):
-            return self._rows == other._rows
-        return isinstance(other, list) and self._rows == other
+        return isinstance(other, Alerts) and self._rows == other._rows
 
     __hash__ = None  # type: ignore[assignment]  # a changing sequence, as a list
 

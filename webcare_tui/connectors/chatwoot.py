@@ -191,7 +191,7 @@ class ChatwootConnector(Connector):
         options = account.options
         base_url = options.get("base_url")
         raw_id = options.get("account_id")
-        account_id = int(raw_id) if isinstance(raw_id, str) and raw_id.isdigit() else as_int(raw_id)
+        account_id = as_int(raw_id)
         agents = options.get("agents", {})
         teams = options.get("teams", {})
         cable_url = options.get("cable_url")

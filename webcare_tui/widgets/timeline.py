@@ -73,11 +73,6 @@ class Timeline(ScrollView, can_focus=True):
         if following:
             self.scroll_end(animate=False, immediate=True, force=True)  # before the layout pass shows the scrollbar
 
-    @property
-    def plain(self) -> str:
-        """The items as text, one after the other."""
-        return "\n".join(item.content.plain for item in self.items)
-
     def on_resize(self) -> None:
         following = self._at_end
         self._draw()
