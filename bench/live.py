@@ -5,7 +5,8 @@
 Runs the console on a copy of the store bench/ui.py builds, with the demo sync writing
 live traffic, while another process runs `webcare import` of 200,000 new messages into
 the same file. Prints the median and p99 of key → refreshed screen for cursor moves,
-view switches, opening a case and a case action (timed inside the app, from the key's
+view switches, opening a case (one the cursor rested on, which the console reads ahead, and
+one opened at once after a move) and a case action (timed inside the app, from the key's
 handler to the callback after the next refresh, as ../shared/BENCH.md asks), and the
 longest stall of the app's event loop (a 10 ms tick that came late). `--quiet` runs
 the same without the import, for comparison in the same run.
@@ -31,6 +32,7 @@ from macro import time_calls  # noqa: E402 (bench/macro.py)
 from ui import CACHE, build_store, percentile, report  # noqa: E402 (bench/ui.py)
 
 IMPORTED = 200_000
+REST = 0.3  # seconds between moving the cursor to a case and opening it, when not at once
 
 
 def time_until(starter, start: str, ender, end: str, samples: list[float]) -> None:
@@ -82,7 +84,8 @@ async def session(store_path: Path, presses: int, importing: bool) -> tuple[dict
     from webcare_tui.store import Store
     from webcare_tui.widgets.case_list import CaseList
 
-    samples: dict[str, list[float]] = {"cursor": [], "view": [], "open": [], "action shown": [], "action": []}
+    samples: dict[str, list[float]] = {"cursor": [], "view": [], "open": [], "open at once": [], "action shown": [],
+                                       "action": []}
     stalls = [0.0]
     importer = None
     demo = DemoConnector(Account("demo", "demo", {"seed": 5, "history_days": 0.05, "rate_per_minute": 120}))
@@ -106,7 +109,7 @@ async def session(store_path: Path, presses: int, importing: bool) -> tuple[dict
             await pilot.press("3", "enter")  # the app keeps this case screen for every case opened
             await settle(pilot)
             case_screen = app.screen
-            time_until(app, "open_case", case_screen, "show", samples["open"])
+            time_until(app, "open_case", app, "push_screen", samples["open"])  # the frame after: the case on screen
             time_calls(case_screen, "action_priority", samples["action shown"], lambda: case_screen)
             time_until(case_screen, "action_priority", case_screen, "show", samples["action"])
             await pilot.press("escape")
@@ -117,9 +120,14 @@ async def session(store_path: Path, presses: int, importing: bool) -> tuple[dict
                 for n in range(presses // 10):
                     await pilot.press(str(n % 5 + 1))
                 await pilot.press("3")
-                for _ in range(presses // 20):
+                for n in range(presses // 20):
+                    at_once = n % 2 == 1
+                    if not at_once:
+                        await asyncio.sleep(REST)  # as an agent, who reads the row before opening it
                     await pilot.press("enter")
                     await settle(pilot)  # as an agent, who sees the case before acting on it
+                    if at_once and samples["open"]:
+                        samples["open at once"].append(samples["open"].pop())
                     await pilot.press("P")
                     await settle(pilot)
                     await pilot.press("escape", "j")
@@ -150,7 +158,8 @@ def main() -> None:
             print(f"-- {what}, {time.perf_counter() - started:.0f} s; demo sync writing")
             report("cursor move (j, k) → refreshed list", samples["cursor"])
             report("view switch (1-5) → refreshed list", samples["view"])
-            report("enter → case screen shown", samples["open"])
+            report("enter → case screen shown (cursor rested on it)", samples["open"])
+            report("enter → case screen shown (at once after j)", samples["open at once"])
             report("case action (priority key) → shown on the case", samples["action shown"])
             report("case action (priority key) → case as stored shown", samples["action"])
             every = [s for kind in samples.values() for s in kind]

@@ -492,6 +492,44 @@ async def test_the_case_screen_is_kept_and_shows_each_case_opened(team_inbox):
         assert isinstance(app.screen, CaseScreen) and app.screen is not screen and app.screen.case_id == first
 
 
+async def test_the_case_the_cursor_rests_on_is_read_ahead_and_opens_without_a_read(team_inbox, monkeypatch):
+    """Opening a case the cursor has rested on only draws it; changed since it was read ahead (here
+    by another process), it shows at once and the change follows."""
+    import webcare_tui.app as console
+    from webcare_tui.store import Store
+
+    reads: list[int] = []
+    read_case = console.read_case
+    monkeypatch.setattr(console, "read_case", lambda store, case_id: reads.append(case_id) or read_case(store, case_id))
+    app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await press(pilot, "3", "enter", "P", "escape")  # the first case opened: the app keeps its screen
+        kept = app.get_screen("case")
+        assert isinstance(kept, CaseScreen)
+        opened, cases = kept.case_id, app.screen.query_one(CaseList)
+        await press(pilot, "j")
+        second = cases.current_row()
+        assert second is not None and second.id != opened
+        await wait_for(pilot, lambda: kept.view.case["id"] == second.id, "the case under the cursor to be read ahead")
+        before = len(reads)
+        await press(pilot, "enter")
+        assert app.screen is kept and kept.case_id == second.id and len(reads) == before  # no read: only drawn
+        assert str(kept.query_one("#notice").render()) == ""  # the priority said on the first case is gone
+        texts = [m["text"] for m in team_inbox.case_messages(second.id)]
+        assert all(text in conversation(app) for text in texts)
+
+        await press(pilot, "escape", "k")
+        first = cases.current_row()
+        assert first is not None
+        await wait_for(pilot, lambda: kept.view.case["id"] == first.id, "the first case to be read ahead")
+        with Store(team_inbox.path) as other:  # another process: the app hears of it within a second
+            ingest(other, [msg(HOUR, author=first.author_handle.lstrip("@"), text="Hallo, is er al nieuws?")])
+        await wait_for(pilot, lambda: kept.stale, "the app to notice the other process's write")
+        await press(pilot, "enter")
+        assert app.screen is kept and kept.case_id == first.id
+        await wait_for(pilot, lambda: "Hallo, is er al nieuws?" in conversation(app))
+
+
 async def test_the_open_case_follows_the_store_without_a_key(team_inbox):
     """Another process (an import, `macro apply`) writes to the case on screen: it shows at once,
     and the agent's half-typed reply waits where it was."""

@@ -290,11 +290,18 @@ class WebcareApp(App):
     def open_case(self, case_id: int) -> None:
         """Show a case, once read. One case screen is kept and shows each case opened while it is not
         on screen: building a new screen (its header, footer keys and styles) took most of the time
-        to open one. Of several cases asked for in a row, the last one opens."""
+        to open one. Of several cases asked for in a row, the last one opens. A case the kept screen
+        holds already (read while the inbox cursor rested on it, see `read_ahead`) shows at once:
+        changed since, it is read again as it shows."""
         self._opening += 1
         opening = self._opening
-        if self._case_screen is not None and self._case_screen not in self.screen_stack:
-            self._case_screen.expect(case_id)  # it shows this case next: changes since the read began show too
+        kept = self._case_screen
+        if kept is not None and kept not in self.screen_stack:
+            if kept.case_id == case_id and kept.view.case["id"] == case_id:
+                kept.show_again()
+                self.push_screen(kept)
+                return
+            kept.expect(case_id)  # it shows this case next: changes since the read began show too
 
         def show(view: CaseView) -> None:
             if opening != self._opening:
@@ -310,6 +317,21 @@ class WebcareApp(App):
             self.push_screen(screen)
 
         self.read(partial(read_case, self.store, case_id), show)
+
+    def read_ahead(self, case_id: int) -> None:
+        """The agent may open this case next (the inbox cursor rests on it): read it onto the kept case
+        screen while that is hidden, so that opening it costs only the drawing. Unasked for, a failed
+        read says nothing: opening the case says why."""
+        kept, opening = self._case_screen, self._opening
+        if kept is None or kept in self.screen_stack or kept.case_id == case_id:
+            return
+        kept.expect(case_id)
+
+        def show(view: CaseView) -> None:
+            if opening == self._opening and kept not in self.screen_stack and kept.case_id == case_id:
+                kept.show_other(view)
+
+        self.read(partial(read_case, self.store, case_id), show, lambda why: None, latest=(self, "read_ahead"))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The palette lists every action of the current screen by name, with its key."""

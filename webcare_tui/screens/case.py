@@ -110,6 +110,7 @@ class CaseScreen(MacroKeys):
         self._suggestions: Suggestions | None = None
         self._suggest_problem: str | None = None
         self._suggestions_stale = False  # the case changed since they were computed
+        self._suggested_for: int | None = None  # the case they were last asked for
         self._suggestions_panel: SuggestionsScreen | None = None  # the open panel, filled in when they arrive
         self._saved_blocks: dict[str, str] = {}  # text blocks saved from the composer this session
 
@@ -124,7 +125,6 @@ class CaseScreen(MacroKeys):
 
     def on_mount(self) -> None:
         self.show(self.view)
-        self.call_after_refresh(self.find_suggestions)  # after the case is drawn: its Python work would slow that
         self.console.store_changed.subscribe(self, self.store_changed)
         self.console.live_changed.subscribe(
             self, lambda account: self._show_title() if self.is_current and account == self._conversation()[0] else None)
@@ -161,12 +161,19 @@ class CaseScreen(MacroKeys):
         self.case_id = view.case["id"]
         self.notice("")
         self.show(view)
-        self.call_after_refresh(self.find_suggestions)
+
+    def show_again(self) -> None:
+        """Shown again as last read (the app found nothing changed, or reads it again as it shows):
+        the times move with the clock, and the notice of before goes."""
+        self.notice("")
+        self._show_title()
 
     def on_screen_resume(self) -> None:
         self.console.set_open(*self._conversation())  # team mode: teammates see that this case is open here
         if self.stale:  # the store changed while another screen was on top
             self.load()
+        if self._suggested_for != self.case_id:  # once shown (not while read ahead), and after it is drawn
+            self.call_after_refresh(self.find_suggestions)  # (their Python work would slow that)
 
     def after_action(self) -> None:
         self.load()
@@ -532,6 +539,7 @@ class CaseScreen(MacroKeys):
         case_id, store, config = self.case_id, self.console.store, self.console.config
         macros = [macro for macro in self.console.macros.macros if macro.scope in ("any", self.scope)]
         self._suggestions_stale = False
+        self._suggested_for = case_id
         if self._suggestions is not None and self._suggestions.case_id != case_id:
             self._suggestions = None
         self._suggest_problem = None

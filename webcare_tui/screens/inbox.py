@@ -268,6 +268,10 @@ class InboxScreen(MacroKeys):
     def open_case(self, event: CaseList.Opened) -> None:
         self.console.open_case(event.case_id)
 
+    @on(CaseList.Rested)
+    def read_ahead(self, event: CaseList.Rested) -> None:
+        self.console.read_ahead(event.case_id)
+
     @on(CaseList.Arrived)
     def customers_wrote(self, event: CaseList.Arrived) -> None:
         """A customer wrote again on a case of mine (marked * in the list until opened): say it."""

@@ -23,6 +23,7 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 from textual.widget import Widget
 
 from webcare_tui.case_query import CaseQuery
@@ -34,6 +35,7 @@ from webcare_tui.store.inbox import CaseRow, Sort
 from webcare_tui.widgets.background import Background
 
 PAGE = 100
+REST = 0.1  # seconds the cursor stays on a case before it is read ahead for opening: not while a key is held
 CACHED_PAGES = 30
 PLATFORMS = {"x": "X", "facebook": "FB", "instagram": "IG", "whatsapp": "WA", "messenger": "MS",
              "telegram": "TG", "mastodon": "MA", "matrix": "MX", "chatwoot": "CW"}
@@ -122,6 +124,13 @@ class CaseList(ScrollView, can_focus=True):
             super().__init__()
             self.case_id = case_id
 
+    class Rested(Message):
+        """The cursor has stayed on a case for `REST` seconds: the agent may open it next."""
+
+        def __init__(self, case_id: int) -> None:
+            super().__init__()
+            self.case_id = case_id
+
     class Arrived(Message):
         """Customers wrote again on cases in view since they were last shown (`rows`, as read now)."""
 
@@ -152,6 +161,7 @@ class CaseList(ScrollView, can_focus=True):
         self.cursor = 0
         self.selected: set[int] = set()
         self._pages: OrderedDict[int, list[CaseRow]] = OrderedDict()
+        self._resting: Timer | None = None  # until the cursor counts as resting on its case
         self._strips: dict[tuple, Strip] = {}  # formatted rows
         self._reading: set[tuple[int, int]] = set()  # (generation, page) being read in the background
         self._stale: dict[int, list[CaseRow]] = {}  # pages shown until their fresh copies arrive
@@ -190,6 +200,7 @@ class CaseList(ScrollView, can_focus=True):
             self._columns_changed()
         self.selected.clear()
         self.cursor = 0
+        self._moved()
         self._pages.clear()
         self._stale = {}
         self._pages[0] = first
@@ -413,6 +424,7 @@ class CaseList(ScrollView, can_focus=True):
     # -- keys -----------------------------------------------------------------
 
     def _follow_cursor(self, previous: int | None = None) -> None:
+        self._moved()
         top = self.scroll_offset.y
         self.scroll_to_region(Region(0, self.cursor, 1, 1), animate=False, force=True)
         if previous is not None and self.scroll_offset.y == top:
@@ -421,6 +433,17 @@ class CaseList(ScrollView, can_focus=True):
                 self.refresh_line(index)
         else:
             self.refresh()
+
+    def _moved(self) -> None:
+        """The cursor moved (or its page was read again): `Rested` follows once it stays put."""
+        if self._resting is not None:
+            self._resting.stop()
+        self._resting = self.set_timer(REST, self._rested)
+
+    def _rested(self) -> None:
+        self._resting = None
+        if (row := self.current_row()) is not None:
+            self.post_message(self.Rested(row.id))
 
     def action_move(self, delta: int) -> None:
         previous = self.cursor
