@@ -104,6 +104,22 @@ def test_only_new_alerts_ring():
     assert state.new(Alerts([one, two])) == []
 
 
+def test_a_checks_news_says_what_changed_and_what_is_new_and_keeps_the_spikes_of_the_last_full_check():
+    from webcare_tui.alerts import Alert, Alerts, AlertWatch
+
+    watch = AlertWatch()
+    late, spike, soon = Alert("deadline", "a", "A", 1, True), Alert("spike", "b", "B", 2), Alert("deadline", "c", "C", 3)
+    news = watch.news(Alerts([late, spike]), spikes=True)
+    assert news.changed and news.fresh == ["a", "b"] and list(news.alerts) == [late, spike]
+    news = watch.news(Alerts([late]), spikes=False)  # a deadline check after a change: the spike stays
+    assert not news.changed and news.fresh == [] and list(news.alerts) == [late, spike]
+    news = watch.news(Alerts([late, soon]), spikes=False)
+    assert news.changed and news.fresh == ["c"] and list(news.alerts) == [late, soon, spike]
+    news = watch.news(Alerts([soon]), spikes=True)  # the next full check found no spike
+    assert news.changed and news.fresh == [] and list(news.alerts) == [soon]
+    assert news.alerts.counts() == {("deadline", False): 1}
+
+
 def test_settings_from_the_config_with_plain_errors():
     settings = AlertSettings.from_config({"deadline_within": "5m", "spike_keywords": ["storing"], "bell": True},
                                          lambda key: f"config.toml:3: alerts.{key}")

@@ -12,7 +12,7 @@ from concurrent.futures import Executor
 from functools import partial
 from typing import Any, TypeVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -20,7 +20,7 @@ from textual.markup import escape
 from textual.screen import Screen
 from textual.signal import Signal
 
-from webcare_tui.alerts import Alerts, AlertState, summary
+from webcare_tui.alerts import AlertNews, Alerts, AlertWatch, summary
 from webcare_tui.alerts import check as check_alerts
 from webcare_tui.approvals import ApprovalError, approval_rule, is_lead
 from webcare_tui.case_query import View, builtin_views
@@ -29,6 +29,7 @@ from webcare_tui.cases import CaseError, CaseService, case_actions_of
 from webcare_tui.config import Config, append_view, config_path
 from webcare_tui.connectors.base import Connector, ConnectorError
 from webcare_tui.connectors.chatwoot_cable import LiveState, LiveUpdate, cables_for, thread_of
+from webcare_tui.idle_gc import IdleCollector
 from webcare_tui.kpi import settings_from_config
 from webcare_tui.macro_runner import MacroError, MacroRunner
 from webcare_tui.macros import load_macros
@@ -51,6 +52,7 @@ from webcare_tui.widgets.status_header import HeaderLine, StatusHeader
 
 log = logging.getLogger("webcare_tui")
 WATCH_INTERVAL = 0.5  # seconds between looks for another process's writes
+GC_CHECK = 1.0  # seconds between looks whether a full garbage-collection pass may run (see IdleCollector)
 # Team mode: the case the agent has open is marked on the helpdesk's conversation for teammates, until
 # OPEN_FOR seconds ahead, renewed every OPEN_RENEW seconds while it stays open (a console that crashes
 # stops renewing: its marker then runs out by itself)
@@ -106,7 +108,7 @@ class WebcareApp(App):
         self.alerts = Alerts()
         self.alerts_checked = asyncio.Event()  # set once the first check is on screen (tests wait on it)
         self.alerts_changed: Signal[Alerts] = Signal(self, "alerts_changed")  # each check's alerts, when they changed
-        self.alert_state = AlertState()
+        self.alert_watch = AlertWatch()  # what the checks found and told, kept off the UI thread
         self.jobs = Background(self)  # reads, counts and the agent's writes, off the UI thread
         self.outbox_count: int | None = None  # for the header, counted in the background
         self._case_screen: CaseScreen | None = None  # kept between cases: see open_case
@@ -116,6 +118,7 @@ class WebcareApp(App):
         self.live_changed: Signal[str] = Signal(self, "live_changed")  # an account's typing or presence moved
         self._data_version: int | None = None
         self.supervisor = Supervisor(self.on_health, redact=self.redact)
+        self.collector = IdleCollector()  # full garbage-collection passes while no key comes
 
     def redact(self, text: str) -> str:
         """`text` without any account's secret (for the log and the screen)."""
@@ -182,12 +185,20 @@ class WebcareApp(App):
         # the garbage collector's full passes, which took up to 260 ms of the event loop on the 1M
         # store with it and about half that without (bench/live.py); given back when the app ends
         gc.freeze()
+        self.collector.start()  # and the full passes of what comes later run while no key comes
+        self.set_interval(GC_CHECK, self.collector.tick)
         self.report_macro_problems()
         if self.connectors:
             self.run_sync()
             self.run_outbox()
 
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self.collector.key()
+        await super().on_event(event)
+
     def on_unmount(self) -> None:
+        self.collector.stop()
         gc.unfreeze()
         self.jobs.shutdown()
         if str(self.store.path) != ":memory:":
@@ -580,20 +591,18 @@ class WebcareApp(App):
         work = partial(check_alerts, self.store, int(self.clock()), self.alert_settings, kpi.deadline_for,
                        min([kpi.deadline, *kpi.deadlines.values()]), spikes=spikes)
 
-        def show(found: Alerts) -> None:
-            if not spikes:
-                found += self.alerts.of_kind("spike")
-            changed = found != self.alerts
-            self.alerts = found
-            if self.alert_state.new(found) and self.alert_settings.bell:
+        def show(news: AlertNews) -> None:
+            self.alerts = news.alerts
+            if news.fresh and self.alert_settings.bell:
                 self.bell()
             self.update_header()
             self.alerts_checked.set()
-            if changed:
-                self.alerts_changed.publish(found)
+            if news.changed:
+                self.alerts_changed.publish(news.alerts)
 
         # one of each kind at a time, the newest asked for run once more after it (see Background.latest)
-        self.jobs.latest("alerts" if spikes else "deadline alerts", self.jobs.counts, work, show, job="alerts")
+        self.jobs.latest("alerts" if spikes else "deadline alerts", self.jobs.counts,
+                         lambda: self.alert_watch.news(work(), spikes=spikes), show, job="alerts")
 
     def action_alerts(self) -> None:
         """The alerts, from any screen; the same key closes them."""

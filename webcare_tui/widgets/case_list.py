@@ -37,6 +37,9 @@ from webcare_tui.widgets.background import Background
 PAGE = 100
 REST = 0.1  # seconds the cursor stays on a case before it is read ahead for opening: not while a key is held
 CACHED_PAGES = 30
+# screens of formatted rows kept: a row's line is a score of objects the garbage collector's full passes
+# scan, and 2,000 of them made those passes (every second or so) hold the event loop for 20-90 ms
+KEPT_SCREENS = 4
 PLATFORMS = {"x": "X", "facebook": "FB", "instagram": "IG", "whatsapp": "WA", "messenger": "MS",
              "telegram": "TG", "mastodon": "MA", "matrix": "MX", "chatwoot": "CW"}
 STATUS = {"new": ("NEW", "bold cyan"), "open": ("OPEN", "bold green"), "pending": ("PEND", "yellow"),
@@ -364,7 +367,7 @@ class CaseList(ScrollView, can_focus=True):
         strip = self._strips.get(key)
         if strip is None:
             strip = self._strips[key] = self._format(row, width)
-            if len(self._strips) > 2000:
+            if len(self._strips) > KEPT_SCREENS * max(self.size.height, 25):
                 self._strips.clear()
         if index == self.cursor:
             strip = strip.apply_style(self.get_component_rich_style("case-list--cursor"))
