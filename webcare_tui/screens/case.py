@@ -103,6 +103,7 @@ class CaseScreen(MacroKeys):
         self.stale = False  # something changed while another screen was on top
         self._loading = 0  # the newest read of this case asked for: an older answer is dropped
         self._footer_drafts: bool | None = None  # what the footer's approval keys were shown for
+        self._title, self._title_size = Text(), (0, 0)  # the header as shown, and its (width, lines)
         # the reply drafts the agent left here, by case, until the store's copy says the same (a case
         # opened again at once may be read before the draft's write is in)
         self._begun: dict[int, str] = {}
@@ -251,7 +252,13 @@ class CaseScreen(MacroKeys):
         for line in lines:
             title.append("\n")
             title.append_text(line)
-        widget.update(title)  # a longer one (a label, a draft) makes the timeline shorter: it keeps its end in view
+        if title == self._title:  # as shown (the clock, a teammate's typing): no repaint
+            return
+        # only a title of more or fewer lines (a label, a draft) needs the layout pass that moves the
+        # timeline (which keeps its end in view): that pass repaints the whole screen
+        size = (width, len(title.wrap(self.app.console, width)))
+        widget.update(title, layout=size != self._title_size)
+        self._title, self._title_size = title, size
 
     def _times(self) -> list[Text]:
         """What the header says under the case line: by when to act, the platform's reply window, the draft,
