@@ -39,6 +39,16 @@ def log_file(tmp_path: Path, monkeypatch):
         handler.close()
 
 
+@pytest.fixture(autouse=True)
+def import_keeps_the_priority(monkeypatch):
+    """A `webcare import` run inside the test process leaves its CPU priority alone: lowered, it
+    could not be raised again, and every later test of the worker would run at it. (A command run
+    as its own process lowers its own: see test_bulk.)"""
+    from webcare_tui import cli
+
+    monkeypatch.setattr(cli, "yield_the_cpu", lambda: None)
+
+
 @pytest.fixture
 def east_of_utc(monkeypatch):
     """The local time zone is Tokyo's for the test (where 9999-12-31 23:59:59 UTC is already year 10000)."""

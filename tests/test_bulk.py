@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from webcare_tui import bulk
+from webcare_tui import bulk, cli
 from webcare_tui.bulk import bulk_ingest, import_jsonl
 from webcare_tui.connectors.demo_traffic import generate_history
 from webcare_tui.ingest import ingest
@@ -362,8 +362,9 @@ def test_the_command_exits_non_zero_at_once_when_the_store_fails(tmp_path):
     assert "the disk is full; free some space" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_a_killed_import_leaves_no_child_running(tmp_path):
-    """kill -9 of `webcare import` while its child parses a large file: the child ends too."""
+def test_an_import_yields_the_cpu_and_a_kill_leaves_no_child_running(tmp_path):
+    """`webcare import` and its child run at a lower CPU priority than the consoles beside them; and
+    after a kill -9 of `webcare import` while its child parses a large file, the child ends too."""
     import os
     import signal
     import subprocess
@@ -395,6 +396,9 @@ def test_a_killed_import_leaves_no_child_running(tmp_path):
             time.sleep(0.05)
         spawned = children()  # the parsing child (and multiprocessing's resource tracker)
         assert spawned, "the import started no child"
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
+        lowered = min(19, ours + cli.IMPORT_NICENESS)
+        assert [os.getpriority(os.PRIO_PROCESS, pid) for pid in [importer.pid, *spawned]] == [lowered] * (1 + len(spawned))
     finally:
         os.kill(importer.pid, signal.SIGKILL)
         importer.wait()
