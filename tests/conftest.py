@@ -110,6 +110,16 @@ async def wait_for(pilot, condition, what: str = "the app to get there", tries: 
     assert condition(), f"gave up waiting for {what}"
 
 
+def references_a_full_gc_pass_follows() -> int:
+    """How many references Python's full garbage-collection pass goes through now (after one): what
+    the console keeps for long should add few, or each pass holds its event loop the longer."""
+    import gc
+
+    gc.collect()
+    gc.collect()  # a tuple of tuples is let go once those inside were, maybe a pass later
+    return len(gc.get_referents(*gc.get_objects()))
+
+
 def notice(app) -> str:
     """The notice line of the screen on top."""
     return str(app.screen.query_one("#notice").render())

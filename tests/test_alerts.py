@@ -6,7 +6,18 @@ import asyncio
 from dataclasses import replace
 
 import pytest
-from conftest import DAY, HOUR, MINUTE, T0, msg, press, screen_lines, settle, wait_for
+from conftest import (
+    DAY,
+    HOUR,
+    MINUTE,
+    T0,
+    msg,
+    press,
+    references_a_full_gc_pass_follows,
+    screen_lines,
+    settle,
+    wait_for,
+)
 
 from webcare_tui.alerts import AlertSettings, AlertState, check
 from webcare_tui.cases import CaseService
@@ -102,6 +113,20 @@ def test_only_new_alerts_ring():
     assert state.new(Alerts([one])) == ["a"]
     assert state.new(Alerts([one, two])) == ["b"]
     assert state.new(Alerts([one, two])) == []
+
+
+def test_tens_of_thousands_of_alerts_and_what_was_told_of_them_add_nothing_to_a_full_gc_pass():
+    """An alert per overdue case, 65,000 under bench/live.py's import, and the keys the agent was told:
+    the garbage collector's full passes, which hold the console's event loop, must not go through
+    each of them (a list and a set of them made the passes 20-100 ms)."""
+    from webcare_tui.alerts import Alert, Alerts
+
+    before = references_a_full_gc_pass_follows()
+    alerts = Alerts(Alert("deadline", f"deadline:{n}:1790013636", f"case {n} (@klant_{n}) waits", n, True)
+                    for n in range(20_000))
+    told = AlertState()
+    assert len(told.new(alerts)) == 20_000 and not told.new(alerts)
+    assert references_a_full_gc_pass_follows() - before < 100
 
 
 def test_a_checks_news_says_what_changed_and_what_is_new_and_keeps_the_spikes_of_the_last_full_check():

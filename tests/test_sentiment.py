@@ -267,3 +267,15 @@ def test_random_text_never_reaches_the_safety_net():
         for language in (*sentiment.LANGUAGES, None):
             score = sentiment._score(text, sentiment._language(language))
             assert -1.0 <= score <= 1.0
+
+
+def test_a_loaded_lexicon_adds_little_to_a_full_gc_pass():
+    """The lexicons live as long as the console and are loaded after its start-up objects were put
+    out of the garbage collector's reach: the full passes, which hold its event loop, must not go
+    through their tens of thousands of words each time."""
+    from conftest import references_a_full_gc_pass_follows
+
+    sentiment._load.cache_clear()
+    before = references_a_full_gc_pass_follows()
+    assert score_sentiment("Super service, dank jullie wel!", "nl") > 0.05  # the Dutch lexicon, loaded
+    assert references_a_full_gc_pass_follows() - before < 2_000

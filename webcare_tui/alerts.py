@@ -89,15 +89,16 @@ class Alert(NamedTuple):
 
 
 class Alerts(Sequence[Alert]):
-    """The alerts of a check, in order. Kept as plain tuples: the garbage collector stops tracking a tuple
-    of plain values at its first pass (not a NamedTuple's), so an alert per overdue case, tens of
-    thousands on a 1M store, neither lengthens its full passes nor brings one on at every check
-    (bench/live.py: passes of 100-150 ms held the console's event loop)."""
+    """The alerts of a check, in order. Kept as a tuple of plain tuples: the garbage collector stops
+    tracking a tuple of plain values at its first pass (not a NamedTuple's, nor a list), so an alert
+    per overdue case, tens of thousands on a 1M store under an import, neither lengthens its full
+    passes nor brings one on at every check (bench/live.py: passes of 100-150 ms held the console's
+    event loop)."""
 
     __slots__ = ("_rows", "_counts")
 
     def __init__(self, alerts: Iterable[tuple[str, str, str, int | None, bool]] = ()) -> None:
-        self._rows: list[tuple] = [tuple(alert) for alert in alerts]  # an exact tuple stays itself
+        self._rows: tuple[tuple, ...] = tuple(tuple(alert) for alert in alerts)  # an exact tuple stays itself
         self._counts: Counter[tuple[str, bool]] | None = None
 
     def __len__(self) -> int:
@@ -140,13 +141,15 @@ class Alerts(Sequence[Alert]):
 class AlertState:
     """What the agent has been told already: the app rings only for new keys."""
 
-    known: set[str] = field(default_factory=set)
+    # a dict of keys, not a set: the garbage collector does not track a dict of strings, and its full
+    # passes would go through every key of a set, one per overdue case
+    known: dict[str, None] = field(default_factory=dict)
 
     def new(self, alerts: Alerts) -> list[str]:
         """The keys of the alerts not told before."""
         keys = alerts.keys()
         fresh = [key for key in keys if key not in self.known]
-        self.known = set(keys)
+        self.known = dict.fromkeys(keys)
         return fresh
 
 

@@ -214,8 +214,9 @@ class _Language:
         kinds.update(dict.fromkeys(_EMOJI, _SYMBOL))
         self.kinds = kinds
         # tokens that only add their value: no negator, intensifier, "but", "work" verb or fixed phrase
-        self.simple = frozenset(word for word, kind in kinds.items()
-                                if kind in (_POLAR, _SYMBOL, _CLAUSE) and word not in self.not_after)
+        # (a dict of words, not a frozenset: the garbage collector's full passes skip it, tens of thousands)
+        self.simple = dict.fromkeys(word for word, kind in kinds.items()
+                                    if kind in (_POLAR, _SYMBOL, _CLAUSE) and word not in self.not_after)
         self.negation_after = language in _NEGATION_AFTER
         self.french = language == "fr"
 
