@@ -335,3 +335,41 @@ def test_a_failure_quoting_terminal_escapes_is_told_as_plain_text():
     [health] = changes
     assert "\x1b" not in health.problem and "\x07" not in health.problem and "\n" not in health.problem
     assert "bad page" in health.problem
+
+
+async def test_work_asked_for_again_and_again_pauses_as_many_times_as_long_as_it_took():
+    """An alert check asked for after every commit of an import runs once more after the one under
+    way, with the newest asked for, and only after a pause: `pause` times as long as it took."""
+    import threading
+    import time
+
+    from textual.app import App
+
+    from webcare_tui.widgets.background import Background
+
+    took = [0.0]  # the clock the jobs are timed by: each run takes a second by it
+    started: list[tuple[int, float]] = []
+    got: list[int] = []
+
+    asked = threading.Event()
+
+    def work(n: int):
+        def run() -> int:
+            started.append((n, time.monotonic()))
+            asked.wait(10)  # the first runs until all three were asked for
+            took[0] += 1.0
+            return n
+        return run
+
+    app = App()
+    async with app.run_test():
+        jobs = Background(app, clock=lambda: took[0])
+        try:
+            for n in (1, 2, 3):  # 2 and 3 are asked for while 1 runs: 3, the newest, runs after it
+                jobs.latest("alerts", jobs.counts, work(n), got.append, pause=0.05)
+            asked.set()
+            await jobs.settled()  # the run after the pause included
+            assert got == [1, 3] and [n for n, _ in started] == [1, 3]
+            assert started[1][1] - started[0][1] >= 0.045  # 1 s * 0.05, less a timer's slack
+        finally:
+            jobs.shutdown()

@@ -46,7 +46,7 @@ from webcare_tui.store.errors import StoreFailure
 from webcare_tui.supervisor import Health, Supervisor, start_log
 from webcare_tui.sync import SyncRunner, SyncStatus
 from webcare_tui.undo import Undo, Undoable, UndoError
-from webcare_tui.widgets.background import Background, JobDone
+from webcare_tui.widgets.background import REPEAT_PAUSE, Background, JobDone
 from webcare_tui.widgets.case_list import CaseList
 from webcare_tui.widgets.status_header import HeaderLine, StatusHeader
 
@@ -600,9 +600,10 @@ class WebcareApp(App):
             if news.changed:
                 self.alerts_changed.publish(news.alerts)
 
-        # one of each kind at a time, the newest asked for run once more after it (see Background.latest)
+        # one of each kind at a time, the newest asked for run once more after it, after a pause (see
+        # Background.latest): a busy store asks after every commit
         self.jobs.latest("alerts" if spikes else "deadline alerts", self.jobs.counts,
-                         lambda: self.alert_watch.news(work(), spikes=spikes), show, job="alerts")
+                         lambda: self.alert_watch.news(work(), spikes=spikes), show, job="alerts", pause=REPEAT_PAUSE)
 
     def action_alerts(self) -> None:
         """The alerts, from any screen; the same key closes them."""

@@ -18,6 +18,7 @@ from webcare_tui.safe_text import shown_author
 from webcare_tui.screens.macro_keys import MacroKeys
 from webcare_tui.screens.prompt import PromptScreen
 from webcare_tui.store.inbox import SORTS, Sort, default_sort, sorts_for
+from webcare_tui.widgets.background import REPEAT_PAUSE
 from webcare_tui.widgets.case_list import PAGE, CaseList, CaseListHeading
 from webcare_tui.widgets.footer import Footer
 from webcare_tui.widgets.notice import Notice
@@ -156,7 +157,7 @@ class InboxScreen(MacroKeys):
         jobs = self.console.jobs
         jobs.counts.submit(stale.clear)  # 500 rows freed off the key's path
         self.show_counts(self.counts)
-        jobs.latest((self, "counts"), jobs.counts, count_all, counted, unpack=True)
+        jobs.latest((self, "counts"), jobs.counts, count_all, counted, unpack=True, pause=REPEAT_PAUSE)
 
     def show_counts(self, counts: list[int | None]) -> None:
         self.counts = counts

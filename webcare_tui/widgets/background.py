@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
 
 from textual.app import App
 from textual.message import Message
+
+MIN_PAUSE = 0.005  # seconds: a shorter pause is not worth a timer
+# work a busy store asks for again and again (alert checks, the views' counts) pauses this many times as
+# long as it took before it runs again: at most a fifth of the interpreter lock the UI thread needs
+REPEAT_PAUSE = 4.0
 
 
 class JobDone(Message):
@@ -41,8 +47,9 @@ class Background:
     for slow work (view counts, alerts, the store watch, checkpoints) so it never delays a screen,
     and `writes` for the agent's actions."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, clock: Callable[[], float] = time.monotonic) -> None:
         self.app = app
+        self.clock = clock  # how long a `latest` job took
         self.reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcare-reads")
         self.counts = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcare-counts")
         self.writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcare-writer")
@@ -54,19 +61,44 @@ class Background:
         self._closing = False  # set by `shutdown`: no job starts after it
 
     def latest(self, key: object, pool: Executor, work: Callable[[], Any], callback: Callable[..., Any], *,
-               unpack: bool = False, job: str = "counts") -> None:
+               unpack: bool = False, job: str = "counts", pause: float = 0.0) -> None:
         """Run `work` on `pool` and `callback(result)` as `deliver` does, one at a time per `key`: asked
         for again while one runs, it runs once more afterwards, with the newest `work` and `callback`
         (the ones asked for in between would read the same store). A busy store's every change
-        asks for new counts: without this they queued up faster than they ran."""
+        asks for new counts: without this they queued up faster than they ran.
+
+        With `pause`, that run waits `pause` times as long as the one before took: the work then has
+        at most 1 / (1 + pause) of its thread, and of the interpreter lock the UI thread needs for
+        every key (an import's every commit asked for an alert check, 0.5 s each on 65,000 overdue
+        cases, so checks ran back to back and the console's keys waited on them)."""
         def start() -> None:
             self._running.add(key)
-            self.deliver(pool.submit(work), callback, unpack=unpack, job=job, then=finished)
+            began = self.clock()
+            self.deliver(pool.submit(work), callback, unpack=unpack, job=job,
+                         then=lambda: finished(self.clock() - began))
 
-        def finished() -> None:
+        def finished(took: float) -> None:
+            if key not in self._next or self._closing:  # not while shutting down: its pool is cancelling
+                self._running.discard(key)  # this job under a lock submit takes
+                return
+            if took * pause < MIN_PAUSE:
+                run_next()
+                return
+            self._pending += 1  # `settled` waits for the run after the pause too
+            self.app.set_timer(took * pause, after_pause)
+
+        def after_pause() -> None:
+            if self._closing:
+                self._running.discard(key)
+            else:
+                run_next()  # counted as pending before the pause's count ends
+            self._pending -= 1
+            if not self._pending:
+                self._idle.set()
+
+        def run_next() -> None:
             self._running.discard(key)
-            if (queued := self._next.pop(key, None)) is not None and not self._closing:
-                queued()  # not while shutting down: its pool is cancelling this job under a lock submit takes
+            self._next.pop(key)()  # the newest asked for, also while paused
 
         if key in self._running:
             self._next[key] = start
