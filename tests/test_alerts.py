@@ -126,7 +126,7 @@ def test_tens_of_thousands_of_alerts_and_what_was_told_of_them_add_nothing_to_a_
                     for n in range(20_000))
     told = AlertState()
     assert len(told.new(alerts)) == 20_000 and not told.new(alerts)
-    assert references_a_full_gc_pass_follows() - before < 100
+    assert references_a_full_gc_pass_follows() - before < 1_000  # 7 now; 40,005 for a list and a set
 
 
 def test_a_checks_news_says_what_changed_and_what_is_new_and_keeps_the_spikes_of_the_last_full_check():

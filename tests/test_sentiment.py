@@ -278,4 +278,4 @@ def test_a_loaded_lexicon_adds_little_to_a_full_gc_pass():
     sentiment._load.cache_clear()
     before = references_a_full_gc_pass_follows()
     assert score_sentiment("Super service, dank jullie wel!", "nl") > 0.05  # the Dutch lexicon, loaded
-    assert references_a_full_gc_pass_follows() - before < 2_000
+    assert references_a_full_gc_pass_follows() - before < 2_000  # 14 now; 8,204 for a frozenset
