@@ -247,3 +247,34 @@ async def test_pending_and_closed_views_are_never_put_in_waiting_order(team_inbo
         assert authors(app) == ["eva", "dirk"] and "oldest activity first" in notice(app)
         await press(pilot, "s")  # cases that wait on nobody have no waiting order: back to the first
         assert authors(app) == ["dirk", "eva"] and "newest activity first" in notice(app)
+
+
+async def test_the_cursors_case_leaving_while_the_list_is_read_again_is_said_rightly(team_inbox, monkeypatch):
+    """Another program commits between the list's count and its rows: the notice says where the cursor
+    went. (The count and rows read after the commit disagreed: "the view is empty", or nothing said.)"""
+    import sqlite3
+
+    app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await press(pilot, "2", "j", "j", "j")  # Unassigned: anna, bram, cees, dirk; the cursor on dirk
+        cases = app.screen.query_one(CaseList)
+        cees, dirk = case_of(team_inbox, "cees"), case_of(team_inbox, "dirk")
+        assert highlighted(app) == dirk and cases.count == 4
+        count_cases = team_inbox.count_cases
+        other = sqlite3.connect(team_inbox.path, check_same_thread=False)  # it writes from a reading thread
+
+        def counted_then_another_program_writes(query):
+            counted = count_cases(query)
+            monkeypatch.setattr(team_inbox, "count_cases", count_cases)  # once
+            other.execute("UPDATE cases SET owner = 'noah' WHERE id = ?", (dirk,))
+            other.commit()
+            return counted
+
+        try:
+            monkeypatch.setattr(team_inbox, "count_cases", counted_then_another_program_writes)
+            app.store_changed.publish(None)  # as when another program's write is noticed
+            await wait_for(pilot, lambda: cases.count == 3 and "left" in notice(app), "dirk to leave Unassigned")
+            assert highlighted(app) == cees
+            assert notice(app).endswith(f"case {dirk} left Unassigned; the cursor is on case {cees}")
+        finally:
+            other.close()

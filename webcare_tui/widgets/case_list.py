@@ -244,14 +244,15 @@ class CaseList(ScrollView, can_focus=True):
         self.refresh()
 
         def count_and_find() -> tuple[int, int | None, list[CaseRow]]:
-            count = self.store.count_cases(query)
-            position = None
-            if current is not None:
-                at = self.store.case_position(query, sort, current.sort_key(sort))
-                found = self.store.page_cases(query, sort, offset=at, limit=1)
-                position = at if found and found[0].id == current.id else None
-            number = min(position if position is not None else cursor, max(count - 1, 0)) // PAGE
-            return count, position, self.store.page_cases(query, sort, offset=number * PAGE, limit=PAGE)
+            with self.store.snapshot():  # a commit between the count and the rows made them disagree
+                count = self.store.count_cases(query)
+                position = None
+                if current is not None:
+                    at = self.store.case_position(query, sort, current.sort_key(sort))
+                    found = self.store.page_cases(query, sort, offset=at, limit=1)
+                    position = at if found and found[0].id == current.id else None
+                number = min(position if position is not None else cursor, max(count - 1, 0)) // PAGE
+                return count, position, self.store.page_cases(query, sort, offset=number * PAGE, limit=PAGE)
 
         def relocate(count: int, position: int | None, page: list[CaseRow]) -> None:
             if generation == self._generation:
@@ -330,7 +331,9 @@ class CaseList(ScrollView, can_focus=True):
 
         def store_page(page: list[CaseRow]) -> None:
             self._reading.discard((generation, number))
-            if generation == self._generation:
+            if generation == self._generation and len(page) < min(PAGE, self.count - number * PAGE):
+                self.reload()  # fewer rows than counted: cases left the view since; count them again
+            elif generation == self._generation:
                 self._pages[number] = page
                 self._note_arrivals(page)
                 self._stale.pop(number, None)
