@@ -253,6 +253,7 @@ async def test_the_cursors_case_leaving_while_the_list_is_read_again_is_said_rig
     """Another program commits between the list's count and its rows: the notice says where the cursor
     went. (The count and rows read after the commit disagreed: "the view is empty", or nothing said.)"""
     import sqlite3
+    import threading
 
     app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
     async with app.run_test(size=(120, 30)) as pilot:
@@ -265,6 +266,8 @@ async def test_the_cursors_case_leaving_while_the_list_is_read_again_is_said_rig
 
         def counted_then_another_program_writes(query):
             counted = count_cases(query)
+            if not threading.current_thread().name.startswith("webcare-reads"):
+                return counted  # the views' counts: the write goes between the list's count and its rows
             monkeypatch.setattr(team_inbox, "count_cases", count_cases)  # once
             other.execute("UPDATE cases SET owner = 'noah' WHERE id = ?", (dirk,))
             other.commit()

@@ -6,6 +6,7 @@ import math
 import random
 
 import pytest
+from conftest import references_a_full_gc_pass_follows
 
 from webcare_tui import sentiment
 from webcare_tui.sentiment import (
@@ -273,8 +274,6 @@ def test_a_loaded_lexicon_adds_little_to_a_full_gc_pass():
     """The lexicons live as long as the console and are loaded after its start-up objects were put
     out of the garbage collector's reach: the full passes, which hold its event loop, must not go
     through their tens of thousands of words each time."""
-    from conftest import references_a_full_gc_pass_follows
-
     sentiment._load.cache_clear()
     before = references_a_full_gc_pass_follows()
     assert score_sentiment("Super service, dank jullie wel!", "nl") > 0.05  # the Dutch lexicon, loaded

@@ -84,7 +84,7 @@ class Background:
             if took * pause < MIN_PAUSE:
                 run_next()
                 return
-            self._pending += 1  # `settled` waits for the run after the pause too
+            self._begun()  # `settled` waits for the run after the pause too
             self.app.set_timer(took * pause, after_pause)
 
         def after_pause() -> None:
@@ -92,9 +92,7 @@ class Background:
                 self._running.discard(key)
             else:
                 run_next()  # counted as pending before the pause's count ends
-            self._pending -= 1
-            if not self._pending:
-                self._idle.set()
+            self._ended()
 
         def run_next() -> None:
             self._running.discard(key)
@@ -110,8 +108,7 @@ class Background:
         """Call `callback(result)` on the app's thread once `future` is done, after posting `JobDone`;
         a failure is only posted (a cancelled future, one the app no longer wants, says nothing).
         `then()` follows in every case. Call it on the app's thread."""
-        self._pending += 1
-        self._idle.clear()
+        self._begun()
 
         def settle(finished: Future) -> None:
             try:
@@ -125,9 +122,7 @@ class Background:
             finally:
                 if then is not None:
                     then()
-                self._pending -= 1
-                if not self._pending:
-                    self._idle.set()
+                self._ended()
 
         loop, context = asyncio.get_running_loop(), contextvars.copy_context()  # the app's, to run `settle` in
 
@@ -143,6 +138,15 @@ class Background:
                 pass
 
         future.add_done_callback(done)
+
+    def _begun(self) -> None:
+        self._pending += 1
+        self._idle.clear()
+
+    def _ended(self) -> None:
+        self._pending -= 1
+        if not self._pending:
+            self._idle.set()
 
     async def settled(self) -> None:
         """Wait until every delivered job's callback has run, including the jobs those callbacks

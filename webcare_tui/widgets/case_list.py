@@ -168,6 +168,7 @@ class CaseList(ScrollView, can_focus=True):
         self._strips: dict[tuple, Strip] = {}  # formatted rows
         self._reading: set[tuple[int, int]] = set()  # (generation, page) being read in the background
         self._stale: dict[int, list[CaseRow]] = {}  # pages shown until their fresh copies arrive
+        self._recounted = -1  # the generation a short page began (see _load_page)
         self.when = "act"  # what the when-column shows in this view (see when_column)
         self.heading: CaseListHeading | None = None  # the column names above, kept in line with the rows
         # arrivals: per case, the customer's latest message as the agent has seen it (first shown, or
@@ -331,9 +332,14 @@ class CaseList(ScrollView, can_focus=True):
 
         def store_page(page: list[CaseRow]) -> None:
             self._reading.discard((generation, number))
-            if generation == self._generation and len(page) < min(PAGE, self.count - number * PAGE):
-                self.reload()  # fewer rows than counted: cases left the view since; count them again
-            elif generation == self._generation:
+            if generation != self._generation:
+                return
+            if len(page) < min(PAGE, self.count - number * PAGE) and generation != self._recounted:
+                # fewer rows than counted: cases left the view since; count them again (once: a
+                # count and pages that still disagree after it are shown as they are)
+                self.reload()
+                self._recounted = self._generation
+            else:
                 self._pages[number] = page
                 self._note_arrivals(page)
                 self._stale.pop(number, None)
