@@ -159,6 +159,58 @@ async def test_cancelling_supervised_work_stops_it_without_a_failure(log_file):
     assert changes == [] and "failed" not in logged(log_file)
 
 
+async def test_work_that_fails_as_the_app_ends_is_stopped_and_not_started_again(log_file):
+    """As the app ends it cancels the sync while the sync's own task fails: the task group raises the
+    failure, not the cancellation (Python 3.11), so the work starts again. It ran on after the app had
+    ended, and the test's event loop never closed (a two-core run of the suite hung on it). The app's
+    `stop` cancels it, and a failure on its way out does not start it again."""
+    start_log()
+    changes: list[Health] = []
+    supervisor = Supervisor(changes.append, first_retry=0.01)
+    starts = 0
+    restarted = asyncio.Event()
+
+    async def work() -> None:
+        nonlocal starts
+        starts += 1
+        if starts == 1:
+            async def fails_as_the_app_cancels() -> None:
+                supervised.cancel()
+                raise RuntimeError("cannot schedule new futures after shutdown")
+
+            async with asyncio.TaskGroup() as group:
+                group.create_task(fails_as_the_app_cancels())
+                await asyncio.Event().wait()
+        restarted.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise RuntimeError("the store is closed") from None  # fails on its way out
+
+    supervised = asyncio.create_task(supervisor.run("sync", work))
+    await asyncio.wait_for(restarted.wait(), timeout=5)  # the cancellation was hidden: started again
+    supervisor.stop()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(supervised, timeout=5)
+    assert starts == 2
+    assert "sync failed as the app ended: RuntimeError: the store is closed" in logged(log_file)
+
+
+async def test_what_the_app_asks_for_after_it_ended_is_not_run_and_raises_nothing(store):
+    """The sync's last status can come after the app's threads stopped: it asks for the header's
+    counts then, which raised and made the sync fail while the app was being closed."""
+    from webcare_tui.sync import SyncStatus
+
+    ran: list[str] = []
+    app = make_app(Config(), store, connectors={})
+    async with app.run_test():
+        pass
+    app.on_sync_status(SyncStatus("brand-x", "online"))  # refreshes the header: the counts' job
+    app.jobs.latest("late", app.jobs.counts, lambda: ran.append("work"), ran.append)
+    app.jobs.deliver(app.jobs.reads.submit(ran.append, "read"), ran.append)
+    assert ran == []  # a job the threads no longer take is a cancelled future: it never runs
+
+
 def test_an_unwritable_log_file_is_said_not_raised(tmp_path, monkeypatch):
     blocker = tmp_path / "a-file"
     blocker.write_text("")

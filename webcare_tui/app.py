@@ -198,6 +198,7 @@ class WebcareApp(App):
         await super().on_event(event)
 
     def on_unmount(self) -> None:
+        self.supervisor.stop()  # the workers first: they ask the threads below for work
         self.collector.stop()
         gc.unfreeze()
         self.jobs.shutdown()

@@ -92,6 +92,16 @@ class Supervisor:
         self.redact = redact
         self.first_retry, self.max_retry = first_retry, max_retry
         self.health: dict[str, Health] = {}
+        self.stopping = False
+        self._running: set[asyncio.Task] = set()
+
+    def stop(self) -> None:
+        """The app ends: cancel the work under way, and start none again. A failure can come with the
+        cancellation and hide it (on Python 3.11 a task group whose task failed as it was cancelled
+        raises the failure), and work started again then ran on after the app had ended, for ever."""
+        self.stopping = True
+        for task in self._running:
+            task.cancel()
 
     def _set(self, health: Health) -> None:
         if self.health.get(health.name) != health:
@@ -139,14 +149,23 @@ class Supervisor:
     async def run(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
         """Run `work()` for good: whenever it raises, wait (doubling, capped) and start it again.
         `work` reports its own successes through `succeeded` (it may run for hours between them)."""
-        failures = 0
-        while True:
-            started = time.monotonic()
-            try:
-                await work()
-                return  # work that ends by itself is done
-            except Exception as error:  # every failure: logged, told, retried (cancellation passes)
-                failures = 1 if time.monotonic() - started > STEADY else failures + 1
-                wait = min(self.first_retry * 2 ** (failures - 1), self.max_retry)
-                self.failed(name, error, retry_in=wait)
-            await asyncio.sleep(wait)
+        task = asyncio.current_task()
+        assert task is not None, "run it in a task: `stop` cancels it"
+        self._running.add(task)
+        try:
+            failures = 0
+            while True:
+                started = time.monotonic()
+                try:
+                    await work()
+                    return  # work that ends by itself is done
+                except Exception as error:  # every failure: logged, told, retried (cancellation passes)
+                    if self.stopping:
+                        log.warning("%s failed as the app ended: %s", name, clean(self.redact(plain_words(error))))
+                        raise asyncio.CancelledError() from error
+                    failures = 1 if time.monotonic() - started > STEADY else failures + 1
+                    wait = min(self.first_retry * 2 ** (failures - 1), self.max_retry)
+                    self.failed(name, error, retry_in=wait)
+                await asyncio.sleep(wait)
+        finally:
+            self._running.discard(task)

@@ -14,7 +14,7 @@ import contextvars
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from textual.app import App
 from textual.message import Message
@@ -42,6 +42,32 @@ def _on_event_loop() -> bool:
     return True
 
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Threads(ThreadPoolExecutor):
+    """A pool of threads that, shut down, takes no more work and says so with a cancelled future
+    (which `deliver` passes over) instead of raising: work asked for while the app ends is not
+    wanted, and the sync's last status, asking for the header's counts then, made its worker fail."""
+
+    closed = False
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        try:
+            return super().submit(fn, *args, **kwargs)
+        except RuntimeError:  # "cannot schedule new futures after shutdown"
+            if not self.closed:
+                raise
+            unwanted: Future[T] = Future()
+            unwanted.cancel()
+            return unwanted
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self.closed = True
+        super().shutdown(wait, cancel_futures=cancel_futures)
+
+
 class Background:
     """The app's threads: `reads` for what a screen shows (a case, a page of the list), `counts`
     for slow work (view counts, alerts, the store watch, checkpoints) so it never delays a screen,
@@ -50,9 +76,9 @@ class Background:
     def __init__(self, app: App, clock: Callable[[], float] = time.monotonic) -> None:
         self.app = app
         self.clock = clock  # how long a `latest` job took
-        self.reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcare-reads")
-        self.counts = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcare-counts")
-        self.writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webcare-writer")
+        self.reads = Threads(max_workers=1, thread_name_prefix="webcare-reads")
+        self.counts = Threads(max_workers=1, thread_name_prefix="webcare-counts")
+        self.writes = Threads(max_workers=1, thread_name_prefix="webcare-writer")
         self._pending = 0  # delivered jobs whose callback has not run yet
         self._running: set[object] = set()  # keys of `latest` jobs under way
         self._next: dict[object, Callable[[], None]] = {}  # key → the newest job asked for meanwhile
