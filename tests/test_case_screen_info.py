@@ -281,3 +281,43 @@ async def test_the_cursors_case_leaving_while_the_list_is_read_again_is_said_rig
             assert notice(app).endswith(f"case {dirk} left Unassigned; the cursor is on case {cees}")
         finally:
             other.close()
+
+
+async def test_a_change_while_another_view_is_being_read_shows_that_view_changed(team_inbox, monkeypatch):
+    """The sync writes while the first page of the view just chosen is being read: the list shows that
+    view, with the change. (It read the view left again, and showed it under the new view's name, with
+    its count, until the next change: a two-core run waited 10 s for the sync's cases to show.)"""
+    import sqlite3
+    import threading
+
+    app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await press(pilot, "2")  # Unassigned
+        cases = app.screen.query_one(CaseList)
+        page_cases = team_inbox.page_cases
+        reading, go = threading.Event(), threading.Event()
+
+        def held_first_page(query, sort, **where):
+            if threading.current_thread().name.startswith("webcare-reads") and not reading.is_set():
+                reading.set()
+                go.wait(10)  # the next view's first page waits until the store changed
+            return page_cases(query, sort, **where)
+
+        other = sqlite3.connect(team_inbox.path)
+        try:
+            monkeypatch.setattr(team_inbox, "page_cases", held_first_page)
+            app.screen.prefetched.clear()  # as at start, before the views' first pages were read ahead
+            await pilot.press("3")  # All open: its first page is read in the background
+            await wait_for(pilot, reading.is_set, "All open's first page to be read")
+            other.execute("UPDATE cases SET status = 'closed', closed_at = ? WHERE id = ?",
+                          (T0 + HOUR, case_of(team_inbox, "anna")))
+            other.commit()
+            app.store_changed.publish(None)  # as when the sync's write is noticed
+            go.set()
+            await settle(pilot)
+        finally:
+            go.set()
+            other.close()
+        shown = app.screen.current_query()
+        assert cases.query_ == shown  # All open, not Unassigned read again
+        assert cases.count == team_inbox.count_cases(shown)  # anna closed meanwhile: counted without her

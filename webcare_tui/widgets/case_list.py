@@ -169,6 +169,7 @@ class CaseList(ScrollView, can_focus=True):
         self._reading: set[tuple[int, int]] = set()  # (generation, page) being read in the background
         self._stale: dict[int, list[CaseRow]] = {}  # pages shown until their fresh copies arrive
         self._recounted = -1  # the generation a short page began (see _load_page)
+        self._switching_to: tuple[CaseQuery, Sort] | None = None  # the view whose first page is being read
         self.when = "act"  # what the when-column shows in this view (see when_column)
         self.heading: CaseListHeading | None = None  # the column names above, kept in line with the rows
         # arrivals: per case, the customer's latest message as the agent has seen it (first shown, or
@@ -194,10 +195,12 @@ class CaseList(ScrollView, can_focus=True):
         if first is not None:  # read ahead by the caller
             self._show_first(query, sort, first)
             return
+        self._switching_to = (query, sort)
         self.jobs.deliver(self.jobs.reads.submit(self.store.page_cases, query, sort, limit=PAGE),
                           lambda first: self._show_first(query, sort, first) if generation == self._generation else None)
 
     def _show_first(self, query: CaseQuery, sort: Sort, first: list[CaseRow]) -> None:
+        self._switching_to = None
         self.query_, self.sort = query, sort
         if (when := when_column(query)) != self.when:
             self.when = when
@@ -235,6 +238,9 @@ class CaseList(ScrollView, can_focus=True):
         until their fresh copies arrive (no flicker, no wait); the count, the cursor's case and its
         page are read again in the background. The cursor stays on its case; when that case left
         the view, at its place, where the next case now stands."""
+        if self._switching_to is not None:  # another view's first page is being read: read it again,
+            self.show(*self._switching_to)  # after this change (this one would read the view left)
+            return
         current = self.current_row()
         self._stale = dict(self._pages)
         self._pages.clear()
