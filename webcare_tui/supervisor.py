@@ -108,9 +108,13 @@ class Supervisor:
             self.health[health.name] = health
             self.on_change(health)
 
+    def _words(self, error: BaseException) -> str:
+        """A failure in plain words, one line, without secrets (it may quote a platform's text)."""
+        return clean(self.redact(plain_words(error)), single_line=True)
+
     def failed(self, name: str, error: BaseException, retry_in: float | None = None) -> Health:
         """Log a failure of `name` with its traceback and report it in plain words."""
-        problem = clean(self.redact(plain_words(error)), single_line=True)  # it may quote a platform's text
+        problem = self._words(error)
         log.error("%s failed: %s", name, problem, exc_info=(type(error), error, error.__traceback__))
         health = Health(name, False, problem, retry_in)
         self._set(health)
@@ -161,7 +165,7 @@ class Supervisor:
                     return  # work that ends by itself is done
                 except Exception as error:  # every failure: logged, told, retried (cancellation passes)
                     if self.stopping:
-                        log.warning("%s failed as the app ended: %s", name, clean(self.redact(plain_words(error))))
+                        log.warning("%s failed as the app ended: %s", name, self._words(error))
                         raise asyncio.CancelledError() from error
                     failures = 1 if time.monotonic() - started > STEADY else failures + 1
                     wait = min(self.first_retry * 2 ** (failures - 1), self.max_retry)
