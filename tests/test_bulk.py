@@ -23,17 +23,22 @@ def demo_messages(days=3.0, per_day=60):
 
 
 def snapshot(store: Store):
+    """What the store holds, each row named by what it is rather than by its id: a large file's
+    import hands out its messages by author, so its ids come in another order than a plain ingest's."""
     def rows(sql):
-        return store.conn.execute(sql).fetchall()
+        return sorted(store.conn.execute(sql).fetchall(), key=repr)
 
+    case = "(SELECT a.platform || '/' || a.platform_author_id || '@' || c.created_at FROM cases c" \
+           " JOIN authors a ON a.id = c.author_id WHERE c.id = {})"
     return (
-        rows("SELECT id, platform, platform_author_id, handle, followers FROM authors ORDER BY id"),
-        rows("SELECT id, author_id, status, owner, created_at, last_message_at, waiting_since, closed_at,"
-             " message_count FROM cases ORDER BY id"),
-        rows("SELECT id, external_id, case_id, direction, text FROM messages ORDER BY id"),
-        rows("SELECT case_id, at, actor, kind, detail FROM case_events ORDER BY id"),
-        rows("SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'pakket OR Rechnung OR parcel' ORDER BY rowid"),
-        rows("SELECT case_id, name FROM case_labels JOIN labels ON labels.id = label_id ORDER BY case_id, name"),
+        rows("SELECT platform, platform_author_id, handle, followers FROM authors"),
+        rows(f"SELECT {case.format('cases.id')}, status, owner, last_message_at, waiting_since, closed_at,"
+             " message_count FROM cases"),
+        rows(f"SELECT external_id, {case.format('case_id')}, direction, text FROM messages"),
+        rows(f"SELECT {case.format('case_id')}, at, actor, kind, detail FROM case_events"),
+        rows("SELECT m.external_id FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
+             " WHERE messages_fts MATCH 'pakket OR Rechnung OR parcel'"),
+        rows(f"SELECT {case.format('case_id')}, name FROM case_labels JOIN labels ON labels.id = label_id"),
     )
 
 
@@ -245,7 +250,9 @@ def write_jsonl(path, items) -> None:
             out.write(orjson.dumps(item) + b"\n")
 
 
-def test_a_large_file_is_threaded_by_a_child_process_with_the_same_result(tmp_path, monkeypatch):
+@pytest.mark.parametrize("slice_most, window", [(40, bulk.WINDOW), (3, 25)],
+                         ids=["one window", "windows and authors split across slices"])
+def test_a_large_file_is_threaded_by_a_child_process_with_the_same_result(tmp_path, monkeypatch, slice_most, window):
     items = list(generate_history(5, END, 3.0, 60))
     source = tmp_path / "big.jsonl"
     write_jsonl(source, items[:50] + [{"platform": "x"}] + items[50:])  # line 51 is bad
@@ -253,7 +260,8 @@ def test_a_large_file_is_threaded_by_a_child_process_with_the_same_result(tmp_pa
     with Store(tmp_path / "here.db") as here, Store(tmp_path / "child.db") as there:
         expected = import_jsonl(here, [source], router=router())  # small: threaded in this process
         monkeypatch.setattr(bulk, "CHILD_FROM_BYTES", 0)
-        monkeypatch.setattr(bulk, "MAX_SLICE", 40)  # many slices
+        monkeypatch.setattr(bulk, "MAX_SLICE", slice_most)  # many slices
+        monkeypatch.setattr(bulk, "WINDOW", window)
         children = _recording_children(monkeypatch)
         got = import_jsonl(there, [source], on_reject=lambda *line: rejected.append(line), router=router())
         assert len(children) == 1 and got == expected and got.rejected == 1 and got.new_messages == len(items)
@@ -341,7 +349,8 @@ def test_a_failing_write_ends_the_import_at_once_and_its_child_with_it(tmp_path,
         with pytest.raises(StoreError, match="the disk is full"):
             import_jsonl(store, [source])
         assert multiprocessing.active_children() == []
-        assert 0 < store.counts()["messages"] < 60
+        assert 0 < store.counts()["messages"] < len(items)  # the slices before the failing one
+        assert store.existing_message_ids(items[59]["platform"], [items[59]["external_id"]]) == set()
 
 
 def test_the_command_exits_non_zero_at_once_when_the_store_fails(tmp_path):
@@ -427,3 +436,28 @@ def test_a_child_that_dies_before_reading_its_command_ends_the_import_in_plain_w
         with pytest.raises(StoreError, match="stopped unexpectedly; run the import again"):
             import_jsonl(store, [source])
     assert multiprocessing.active_children() == []
+
+
+def test_a_childs_slices_hold_whole_authors_each_in_the_files_order():
+    messages = demo_messages(days=1, per_day=60)
+    windows = [messages[:100], messages[100:]]
+    ahead = bulk._ByAuthor()
+    for window in windows:
+        ahead.add(window)
+    slices = []
+    while batch := ahead.take(7):
+        slices.append(batch)
+    handed = [message for batch in slices for message in batch]
+    assert ahead.count == 0 and sorted(map(id, handed)) == sorted(map(id, messages))
+    assert max(map(len, slices)) == 7
+
+    def author(message):
+        return message.platform, message.author_id
+
+    for who in set(map(author, messages)):  # each author's messages keep the file's order
+        assert [m for m in handed if author(m) == who] == [m for m in messages if author(m) == who]
+    for window in windows:  # and those of one window go in one slice, unless more than a slice holds
+        for who in set(map(author, window)):
+            theirs = {id(m) for m in window if author(m) == who}
+            held_by = {n for n, batch in enumerate(slices) for m in batch if id(m) in theirs}
+            assert len(held_by) == (1 if len(theirs) <= 7 else -(-len(theirs) // 7))
