@@ -192,7 +192,7 @@ def _thread_in_child(path: str, store_path: str, rules: ThreadingRules, routing:
     (rows, counts, rejected lines), or None at the end, or a failure's text. It ends when the
     parent closes the pipe, or dies."""
     try:
-        with Store(store_path) as store:
+        with Store(store_path) as store, _collecting_less():
             router = Router(routing[0], store.last_rule_assignment, routing[1]) if routing is not None else None
             threader = Threader(store, rules, router)
             parsed = read_jsonl(_lines(Path(path)))
@@ -220,9 +220,11 @@ def _thread_in_child(path: str, store_path: str, rules: ThreadingRules, routing:
                 if command == AGAIN:
                     rows, counts = threader.prepare_again(batch)
                 else:
+                    # The first window is read whole; after it, the next fills a slice at a time as the
+                    # one before is handed out (read whole at once, each window kept the writer waiting).
+                    if more and len(window) < window_size:
+                        more = parse(min(size, window_size - len(window)) if ahead.count else window_size - len(window))
                     if ahead.count < size:
-                        while more and len(window) < window_size:
-                            more = parse(window_size - len(window))
                         ahead.add(window)
                         window = []
                     batch = ahead.take(size)
