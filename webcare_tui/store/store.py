@@ -633,6 +633,11 @@ class BulkCheckpoints:
                 self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="webcare-checkpoint")
             self._copying = self._thread.submit(self.copy)
 
+    @property
+    def copying(self) -> bool:
+        """A copy is under way on the thread."""
+        return self._copying is not None and not self._copying.done()
+
     def copy(self) -> None:
         """Copy what the WAL holds now, in this thread; one that cannot run now (another checkpoint is
         under way, say the console's) leaves it to the next."""
