@@ -3,8 +3,8 @@
     python bench/live.py [--presses 200] [--quiet]
 
 Runs the console on a copy of the store bench/ui.py builds, with the demo sync writing
-live traffic, while another process runs `webcare import` of 200,000 new messages into
-the same file. Prints the median and p99 of key → refreshed screen for cursor moves,
+live traffic, while other processes run `webcare import` of 200,000 new messages each into
+the same file, one after another for as long as the keys are pressed. Prints the median and p99 of key → refreshed screen for cursor moves,
 view switches, opening a case (one the cursor rested on, which the console reads ahead, and
 one opened at once after a move) and a case action (timed inside the app, from the key's
 handler to the callback after the next refresh, as ../shared/BENCH.md asks), and the
@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -36,6 +37,7 @@ from macro import time_calls  # noqa: E402 (bench/macro.py)
 from ui import CACHE, build_store, percentile, report  # noqa: E402 (bench/ui.py)
 
 IMPORTED = 200_000
+IMPORT_FILES = 12  # at most: each import took about 10 s beside the console (made before the session starts)
 REST = 0.3  # seconds between moving the cursor to a case and opening it, when not at once
 
 
@@ -66,17 +68,45 @@ async def settle(pilot) -> None:
     await pilot.pause()
 
 
-def import_file() -> Path:
-    """200,000 messages the store does not hold: the returning authors' file under new ids (made once)."""
-    path = CACHE / "live-import.jsonl"
+def import_file(number: int) -> Path:
+    """200,000 messages the store does not hold (nor the files before this one): the returning
+    authors' file under new ids (made once)."""
+    path = CACHE / f"live-import-{number}.jsonl"
     if not path.exists():
         with returning_file().open("rb") as source, path.with_suffix(".partial").open("wb") as out:
             for line in source:
                 message = orjson.loads(line)
-                message["external_id"] += "-live"
+                message["external_id"] += f"-live{number}"
                 out.write(orjson.dumps(message) + b"\n")
         path.with_suffix(".partial").rename(path)
     return path
+
+
+class Imports:
+    """`webcare import` of IMPORTED new messages in another process, one file after another (see
+    `import_file`) until `end`: the keys are timed beside an import all along, not only for the
+    seconds one import takes."""
+
+    def __init__(self, store_path: Path) -> None:
+        self.store_path = store_path
+        self.said: list[str] = []  # how each import ended
+        self.ending = threading.Event()
+        self.thread = threading.Thread(target=self._run)
+        self.thread.start()
+
+    def _run(self) -> None:
+        number = 0
+        while not self.ending.is_set() and number < IMPORT_FILES:
+            number += 1
+            done = subprocess.run([sys.executable, "-m", "webcare_tui", "--db", str(self.store_path), "import",
+                                   str(import_file(number))], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            self.said.append(f"rc {done.returncode}: {done.stdout.decode().strip().splitlines()[-1]}")
+
+    def end(self) -> str:
+        """Let the import under way finish; how they ended."""
+        self.ending.set()
+        self.thread.join()
+        return f"{len(self.said)} imports; " + "; ".join(sorted(set(self.said)))
 
 
 class Stalls(NamedTuple):
@@ -123,7 +153,7 @@ async def session(store_path: Path, presses: int, importing: bool) -> tuple[dict
     late_ticks: list[tuple[float, float]] = []
     passes: list[tuple[float, float]] = []
     gc.callbacks.append(timing_full_passes(passes))
-    importer = None
+    imports = None
     demo = DemoConnector(Account("demo", "demo", {"seed": 5, "history_days": 0.05, "rate_per_minute": 120}))
     with Store(store_path) as store:
         app = make_app(Config(), store, connectors={"demo": demo})
@@ -138,8 +168,7 @@ async def session(store_path: Path, presses: int, importing: bool) -> tuple[dict
 
             ticker = asyncio.create_task(ticks())
             if importing:
-                importer = subprocess.Popen([sys.executable, "-m", "webcare_tui", "--db", str(store_path), "import",
-                                             str(import_file())], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                imports = Imports(store_path)
             inbox = app.screen
             cases = inbox.query_one(CaseList)
             time_calls(cases, "action_move", samples["cursor"], lambda: cases)
@@ -152,7 +181,7 @@ async def session(store_path: Path, presses: int, importing: bool) -> tuple[dict
             time_until(case_screen, "action_priority", case_screen, "show", samples["action"])
             await pilot.press("escape")
             rounds = 0
-            while rounds < 3 or (importer is not None and importer.poll() is None):
+            while rounds < 3:
                 for n in range(presses):
                     await pilot.press("j" if n % 7 else "k")
                 for n in range(presses // 10):
@@ -172,10 +201,7 @@ async def session(store_path: Path, presses: int, importing: bool) -> tuple[dict
                 rounds += 1
             ticker.cancel()
     gc.callbacks.pop()
-    said = ""
-    if importer is not None:
-        out, _ = importer.communicate()
-        said = f"rc {importer.returncode}: {out.decode().strip().splitlines()[-1]}"
+    said = imports.end() if imports is not None else ""
     return samples, stalls_of(late_ticks, passes), said
 
 
@@ -185,7 +211,8 @@ def main() -> None:
     parser.add_argument("--quiet", action="store_true", help="also run without the import, first")
     args = parser.parse_args()
     build_store()
-    import_file()
+    for number in range(1, IMPORT_FILES + 1):
+        import_file(number)
     print(f"machine: {os.cpu_count()} cores")
     for importing in ([False] if args.quiet else []) + [True]:
         with tempfile.TemporaryDirectory() as folder:
@@ -193,7 +220,8 @@ def main() -> None:
             shutil.copy(CACHE / "ui-1m-labelled.db", copy)
             started = time.perf_counter()
             samples, stalls, said = asyncio.run(session(copy, args.presses, importing))
-            what = f"with an import of {IMPORTED:,} messages beside it ({said})" if importing else "no import"
+            what = f"with imports of {IMPORTED:,} messages beside it, one after another ({said})" \
+                if importing else "no import"
             print(f"-- {what}, {time.perf_counter() - started:.0f} s; demo sync writing")
             report("cursor move (j, k) → refreshed list", samples["cursor"])
             report("view switch (1-5) → refreshed list", samples["view"])

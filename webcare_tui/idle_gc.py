@@ -7,8 +7,8 @@ is drawn lines: Textual's `Strip` keeps itself in its own caches (`divide`, `ext
 so every line painted is a reference cycle that only a pass frees, some 1,600 a second under an
 import. The console turns the automatic full passes off and runs one when no key came for
 `QUIET` seconds, at most every `EVERY` seconds, and at the latest after `AT_MOST` seconds of keys
-without a pause (a longer wait makes that pass longer). Python still collects the young
-generations itself.
+without a pause: sooner when such a pass took longer than `PASS_AIM` (a longer wait makes that pass
+longer). Python still collects the young generations itself.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ import time
 from collections.abc import Callable
 
 QUIET = 0.5  # seconds without a key: the agent reads or thinks
-EVERY = 5.0  # seconds between passes at least
-AT_MOST = 15.0  # seconds between passes at most, keys or not
+EVERY = 2.0  # seconds between passes at least
+AT_MOST = 15.0  # seconds between passes at most, keys or not (less when such a pass takes long, see below)
+PASS_AIM = 0.04  # seconds a pass that keys wait for may take about: a pass after 15 s of keys under an
+# import held the loop 121-192 ms (bench/live.py: ~10,000 lines drawn meanwhile, ~150,000 objects to scan)
 NEVER = 1 << 30  # collections of the middle generation before Python itself runs a full pass
 
 
@@ -27,6 +29,7 @@ class IdleCollector:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.last_key = self.last_pass = clock()
+        self.at_most = EVERY  # seconds of keys before a pass: learned from how long such passes take
         self._thresholds: tuple[int, ...] | None = None  # Python's, while the console runs the passes
 
     def start(self) -> None:
@@ -49,8 +52,12 @@ class IdleCollector:
         """Run a full pass if it is time (call every few seconds); True when it ran."""
         now = self.clock()
         since = now - self.last_pass
-        if since < EVERY or (now - self.last_key < QUIET and since < AT_MOST):
+        typing = now - self.last_key < QUIET
+        if since < EVERY or (typing and since < self.at_most):
             return False
         gc.collect()
         self.last_pass = self.clock()
+        if typing:  # keys waited for it: a pass takes as long as what was drawn since the last one
+            took = max(self.last_pass - now, 1e-3)
+            self.at_most = min(AT_MOST, max(EVERY, since * PASS_AIM / took))
         return True
