@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
-import os
 import pickle
 import sqlite3
 import sys
@@ -153,10 +152,6 @@ def _child_can_thread(store: Store, router: Router | None) -> bool:
 NEXT, AGAIN = "next", "again"
 
 
-# The child yields the CPU to the console (and to this writer, which holds the store's lock) when the
-# cores are busy; when they are not, it runs as fast. With three busy processes on two cores (the
-# console, this writer, the child) opening a case took 25 ms instead of 12 (bench/live.py).
-CHILD_NICENESS = 10
 WINDOW = 50_000  # messages a child reads ahead and hands out by author (about 100 MB of its memory)
 
 
@@ -196,8 +191,6 @@ def _thread_in_child(path: str, store_path: str, rules: ThreadingRules, routing:
     read ahead (see `_ByAuthor`). It sends, pickled, for each command
     (rows, counts, rejected lines), or None at the end, or a failure's text. It ends when the
     parent closes the pipe, or dies."""
-    with suppress(OSError):
-        os.nice(CHILD_NICENESS)
     try:
         with Store(store_path) as store, _collecting_less():
             router = Router(routing[0], store.last_rule_assignment, routing[1]) if routing is not None else None
