@@ -4,8 +4,9 @@
 
 Runs the console on a copy of the store bench/ui.py builds, with the demo sync writing
 live traffic, while other processes run `webcare import` of 200,000 new messages each into
-the same file, one after another for as long as the keys are pressed. Prints the median and p99 of key → refreshed screen for cursor moves,
-view switches, opening a case (one the cursor rested on, which the console reads ahead, and
+the same file, one after another for as long as the keys are pressed. Prints the median and
+p99 of key → refreshed screen for cursor moves, view switches, opening a case (one the
+cursor rested on, which the console reads ahead, and
 one opened at once after a move) and a case action (timed inside the app, from the key's
 handler to the callback after the next refresh, as ../shared/BENCH.md asks), and the
 longest stall of the app's event loop (a 10 ms tick that came late), and of those how long
@@ -37,7 +38,7 @@ from macro import time_calls  # noqa: E402 (bench/macro.py)
 from ui import CACHE, build_store, percentile, report  # noqa: E402 (bench/ui.py)
 
 IMPORTED = 200_000
-IMPORT_FILES = 12  # at most: each import took about 10 s beside the console (made before the session starts)
+IMPORT_FILES = 12  # at most: 10-11 imports ran in a session's 240-290 s (made before the session starts)
 REST = 0.3  # seconds between moving the cursor to a case and opening it, when not at once
 
 
