@@ -188,7 +188,7 @@ async def session(store_path: Path, presses: int, importing: bool) -> tuple[dict
                 for n in range(presses // 10):
                     await pilot.press(str(n % 5 + 1))
                 await pilot.press("3")
-                for n in range(presses // 20):
+                for n in range(presses // 10):
                     at_once = n % 2 == 1
                     if not at_once:
                         await asyncio.sleep(REST)  # as an agent, who reads the row before opening it
