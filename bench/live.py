@@ -101,7 +101,8 @@ class Imports:
             number += 1
             done = subprocess.run([sys.executable, "-m", "webcare_tui", "--db", str(self.store_path), "import",
                                    str(import_file(number))], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-            self.said.append(f"rc {done.returncode}: {done.stdout.decode().strip().splitlines()[-1]}")
+            last = done.stdout.decode().strip().splitlines()[-1:] or ["(said nothing)"]
+            self.said.append(f"rc {done.returncode}: {last[0]}")
 
     def end(self) -> str:
         """Let the import under way finish; how they ended."""

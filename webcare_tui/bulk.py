@@ -222,8 +222,9 @@ def _thread_in_child(path: str, store_path: str, rules: ThreadingRules, routing:
                 else:
                     # The first window is read whole; after it, the next fills a slice at a time as the
                     # one before is handed out (read whole at once, each window kept the writer waiting).
-                    if more and len(window) < window_size:
-                        more = parse(min(size, window_size - len(window)) if ahead.count else window_size - len(window))
+                    room = window_size - len(window)  # the idle reading above may pass it by up to 99
+                    if more and room > 0:
+                        more = parse(min(size, room) if ahead.count else room)
                     if ahead.count < size:
                         ahead.add(window)
                         window = []
