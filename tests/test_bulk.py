@@ -372,8 +372,9 @@ def test_the_command_exits_non_zero_at_once_when_the_store_fails(tmp_path):
 
 
 def test_an_import_yields_the_cpu_and_a_kill_leaves_no_child_running(tmp_path):
-    """`webcare import` and its child run at a lower CPU priority than the consoles beside them; and
-    after a kill -9 of `webcare import` while its child parses a large file, the child ends too."""
+    """`webcare import` runs at a lower CPU priority than the consoles beside them, and its threading
+    child at the lowest; and after a kill -9 of `webcare import` while its child parses a large file,
+    the child ends too."""
     import os
     import signal
     import subprocess
@@ -399,15 +400,30 @@ def test_an_import_yields_the_cpu_and_a_kill_leaves_no_child_running(tmp_path):
         except OSError:
             return False
 
+    def command(pid: int) -> bytes:
+        try:
+            return Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return b""
+
+    def threading_child() -> int | None:  # multiprocessing's spawned process, not its resource tracker
+        return next((pid for pid in children() if b"spawn_main" in command(pid)), None)
+
+    def niceness(pid: int) -> int:
+        return os.getpriority(os.PRIO_PROCESS, pid)
+
     try:
         deadline = time.monotonic() + 30
-        while not children() and time.monotonic() < deadline:  # bounded, and asserted below
+        # the child lowers itself first thing: bounded, and asserted below
+        while (child := threading_child()) is None or niceness(child) != bulk.CHILD_NICENESS:
+            if time.monotonic() > deadline:
+                break
             time.sleep(0.05)
         spawned = children()  # the parsing child (and multiprocessing's resource tracker)
-        assert spawned, "the import started no child"
-        ours = os.getpriority(os.PRIO_PROCESS, 0)
-        lowered = min(19, ours + cli.IMPORT_NICENESS)
-        assert [os.getpriority(os.PRIO_PROCESS, pid) for pid in [importer.pid, *spawned]] == [lowered] * (1 + len(spawned))
+        assert child is not None, "the import started no child"
+        assert niceness(child) == bulk.CHILD_NICENESS
+        lowered = min(19, os.getpriority(os.PRIO_PROCESS, 0) + cli.IMPORT_NICENESS)
+        assert [niceness(pid) for pid in [importer.pid, *spawned] if pid != child] == [lowered] * len(spawned)
     finally:
         os.kill(importer.pid, signal.SIGKILL)
         importer.wait()

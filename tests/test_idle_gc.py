@@ -1,12 +1,11 @@
-"""The console's full garbage-collection passes wait for a pause in the agent's keys, but not for ever."""
+"""The console's full garbage-collection passes wait for a pause in the agent's keys, but not for
+ever, nor until they have much to scan."""
 
 from __future__ import annotations
 
 import gc
 
-import pytest
-
-from webcare_tui.idle_gc import AT_MOST, EVERY, NEVER, PASS_AIM, QUIET, IdleCollector
+from webcare_tui.idle_gc import AT_MOST, EVERY, GROWTH, NEVER, QUIET, IdleCollector
 
 
 def test_full_passes_wait_for_a_pause_in_the_keys_but_not_for_ever(monkeypatch):
@@ -14,7 +13,7 @@ def test_full_passes_wait_for_a_pause_in_the_keys_but_not_for_ever(monkeypatch):
     now = [0.0]
     monkeypatch.setattr(gc, "collect", lambda *args: passes.append(now[0]) or 0)
     before = gc.get_threshold()
-    collector = IdleCollector(clock=lambda: now[0])
+    collector = IdleCollector(clock=lambda: now[0], objects=lambda: 0)  # no garbage piles up
     collector.start()
     try:
         assert gc.get_threshold() == (*before[:2], NEVER)  # Python runs none itself; the young generations as before
@@ -24,14 +23,13 @@ def test_full_passes_wait_for_a_pause_in_the_keys_but_not_for_ever(monkeypatch):
         now[0] = EVERY
         assert collector.tick() and passes == [EVERY]
 
-        at_most = collector.at_most  # learned from the passes that keys waited for (see below); none yet
-        while now[0] < EVERY + at_most - QUIET:  # an agent pressing keys without a pause
+        while now[0] < EVERY + AT_MOST - QUIET:  # an agent pressing keys without a pause
             now[0] += QUIET / 2
             collector.key()
             assert not collector.tick()
-        now[0] = EVERY + at_most
+        now[0] = EVERY + AT_MOST
         collector.key()
-        assert collector.tick() and passes == [EVERY, EVERY + at_most]  # at the latest, keys or not
+        assert collector.tick() and passes == [EVERY, EVERY + AT_MOST]  # at the latest, keys or not
 
         now[0] += EVERY
         collector.key()
@@ -42,35 +40,31 @@ def test_full_passes_wait_for_a_pause_in_the_keys_but_not_for_ever(monkeypatch):
     assert gc.get_threshold() == before
 
 
-def test_a_pass_that_kept_keys_waiting_long_comes_sooner_the_next_time(monkeypatch):
+def test_while_keys_come_a_pass_runs_once_garbage_has_grown_by_so_many_objects(monkeypatch):
     now = [0.0]
-    took = [0.0]  # how long the next pass takes
+    objects = [30_000]  # in the oldest generation: what the console keeps, and the garbage since the last pass
     passes: list[float] = []
 
     def collect(*args) -> int:
         passes.append(now[0])
-        now[0] += took[0]
+        objects[0] = 30_000  # the garbage freed
         return 0
 
     monkeypatch.setattr(gc, "collect", collect)
-    collector = IdleCollector(clock=lambda: now[0])
+    collector = IdleCollector(clock=lambda: now[0], objects=lambda: objects[0])
 
-    def type_until_a_pass() -> float:
-        """Keys without a pause until a pass runs; how long after the last pass it came."""
+    def type_until_a_pass(garbage_a_second: int) -> float:
+        """Keys without a pause, making this much garbage, until a pass runs; how long after the last one."""
         last = collector.last_pass
         while True:
             now[0] += 0.1
+            objects[0] += garbage_a_second // 10
             collector.key()
             if collector.tick():
                 return passes[-1] - last
 
-    took[0] = PASS_AIM / 100
-    assert type_until_a_pass() == pytest.approx(EVERY, abs=0.2)  # nothing measured yet: as soon as may be
-    took[0] = 4 * PASS_AIM  # much was drawn since the last pass
-    assert type_until_a_pass() == pytest.approx(AT_MOST, abs=0.2)  # a short pass: the next waits the longest
-    took[0] = PASS_AIM
-    assert type_until_a_pass() == pytest.approx(AT_MOST / 4, abs=0.2)  # a quarter of the drawing, of the pass
-    assert type_until_a_pass() == pytest.approx(AT_MOST / 4, abs=0.2)  # as long as passes take PASS_AIM
-    took[0] = 100 * PASS_AIM
-    type_until_a_pass()
-    assert type_until_a_pass() == pytest.approx(EVERY, abs=0.2)  # but never sooner than EVERY
+    assert abs(type_until_a_pass(1_000) - EVERY) < 0.2  # the first: nothing counted after a pass yet
+    assert abs(type_until_a_pass(1_000) - GROWTH / 1_000) < 0.2  # the cursor moving: little garbage, a pass later
+    assert abs(type_until_a_pass(GROWTH / 4) - 4) < 0.2  # cases opening: more garbage, a pass sooner
+    assert abs(type_until_a_pass(GROWTH) - EVERY) < 0.2  # but never sooner than EVERY
+    assert abs(type_until_a_pass(0) - AT_MOST) < 0.2  # nor later than AT_MOST

@@ -6,9 +6,12 @@ second (bench/live.py, 150 in a 200 s run), so keys kept landing on them. Most o
 is drawn lines: Textual's `Strip` keeps itself in its own caches (`divide`, `extend_cell_length`),
 so every line painted is a reference cycle that only a pass frees, some 1,600 a second under an
 import. The console turns the automatic full passes off and runs one when no key came for
-`QUIET` seconds, at most every `EVERY` seconds, and at the latest after `AT_MOST` seconds of keys
-without a pause: sooner when such a pass took longer than `PASS_AIM` (a longer wait makes that pass
-longer). Python still collects the young generations itself.
+`QUIET` seconds, at most every `EVERY` seconds; while keys come without a pause, once the oldest
+generation holds `GROWTH` objects more than the last pass left in it, and at the latest after
+`AT_MOST` seconds. A pass takes as long as the objects it scans: under an import, ~1.4 us of CPU
+each, 67,000 objects (15 s of keys) 98 ms. Garbage does not come at an even pace (opening cases
+makes more than moving the cursor), so a pace in seconds let some passes grow that long; counted
+in objects, they do not. Python still collects the young generations itself.
 """
 
 from __future__ import annotations
@@ -19,17 +22,20 @@ from collections.abc import Callable
 
 QUIET = 0.5  # seconds without a key: the agent reads or thinks
 EVERY = 2.0  # seconds between passes at least
-AT_MOST = 15.0  # seconds between passes at most, keys or not (less when such a pass takes long, see below)
-PASS_AIM = 0.04  # seconds a pass that keys wait for may take about: a pass after 15 s of keys under an
-# import held the loop 121-192 ms (bench/live.py: ~10,000 lines drawn meanwhile, ~150,000 objects to scan)
+AT_MOST = 15.0  # seconds between passes at most, keys or not
+# objects more in the oldest generation than the last pass left there (what the console keeps, some
+# 25,000-30,000 on the 1M store) before a pass that keys wait for: about 17 ms more of the pass
+GROWTH = 12_000
 NEVER = 1 << 30  # collections of the middle generation before Python itself runs a full pass
 
 
 class IdleCollector:
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 objects: Callable[[], int] = lambda: len(gc.get_objects(2))) -> None:
         self.clock = clock
+        self.objects = objects  # in the oldest generation, which a full pass scans (0.4 ms to count 40,000)
         self.last_key = self.last_pass = clock()
-        self.at_most = EVERY  # seconds of keys before a pass: learned from how long such passes take
+        self.kept = 0  # objects the last pass left in the oldest generation
         self._thresholds: tuple[int, ...] | None = None  # Python's, while the console runs the passes
 
     def start(self) -> None:
@@ -53,11 +59,9 @@ class IdleCollector:
         now = self.clock()
         since = now - self.last_pass
         typing = now - self.last_key < QUIET
-        if since < EVERY or (typing and since < self.at_most):
+        if since < EVERY or (typing and since < AT_MOST and self.objects() < self.kept + GROWTH):
             return False
         gc.collect()
         self.last_pass = self.clock()
-        if typing:  # keys waited for it: a pass takes as long as what was drawn since the last one
-            took = max(self.last_pass - now, 1e-3)
-            self.at_most = min(AT_MOST, max(EVERY, since * PASS_AIM / took))
+        self.kept = self.objects()
         return True
