@@ -114,30 +114,31 @@ class Imports:
 class Stalls(NamedTuple):
     longest: float  # seconds a 10 ms tick of the event loop came late, at most
     longest_pass: float  # a full garbage-collection pass, at most
+    longest_pass_cpu: float  # the CPU time the UI thread spent in that pass (the rest it waited for a core or the GIL)
     longest_other: float  # a late tick while no full pass ran, at most
 
 
-def stalls_of(late_ticks: list[tuple[float, float]], passes: list[tuple[float, float]]) -> Stalls:
-    """From the late ticks and the full passes, each (began, ended) by perf_counter."""
+def stalls_of(late_ticks: list[tuple[float, float]], passes: list[tuple[float, float, float]]) -> Stalls:
+    """From the late ticks and the full passes, each (began, ended) by perf_counter (a pass also its CPU time)."""
     def lateness(tick: tuple[float, float]) -> float:
         return tick[1] - tick[0] - 0.01
 
     others = [lateness(tick) for tick in late_ticks
-              if not any(began < tick[1] and ended > tick[0] for began, ended in passes)]
-    return Stalls(max(map(lateness, late_ticks), default=0.0),
-                  max((ended - began for began, ended in passes), default=0.0), max(others, default=0.0))
+              if not any(began < tick[1] and ended > tick[0] for began, ended, _ in passes)]
+    began, ended, cpu = max(passes, key=lambda one: one[1] - one[0], default=(0.0, 0.0, 0.0))
+    return Stalls(max(map(lateness, late_ticks), default=0.0), ended - began, cpu, max(others, default=0.0))
 
 
-def timing_full_passes(passes: list[tuple[float, float]]):
-    """A gc callback that notes in `passes` when each full pass began and ended."""
-    began = [0.0]
+def timing_full_passes(passes: list[tuple[float, float, float]]):
+    """A gc callback that notes in `passes` when each full pass began and ended, and its CPU time."""
+    began = [0.0, 0.0]
 
     def timed(phase: str, info: dict) -> None:
         if info["generation"] == 2:
             if phase == "start":
-                began[0] = time.perf_counter()
+                began[:] = time.perf_counter(), time.thread_time()
             else:
-                passes.append((began[0], time.perf_counter()))
+                passes.append((began[0], time.perf_counter(), time.thread_time() - began[1]))
     return timed
 
 
@@ -153,7 +154,7 @@ async def session(store_path: Path, presses: int, importing: bool) -> tuple[dict
     samples: dict[str, list[float]] = {"cursor": [], "view": [], "open": [], "open at once": [], "action shown": [],
                                        "action": []}
     late_ticks: list[tuple[float, float]] = []
-    passes: list[tuple[float, float]] = []
+    passes: list[tuple[float, float, float]] = []
     gc.callbacks.append(timing_full_passes(passes))
     imports = None
     demo = DemoConnector(Account("demo", "demo", {"seed": 5, "history_days": 0.05, "rate_per_minute": 120}))
@@ -234,7 +235,8 @@ def main() -> None:
             every = [s for kind in samples.values() for s in kind]
             print(f"all keys: p99 {percentile(every, 0.99) * 1000:.1f} ms, max {max(every) * 1000:.1f} ms; "
                   f"longest event-loop stall {stalls.longest * 1000:.0f} ms (longest full garbage-collection "
-                  f"pass {stalls.longest_pass * 1000:.0f} ms; longest stall outside one "
+                  f"pass {stalls.longest_pass * 1000:.0f} ms, {stalls.longest_pass_cpu * 1000:.0f} ms of it on the CPU; "
+                  f"longest stall outside one "
                   f"{stalls.longest_other * 1000:.0f} ms)")
 
 

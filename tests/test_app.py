@@ -561,6 +561,39 @@ async def test_the_open_case_follows_the_store_without_a_key(team_inbox):
         assert isinstance(app.screen, ReplyScreen) and app.screen.query_one("TextArea").text == "Bijna kl"
 
 
+async def test_the_open_case_is_drawn_again_only_when_it_changed(team_inbox):
+    """Another process's write says nothing of which cases it touched: the open case is read again,
+    and drawn again only when the read differs (under an import, every read would redraw it)."""
+    from webcare_tui.store import Store
+
+    app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await press(pilot, "3")
+        cases = app.screen.query_one(CaseList)
+        await wait_for(pilot, lambda: cases.current_row() is not None)
+        await press(pilot, "enter")
+        screen = app.screen
+        assert isinstance(screen, CaseScreen)
+        own = screen.case["author_handle"].lstrip("@")
+        other_author = next(case["author_handle"].lstrip("@") for case in team_inbox.list_cases()
+                            if case["id"] != screen.case_id)
+        timeline, loads, draws = screen.query_one(Timeline), [], []
+        load, show = screen.load, timeline.show
+        screen.load = lambda: loads.append(1) or load()  # type: ignore[method-assign]
+        timeline.show = lambda items: draws.append(1) or show(items)  # type: ignore[method-assign]
+
+        with Store(team_inbox.path) as other:  # another process, another case
+            ingest(other, [msg(HOUR, author=other_author, text="Een ander verhaal")])
+        await wait_for(pilot, lambda: loads, "the app to notice the other process's write")
+        await settle(pilot)
+        assert draws == []  # read again, found as shown
+
+        with Store(team_inbox.path) as other:  # and this case
+            ingest(other, [msg(HOUR, author=own, text="Hallo, is er al nieuws?")])
+        await wait_for(pilot, lambda: "Hallo, is er al nieuws?" in conversation(app))
+        assert draws == [1] and len(loads) == 2
+
+
 async def test_the_ui_thread_never_runs_sql(team_inbox, monkeypatch):
     """An agent's day in keys: views, search, a case and its actions, a macro and its undo, a bulk
     action, the dashboard and alerts. Every SQL statement runs on a reader or the writer thread."""
