@@ -155,7 +155,8 @@ async def session(store_path: Path, presses: int, importing: bool) -> tuple[dict
                                        "action": []}
     late_ticks: list[tuple[float, float]] = []
     passes: list[tuple[float, float, float]] = []
-    gc.callbacks.append(timing_full_passes(passes))
+    timer = timing_full_passes(passes)
+    gc.callbacks.append(timer)
     imports = None
     demo = DemoConnector(Account("demo", "demo", {"seed": 5, "history_days": 0.05, "rate_per_minute": 120}))
     with Store(store_path) as store:
@@ -203,7 +204,7 @@ async def session(store_path: Path, presses: int, importing: bool) -> tuple[dict
                     await pilot.press("escape", "j")
                 rounds += 1
             ticker.cancel()
-    gc.callbacks.pop()
+            gc.callbacks.remove(timer)  # the passes while keys were timed (not Python's own, once the app gave them back)
     said = imports.end() if imports is not None else ""
     return samples, stalls_of(late_ticks, passes), said
 

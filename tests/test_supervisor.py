@@ -425,3 +425,29 @@ async def test_work_asked_for_again_and_again_pauses_as_many_times_as_long_as_it
             assert started[1][1] - started[0][1] >= 0.045  # 1 s * 0.05, less a timer's slack
         finally:
             jobs.shutdown()
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "setpriority"), reason="threads' own CPU priority: Linux")
+async def test_slow_work_runs_at_a_lower_cpu_priority_than_the_ui_thread_and_reads():
+    """Counts and alert checks yield a busy machine's cores to the UI thread (and to the screens'
+    reads); the UI thread itself keeps its priority."""
+    import os
+    import threading
+
+    from textual.app import App
+
+    from webcare_tui.widgets.background import COUNTS_NICENESS, Background
+
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    app = App()
+    async with app.run_test():
+        ours = niceness()
+        jobs = Background(app)
+        try:
+            assert jobs.counts.submit(niceness).result(10) == min(19, ours + COUNTS_NICENESS)
+            assert jobs.reads.submit(niceness).result(10) == ours
+            assert niceness() == ours
+        finally:
+            jobs.shutdown()

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import suppress
 from typing import Any, ParamSpec, TypeVar
 
 from textual.app import App
@@ -23,6 +26,9 @@ MIN_PAUSE = 0.005  # seconds: a shorter pause is not worth a timer
 # work a busy store asks for again and again (alert checks, the views' counts) pauses this many times as
 # long as it took before it runs again: at most a fifth of the interpreter lock the UI thread needs
 REPEAT_PAUSE = 4.0
+# the counts thread's CPU priority below the UI thread's: on a busy machine its SQL (which runs without
+# the interpreter lock) waits for a core while a key is drawn, but not for an import (at 10, see cli.py)
+COUNTS_NICENESS = 5
 
 
 class JobDone(Message):
@@ -68,6 +74,13 @@ class Threads(ThreadPoolExecutor):
         super().shutdown(wait, cancel_futures=cancel_futures)
 
 
+def _yield_the_cpu() -> None:
+    """Run the calling thread at COUNTS_NICENESS (Linux gives each thread its own)."""
+    if hasattr(os, "setpriority"):
+        with suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0) + COUNTS_NICENESS)
+
+
 class Background:
     """The app's threads: `reads` for what a screen shows (a case, a page of the list), `counts`
     for slow work (view counts, alerts, the store watch, checkpoints) so it never delays a screen,
@@ -77,7 +90,7 @@ class Background:
         self.app = app
         self.clock = clock  # how long a `latest` job took
         self.reads = Threads(max_workers=1, thread_name_prefix="webcare-reads")
-        self.counts = Threads(max_workers=1, thread_name_prefix="webcare-counts")
+        self.counts = Threads(max_workers=1, thread_name_prefix="webcare-counts", initializer=_yield_the_cpu)
         self.writes = Threads(max_workers=1, thread_name_prefix="webcare-writer")
         self._pending = 0  # delivered jobs whose callback has not run yet
         self._running: set[object] = set()  # keys of `latest` jobs under way
