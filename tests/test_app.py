@@ -530,6 +530,17 @@ async def test_the_case_the_cursor_rests_on_is_read_ahead_and_opens_without_a_re
         await wait_for(pilot, lambda: "Hallo, is er al nieuws?" in conversation(app))
 
 
+async def open_first_case(pilot) -> CaseScreen:
+    """The first case of the "all open" view, opened with keys."""
+    await press(pilot, "3")
+    cases = pilot.app.screen.query_one(CaseList)
+    await wait_for(pilot, lambda: cases.current_row() is not None)
+    await press(pilot, "enter")
+    screen = pilot.app.screen
+    assert isinstance(screen, CaseScreen)
+    return screen
+
+
 async def test_the_open_case_follows_the_store_without_a_key(team_inbox):
     """Another process (an import, `macro apply`) writes to the case on screen: it shows at once,
     and the agent's half-typed reply waits where it was."""
@@ -539,12 +550,7 @@ async def test_the_open_case_follows_the_store_without_a_key(team_inbox):
 
     app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
     async with app.run_test(size=(120, 40)) as pilot:
-        await press(pilot, "3")
-        cases = app.screen.query_one(CaseList)
-        await wait_for(pilot, lambda: cases.current_row() is not None)
-        await press(pilot, "enter")
-        screen = app.screen
-        assert isinstance(screen, CaseScreen)
+        screen = await open_first_case(pilot)
         author = screen.case["author_handle"].lstrip("@")
 
         with Store(team_inbox.path) as other:  # its own connection, as another process has
@@ -568,12 +574,7 @@ async def test_the_open_case_is_drawn_again_only_when_it_changed(team_inbox):
 
     app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
     async with app.run_test(size=(120, 40)) as pilot:
-        await press(pilot, "3")
-        cases = app.screen.query_one(CaseList)
-        await wait_for(pilot, lambda: cases.current_row() is not None)
-        await press(pilot, "enter")
-        screen = app.screen
-        assert isinstance(screen, CaseScreen)
+        screen = await open_first_case(pilot)
         own = screen.case["author_handle"].lstrip("@")
         other_author = next(case["author_handle"].lstrip("@") for case in team_inbox.list_cases()
                             if case["id"] != screen.case_id)
