@@ -155,9 +155,8 @@ NEXT, AGAIN = "next", "again"
 
 
 # The child runs at the lowest CPU priority: when the cores are busy it yields them to the consoles
-# and to this writer (which holds the store's lock); when they are not, it runs as fast. At the
-# import's niceness (10) opening a case beside imports took a median of 17-21 ms, at 19 14-16 ms
-# (bench/live.py, 2 cores: the console, this writer and the child all busy).
+# and to this writer (which holds the store's lock); when they are not, it runs as fast. (bench/live.py
+# beside imports: opening a case took medians of 14-21 ms either way; runs vary more than this moves.)
 CHILD_NICENESS = 19
 WINDOW = 50_000  # messages a child reads ahead and hands out by author (about 100 MB of its memory)
 

@@ -74,8 +74,9 @@ class Threads(ThreadPoolExecutor):
         super().shutdown(wait, cancel_futures=cancel_futures)
 
 
-def _yield_the_cpu() -> None:
-    """Run the calling thread at COUNTS_NICENESS (Linux gives each thread its own)."""
+def _below_the_ui_thread() -> None:
+    """Run the calling pool thread COUNTS_NICENESS below the thread that started it (Linux gives each
+    thread its own niceness, and a new thread inherits its starter's)."""
     if hasattr(os, "setpriority"):
         with suppress(OSError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0) + COUNTS_NICENESS)
@@ -90,7 +91,7 @@ class Background:
         self.app = app
         self.clock = clock  # how long a `latest` job took
         self.reads = Threads(max_workers=1, thread_name_prefix="webcare-reads")
-        self.counts = Threads(max_workers=1, thread_name_prefix="webcare-counts", initializer=_yield_the_cpu)
+        self.counts = Threads(max_workers=1, thread_name_prefix="webcare-counts", initializer=_below_the_ui_thread)
         self.writes = Threads(max_workers=1, thread_name_prefix="webcare-writer")
         self._pending = 0  # delivered jobs whose callback has not run yet
         self._running: set[object] = set()  # keys of `latest` jobs under way
