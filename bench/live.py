@@ -1,18 +1,21 @@
 """Benchmark: the console on the 1,000,000-message store while the store is busy.
 
-    python bench/live.py [--presses 200] [--quiet]
+    python bench/live.py [--presses 200] [--imports 6] [--runs 1] [--quiet]
 
 Runs the console on a copy of the store bench/ui.py builds, with the demo sync writing
 live traffic, while other processes run `webcare import` of 200,000 new messages each into
-the same file, one after another for as long as the keys are pressed. Prints the median and
+the same file, one after another: `--imports` of them, the keys pressed in rounds until the
+last has ended, so that every run has the same load and runs compare. Prints the median and
 p99 of key → refreshed screen for cursor moves, view switches, opening a case (one the
 cursor rested on, which the console reads ahead, and
 one opened at once after a move) and a case action (timed inside the app, from the key's
 handler to the callback after the next refresh, as ../shared/BENCH.md asks), and the
 longest stall of the app's event loop (a 10 ms tick that came late), and of those how long
 the console's full garbage-collection passes held it (it runs them while no key comes, see
-webcare_tui/idle_gc.py) and the longest stall that was not one. `--quiet` runs the same
-without the import, for comparison in the same run.
+webcare_tui/idle_gc.py) and the longest stall that was not one. `--runs` repeats the session
+beside imports, each on a fresh copy of the store, and then prints the spread of each figure
+over the runs: the machine is noisy, and one run says little. `--quiet` first runs the same
+without the import (three rounds of keys), for comparison in the same run.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import asyncio
 import gc
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,7 +42,8 @@ from macro import time_calls  # noqa: E402 (bench/macro.py)
 from ui import CACHE, build_store, percentile, report  # noqa: E402 (bench/ui.py)
 
 IMPORTED = 200_000
-IMPORT_FILES = 20  # at most: a session of 385 s used all of 12 (made before the session starts, 100 MB each)
+IMPORTS = 6  # per session beside imports, by default: about 3 minutes of keys on this 2-core machine
+QUIET_ROUNDS = 3  # rounds of keys in the session without an import
 REST = 0.3  # seconds between moving the cursor to a case and opening it, when not at once
 
 
@@ -84,29 +89,29 @@ def import_file(number: int) -> Path:
 
 
 class Imports:
-    """`webcare import` of IMPORTED new messages in another process, one file after another (see
-    `import_file`) until `end`: the keys are timed beside an import all along, not only for the
-    seconds one import takes."""
+    """`webcare import` of IMPORTED new messages in another process, `count` files one after another
+    (see `import_file`): the keys are timed beside an import all along, not only for the seconds
+    one import takes."""
 
-    def __init__(self, store_path: Path) -> None:
+    def __init__(self, store_path: Path, count: int) -> None:
         self.store_path = store_path
+        self.count = count
         self.said: list[str] = []  # how each import ended
-        self.ending = threading.Event()
         self.thread = threading.Thread(target=self._run)
         self.thread.start()
 
     def _run(self) -> None:
-        number = 0
-        while not self.ending.is_set() and number < IMPORT_FILES:
-            number += 1
+        for number in range(1, self.count + 1):
             done = subprocess.run([sys.executable, "-m", "webcare_tui", "--db", str(self.store_path), "import",
                                    str(import_file(number))], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             last = done.stdout.decode().strip().splitlines()[-1:] or ["(said nothing)"]
             self.said.append(f"rc {done.returncode}: {last[0]}")
 
+    def running(self) -> bool:
+        return self.thread.is_alive()
+
     def end(self) -> str:
-        """Let the import under way finish; how they ended."""
-        self.ending.set()
+        """How they ended."""
         self.thread.join()
         return f"{len(self.said)} imports; " + "; ".join(sorted(set(self.said)))
 
@@ -142,9 +147,9 @@ def timing_full_passes(passes: list[tuple[float, float, float]]):
     return timed
 
 
-async def session(store_path: Path, presses: int, importing: bool) -> tuple[dict[str, list[float]], Stalls, str]:
-    """Work the console while (maybe) an import runs beside it; returns the samples, the event
-    loop's stalls and how the import ended."""
+async def session(store_path: Path, presses: int, imports: int) -> tuple[dict[str, list[float]], Stalls, str]:
+    """Work the console while `imports` run beside it, one after another (none: `QUIET_ROUNDS` rounds
+    of keys); returns the samples, the event loop's stalls and how the imports ended."""
     from webcare_tui.app import make_app
     from webcare_tui.config import Account, Config
     from webcare_tui.connectors.demo import DemoConnector
@@ -157,7 +162,7 @@ async def session(store_path: Path, presses: int, importing: bool) -> tuple[dict
     passes: list[tuple[float, float, float]] = []
     timer = timing_full_passes(passes)
     gc.callbacks.append(timer)
-    imports = None
+    importing = None
     demo = DemoConnector(Account("demo", "demo", {"seed": 5, "history_days": 0.05, "rate_per_minute": 120}))
     with Store(store_path) as store:
         app = make_app(Config(), store, connectors={"demo": demo})
@@ -171,8 +176,8 @@ async def session(store_path: Path, presses: int, importing: bool) -> tuple[dict
                         late_ticks.append((before, after))
 
             ticker = asyncio.create_task(ticks())
-            if importing:
-                imports = Imports(store_path)
+            if imports:
+                importing = Imports(store_path, imports)
             inbox = app.screen
             cases = inbox.query_one(CaseList)
             time_calls(cases, "action_move", samples["cursor"], lambda: cases)
@@ -185,13 +190,19 @@ async def session(store_path: Path, presses: int, importing: bool) -> tuple[dict
             time_until(case_screen, "action_priority", case_screen, "show", samples["action"])
             await pilot.press("escape")
             rounds = 0
-            while rounds < 3:
+
+            def going() -> bool:  # beside imports, the keys stop as the last import ends (mid-round)
+                return importing.running() if importing is not None else rounds < QUIET_ROUNDS
+
+            while going():
                 for n in range(presses):
                     await pilot.press("j" if n % 7 else "k")
                 for n in range(presses // 10):
                     await pilot.press(str(n % 5 + 1))
                 await pilot.press("3")
                 for n in range(presses // 10):
+                    if not going():
+                        break
                     at_once = n % 2 == 1
                     if not at_once:
                         await asyncio.sleep(REST)  # as an agent, who reads the row before opening it
@@ -205,40 +216,69 @@ async def session(store_path: Path, presses: int, importing: bool) -> tuple[dict
                 rounds += 1
             ticker.cancel()
             gc.callbacks.remove(timer)  # the passes while keys were timed (not Python's own, once the app gave them back)
-    said = imports.end() if imports is not None else ""
+    said = importing.end() if importing is not None else ""
     return samples, stalls_of(late_ticks, passes), said
+
+
+SHOWN = {  # what each kind of sample times, as printed
+    "cursor": "cursor move (j, k) → refreshed list",
+    "view": "view switch (1-5) → refreshed list",
+    "open": "enter → case screen shown (cursor rested on it)",
+    "open at once": "enter → case screen shown (at once after j)",
+    "action shown": "case action (priority key) → shown on the case",
+    "action": "case action (priority key) → case as stored shown",
+}
+
+
+def figures(samples: dict[str, list[float]], stalls: Stalls) -> dict[str, float]:
+    """A session's figures in ms, by name: each kind's median and p99, and the stalls."""
+    found = {}
+    for kind, times in samples.items():
+        ms = [t * 1000 for t in times]
+        found[f"{kind} median"] = statistics.median(ms) if ms else float("nan")
+        found[f"{kind} p99"] = percentile(ms, 0.99) if ms else float("nan")
+    found["longest stall"] = stalls.longest * 1000
+    found["longest full GC pass"] = stalls.longest_pass * 1000
+    found["longest stall outside one"] = stalls.longest_other * 1000
+    return found
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presses", type=int, default=200)
+    parser.add_argument("--imports", type=int, default=IMPORTS, help="imports per session, one after another")
+    parser.add_argument("--runs", type=int, default=1, help="sessions beside imports")
     parser.add_argument("--quiet", action="store_true", help="also run without the import, first")
     args = parser.parse_args()
     build_store()
-    for number in range(1, IMPORT_FILES + 1):
+    for number in range(1, args.imports + 1):
         import_file(number)
     print(f"machine: {os.cpu_count()} cores")
-    for importing in ([False] if args.quiet else []) + [True]:
+    runs: list[dict[str, float]] = []
+    for imports in ([0] if args.quiet else []) + [args.imports] * args.runs:
         with tempfile.TemporaryDirectory() as folder:
             copy = Path(folder) / "store.db"
             shutil.copy(CACHE / "ui-1m-labelled.db", copy)
             started = time.perf_counter()
-            samples, stalls, said = asyncio.run(session(copy, args.presses, importing))
+            samples, stalls, said = asyncio.run(session(copy, args.presses, imports))
             what = f"with imports of {IMPORTED:,} messages beside it, one after another ({said})" \
-                if importing else "no import"
+                if imports else "no import"
             print(f"-- {what}, {time.perf_counter() - started:.0f} s; demo sync writing")
-            report("cursor move (j, k) → refreshed list", samples["cursor"])
-            report("view switch (1-5) → refreshed list", samples["view"])
-            report("enter → case screen shown (cursor rested on it)", samples["open"])
-            report("enter → case screen shown (at once after j)", samples["open at once"])
-            report("case action (priority key) → shown on the case", samples["action shown"])
-            report("case action (priority key) → case as stored shown", samples["action"])
+            for kind, name in SHOWN.items():
+                report(name, samples[kind])
             every = [s for kind in samples.values() for s in kind]
             print(f"all keys: p99 {percentile(every, 0.99) * 1000:.1f} ms, max {max(every) * 1000:.1f} ms; "
                   f"longest event-loop stall {stalls.longest * 1000:.0f} ms (longest full garbage-collection "
                   f"pass {stalls.longest_pass * 1000:.0f} ms, {stalls.longest_pass_cpu * 1000:.0f} ms of it on the CPU; "
                   f"longest stall outside one "
                   f"{stalls.longest_other * 1000:.0f} ms)")
+            if imports:
+                runs.append(figures(samples, stalls))
+    if len(runs) > 1:
+        print(f"-- spread over the {len(runs)} runs beside imports (ms): lowest – median – highest")
+        for name in runs[0]:
+            values = sorted(run[name] for run in runs)
+            print(f"{name}: {values[0]:.1f} – {statistics.median(values):.1f} – {values[-1]:.1f}")
 
 
 if __name__ == "__main__":
