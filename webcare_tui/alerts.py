@@ -25,12 +25,15 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, overload
+from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
 from webcare_tui.config import ConfigError, parse_duration
 from webcare_tui.deadlines import describe_remaining
 from webcare_tui.rules import phrase_pattern
 from webcare_tui.safe_text import clean, shown_author
+
+if TYPE_CHECKING:
+    from webcare_tui.store.alerts import DueRow  # a case due, as the store's `cases_due` gives it
 
 SPIKE_WINDOW = 15 * 60
 
@@ -87,9 +90,6 @@ class Alert(NamedTuple):
     text: str  # plain text (customer text is cleaned), one line
     case_id: int | None = None  # the case it opens; a spike opens its newest case
     late: bool = False  # a deadline alert: the deadline passed (else it is about to)
-
-
-DueRow = tuple[int, int, int, str, str | None, str | None]  # a case due, as the store's `cases_due` gives it
 
 
 class Alerts(Sequence[Alert]):
@@ -277,7 +277,7 @@ def check(store: Any, now: int, settings: AlertSettings, deadline: int, deadline
     answered), or passes within `deadline_within`. Without `spikes`, only the cases' deadlines
     and loud negative voices, the part that changes when a case is answered: cheap enough to ask
     after every change (a spike compares the last 15 minutes with `spike_days` earlier days)."""
-    due = store.cases_due(now + settings.deadline_within, deadlines, deadline, min([deadline, *deadlines.values()]))
+    due = store.cases_due(now + settings.deadline_within, deadlines, deadline)
     negative = store.negative_messages(now - SPIKE_WINDOW, settings.negative_below, settings.audience_followers)
     found = Alerts(audience_alerts(negative), due=due, now=now)
     if spikes:
