@@ -1,6 +1,6 @@
 """Benchmark: the console on the 1,000,000-message store while the store is busy.
 
-    python bench/live.py [--presses 200] [--imports 6] [--runs 1] [--quiet]
+    python bench/live.py [--presses 200] [--imports 12] [--runs 1] [--quiet]
 
 Runs the console on a copy of the store bench/ui.py builds, with the demo sync writing
 live traffic, while other processes run `webcare import` of 200,000 new messages each into
@@ -39,7 +39,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).parent))
 from ingest import returning_file  # noqa: E402 (bench/ingest.py)
 from macro import time_calls  # noqa: E402 (bench/macro.py)
-from ui import CACHE, build_store, percentile, report  # noqa: E402 (bench/ui.py)
+from ui import CACHE, build_store, median_p99, percentile, report  # noqa: E402 (bench/ui.py)
 
 IMPORTED = 200_000
 IMPORTS = 12  # per session beside imports, by default: about 4 minutes of keys on this 2-core machine, 20-30 cases opened
@@ -234,11 +234,10 @@ def figures(samples: dict[str, list[float]], stalls: Stalls) -> dict[str, float]
     """A session's figures in ms, by name: each kind's median and p99, and the stalls."""
     found = {}
     for kind, times in samples.items():
-        ms = [t * 1000 for t in times]
-        found[f"{kind} median"] = statistics.median(ms) if ms else float("nan")
-        found[f"{kind} p99"] = percentile(ms, 0.99) if ms else float("nan")
+        found[f"{kind} median"], found[f"{kind} p99"] = median_p99(times) if times else (float("nan"), float("nan"))
     found["longest stall"] = stalls.longest * 1000
     found["longest full GC pass"] = stalls.longest_pass * 1000
+    found["its CPU time"] = stalls.longest_pass_cpu * 1000
     found["longest stall outside one"] = stalls.longest_other * 1000
     return found
 

@@ -54,9 +54,15 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def report(name: str, samples: list[float]) -> None:
+def median_p99(samples: list[float]) -> tuple[float, float]:
+    """The median and p99 of `samples` (seconds), in ms."""
     ms = [s * 1000 for s in samples]
-    print(f"{name}: median {statistics.median(ms):.1f} ms, p99 {percentile(ms, 0.99):.1f} ms ({len(ms)} samples)")
+    return statistics.median(ms), percentile(ms, 0.99)
+
+
+def report(name: str, samples: list[float]) -> None:
+    median, p99 = median_p99(samples)
+    print(f"{name}: median {median:.1f} ms, p99 {p99:.1f} ms ({len(samples)} samples)")
 
 
 async def first_paint() -> None:
