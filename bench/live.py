@@ -6,7 +6,7 @@ Runs the console on a copy of the store bench/ui.py builds, with the demo sync w
 live traffic, while other processes run `webcare import` of 200,000 new messages each into
 the same file, one after another: `--imports` of them, the keys pressed in rounds until the
 last has ended, so that every run has the same load and runs compare. Prints the median and
-p99 of key → refreshed screen for cursor moves, view switches, opening a case (one the
+p99 of key → refreshed screen (keys at most `KEYS_A_SECOND` a second) for cursor moves, view switches, opening a case (one the
 cursor rested on, which the console reads ahead, and
 one opened at once after a move) and a case action (timed inside the app, from the key's
 handler to the callback after the next refresh, as ../shared/BENCH.md asks), and the
@@ -45,6 +45,10 @@ IMPORTED = 200_000
 IMPORTS = 12  # per session beside imports, by default: about 4 minutes of keys on this 2-core machine, 20-30 cases opened
 QUIET_ROUNDS = 3  # rounds of keys in the session without an import
 REST = 0.3  # seconds between moving the cursor to a case and opening it, when not at once
+# keys a second at most, as a key held down repeats (25-33 a second): without a pace, keys came as fast
+# as the console answered them, so a faster version pressed more keys, made more garbage a second and
+# ran with other passes than a slower one, and two versions did not compare
+KEYS_A_SECOND = 30
 
 
 def time_until(starter, start: str, ender, end: str, samples: list[float]) -> None:
@@ -190,29 +194,37 @@ async def session(store_path: Path, presses: int, imports: int) -> tuple[dict[st
             time_until(case_screen, "action_priority", case_screen, "show", samples["action"])
             await pilot.press("escape")
             rounds = 0
+            next_key = time.perf_counter()
+
+            async def press(*keys: str) -> None:  # at the pace of a key held down, at most
+                nonlocal next_key
+                for key in keys:
+                    next_key = max(next_key + 1 / KEYS_A_SECOND, time.perf_counter())
+                    await asyncio.sleep(next_key - time.perf_counter())
+                    await pilot.press(key)
 
             def going() -> bool:  # beside imports, the keys stop as the last import ends (mid-round)
                 return importing.running() if importing is not None else rounds < QUIET_ROUNDS
 
             while going():
                 for n in range(presses):
-                    await pilot.press("j" if n % 7 else "k")
+                    await press("j" if n % 7 else "k")
                 for n in range(presses // 10):
-                    await pilot.press(str(n % 5 + 1))
-                await pilot.press("3")
+                    await press(str(n % 5 + 1))
+                await press("3")
                 for n in range(presses // 10):
                     if not going():
                         break
                     at_once = n % 2 == 1
                     if not at_once:
                         await asyncio.sleep(REST)  # as an agent, who reads the row before opening it
-                    await pilot.press("enter")
+                    await press("enter")
                     await settle(pilot)  # as an agent, who sees the case before acting on it
                     if at_once and samples["open"]:
                         samples["open at once"].append(samples["open"].pop())
-                    await pilot.press("P")
+                    await press("P")
                     await settle(pilot)
-                    await pilot.press("escape", "j")
+                    await press("escape", "j")
                 rounds += 1
             ticker.cancel()
             gc.callbacks.remove(timer)  # the passes while keys were timed (not Python's own, once the app gave them back)
