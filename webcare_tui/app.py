@@ -589,8 +589,8 @@ class WebcareApp(App):
         (after a change to the store): the deadlines and negative voices only, the spikes kept from
         the last full check (every 30 s)."""
         kpi = self.kpi_settings
-        work = partial(check_alerts, self.store, int(self.clock()), self.alert_settings, kpi.deadline_for,
-                       min([kpi.deadline, *kpi.deadlines.values()]), spikes=spikes)
+        work = partial(check_alerts, self.store, int(self.clock()), self.alert_settings, kpi.deadline, kpi.deadlines,
+                       spikes=spikes)
 
         def show(news: AlertNews) -> None:
             self.alerts = news.alerts
