@@ -5,17 +5,20 @@
 Runs the console on a copy of the store bench/ui.py builds, with the demo sync writing
 live traffic, while other processes run `webcare import` of 200,000 new messages each into
 the same file, one after another: `--imports` of them, the keys pressed in rounds until the
-last has ended, so that every run has the same load and runs compare. Prints the median and
-p99 of key → refreshed screen (keys at most `KEYS_A_SECOND` a second) for cursor moves, view switches, opening a case (one the
-cursor rested on, which the console reads ahead, and
-one opened at once after a move) and a case action (timed inside the app, from the key's
-handler to the callback after the next refresh, as ../shared/BENCH.md asks), and the
-longest stall of the app's event loop (a 10 ms tick that came late), and of those how long
-the console's full garbage-collection passes held it (it runs them while no key comes, see
-webcare_tui/idle_gc.py) and the longest stall that was not one. `--runs` repeats the session
-beside imports, each on a fresh copy of the store, and then prints the spread of each figure
-over the runs: the machine is noisy, and one run says little. `--quiet` first runs the same
-without the import (three rounds of keys), for comparison in the same run.
+last has ended, so that every run has the same load and runs compare. The keys come as an
+agent's do: at most `KEYS_A_SECOND` a second (a key held down), and a case opened is read for
+`READ` seconds once it shows, and its action waited for, whatever else the console is doing.
+
+Prints the median and p99 of key → refreshed screen for cursor moves, view switches, opening
+a case (one the cursor rested on, which the console reads ahead, and one opened at once after
+a move) and a case action (timed inside the app, from the key's handler to the callback after
+the next refresh, as ../shared/BENCH.md asks); and the longest stall of the app's event loop (a
+10 ms tick that came late), and of those how long the console's full garbage-collection passes
+held it (it runs them while no key comes, see webcare_tui/idle_gc.py) and the longest stall
+that was not one. `--runs` repeats the session beside imports, each on a fresh copy of the
+store, and then prints the spread of each figure over the runs: the machine is noisy, and one
+run says little. `--quiet` first runs the same without the import (three rounds of keys), for
+comparison in the same run.
 """
 
 from __future__ import annotations
@@ -45,15 +48,18 @@ IMPORTED = 200_000
 IMPORTS = 12  # per session beside imports, by default: about 4 minutes of keys on this 2-core machine, 20-30 cases opened
 QUIET_ROUNDS = 3  # rounds of keys in the session without an import
 REST = 0.3  # seconds between moving the cursor to a case and opening it, when not at once
-# keys a second at most, as a key held down repeats (25-33 a second): without a pace, keys came as fast
-# as the console answered them, so a faster version pressed more keys, made more garbage a second and
-# ran with other passes than a slower one, and two versions did not compare
+READ = 0.5  # seconds an agent reads a case once it shows, before acting on it
+SHOWN_WITHIN = 30.0  # seconds: a case or an action not shown by then fails the bench
+# keys a second at most, as a key held down repeats (25-33 a second). Keys that came as fast as the
+# console answered them, and cases acted on once all its background work had settled, made a version
+# whose checks end sooner press twice the keys of another, with more garbage a second and other
+# passes: two versions did not compare
 KEYS_A_SECOND = 30
 
 
-def time_until(starter, start: str, ender, end: str, samples: list[float]) -> None:
+def time_until(starter, start: str, ender, end: str, samples: list[float], shown: asyncio.Event | None = None) -> None:
     """Time from a call of `starter.<start>` (a key's handler) to the refresh after the next call of
-    `ender.<end>` (where the answer read or written off the UI thread is shown)."""
+    `ender.<end>` (where the answer read or written off the UI thread is shown); `shown` is set then."""
     began: list[float] = []
     original_start, original_end = getattr(starter, start), getattr(ender, end)
 
@@ -65,7 +71,13 @@ def time_until(starter, start: str, ender, end: str, samples: list[float]) -> No
         result = original_end(*args, **kwargs)
         if began:
             at = began.pop(0)
-            ender.call_after_refresh(lambda: samples.append(time.perf_counter() - at))
+
+            def timed() -> None:
+                samples.append(time.perf_counter() - at)
+                if shown is not None:
+                    shown.set()
+
+            ender.call_after_refresh(timed)
         return result
 
     setattr(starter, start, started)
@@ -124,30 +136,36 @@ class Stalls(NamedTuple):
     longest: float  # seconds a 10 ms tick of the event loop came late, at most
     longest_pass: float  # a full garbage-collection pass, at most
     longest_pass_cpu: float  # the CPU time the UI thread spent in that pass (the rest it waited for a core or the GIL)
+    longest_pass_objects: int  # the objects that pass scanned (all but those frozen at the app's start)
+    passes: int  # full passes while the keys were timed
     longest_other: float  # a late tick while no full pass ran, at most
 
 
-def stalls_of(late_ticks: list[tuple[float, float]], passes: list[tuple[float, float, float]]) -> Stalls:
-    """From the late ticks and the full passes, each (began, ended) by perf_counter (a pass also its CPU time)."""
+def stalls_of(late_ticks: list[tuple[float, float]], passes: list[tuple[float, float, float, int]]) -> Stalls:
+    """From the late ticks and the full passes, each (began, ended) by perf_counter (a pass also its CPU time
+    and the objects it scanned)."""
     def lateness(tick: tuple[float, float]) -> float:
         return tick[1] - tick[0] - 0.01
 
     others = [lateness(tick) for tick in late_ticks
-              if not any(began < tick[1] and ended > tick[0] for began, ended, _ in passes)]
-    began, ended, cpu = max(passes, key=lambda one: one[1] - one[0], default=(0.0, 0.0, 0.0))
-    return Stalls(max(map(lateness, late_ticks), default=0.0), ended - began, cpu, max(others, default=0.0))
+              if not any(began < tick[1] and ended > tick[0] for began, ended, *_ in passes)]
+    began, ended, cpu, objects = max(passes, key=lambda one: one[1] - one[0], default=(0.0, 0.0, 0.0, 0))
+    return Stalls(max(map(lateness, late_ticks), default=0.0), ended - began, cpu, objects, len(passes),
+                  max(others, default=0.0))
 
 
-def timing_full_passes(passes: list[tuple[float, float, float]]):
-    """A gc callback that notes in `passes` when each full pass began and ended, and its CPU time."""
-    began = [0.0, 0.0]
+def timing_full_passes(passes: list[tuple[float, float, float, int]]):
+    """A gc callback that notes in `passes` when each full pass began and ended, its CPU time and the
+    objects it scans (counted before the pass is timed)."""
+    began = [0.0, 0.0, 0]
 
     def timed(phase: str, info: dict) -> None:
         if info["generation"] == 2:
             if phase == "start":
-                began[:] = time.perf_counter(), time.thread_time()
+                objects = len(gc.get_objects())
+                began[:] = time.perf_counter(), time.thread_time(), objects
             else:
-                passes.append((began[0], time.perf_counter(), time.thread_time() - began[1]))
+                passes.append((began[0], time.perf_counter(), time.thread_time() - began[1], int(began[2])))
     return timed
 
 
@@ -163,7 +181,7 @@ async def session(store_path: Path, presses: int, imports: int) -> tuple[dict[st
     samples: dict[str, list[float]] = {"cursor": [], "view": [], "open": [], "open at once": [], "action shown": [],
                                        "action": []}
     late_ticks: list[tuple[float, float]] = []
-    passes: list[tuple[float, float, float]] = []
+    passes: list[tuple[float, float, float, int]] = []
     timer = timing_full_passes(passes)
     importing = None
     demo = DemoConnector(Account("demo", "demo", {"seed": 5, "history_days": 0.05, "rate_per_minute": 120}))
@@ -189,9 +207,10 @@ async def session(store_path: Path, presses: int, imports: int) -> tuple[dict[st
             await pilot.press("3", "enter")  # the app keeps this case screen for every case opened
             await settle(pilot)
             case_screen = app.screen
-            time_until(app, "open_case", app, "push_screen", samples["open"])  # the frame after: the case on screen
+            opened, stored = asyncio.Event(), asyncio.Event()  # the case on screen; the action's result on it
+            time_until(app, "open_case", app, "push_screen", samples["open"], opened)  # the frame after
             time_calls(case_screen, "action_priority", samples["action shown"], lambda: case_screen)
-            time_until(case_screen, "action_priority", case_screen, "show", samples["action"])
+            time_until(case_screen, "action_priority", case_screen, "show", samples["action"], stored)
             await pilot.press("escape")
             rounds = 0
             next_key = time.perf_counter()
@@ -202,6 +221,13 @@ async def session(store_path: Path, presses: int, imports: int) -> tuple[dict[st
                     next_key = max(next_key + 1 / KEYS_A_SECOND, time.perf_counter())
                     await asyncio.sleep(next_key - time.perf_counter())
                     await pilot.press(key)
+
+            async def press_and_see(key: str, shown: asyncio.Event) -> None:
+                """As an agent, who waits to see what the key did (not for the console's other work)."""
+                shown.clear()
+                await press(key)
+                async with asyncio.timeout(SHOWN_WITHIN):
+                    await shown.wait()
 
             def going() -> bool:  # beside imports, the keys stop as the last import ends (mid-round)
                 return importing.running() if importing is not None else rounds < QUIET_ROUNDS
@@ -218,12 +244,11 @@ async def session(store_path: Path, presses: int, imports: int) -> tuple[dict[st
                     at_once = n % 2 == 1
                     if not at_once:
                         await asyncio.sleep(REST)  # as an agent, who reads the row before opening it
-                    await press("enter")
-                    await settle(pilot)  # as an agent, who sees the case before acting on it
-                    if at_once and samples["open"]:
+                    await press_and_see("enter", opened)
+                    if at_once:
                         samples["open at once"].append(samples["open"].pop())
-                    await press("P")
-                    await settle(pilot)
+                    await asyncio.sleep(READ)
+                    await press_and_see("P", stored)
                     await press("escape", "j")
                 rounds += 1
             ticker.cancel()
@@ -250,6 +275,8 @@ def figures(samples: dict[str, list[float]], stalls: Stalls) -> dict[str, float]
     found["longest stall"] = stalls.longest * 1000
     found["longest full GC pass"] = stalls.longest_pass * 1000
     found["its CPU time"] = stalls.longest_pass_cpu * 1000
+    found["its objects (thousands)"] = stalls.longest_pass_objects / 1000
+    found["full passes"] = stalls.passes
     found["longest stall outside one"] = stalls.longest_other * 1000
     return found
 
@@ -280,7 +307,8 @@ def main() -> None:
             every = [s for kind in samples.values() for s in kind]
             print(f"all keys: p99 {percentile(every, 0.99) * 1000:.1f} ms, max {max(every) * 1000:.1f} ms; "
                   f"longest event-loop stall {stalls.longest * 1000:.0f} ms (longest full garbage-collection "
-                  f"pass {stalls.longest_pass * 1000:.0f} ms, {stalls.longest_pass_cpu * 1000:.0f} ms of it on the CPU; "
+                  f"pass {stalls.longest_pass * 1000:.0f} ms, {stalls.longest_pass_cpu * 1000:.0f} ms of it on the CPU, "
+                  f"{stalls.longest_pass_objects:,} objects scanned, of {stalls.passes} passes; "
                   f"longest stall outside one "
                   f"{stalls.longest_other * 1000:.0f} ms)")
             if imports:
