@@ -61,6 +61,9 @@ def median_p99(samples: list[float]) -> tuple[float, float]:
 
 
 def report(name: str, samples: list[float]) -> None:
+    if not samples:
+        print(f"{name}: no samples")
+        return
     median, p99 = median_p99(samples)
     print(f"{name}: median {median:.1f} ms, p99 {p99:.1f} ms ({len(samples)} samples)")
 
