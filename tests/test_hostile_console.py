@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 from conftest import MINUTE, conversation, msg, notice, press, screen_lines, settle, wait_for
 
-from webcare_tui.alerts import Alerts, audience_alerts
+from webcare_tui.alerts import audience_alerts, deadline_alerts
 from webcare_tui.app import make_app
 from webcare_tui.config import Config
 from webcare_tui.ingest import ingest
@@ -161,8 +161,11 @@ async def test_handles_without_an_at_show_what_they_are_in_the_list_and_the_case
 
 
 def test_alerts_name_authors_by_their_handle_shown_for_what_it_is():
-    # a case due as the store gives it: act-before time, id, waiting since, platform, handle, name
-    [deadline] = Alerts(due=[(1800, 1, 0, "instagram", HIDDEN, "Anna")], now=1500)
+    rows = [{"id": 1, "platform": "instagram", "waiting_since": 0, "last_inbound_at": 0, "author_handle": HIDDEN,
+             "author_name": "Anna"}]
+    from webcare_tui.alerts import AlertSettings
+
+    [deadline] = deadline_alerts(rows, 1500, AlertSettings(), lambda platform: 1800)
     assert "(⚠an�na, instagram)" in deadline.text
     [audience] = audience_alerts([{"author_handle": "\u0430nna", "author_name": "Anna", "author_type": "press",
                                    "followers": 0, "text": "slecht", "platform": "instagram", "message_id": 7,

@@ -20,20 +20,16 @@ a list that leaves some out tells the agent that all is well where it is not.
 
 from __future__ import annotations
 
-import bisect
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple, overload
+from typing import Any, NamedTuple, overload
 
 from webcare_tui.config import ConfigError, parse_duration
-from webcare_tui.deadlines import describe_remaining
+from webcare_tui.deadlines import act_before, describe_remaining
 from webcare_tui.rules import phrase_pattern
 from webcare_tui.safe_text import clean, shown_author
-
-if TYPE_CHECKING:
-    from webcare_tui.store.alerts import DueRow  # a case due, as the store's `cases_due` gives it
 
 SPIKE_WINDOW = 15 * 60
 
@@ -93,28 +89,20 @@ class Alert(NamedTuple):
 
 
 class Alerts(Sequence[Alert]):
-    """The alerts of a check, in order: the cases due first (most overdue first), then the others.
+    """The alerts of a check, in order. Kept as a tuple of plain tuples: the garbage collector stops
+    tracking a tuple of plain values at its first pass (not a NamedTuple's, nor a list), so an alert
+    per overdue case, tens of thousands on a 1M store under an import, neither lengthens its full
+    passes nor brings one on at every check (bench/live.py: passes of 100-150 ms held the console's
+    event loop)."""
 
-    A case due is kept as the store's plain tuple and made an `Alert` (its text put together) only
-    when asked for: the header shows one and the alerts screen the lines on screen. The 1M bench
-    store after an import has 21,538 overdue cases, read again after every commit elsewhere: made
-    alerts one by one, a check and its news took 135-250 ms, most of it Python holding the
-    interpreter lock the console's event loop needs; as tuples 85-90 ms, 11 ms of it Python. Plain
-    tuples also leave the garbage collector's full passes: it stops tracking a tuple of plain
-    values at its first pass (not a NamedTuple's, nor a list)."""
+    __slots__ = ("_rows", "_counts")
 
-    __slots__ = ("_due", "_now", "_others", "_keys", "_counts")
-
-    def __init__(self, alerts: Iterable[tuple[str, str, str, int | None, bool]] = (), *,
-                 due: Sequence[DueRow] = (), now: int = 0) -> None:
-        self._due: tuple[DueRow, ...] = tuple(due)
-        self._now = now  # the moment `_due` was read for: "in 8m", "10m ago"
-        self._others: tuple[tuple, ...] = tuple(tuple(alert) for alert in alerts)  # an exact tuple stays itself
-        self._keys: tuple[str, ...] | None = None
+    def __init__(self, alerts: Iterable[tuple[str, str, str, int | None, bool]] = ()) -> None:
+        self._rows: tuple[tuple, ...] = tuple(tuple(alert) for alert in alerts)  # an exact tuple stays itself
         self._counts: Counter[tuple[str, bool]] | None = None
 
     def __len__(self) -> int:
-        return len(self._due) + len(self._others)
+        return len(self._rows)
 
     @overload
     def __getitem__(self, index: int) -> Alert: ...
@@ -122,58 +110,31 @@ class Alerts(Sequence[Alert]):
     def __getitem__(self, index: slice) -> Alerts: ...
     def __getitem__(self, index: int | slice) -> Alert | Alerts:
         if isinstance(index, slice):
-            return Alerts(self[at] for at in range(len(self))[index])
-        at = range(len(self))[index]  # IndexError as a list's
-        if at < len(self._due):
-            return _due_alert(self._due[at], self._now)
-        return Alert._make(self._others[at - len(self._due)])
+            return Alerts(self._rows[index])
+        return Alert._make(self._rows[index])
 
     def __iter__(self) -> Iterator[Alert]:
-        for row in self._due:
-            yield _due_alert(row, self._now)
-        yield from map(Alert._make, self._others)
+        return map(Alert._make, self._rows)
 
     def __eq__(self, other: object) -> bool:
-        """Equal when they say the same (a case due says how long ago as of `_now`)."""
-        return (isinstance(other, Alerts) and self._due == other._due and self._others == other._others
-                and (self._now == other._now or not self._due))
+        return isinstance(other, Alerts) and self._rows == other._rows
 
     __hash__ = None  # type: ignore[assignment]  # a changing sequence, as a list
 
     def __add__(self, more: Iterable[Alert]) -> Alerts:
-        if isinstance(more, Alerts) and more._due:  # cases due after others: all made alerts, in order
-            return Alerts([*self, *more])
-        return Alerts([*self._others, *(more._others if isinstance(more, Alerts) else more)], due=self._due,
-                      now=self._now)
+        return Alerts([*self._rows, *(more._rows if isinstance(more, Alerts) else more)])
 
-    def keys(self) -> tuple[str, ...]:
-        """Each alert's key, in order (put together once, on the check's thread, which asks first; a
-        tuple of strings, which the garbage collector stops tracking, not a list)."""
-        if self._keys is None:
-            self._keys = tuple([f"deadline:{row[1]}:{row[2]}" for row in self._due] + [row[1] for row in self._others])
-        return self._keys
+    def keys(self) -> list[str]:
+        return [row[1] for row in self._rows]
 
     def of_kind(self, kind: str) -> Alerts:
-        return Alerts((row for row in self._others if row[0] == kind), due=self._due if kind == "deadline" else (),
-                      now=self._now)
+        return Alerts(row for row in self._rows if row[0] == kind)
 
     def counts(self) -> Counter[tuple[str, bool]]:
         """How many of each (kind, late); counted once (the header asks on every repaint)."""
         if self._counts is None:
-            late = bisect.bisect_left(self._due, self._now, key=lambda row: row[0])  # in order of act-before time
-            self._counts = Counter({("deadline", True): late, ("deadline", False): len(self._due) - late})
-            self._counts.update((row[0], row[4]) for row in self._others)
-            self._counts = +self._counts  # no zero counts
+            self._counts = Counter((row[0], row[4]) for row in self._rows)
         return self._counts
-
-
-def _due_alert(row: DueRow, now: int) -> Alert:
-    due, case_id, waiting_since, platform, handle, name = row
-    left = due - now
-    when = f"in {describe_remaining(left)}" if left >= 0 else f"{describe_remaining(-left)} ago"
-    verb = "must be answered" if left >= 0 else "missed its deadline"
-    return Alert("deadline", f"deadline:{case_id}:{waiting_since}",
-                 f"case {case_id} ({shown_author(handle, name, '?')}, {platform}) {verb} {when}", case_id, left < 0)
 
 
 @dataclass
@@ -218,6 +179,25 @@ class AlertWatch:
             self._found = found
             found.counts()
             return AlertNews(found, changed, self._told.new(found))
+
+
+def deadline_alerts(rows: list[dict[str, Any]], now: int, settings: AlertSettings,
+                    deadline_for: Callable[[str], int]) -> Alerts:
+    """Every case waiting on us whose act-before time passed (however long ago: it is still
+    not answered) or passes within `deadline_within`, the most overdue first."""
+    alerts = []
+    for row in rows:
+        due = act_before(row["platform"], row["waiting_since"], row["last_inbound_at"], deadline_for(row["platform"]))
+        if due is None or due - now > settings.deadline_within:
+            continue
+        left = due - now
+        when = f"in {describe_remaining(left)}" if left >= 0 else f"{describe_remaining(-left)} ago"
+        who = shown_author(row["author_handle"], row["author_name"], "?")
+        verb = "must be answered" if left >= 0 else "missed its deadline"
+        alerts.append((due, row["id"], ("deadline", f"deadline:{row['id']}:{row['waiting_since']}",
+                                        f"case {row['id']} ({who}, {row['platform']}) {verb} {when}", row["id"],
+                                        left < 0)))
+    return Alerts(alert for *_, alert in sorted(alerts, key=lambda found: found[:2]))
 
 
 def audience_alerts(rows: list[dict[str, Any]]) -> list[Alert]:
@@ -271,16 +251,15 @@ def spike_alerts(recent: list[dict[str, Any]], earlier: list[list[dict[str, Any]
     return alerts
 
 
-def check(store: Any, now: int, settings: AlertSettings, deadline: int, deadlines: Mapping[str, int], *,
-          spikes: bool = True) -> Alerts:
-    """Every alert of the moment, most urgent kind first: every case waiting on us whose act-before
-    time (`deadlines` by platform, else `deadline`) passed, however long ago (it is still not
-    answered), or passes within `deadline_within`. Without `spikes`, only the cases' deadlines
+def check(store: Any, now: int, settings: AlertSettings, deadline_for: Callable[[str], int],
+          shortest_deadline: int, *, spikes: bool = True) -> Alerts:
+    """Every alert of the moment, most urgent kind first. Without `spikes`, only the cases' deadlines
     and loud negative voices, the part that changes when a case is answered: cheap enough to ask
     after every change (a spike compares the last 15 minutes with `spike_days` earlier days)."""
-    due = store.cases_due(now + settings.deadline_within, deadlines, deadline)
+    # a case is due by its deadline or, sooner, the end of its platform's reply window (24 h at most)
+    waiting = store.cases_waiting_since(now + settings.deadline_within - min(shortest_deadline, 24 * 3600))
     negative = store.negative_messages(now - SPIKE_WINDOW, settings.negative_below, settings.audience_followers)
-    found = Alerts(audience_alerts(negative), due=due, now=now)
+    found = deadline_alerts(waiting, now, settings, deadline_for) + audience_alerts(negative)
     if spikes:
         recent = store.inbound_between(now - SPIKE_WINDOW, now)
         earlier = [store.inbound_between(now - day * 86_400 - SPIKE_WINDOW, now - day * 86_400)

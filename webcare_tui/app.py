@@ -52,7 +52,7 @@ from webcare_tui.widgets.status_header import HeaderLine, StatusHeader
 
 log = logging.getLogger("webcare_tui")
 WATCH_INTERVAL = 0.5  # seconds between looks for another process's writes
-GC_CHECK = 0.5  # seconds between looks whether a full garbage-collection pass may run (see IdleCollector)
+GC_CHECK = 1.0  # seconds between looks whether a full garbage-collection pass may run (see IdleCollector)
 # Team mode: the case the agent has open is marked on the helpdesk's conversation for teammates, until
 # OPEN_FOR seconds ahead, renewed every OPEN_RENEW seconds while it stays open (a console that crashes
 # stops renewing: its marker then runs out by itself)
@@ -589,8 +589,8 @@ class WebcareApp(App):
         (after a change to the store): the deadlines and negative voices only, the spikes kept from
         the last full check (every 30 s)."""
         kpi = self.kpi_settings
-        work = partial(check_alerts, self.store, int(self.clock()), self.alert_settings, kpi.deadline, kpi.deadlines,
-                       spikes=spikes)
+        work = partial(check_alerts, self.store, int(self.clock()), self.alert_settings, kpi.deadline_for,
+                       min([kpi.deadline, *kpi.deadlines.values()]), spikes=spikes)
 
         def show(news: AlertNews) -> None:
             self.alerts = news.alerts

@@ -9,8 +9,6 @@ message.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from webcare_tui.case_rules import OPEN_STATUSES
 from webcare_tui.message_format import shown_time
 from webcare_tui.platforms import REPLY_WINDOWS
@@ -33,23 +31,6 @@ def act_before(platform: str, waiting_since: int | None, last_inbound_at: int | 
     if window is not None and last_inbound_at is not None:
         due = min(due, last_inbound_at + window)
     return due
-
-
-def act_before_sql(row: str, deadlines: Mapping[str, int], default: int) -> tuple[str, dict[str, object]]:
-    """`act_before` as an SQL expression on the cases row `row`, with its named parameters: SQLite
-    filters and orders the cases by it (platform names are parameters, not SQL)."""
-    params: dict[str, object] = {"deadline_default": default}
-
-    def by_platform(name: str, seconds: Mapping[str, int], otherwise: str) -> str:
-        whens = []
-        for number, (platform, value) in enumerate(seconds.items()):
-            params[f"{name}_platform_{number}"], params[f"{name}_{number}"] = platform, value
-            whens.append(f"WHEN :{name}_platform_{number} THEN :{name}_{number}")
-        return f"(CASE {row}.platform {' '.join(whens)} ELSE {otherwise} END)" if whens else otherwise
-
-    deadline = f"{row}.waiting_since + {by_platform('deadline', deadlines, ':deadline_default')}"
-    window = f"{row}.last_inbound_at + {by_platform('window', REPLY_WINDOWS, 'NULL')}"  # NULL: no window
-    return f"min({deadline}, coalesce({window}, {deadline}))", params
 
 
 def case_act_before(status: str, platform: str, waiting_since: int | None, last_inbound_at: int | None,

@@ -7,13 +7,11 @@ is drawn lines: Textual's `Strip` keeps itself in its own caches (`divide`, `ext
 so every line painted is a reference cycle that only a pass frees, some 1,600 a second under an
 import. The console turns the automatic full passes off and runs one when no key came for
 `QUIET` seconds, at most every `EVERY` seconds; while keys come without a pause, once the oldest
-generation holds `GROWTH` objects more than the last pass left in it, however soon that is, and at
-the latest after `AT_MOST` seconds. A pass takes as long as the objects it scans: under an import,
-~1.4 us of CPU each, 67,000 objects (15 s of keys) 98 ms. Garbage does not come at an even pace
-(opening cases makes more than moving the cursor, and a faster agent makes more a second), so a
-pace in seconds let some passes grow that long; counted in objects, they do not. bench/live.py
-showed it: when the sessions pressed 35% more keys, passes still at least `EVERY` apart grew from
-30-40 to 40-63 ms of CPU. Python still collects the young generations itself.
+generation holds `GROWTH` objects more than the last pass left in it, and at the latest after
+`AT_MOST` seconds. A pass takes as long as the objects it scans: under an import, ~1.4 us of CPU
+each, 67,000 objects (15 s of keys) 98 ms. Garbage does not come at an even pace (opening cases
+makes more than moving the cursor), so a pace in seconds let some passes grow that long; counted
+in objects, they do not. Python still collects the young generations itself.
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ import time
 from collections.abc import Callable
 
 QUIET = 0.5  # seconds without a key: the agent reads or thinks
-EVERY = 2.0  # seconds between the passes of a pause in the keys at least
+EVERY = 2.0  # seconds between passes at least
 AT_MOST = 15.0  # seconds between passes at most, keys or not
 # objects more in the oldest generation than the last pass left there (what the console keeps, some
 # 25,000-30,000 on the 1M store) before a pass that keys wait for: about 17 ms more of the pass
@@ -57,14 +55,11 @@ class IdleCollector:
         self.last_key = self.clock()
 
     def tick(self) -> bool:
-        """Run a full pass if it is time (call every half second or so); True when it ran."""
+        """Run a full pass if it is time (call every few seconds); True when it ran."""
         now = self.clock()
         since = now - self.last_pass
         typing = now - self.last_key < QUIET
-        if typing:
-            if since < AT_MOST and self.objects() < self.kept + GROWTH:
-                return False
-        elif since < EVERY:
+        if since < EVERY or (typing and since < AT_MOST and self.objects() < self.kept + GROWTH):
             return False
         gc.collect()
         self.last_pass = self.clock()

@@ -157,7 +157,7 @@ class Watch:
         the alerts routing rules raised for messages of the last day."""
         now = int(self.clock())
         kpi = self.kpi
-        found = check_alerts(self.store, now, self.settings, kpi.deadline, kpi.deadlines)
+        found = check_alerts(self.store, now, self.settings, kpi.deadline_for, min([kpi.deadline, *kpi.deadlines.values()]))
         return found + rule_alerts(self.store.rule_alert_events(now - RULE_LOOKBACK))
 
     async def check_once(self) -> int:
