@@ -45,7 +45,7 @@ from macro import time_calls  # noqa: E402 (bench/macro.py)
 from ui import CACHE, build_store, median_p99, percentile, report  # noqa: E402 (bench/ui.py)
 
 IMPORTED = 200_000
-IMPORTS = 12  # per session beside imports, by default: about 4 minutes of keys on this 2-core machine, 20-30 cases opened
+IMPORTS = 12  # per session beside imports, by default: about 6 minutes of keys on this 2-core machine, 40-50 cases opened
 QUIET_ROUNDS = 3  # rounds of keys in the session without an import
 REST = 0.3  # seconds between moving the cursor to a case and opening it, when not at once
 READ = 0.5  # seconds an agent reads a case once it shows, before acting on it
