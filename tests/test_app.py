@@ -595,45 +595,6 @@ async def test_the_open_case_is_drawn_again_only_when_it_changed(team_inbox):
         assert draws == [1] and len(loads) == 2
 
 
-async def test_what_the_agent_asks_for_never_waits_for_the_list_following_the_store(team_inbox, monkeypatch):
-    """After each change to the store the list reads itself again: on the Pending view of the 1M
-    store under an import, two counts of 170,000 cases, 120-480 ms each time. A view switch or a
-    case opened meanwhile is read at once, not after it."""
-    import threading
-
-    from webcare_tui.store import Store
-    from webcare_tui.store.inbox import InboxQueries
-
-    following, release = threading.Event(), threading.Event()
-    count_cases = InboxQueries.count_cases
-
-    def slow_when_read_again(self, query):  # the view's count is not (it runs on the counts thread)
-        if not threading.current_thread().name.startswith("webcare-counts"):
-            following.set()
-            release.wait(30)
-        return count_cases(self, query)
-
-    monkeypatch.setattr(InboxQueries, "count_cases", slow_when_read_again)
-    app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
-    async with app.run_test(size=(120, 40)) as pilot:
-        try:
-            await press(pilot, "3")
-            cases = app.screen.query_one(CaseList)
-            with Store(team_inbox.path) as other:  # another process writes: the list reads itself again
-                ingest(other, [msg(HOUR, author="fien", text="Nieuw hier")])
-            await wait_for(pilot, following.is_set, "the list to read itself again")
-
-            await pilot.press("2")  # while that read is held
-            await wait_for(pilot, lambda: cases.query_.statuses == ("new",) and cases.current_row() is not None,
-                           "the Unassigned view to show")
-            await pilot.press("enter")
-            await wait_for(pilot, lambda: isinstance(app.screen, CaseScreen), "the case to open")
-            assert app.screen.case_id == cases.current_row().id and not release.is_set()
-        finally:
-            release.set()
-        await settle(pilot)  # and the held read ends
-
-
 async def test_the_ui_thread_never_runs_sql(team_inbox, monkeypatch):
     """An agent's day in keys: views, search, a case and its actions, a macro and its undo, a bulk
     action, the dashboard and alerts. Every SQL statement runs on a reader or the writer thread."""

@@ -266,7 +266,7 @@ async def test_the_cursors_case_leaving_while_the_list_is_read_again_is_said_rig
 
         def counted_then_another_program_writes(query):
             counted = count_cases(query)
-            if not threading.current_thread().name.startswith("webcare-follow"):
+            if not threading.current_thread().name.startswith("webcare-reads"):
                 return counted  # the views' counts: the write goes between the list's count and its rows
             monkeypatch.setattr(team_inbox, "count_cases", count_cases)  # once
             other.execute("UPDATE cases SET owner = 'noah' WHERE id = ?", (dirk,))

@@ -447,7 +447,6 @@ async def test_slow_work_runs_at_a_lower_cpu_priority_than_the_ui_thread_and_rea
         jobs = Background(app)
         try:
             assert jobs.counts.submit(niceness).result(10) == min(19, ours + COUNTS_NICENESS)
-            assert jobs.follow.submit(niceness).result(10) == min(19, ours + COUNTS_NICENESS)
             assert jobs.reads.submit(niceness).result(10) == ours
             assert niceness() == ours
         finally:

@@ -231,13 +231,11 @@ class WebcareApp(App):
         return sorted({self.config.agent.id, *(team or self.store.known_owners())})
 
     def read(self, question: Callable[[], Result], then: Callable[[Result], Any],
-             refused: Callable[[str], Any] | None = None, *, latest: object = None, asked: bool = True) -> None:
+             refused: Callable[[str], Any] | None = None, *, latest: object = None) -> None:
         """Ask the store `question` on the reader thread; `then(answer)` on the UI thread, or
         `refused(why)` (by default a notice) when the store cannot answer (no such case, a damaged file).
-        With a `latest` key, asked again before it answered, it is asked once more afterwards only.
-        Not `asked` for by the agent (a screen following the store), it never delays what is."""
-        pool = self.jobs.reads if asked else self.jobs.follow
-        self._off_ui_thread(pool, question, then, refused or self.tell, job="reads", latest=latest)
+        With a `latest` key, asked again before it answered, it is asked once more afterwards only."""
+        self._off_ui_thread(self.jobs.reads, question, then, refused or self.tell, job="reads", latest=latest)
 
     @property
     def undo(self) -> Undo:

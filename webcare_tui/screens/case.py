@@ -174,7 +174,7 @@ class CaseScreen(MacroKeys):
         if self.stale:  # the store changed while another screen was on top
             self.load()
         if self._suggested_for != self.case_id:  # once shown (not while read ahead), and after it is drawn
-            self.call_after_refresh(self.find_suggestions, True)  # (their Python work would slow that)
+            self.call_after_refresh(self.find_suggestions)  # (their Python work would slow that)
 
     def after_action(self) -> None:
         self.load()
@@ -542,10 +542,9 @@ class CaseScreen(MacroKeys):
 
     # -- suggested answers ---------------------------------------------------------
 
-    def find_suggestions(self, first: bool = False) -> None:
+    def find_suggestions(self) -> None:
         """The suggestions for the case shown, computed on the reader thread (the screen never waits for
-        them); an open panel fills in when they arrive. The `first`, as the case shows, never delays
-        what the agent asks for next (11-30 ms of Python on the 1M store)."""
+        them); an open panel fills in when they arrive."""
         from webcare_tui import suggest as suggesting
 
         case_id, store, config = self.case_id, self.console.store, self.console.config
@@ -569,7 +568,7 @@ class CaseScreen(MacroKeys):
                     self._suggestions_panel.show(self._suggestions, why)
 
         self.console.read(lambda: suggesting.suggest(store, case_id, macros=macros, config=config), found, failed,
-                          latest=(self, "suggest"), asked=not first)
+                          latest=(self, "suggest"))
 
     def action_suggest(self) -> None:
         """The suggested replies and macros; a number inserts a reply into the composer or previews a macro."""

@@ -82,9 +82,9 @@ class InboxScreen(MacroKeys):
         mode): its row says so."""
         cases = self.query_one(CaseList)
         self.console.read(self.console.cases_typed_in(account), lambda typed: cases.show_typing(account, typed),
-                          latest=(self, "typing", account), asked=False)  # a burst of typing events: one read
+                          latest=(self, "typing", account))  # a burst of typing events: one read
         self.console.read(self.console.cases_opened_in(account), lambda opened: cases.show_open(account, opened),
-                          latest=(self, "open", account), asked=False)
+                          latest=(self, "open", account))
 
     def store_changed(self, cases: frozenset[int] | None) -> None:
         """New messages, deliveries, another process's writes: the rows read again, the cursor

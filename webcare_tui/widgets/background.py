@@ -4,10 +4,7 @@ tells the app how a job went (its supervisor logs a failure and tells the agent)
 The UI thread never touches SQLite. Reads run on reader threads (each with its own
 read-only connection: see `Store._connection`), the agent's actions on the one writer
 thread, one after another in the order given. A job's result comes back to the UI
-thread through `deliver`. What the agent waits for (a case opened, another view) never
-queues behind what follows the store by itself: on the 1M store a re-read of the Pending
-view after each commit of an import took 120-480 ms (two counts of 170,000 cases, cold after
-every commit), and a view switch asked for meanwhile waited for it.
+thread through `deliver`.
 """
 
 from __future__ import annotations
@@ -86,17 +83,14 @@ def _below_the_ui_thread() -> None:
 
 
 class Background:
-    """The app's threads: `reads` for what the agent asked to see (a case, a page of the list),
-    `follow` for what a screen reads again by itself (the list after a change to the store,
-    suggestions, teammates' marks), `counts` for slow work (view counts, alerts, the store watch,
-    checkpoints), and `writes` for the agent's actions. `follow` and `counts` run below the UI
-    thread's CPU priority."""
+    """The app's threads: `reads` for what a screen shows (a case, a page of the list), `counts`
+    for slow work (view counts, alerts, the store watch, checkpoints) so it never delays a screen,
+    and `writes` for the agent's actions."""
 
     def __init__(self, app: App, clock: Callable[[], float] = time.monotonic) -> None:
         self.app = app
         self.clock = clock  # how long a `latest` job took
         self.reads = Threads(max_workers=1, thread_name_prefix="webcare-reads")
-        self.follow = Threads(max_workers=1, thread_name_prefix="webcare-follow", initializer=_below_the_ui_thread)
         self.counts = Threads(max_workers=1, thread_name_prefix="webcare-counts", initializer=_below_the_ui_thread)
         self.writes = Threads(max_workers=1, thread_name_prefix="webcare-writer")
         self._pending = 0  # delivered jobs whose callback has not run yet
@@ -203,6 +197,6 @@ class Background:
     def shutdown(self) -> None:
         """Stop: reads and counts no longer wanted are dropped; an action already given is written."""
         self._closing = True
-        for pool in (self.reads, self.follow, self.counts):
+        for pool in (self.reads, self.counts):
             pool.shutdown(wait=False, cancel_futures=True)
         self.writes.shutdown(wait=True)

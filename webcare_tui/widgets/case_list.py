@@ -272,7 +272,7 @@ class CaseList(ScrollView, can_focus=True):
                     now_on = self.current_row()
                     self.post_message(self.Left(current.id, now_on.id if now_on is not None else None))
 
-        self.jobs.latest((self, "reload"), self.jobs.follow, count_and_find, relocate, unpack=True)
+        self.jobs.latest((self, "reload"), self.jobs.reads, count_and_find, relocate, unpack=True)
 
     def show_typing(self, account: str, typed: dict[int, list[str]]) -> None:
         """The cases of `account` that someone else is typing in now (team mode), with their names."""
