@@ -157,15 +157,17 @@ def stalls_of(late_ticks: list[tuple[float, float]], passes: list[tuple[float, f
 def timing_full_passes(passes: list[tuple[float, float, float, int]]):
     """A gc callback that notes in `passes` when each full pass began and ended, its CPU time and the
     objects it scans (counted before the pass is timed)."""
-    began = [0.0, 0.0, 0]
+    objects = 0
+    began = (0.0, 0.0)
 
     def timed(phase: str, info: dict) -> None:
+        nonlocal objects, began
         if info["generation"] == 2:
             if phase == "start":
                 objects = len(gc.get_objects())
-                began[:] = time.perf_counter(), time.thread_time(), objects
+                began = time.perf_counter(), time.thread_time()
             else:
-                passes.append((began[0], time.perf_counter(), time.thread_time() - began[1], int(began[2])))
+                passes.append((began[0], time.perf_counter(), time.thread_time() - began[1], objects))
     return timed
 
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 from conftest import MINUTE, conversation, msg, notice, press, screen_lines, settle, wait_for
 
-from webcare_tui.alerts import audience_alerts, deadline_alerts
+from webcare_tui.alerts import AlertSettings, audience_alerts, deadline_alerts
 from webcare_tui.app import make_app
 from webcare_tui.config import Config
 from webcare_tui.ingest import ingest
@@ -163,8 +163,6 @@ async def test_handles_without_an_at_show_what_they_are_in_the_list_and_the_case
 def test_alerts_name_authors_by_their_handle_shown_for_what_it_is():
     rows = [{"id": 1, "platform": "instagram", "waiting_since": 0, "last_inbound_at": 0, "author_handle": HIDDEN,
              "author_name": "Anna"}]
-    from webcare_tui.alerts import AlertSettings
-
     [deadline] = deadline_alerts(rows, 1500, AlertSettings(), lambda platform: 1800)
     assert "(⚠an�na, instagram)" in deadline.text
     [audience] = audience_alerts([{"author_handle": "\u0430nna", "author_name": "Anna", "author_type": "press",
