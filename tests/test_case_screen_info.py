@@ -214,6 +214,47 @@ async def test_the_cursor_goes_to_the_next_case_when_its_own_leaves_the_view_and
         assert "assigned 2 cases to noah" in said and f"case {cees} left Unassigned; the cursor is on case {dirk}" in said
 
 
+async def test_the_cursor_keeps_its_case_when_the_store_changes_faster_than_the_list_is_read(team_inbox, monkeypatch):
+    """Under a busy sync the store changes again and again before the list's re-read is back (on the
+    1M store a big view's count takes up to half a second). The rows stay on screen meanwhile, and
+    the cursor stays on its case. (From the second change on, the list dropped the rows it showed: it
+    went blank until the read was back, and a third change found no case under the cursor, so the
+    cursor kept its place in the list, on another customer, without a word.)"""
+    import sqlite3
+    import threading
+
+    app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await press(pilot, "3", "j", "j")  # All open: anna, bram, cees, dirk; the cursor on cees
+        cases = app.screen.query_one(CaseList)
+        cees = case_of(team_inbox, "cees")
+        assert highlighted(app) == cees
+        count_cases = team_inbox.count_cases
+        counting, go = threading.Event(), threading.Event()
+
+        def held_count(query):
+            if not threading.current_thread().name.startswith("webcare-counts") and not counting.is_set():
+                counting.set()
+                go.wait(10)  # the list's first re-read (not the views' counts) waits while the store changes again
+            return count_cases(query)
+
+        other = sqlite3.connect(team_inbox.path)
+        try:
+            monkeypatch.setattr(team_inbox, "count_cases", held_count)
+            other.execute("UPDATE cases SET status = 'closed', closed_at = ? WHERE id = ?",
+                          (T0 + HOUR, case_of(team_inbox, "anna")))  # a row above the cursor leaves
+            other.commit()
+            for _ in range(3):  # the sync, the outbox, the store watch: each says the store changed
+                app.store_changed.publish(None)
+                await pilot.pause()
+            await wait_for(pilot, counting.is_set, "the list's re-read to begin")
+            assert any("@cees" in line for line in screen_lines(cases))  # what was shown stays meanwhile
+        finally:
+            go.set()
+            other.close()
+        await settle(pilot)
+        assert cases.count == 3 and highlighted(app) == cees and cases.cursor == 1
+
 # -- the order of a view --------------------------------------------------------------------------
 
 

@@ -242,7 +242,12 @@ class CaseList(ScrollView, can_focus=True):
             self.show(*self._switching_to)  # after this change (this one would read the view left)
             return
         current = self.current_row()
-        self._stale = dict(self._pages)
+        # what is shown stays until its fresh copy is here, also when the store changes again before
+        # that: the pages still stale from the last change, and those read since (kept alone, the list
+        # went blank, and a third change found no case under the cursor to keep it on)
+        self._stale = {**self._stale, **self._pages}
+        for number in list(self._stale)[:-CACHED_PAGES]:
+            del self._stale[number]
         self._pages.clear()
         self._generation += 1
         generation, query, sort, cursor = self._generation, self.query_, self.sort, self.cursor
