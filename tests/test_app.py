@@ -595,6 +595,47 @@ async def test_the_open_case_is_drawn_again_only_when_it_changed(team_inbox):
         assert draws == [1] and len(loads) == 2
 
 
+async def test_a_list_following_a_busy_store_leaves_its_thread_to_the_agent_between_its_rereads(team_inbox, monkeypatch):
+    """Under an import the store changes faster than a big view is counted again (the Pending view of
+    the 1M store: 120-480 ms a count). The list is read again after a pause of four times as long as
+    the last re-read took, not back to back, and a case opened meanwhile is read at once. (Back to
+    back, the re-reads kept the reads thread busy: in bench/live.py a page of the list waited for
+    them 35 ms at the median.)"""
+    import itertools
+    import threading
+
+    from webcare_tui.store.inbox import InboxQueries
+
+    counting = threading.Semaphore(0)  # each of the list's counts waits for a permit
+    counted = threading.Event()
+    count_cases = InboxQueries.count_cases
+
+    def held_when_read_again(self, query):  # not the views' counts, on the counts thread
+        if threading.current_thread().name.startswith("webcare-reads"):
+            counted.set()
+            assert counting.acquire(timeout=30)
+        return count_cases(self, query)
+
+    app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await press(pilot, "3")
+        cases = app.screen.query_one(CaseList)
+        monkeypatch.setattr(InboxQueries, "count_cases", held_when_read_again)
+        moments = itertools.count()
+        app.jobs.clock = lambda: float(next(moments))  # by the jobs' clock each run takes a second or more
+        try:
+            app.store_changed.publish(None)  # an import's commit: the list reads itself again
+            await wait_for(pilot, counted.is_set, "the list to read itself again")
+            app.store_changed.publish(None)  # the next commit, while that re-read runs
+            await pilot.pause()
+            counting.release()  # the first re-read ends; the next waits 4 s
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, CaseScreen), "the case to open")
+            assert app.screen.case_id == cases.current_row().id
+        finally:
+            counting.release(10)
+
+
 async def test_the_ui_thread_never_runs_sql(team_inbox, monkeypatch):
     """An agent's day in keys: views, search, a case and its actions, a macro and its undo, a bulk
     action, the dashboard and alerts. Every SQL statement runs on a reader or the writer thread."""

@@ -23,8 +23,9 @@ from textual.app import App
 from textual.message import Message
 
 MIN_PAUSE = 0.005  # seconds: a shorter pause is not worth a timer
-# work a busy store asks for again and again (alert checks, the views' counts) pauses this many times as
-# long as it took before it runs again: at most a fifth of the interpreter lock the UI thread needs
+# work a busy store asks for again and again (alert checks, the views' counts, the list's re-read) pauses
+# this many times as long as it took before it runs again: at most a fifth of its thread, and of the
+# interpreter lock the UI thread needs
 REPEAT_PAUSE = 4.0
 # the counts thread's CPU priority below the UI thread's: on a busy machine its SQL (which runs without
 # the interpreter lock) waits for a core while a key is drawn, but not for an import (at 10, see cli.py)
