@@ -636,6 +636,34 @@ async def test_a_list_following_a_busy_store_leaves_its_thread_to_the_agent_betw
             counting.release(10)
 
 
+async def test_a_change_to_the_store_reads_the_cursors_page_once(team_inbox, monkeypatch):
+    """The list's re-read after a change brings the cursor's page with it: the rows drawn meanwhile
+    do not ask for that page again. (They did, on the same thread, right behind the re-read: under an
+    import, some thousand needless page reads in a run of bench/live.py, each waiting for a re-read.)"""
+    import threading
+
+    from webcare_tui.store.inbox import InboxQueries
+    from webcare_tui.widgets.case_list import PAGE
+
+    app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await press(pilot, "3")
+        await settle(pilot)
+        cases = app.screen.query_one(CaseList)
+        pages: list[object] = []
+        page_cases = InboxQueries.page_cases
+
+        def noted(self, query, sort, **where):
+            if where.get("limit") == PAGE and threading.current_thread().name.startswith("webcare-reads"):
+                pages.append(query)  # (the counts thread reads the views' first pages ahead of a switch)
+            return page_cases(self, query, sort, **where)
+
+        monkeypatch.setattr(InboxQueries, "page_cases", noted)
+        app.store_changed.publish(None)  # the sync wrote
+        await settle(pilot)
+        assert pages.count(cases.query_) == 1 and cases.current_row() is not None
+
+
 async def test_the_ui_thread_never_runs_sql(team_inbox, monkeypatch):
     """An agent's day in keys: views, search, a case and its actions, a macro and its undo, a bulk
     action, the dashboard and alerts. Every SQL statement runs on a reader or the writer thread."""

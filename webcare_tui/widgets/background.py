@@ -144,6 +144,10 @@ class Background:
         else:
             start()
 
+    def under_way(self, key: object) -> bool:
+        """A `latest` job of `key` runs, or waits to run (again)."""
+        return key in self._running
+
     def deliver(self, future: Future, callback: Callable[..., Any], *, unpack: bool = False,
                 job: str = "counts", then: Callable[[], Any] | None = None) -> None:
         """Call `callback(result)` on the app's thread once `future` is done, after posting `JobDone`;

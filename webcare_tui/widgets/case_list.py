@@ -324,7 +324,8 @@ class CaseList(ScrollView, can_focus=True):
         number, offset = divmod(index, PAGE)
         page = self._pages.get(number)
         if page is None:
-            self._load_page(number)
+            if number != self.cursor // PAGE or not self.jobs.under_way((self, "reload")):
+                self._load_page(number)  # (the cursor's page comes with the re-read of the view under way)
             page = self._stale.get(number)  # the rows shown before, until the fresh page is here
             return page[offset] if page is not None and offset < len(page) else None
         self._pages.move_to_end(number)
