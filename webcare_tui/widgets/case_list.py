@@ -279,7 +279,7 @@ class CaseList(ScrollView, can_focus=True):
 
         # a store that changes faster than the view is read (an import's commits; the Pending view of the
         # 1M store took 120-480 ms a count) gets it read again after a pause, not back to back: the
-        # agent's own reads (a page, a case opened) share its thread, and waited 35 ms at the median
+        # agent's own reads (a page, a case opened, another view) share its thread
         self.jobs.latest((self, "reload"), self.jobs.reads, count_and_find, relocate, unpack=True, pause=REPEAT_PAUSE)
 
     def show_typing(self, account: str, typed: dict[int, list[str]]) -> None:
