@@ -599,8 +599,7 @@ async def test_a_list_following_a_busy_store_leaves_its_thread_to_the_agent_betw
     """Under an import the store changes faster than a big view is counted again (the Pending view of
     the 1M store: 120-480 ms a count). The list is read again after a pause of four times as long as
     the last re-read took, not back to back, and a case opened meanwhile is read at once. (Back to
-    back, the re-reads kept the reads thread busy: in bench/live.py a page of the list waited for
-    them 35 ms at the median.)"""
+    back, the re-reads kept the reads thread busy, and what the agent asked for waited behind them.)"""
     import itertools
     import threading
 

@@ -255,6 +255,7 @@ async def test_the_cursor_keeps_its_case_when_the_store_changes_faster_than_the_
         await settle(pilot)
         assert cases.count == 3 and highlighted(app) == cees and cases.cursor == 1
 
+
 # -- the order of a view --------------------------------------------------------------------------
 
 
