@@ -663,6 +663,42 @@ async def test_a_change_to_the_store_reads_the_cursors_page_once(team_inbox, mon
         assert pages.count(cases.query_) == 1 and cases.current_row() is not None
 
 
+async def test_enter_on_a_row_still_being_read_opens_its_case_once_the_row_is_there(store, monkeypatch):
+    """After a jump to the end of a long view its last page is still being read: enter on that blank
+    row opens the case as soon as the row is there. (It did nothing, and said nothing.)"""
+    import threading
+
+    from webcare_tui.store.inbox import InboxQueries
+    from webcare_tui.widgets.case_list import PAGE
+
+    ingest(store, [msg(i * MINUTE, author=f"klant{i}", text="Waar blijft mijn pakket?") for i in range(PAGE + 20)])
+    reading, go = threading.Event(), threading.Event()
+    page_cases = InboxQueries.page_cases
+
+    def held_after_the_first(self, query, sort, **where):  # the pages after the first (the views' first pages go on)
+        if (where.get("offset") or where.get("after")) and threading.current_thread().name.startswith("webcare-reads"):
+            reading.set()
+            go.wait(10)
+        return page_cases(self, query, sort, **where)
+
+    app = make_app(Config(), store, connectors={}, clock=lambda: T0 + 3 * HOUR)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await press(pilot, "3")
+        cases = app.screen.query_one(CaseList)
+        await wait_for(pilot, lambda: cases.count == PAGE + 20, "the view to be counted")
+        monkeypatch.setattr(InboxQueries, "page_cases", held_after_the_first)
+        try:
+            await pilot.press("G")
+            await wait_for(pilot, reading.is_set, "the last page to be read")
+            await pilot.press("enter")  # on the last row, not read yet
+            await pilot.pause()
+            assert cases.current_row() is None and isinstance(app.screen, InboxScreen)
+        finally:
+            go.set()
+        await wait_for(pilot, lambda: isinstance(app.screen, CaseScreen), "the case to open")
+        assert app.screen.case_id == cases.current_row().id
+
+
 async def test_the_ui_thread_never_runs_sql(team_inbox, monkeypatch):
     """An agent's day in keys: views, search, a case and its actions, a macro and its undo, a bulk
     action, the dashboard and alerts. Every SQL statement runs on a reader or the writer thread."""

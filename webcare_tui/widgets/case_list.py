@@ -165,6 +165,7 @@ class CaseList(ScrollView, can_focus=True):
         self.selected: set[int] = set()
         self._pages: OrderedDict[int, list[CaseRow]] = OrderedDict()
         self._resting: Timer | None = None  # until the cursor counts as resting on its case
+        self._open_asked = False  # enter on a row still being read: it opens once the row is here
         self._strips: dict[tuple, Strip] = {}  # formatted rows
         self._reading: set[tuple[int, int]] = set()  # (generation, page) being read in the background
         self._stale: dict[int, list[CaseRow]] = {}  # pages shown until their fresh copies arrive
@@ -207,6 +208,7 @@ class CaseList(ScrollView, can_focus=True):
             self._columns_changed()
         self.selected.clear()
         self.cursor = 0
+        self._open_asked = False
         self._moved()
         self._pages.clear()
         self._stale = {}
@@ -276,6 +278,7 @@ class CaseList(ScrollView, can_focus=True):
                 if current is not None and position is None:  # its case left the view: say where the cursor is
                     now_on = self.current_row()
                     self.post_message(self.Left(current.id, now_on.id if now_on is not None else None))
+                self._open_if_asked()
 
         # a store that changes faster than the view is read (an import's commits; the Pending view of the
         # 1M store took 120-480 ms a count) gets it read again after a pause, not back to back: the
@@ -361,6 +364,7 @@ class CaseList(ScrollView, can_focus=True):
                 if len(self._pages) > CACHED_PAGES:
                     self._pages.popitem(last=False)
                 self.refresh()
+                self._open_if_asked()
 
         self.jobs.deliver(future, store_page)
 
@@ -473,6 +477,7 @@ class CaseList(ScrollView, can_focus=True):
             self.post_message(self.Rested(row.id))
 
     def action_move(self, delta: int) -> None:
+        self._open_asked = False
         previous = self.cursor
         self.cursor = max(0, min(self.count - 1, self.cursor + delta))
         self._follow_cursor(previous)
@@ -488,6 +493,7 @@ class CaseList(ScrollView, can_focus=True):
         self.action_move(direction * max(self.size.height - 1, 1))
 
     def action_jump(self, index: int) -> None:
+        self._open_asked = False
         self.cursor = max(self.count - 1, 0) if index < 0 else 0
         self._follow_cursor()
 
@@ -508,11 +514,17 @@ class CaseList(ScrollView, can_focus=True):
 
     def action_open(self) -> None:
         row = self.current_row()
+        self._open_asked = row is None and self.count > 0  # its page is being read (after a jump, say)
         if row is not None:
             self._seen[row.id] = row.last_inbound_at or 0  # read now: no longer new
             self.arrived.discard(row.id)
             self.refresh_line(self.cursor)  # only its row changed: all of them took 4-7 ms before the case showed
             self.post_message(self.Opened(row.id))
+
+    def _open_if_asked(self) -> None:
+        """Rows arrived: the one enter was pressed on while it was being read opens now."""
+        if self._open_asked and self.current_row() is not None:
+            self.action_open()
 
     def on_resize(self) -> None:
         self.virtual_size = Size(self.size.width, self.count)
