@@ -35,6 +35,7 @@ from webcare_tui.store.inbox import CaseRow, Sort
 from webcare_tui.widgets.background import REPEAT_PAUSE, Background
 
 PAGE = 100
+OPEN_WAITED = 5.0  # seconds a case asked for on a row still being read opens when the row comes
 REST = 0.1  # seconds the cursor stays on a case before it is read ahead for opening: not while a key is held
 CACHED_PAGES = 30
 # screens of formatted rows kept: a row's line is a score of objects the garbage collector's full passes
@@ -165,7 +166,7 @@ class CaseList(ScrollView, can_focus=True):
         self.selected: set[int] = set()
         self._pages: OrderedDict[int, list[CaseRow]] = OrderedDict()
         self._resting: Timer | None = None  # until the cursor counts as resting on its case
-        self._open_asked = False  # enter on a row still being read: it opens once the row is here
+        self._open_asked: float | None = None  # when enter was pressed on a row still being read
         self._strips: dict[tuple, Strip] = {}  # formatted rows
         self._reading: set[tuple[int, int]] = set()  # (generation, page) being read in the background
         self._stale: dict[int, list[CaseRow]] = {}  # pages shown until their fresh copies arrive
@@ -208,7 +209,7 @@ class CaseList(ScrollView, can_focus=True):
             self._columns_changed()
         self.selected.clear()
         self.cursor = 0
-        self._open_asked = False
+        self._open_asked = None
         self._moved()
         self._pages.clear()
         self._stale = {}
@@ -477,7 +478,7 @@ class CaseList(ScrollView, can_focus=True):
             self.post_message(self.Rested(row.id))
 
     def action_move(self, delta: int) -> None:
-        self._open_asked = False
+        self._open_asked = None
         previous = self.cursor
         self.cursor = max(0, min(self.count - 1, self.cursor + delta))
         self._follow_cursor(previous)
@@ -493,7 +494,7 @@ class CaseList(ScrollView, can_focus=True):
         self.action_move(direction * max(self.size.height - 1, 1))
 
     def action_jump(self, index: int) -> None:
-        self._open_asked = False
+        self._open_asked = None
         self.cursor = max(self.count - 1, 0) if index < 0 else 0
         self._follow_cursor()
 
@@ -514,7 +515,7 @@ class CaseList(ScrollView, can_focus=True):
 
     def action_open(self) -> None:
         row = self.current_row()
-        self._open_asked = row is None and self.count > 0  # its page is being read (after a jump, say)
+        self._open_asked = time.monotonic() if row is None and self.count > 0 else None  # its page is being read
         if row is not None:
             self._seen[row.id] = row.last_inbound_at or 0  # read now: no longer new
             self.arrived.discard(row.id)
@@ -522,9 +523,13 @@ class CaseList(ScrollView, can_focus=True):
             self.post_message(self.Opened(row.id))
 
     def _open_if_asked(self) -> None:
-        """Rows arrived: the one enter was pressed on while it was being read opens now."""
-        if self._open_asked and self.current_row() is not None:
-            self.action_open()
+        """Rows arrived: the one enter was pressed on while it was being read opens now (not when it
+        comes too late to be what the agent is waiting for, nor under another screen)."""
+        asked = self._open_asked
+        if asked is not None and self.current_row() is not None:
+            self._open_asked = None
+            if time.monotonic() - asked < OPEN_WAITED and self.screen.is_current:
+                self.action_open()
 
     def on_resize(self) -> None:
         self.virtual_size = Size(self.size.width, self.count)
