@@ -663,6 +663,37 @@ async def test_a_change_to_the_store_reads_the_cursors_page_once(team_inbox, mon
         assert pages.count(cases.query_) == 1 and cases.current_row() is not None
 
 
+async def test_a_change_to_the_store_repaints_only_the_rows_it_changed(team_inbox, monkeypatch):
+    """A re-read of the view draws again only the lines whose row changed. (It drew them all, twice
+    per change: under an import several times a second, Textual drew each line anew, and the garbage
+    collector's full passes then collected every one of them.)"""
+    from webcare_tui.cases import CaseService
+
+    app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await press(pilot, "3")
+        await settle(pilot)
+        cases = app.screen.query_one(CaseList)
+        drawn: list[int] = []
+        render_line = CaseList.render_line
+
+        def noted(self, y):
+            drawn.append(self.scroll_offset.y + y)
+            return render_line(self, y)
+
+        monkeypatch.setattr(CaseList, "render_line", noted)
+        app.store_changed.publish(None)  # another process wrote, to none of these cases
+        await settle(pilot)
+        assert drawn == [] and cases.current_row() is not None
+        bram = cases.row(1)
+        assert bram is not None and "@bram" in screen_lines(cases)[1]
+        drawn.clear()  # (screen_lines draws every line)
+        CaseService(team_inbox, clock=lambda: T0 + HOUR).set_priority(bram.id, 2, "sanne")
+        app.store_changed.publish(None)
+        await settle(pilot)
+        assert drawn == [1] and "!" in screen_lines(cases)[1][:2]  # bram's row, marked urgent now
+
+
 async def test_enter_on_a_row_still_being_read_opens_its_case_once_the_row_is_there(store, monkeypatch):
     """After a jump to the end of a long view its last page is still being read: enter on that blank
     row opens the case as soon as the row is there. (It did nothing, and said nothing.)"""

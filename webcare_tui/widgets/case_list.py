@@ -168,6 +168,7 @@ class CaseList(ScrollView, can_focus=True):
         self._resting: Timer | None = None  # until the cursor counts as resting on its case
         self._open_asked: float | None = None  # when enter was pressed on a row still being read
         self._strips: dict[tuple, Strip] = {}  # formatted rows
+        self._painted: dict[int, tuple] = {}  # by line on screen: what it was last drawn from (see `_line_key`)
         self._reading: set[tuple[int, int]] = set()  # (generation, page) being read in the background
         self._stale: dict[int, list[CaseRow]] = {}  # pages shown until their fresh copies arrive
         self._recounted = -1  # the generation a short page began (see _load_page)
@@ -234,7 +235,7 @@ class CaseList(ScrollView, can_focus=True):
             # run (a whole-screen reflow, most of a view switch's time on a 1M-message store).
             self.set_reactive(ScrollView.virtual_size, size)
             self._scroll_update(size)
-        self.refresh()
+        self._repaint()
 
     def reload(self) -> None:
         """The data changed (the agent's action, the sync, another program): the rows on screen stay
@@ -256,9 +257,8 @@ class CaseList(ScrollView, can_focus=True):
         generation, query, sort, cursor = self._generation, self.query_, self.sort, self.cursor
         if sort is None:
             return
-        self.refresh()
 
-        def count_and_find() -> tuple[int, int | None, list[CaseRow]]:
+        def count_and_find() -> tuple[int, int | None, int, list[CaseRow]]:
             with self.store.snapshot():  # a commit between the count and the rows made them disagree
                 count = self.store.count_cases(query)
                 position = None
@@ -267,15 +267,15 @@ class CaseList(ScrollView, can_focus=True):
                     found = self.store.page_cases(query, sort, offset=at, limit=1)
                     position = at if found and found[0].id == current.id else None
                 number = min(position if position is not None else cursor, max(count - 1, 0)) // PAGE
-                return count, position, self.store.page_cases(query, sort, offset=number * PAGE, limit=PAGE)
+                return count, position, number, self.store.page_cases(query, sort, offset=number * PAGE, limit=PAGE)
 
-        def relocate(count: int, position: int | None, page: list[CaseRow]) -> None:
+        def relocate(count: int, position: int | None, number: int, page: list[CaseRow]) -> None:
             if generation == self._generation:
-                self._relocate(count, position)
-                self._pages[self.cursor // PAGE] = page
+                # under the number it was read for: the cursor the agent moved meanwhile may be on another page
+                self._pages[number] = page
                 self._note_arrivals(page)
-                self._stale.pop(self.cursor // PAGE, None)
-                self.refresh()
+                self._stale.pop(number, None)
+                self._relocate(count, position)
                 if current is not None and position is None:  # its case left the view: say where the cursor is
                     now_on = self.current_row()
                     self.post_message(self.Left(current.id, now_on.id if now_on is not None else None))
@@ -285,11 +285,12 @@ class CaseList(ScrollView, can_focus=True):
         # 1M store took 120-480 ms a count) gets it read again after a pause, not back to back: the
         # agent's own reads (a page, a case opened, another view) share its thread
         self.jobs.latest((self, "reload"), self.jobs.reads, count_and_find, relocate, unpack=True, pause=REPEAT_PAUSE)
+        self._repaint()  # the rows shown before, until theirs come (after the re-read is asked for: it reads the cursor's page)
 
     def show_typing(self, account: str, typed: dict[int, list[str]]) -> None:
         """The cases of `account` that someone else is typing in now (team mode), with their names."""
         self._typing[account] = typed
-        self.refresh()
+        self._repaint()
 
     def typing_in(self, case_id: int) -> list[str]:
         return [name for typed in self._typing.values() for name in typed.get(case_id, ())]
@@ -297,7 +298,7 @@ class CaseList(ScrollView, can_focus=True):
     def show_open(self, account: str, opened: dict[int, list[str]]) -> None:
         """The cases of `account` that someone else has open now (team mode), with their names."""
         self._open[account] = opened
-        self.refresh()
+        self._repaint()
 
     def open_in(self, case_id: int) -> list[str]:
         return [name for opened in self._open.values() for name in opened.get(case_id, ())]
@@ -364,7 +365,7 @@ class CaseList(ScrollView, can_focus=True):
                 self._stale.pop(number, None)
                 if len(self._pages) > CACHED_PAGES:
                     self._pages.popitem(last=False)
-                self.refresh()
+                self._repaint()
                 self._open_if_asked()
 
         self.jobs.deliver(future, store_page)
@@ -381,24 +382,42 @@ class CaseList(ScrollView, can_focus=True):
 
     # -- rendering ------------------------------------------------------------
 
+    def _line_key(self, index: int, row: CaseRow | None, width: int) -> tuple:
+        """What line `index` is drawn from: the line changes when this does. A row's line changes with
+        its data, the width, its selection, the minute (ages, due times), what the view's when-column
+        shows and the cursor; a line without its row with whether its page is on its way."""
+        if row is None:
+            return index, width, index < self.count
+        return (index == self.cursor, (row, width, row.id in self.selected, row.id in self.arrived,
+                                       tuple(self.typing_in(row.id)), tuple(self.open_in(row.id)),
+                                       int(self.clock() // 60), self.when))
+
+    def _repaint(self) -> None:
+        """Repaint the lines on screen whose row or look changed. A re-read under a busy store mostly
+        brings the same rows back: repainting them all made Textual draw every line anew (and the
+        garbage collector's full passes collect them), several times a second under an import."""
+        top, width = self.scroll_offset.y, self.scrollable_content_region.width
+        for y in range(self.scrollable_content_region.height):
+            index = top + y
+            if self._painted.get(y) != self._line_key(index, self.row(index), width):
+                self.refresh_line(index)
+
     def render_line(self, y: int) -> Strip:
         index = self.scroll_offset.y + y
         width = self.scrollable_content_region.width
         row = self.row(index)
+        self._painted[y] = key = self._line_key(index, row, width)
         if row is None:
             if index < self.count:  # its page is on its way
                 return Strip([Segment(" …".ljust(width), _style("dim"))])
             return Strip.blank(width)
-        # A row's line changes with its data, the width, its selection, the minute (ages, due times) and
-        # what the view's when-column shows.
-        key = (row, width, row.id in self.selected, row.id in self.arrived, tuple(self.typing_in(row.id)),
-               tuple(self.open_in(row.id)), int(self.clock() // 60), self.when)
-        strip = self._strips.get(key)
+        on_cursor, row_key = key
+        strip = self._strips.get(row_key)
         if strip is None:
-            strip = self._strips[key] = self._format(row, width)
+            strip = self._strips[row_key] = self._format(row, width)
             if len(self._strips) > KEPT_SCREENS * max(self.size.height, 25):
                 self._strips.clear()
-        if index == self.cursor:
+        if on_cursor:
             strip = strip.apply_style(self.get_component_rich_style("case-list--cursor"))
         return strip
 
@@ -455,14 +474,12 @@ class CaseList(ScrollView, can_focus=True):
 
     # -- keys -----------------------------------------------------------------
 
-    def _follow_cursor(self, previous: int | None = None) -> None:
+    def _follow_cursor(self) -> None:
         self._moved()
         top = self.scroll_offset.y
         self.scroll_to_region(Region(0, self.cursor, 1, 1), animate=False, force=True)
-        if previous is not None and self.scroll_offset.y == top:
-            # no scroll: only the two rows whose highlight changed need painting
-            for index in (previous, self.cursor):
-                self.refresh_line(index)
+        if self.scroll_offset.y == top:
+            self._repaint()  # no scroll: the two rows whose highlight changed, say
         else:
             self.refresh()
 
@@ -479,9 +496,8 @@ class CaseList(ScrollView, can_focus=True):
 
     def action_move(self, delta: int) -> None:
         self._open_asked = None
-        previous = self.cursor
         self.cursor = max(0, min(self.count - 1, self.cursor + delta))
-        self._follow_cursor(previous)
+        self._follow_cursor()
         self._read_ahead()
 
     def _read_ahead(self) -> None:
@@ -511,7 +527,7 @@ class CaseList(ScrollView, can_focus=True):
             self.action_move(delta)
             if (next_row := self.current_row()) is not None:
                 self.selected.add(next_row.id)
-            self.refresh()
+            self._repaint()
 
     def action_open(self) -> None:
         row = self.current_row()
