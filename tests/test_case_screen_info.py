@@ -256,6 +256,46 @@ async def test_the_cursor_keeps_its_case_when_the_store_changes_faster_than_the_
         assert cases.count == 3 and highlighted(app) == cees and cases.cursor == 1
 
 
+async def test_a_cursor_moved_while_the_list_is_read_again_stays_on_the_case_the_agent_moved_to(team_inbox, monkeypatch):
+    """The agent moves the cursor while the list is being read again, and the case it left goes out of
+    the view meanwhile: the cursor stays on the case the agent moved to. (The re-read looked for the
+    case under the cursor when it began: not finding it, it kept the cursor's place in the list, which
+    now held the next customer, and said nothing.)"""
+    import sqlite3
+    import threading
+
+    app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await press(pilot, "3", "j")  # All open: anna, bram, cees, dirk; the cursor on bram
+        cases = app.screen.query_one(CaseList)
+        assert highlighted(app) == case_of(team_inbox, "bram")
+        count_cases = team_inbox.count_cases
+        counting, go = threading.Event(), threading.Event()
+
+        def held_count(query):
+            if not threading.current_thread().name.startswith("webcare-counts") and not counting.is_set():
+                counting.set()
+                go.wait(10)  # the list's re-read waits while the agent moves on
+            return count_cases(query)
+
+        other = sqlite3.connect(team_inbox.path)
+        try:
+            monkeypatch.setattr(team_inbox, "count_cases", held_count)
+            other.execute("UPDATE cases SET status = 'closed', closed_at = ? WHERE id = ?",
+                          (T0 + HOUR, case_of(team_inbox, "bram")))  # a teammate closes bram's case
+            other.commit()
+            app.store_changed.publish(None)
+            await wait_for(pilot, counting.is_set, "the list's re-read to begin")
+            await pilot.press("j")  # onto cees, as the list still shows it (not `press`: it waits for the re-read)
+            await pilot.pause()
+            assert highlighted(app) == case_of(team_inbox, "cees")
+        finally:
+            go.set()
+            other.close()
+        await settle(pilot)
+        assert cases.count == 3 and highlighted(app) == case_of(team_inbox, "cees") and cases.cursor == 1
+
+
 # -- the order of a view --------------------------------------------------------------------------
 
 

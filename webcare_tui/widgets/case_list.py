@@ -270,8 +270,11 @@ class CaseList(ScrollView, can_focus=True):
                 return count, position, number, self.store.page_cases(query, sort, offset=number * PAGE, limit=PAGE)
 
         def relocate(count: int, position: int | None, number: int, page: list[CaseRow]) -> None:
-            if generation == self._generation:
-                # under the number it was read for: the cursor the agent moved meanwhile may be on another page
+            if generation == self._generation and self.cursor != cursor:
+                # the agent moved the cursor meanwhile, onto a case this read did not look for: its place
+                # may hold another customer now, so the view is read again for the case under it now
+                self.reload()
+            elif generation == self._generation:
                 self._pages[number] = page
                 self._note_arrivals(page)
                 self._stale.pop(number, None)
