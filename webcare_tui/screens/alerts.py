@@ -22,6 +22,7 @@ from webcare_tui.alerts import Alert, Alerts, summary
 from webcare_tui.screens.console import ConsoleScreen
 from webcare_tui.widgets.case_list import MOVE_KEYS
 from webcare_tui.widgets.footer import Footer
+from webcare_tui.widgets.lines import fitted
 
 STYLE = {"deadline": "bold red", "audience": "bold magenta", "spike": "bold yellow"}
 SYMBOL = {"deadline": "⏰", "audience": "📣", "spike": "📈"}
@@ -78,7 +79,7 @@ class AlertList(ScrollView, can_focus=True):
         alert = self.alerts[index]
         strip = self._strips.get((alert, width))
         if strip is None:
-            strip = Strip(list(alert_line(alert).render(self.app.console))).crop_extend(0, width, None)
+            strip = fitted(alert_line(alert).render(self.app.console), width)
             self._strips[(alert, width)] = strip
         if index == self.cursor:
             strip = strip.apply_style(self.get_component_rich_style("alert-list--cursor"))

@@ -229,7 +229,9 @@ class CaseScreen(MacroKeys):
             self.console.set_open(*self._conversation())
         self._show_title()
         self.query_one(Timeline).show(self._timeline(view))
-        self.query_one("#author", Static).update(self._author_panel(view))
+        author, panel = self.query_one("#author", Static), self._author_panel(view)
+        if panel != author.content:  # an update lays the screen out again
+            author.update(panel)
         if self._footer_drafts is not bool(self.drafts):  # the footer rebuilds all its keys: only when needed
             self._footer_drafts = bool(self.drafts)
             self.refresh_bindings()

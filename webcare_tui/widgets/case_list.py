@@ -33,6 +33,7 @@ from webcare_tui.safe_text import clean, shown_author
 from webcare_tui.store import Store
 from webcare_tui.store.inbox import CaseRow, Sort
 from webcare_tui.widgets.background import REPEAT_PAUSE, Background
+from webcare_tui.widgets.lines import fitted
 
 PAGE = 100
 OPEN_WAITED = 5.0  # seconds a case asked for on a row still being read opens when the row comes
@@ -54,6 +55,17 @@ def _fit(text: str, width: int) -> str:
     if cell_len(text) > width:
         return set_cell_size(text, width - 1) + "…"
     return set_cell_size(text, width)
+
+
+def _runs(numbers: list[int]) -> list[tuple[int, int]]:
+    """Ascending `numbers` as runs of consecutive ones, each (first, last + 1)."""
+    runs: list[tuple[int, int]] = []
+    for number in numbers:
+        if runs and runs[-1][1] == number:
+            runs[-1] = (runs[-1][0], number + 1)
+        else:
+            runs.append((number, number + 1))
+    return runs
 
 
 @lru_cache(maxsize=64)
@@ -399,11 +411,13 @@ class CaseList(ScrollView, can_focus=True):
         """Repaint the lines on screen whose row or look changed. A re-read under a busy store mostly
         brings the same rows back: repainting them all made Textual draw every line anew (and the
         garbage collector's full passes collect them), several times a second under an import."""
-        top, width = self.scroll_offset.y, self.scrollable_content_region.width
-        for y in range(self.scrollable_content_region.height):
-            index = top + y
-            if self._painted.get(y) != self._line_key(index, self.row(index), width):
-                self.refresh_line(index)
+        top, width, height = self.scroll_offset.y, self.scrollable_content_region.width, self.scrollable_content_region.height
+        changed = [y for y in range(height) if self._painted.get(y) != self._line_key(top + y, self.row(top + y), width)]
+        if len(changed) == height:  # another view, say: one region, not a line each for the compositor
+            self.refresh()
+            return
+        for start, end in _runs(changed):
+            self.refresh_lines(top + start, end - start)
 
     def render_line(self, y: int) -> Strip:
         index = self.scroll_offset.y + y
@@ -473,7 +487,7 @@ class CaseList(ScrollView, can_focus=True):
             (f"{_age(now - row.created_at):>{AGE_CELLS}}", "dim"),
         ]
         segments = [Segment(text, _style(style)) for text, style in columns if text]
-        return Strip(segments).crop_extend(0, width, Style())
+        return fitted(segments, width, Style())
 
     # -- keys -----------------------------------------------------------------
 

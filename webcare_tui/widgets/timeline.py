@@ -8,6 +8,7 @@ hundreds of widgets.
 
 from __future__ import annotations
 
+import operator
 from typing import NamedTuple
 
 from rich.segment import Segment
@@ -16,6 +17,8 @@ from rich.text import Text
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+
+from webcare_tui.widgets.lines import fitted
 
 
 class Item(NamedTuple):
@@ -108,7 +111,10 @@ class Timeline(ScrollView, can_focus=True):
             kept = self._drawn.get(item.key)
             drawn[item.key] = kept if kept is not None and kept[0] == item else (item, self._item_lines(item))
         self._drawn = drawn
-        self._lines = [line for _, lines in drawn.values() for line in lines]
+        lines = [line for _, lines in drawn.values() for line in lines]
+        if len(lines) == len(self._lines) and all(map(operator.is_, lines, self._lines)):
+            return  # the case read again, its conversation as drawn: a repaint drew every line anew for nothing
+        self._lines = lines
         self.virtual_size = Size(width, len(self._lines))
         self.refresh()
 
@@ -125,7 +131,7 @@ class Timeline(ScrollView, can_focus=True):
         for line in item.content.wrap(console, room, overflow="fold"):
             text = list(Segment.apply_style(line.render(console), body))
             fill = room - line.cell_len + right - 1
-            lines.append(Strip([*left, *text, Segment(" " * fill, body), Segment(" ", base)]).crop_extend(0, width, base))
+            lines.append(fitted([*left, *text, Segment(" " * fill, body), Segment(" ", base)], width, base))
         if look.bar:
             lines.append(Strip.blank(width, base))
         return lines
