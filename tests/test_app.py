@@ -595,6 +595,38 @@ async def test_the_open_case_is_drawn_again_only_when_it_changed(team_inbox):
         assert draws == [1] and len(loads) == 2
 
 
+async def test_a_change_that_leaves_the_conversation_as_it_was_repaints_none_of_it(team_inbox, monkeypatch):
+    """A teammate moves the open case to another team: the title shows it, and the conversation and
+    the customer's panel, as they were, are not drawn again. (Each read that found the case changed
+    drew every line of the conversation anew, and laid the screen out again for the panel.)"""
+    import sqlite3
+
+    from textual.widgets import Static
+
+    app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_first_case(pilot)
+        await settle(pilot)
+        drawn: list[int] = []
+        render_line = Timeline.render_line
+        monkeypatch.setattr(Timeline, "render_line", lambda self, y: drawn.append(y) or render_line(self, y))
+        author = screen.query_one("#author", Static)
+        updates: list[object] = []
+        update = author.update
+        author.update = lambda *args, **kwargs: updates.append(args) or update(*args, **kwargs)  # type: ignore[method-assign]
+
+        other = sqlite3.connect(team_inbox.path)  # another process
+        try:
+            other.execute("UPDATE cases SET team = 'billing' WHERE id = ?", (screen.case_id,))
+            other.commit()
+        finally:
+            other.close()
+        await wait_for(pilot, lambda: "team billing" in str(screen.query_one("#title").render()),
+                       "the title to show the case's new team")
+        await settle(pilot)
+        assert drawn == [] and updates == [] and "Mijn wifi is kapot" in conversation(app)
+
+
 async def test_a_list_following_a_busy_store_leaves_its_thread_to_the_agent_between_its_rereads(team_inbox, monkeypatch):
     """Under an import the store changes faster than a big view is counted again (the Pending view of
     the 1M store: 120-480 ms a count). The list is read again after a pause of four times as long as

@@ -68,3 +68,21 @@ def test_while_keys_come_a_pass_runs_once_garbage_has_grown_by_so_many_objects(m
     assert abs(type_until_a_pass(GROWTH / 4) - 4) < 0.2  # cases opening: more garbage, a pass sooner
     assert abs(type_until_a_pass(GROWTH) - EVERY) < 0.2  # but never sooner than EVERY
     assert abs(type_until_a_pass(0) - AT_MOST) < 0.2  # nor later than AT_MOST
+
+
+def test_what_lives_when_asked_is_frozen_by_the_next_pass_only(monkeypatch):
+    """Once both screens are built, what the console keeps for its life goes out of the passes: the next
+    pass freezes what it kept, as the app froze what it loaded at its start; the passes after do not."""
+    now = [0.0]
+    events: list[str] = []
+    monkeypatch.setattr(gc, "collect", lambda *args: events.append("collect") or 0)
+    monkeypatch.setattr(gc, "freeze", lambda: events.append("freeze"))
+    collector = IdleCollector(clock=lambda: now[0], objects=lambda: 0)
+    now[0] = EVERY
+    assert collector.tick() and events == ["collect"]
+    collector.keep_what_lives()
+    assert events == ["collect"]  # not before a pass: what it keeps, not the garbage too
+    now[0] += EVERY
+    assert collector.tick() and events == ["collect", "collect", "freeze"]
+    now[0] += EVERY
+    assert collector.tick() and events == ["collect", "collect", "freeze", "collect"]

@@ -322,6 +322,7 @@ class WebcareApp(App):
             if screen is None:
                 screen = self._case_screen = self.case_screen(view)
                 self.install_screen(screen, name="case")
+                self.collector.keep_what_lives()  # the inbox and the kept case screen: out of the full passes
             elif screen in self.screen_stack:  # open underneath (alerts on top of a case): a screen of its own
                 screen = self.case_screen(view)
             else:

@@ -37,6 +37,7 @@ class IdleCollector:
         self.last_key = self.last_pass = clock()
         self.kept = 0  # objects the last pass left in the oldest generation
         self._thresholds: tuple[int, ...] | None = None  # Python's, while the console runs the passes
+        self._keep = False  # the next pass leaves what it keeps out of the passes after it (see `keep_what_lives`)
 
     def start(self) -> None:
         """From now on the full passes are this collector's."""
@@ -50,6 +51,13 @@ class IdleCollector:
             gc.set_threshold(*self._thresholds)
             self._thresholds = None
 
+    def keep_what_lives(self) -> None:
+        """What lives now lives as long as the console (both its screens are built): the next full pass
+        freezes what it keeps, out of every pass after it, as the app froze what it loaded at its start.
+        The price: what of it dies later in a reference cycle is never freed, once (the lines on screen
+        then, some 1,500 of Textual's strips)."""
+        self._keep = True
+
     def key(self) -> None:
         """The agent pressed a key."""
         self.last_key = self.clock()
@@ -62,6 +70,9 @@ class IdleCollector:
         if since < EVERY or (typing and since < AT_MOST and self.objects() < self.kept + GROWTH):
             return False
         gc.collect()
+        if self._keep:
+            gc.freeze()
+            self._keep = False
         self.last_pass = self.clock()
         self.kept = self.objects()
         return True
