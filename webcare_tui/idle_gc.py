@@ -54,8 +54,8 @@ class IdleCollector:
     def keep_what_lives(self) -> None:
         """What lives now lives as long as the console (both its screens are built): the next full pass
         freezes what it keeps, out of every pass after it, as the app froze what it loaded at its start.
-        The price: what of it dies later in a reference cycle is never freed, once (the lines on screen
-        then, some 1,500 of Textual's strips)."""
+        The price: what of it dies later in a reference cycle is never freed, once (on the 1M store,
+        3,800 objects, 0.3 MB, most of them the lines on screen then)."""
         self._keep = True
 
     def key(self) -> None:
