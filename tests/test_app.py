@@ -667,12 +667,16 @@ async def test_a_list_following_a_busy_store_leaves_its_thread_to_the_agent_betw
             counting.release(10)
 
 
-async def test_a_change_to_the_store_reads_the_cursors_page_once(team_inbox, monkeypatch):
+async def test_a_change_to_the_store_reads_the_cursors_page_once_and_repaints_only_the_rows_it_changed(team_inbox, monkeypatch):
     """The list's re-read after a change brings the cursor's page with it: the rows drawn meanwhile
     do not ask for that page again. (They did, on the same thread, right behind the re-read: under an
-    import, some thousand needless page reads in a run of bench/live.py, each waiting for a re-read.)"""
+    import, some thousand needless page reads in a run of bench/live.py, each waiting for a re-read.)
+    And it draws again only the lines whose row changed. (It drew them all, twice per change: under an
+    import several times a second, Textual drew each line anew, and the garbage collector's full
+    passes then collected every one of them.)"""
     import threading
 
+    from webcare_tui.cases import CaseService
     from webcare_tui.store.inbox import InboxQueries
     from webcare_tui.widgets.case_list import PAGE
 
@@ -682,41 +686,23 @@ async def test_a_change_to_the_store_reads_the_cursors_page_once(team_inbox, mon
         await settle(pilot)
         cases = app.screen.query_one(CaseList)
         pages: list[object] = []
-        page_cases = InboxQueries.page_cases
+        drawn: list[int] = []
+        page_cases, render_line = InboxQueries.page_cases, CaseList.render_line
 
-        def noted(self, query, sort, **where):
+        def noted_page(self, query, sort, **where):
             if where.get("limit") == PAGE and threading.current_thread().name.startswith("webcare-reads"):
                 pages.append(query)  # (the counts thread reads the views' first pages ahead of a switch)
             return page_cases(self, query, sort, **where)
 
-        monkeypatch.setattr(InboxQueries, "page_cases", noted)
-        app.store_changed.publish(None)  # the sync wrote
-        await settle(pilot)
-        assert pages.count(cases.query_) == 1 and cases.current_row() is not None
-
-
-async def test_a_change_to_the_store_repaints_only_the_rows_it_changed(team_inbox, monkeypatch):
-    """A re-read of the view draws again only the lines whose row changed. (It drew them all, twice
-    per change: under an import several times a second, Textual drew each line anew, and the garbage
-    collector's full passes then collected every one of them.)"""
-    from webcare_tui.cases import CaseService
-
-    app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await press(pilot, "3")
-        await settle(pilot)
-        cases = app.screen.query_one(CaseList)
-        drawn: list[int] = []
-        render_line = CaseList.render_line
-
-        def noted(self, y):
+        def noted_line(self, y):
             drawn.append(self.scroll_offset.y + y)
             return render_line(self, y)
 
-        monkeypatch.setattr(CaseList, "render_line", noted)
+        monkeypatch.setattr(InboxQueries, "page_cases", noted_page)
+        monkeypatch.setattr(CaseList, "render_line", noted_line)
         app.store_changed.publish(None)  # another process wrote, to none of these cases
         await settle(pilot)
-        assert drawn == [] and cases.current_row() is not None
+        assert pages.count(cases.query_) == 1 and drawn == [] and cases.current_row() is not None
         bram = cases.row(1)
         assert bram is not None and "@bram" in screen_lines(cases)[1]
         drawn.clear()  # (screen_lines draws every line)
