@@ -4,6 +4,9 @@ gives a view (issue 14, "the first hour of a new agent")."""
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+
 import pytest
 from conftest import DAY, HOUR, MINUTE, T0, msg, notice, press, screen_lines, settle, wait_for
 
@@ -214,36 +217,47 @@ async def test_the_cursor_goes_to_the_next_case_when_its_own_leaves_the_view_and
         assert "assigned 2 cases to noah" in said and f"case {cees} left Unassigned; the cursor is on case {dirk}" in said
 
 
+def hold_the_lists_count(store, monkeypatch) -> tuple[threading.Event, threading.Event]:
+    """The list's next re-read waits in its count until the second event is set; the first is set as
+    it begins to wait. (The views' counts, on the counts thread, go on.)"""
+    count_cases = store.count_cases
+    counting, go = threading.Event(), threading.Event()
+
+    def held_count(query):
+        if not threading.current_thread().name.startswith("webcare-counts") and not counting.is_set():
+            counting.set()
+            go.wait(10)
+        return count_cases(query)
+
+    monkeypatch.setattr(store, "count_cases", held_count)
+    return counting, go
+
+
+def close_elsewhere(store, case_id: int) -> None:
+    """Another process (a teammate, the sync) closes the case."""
+    other = sqlite3.connect(store.path)
+    try:
+        other.execute("UPDATE cases SET status = 'closed', closed_at = ? WHERE id = ?", (T0 + HOUR, case_id))
+        other.commit()
+    finally:
+        other.close()
+
+
 async def test_the_cursor_keeps_its_case_when_the_store_changes_faster_than_the_list_is_read(team_inbox, monkeypatch):
     """Under a busy sync the store changes again and again before the list's re-read is back (on the
     1M store a big view's count takes up to half a second). The rows stay on screen meanwhile, and
     the cursor stays on its case. (From the second change on, the list dropped the rows it showed: it
     went blank until the read was back, and a third change found no case under the cursor, so the
     cursor kept its place in the list, on another customer, without a word.)"""
-    import sqlite3
-    import threading
-
     app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
     async with app.run_test(size=(120, 30)) as pilot:
         await press(pilot, "3", "j", "j")  # All open: anna, bram, cees, dirk; the cursor on cees
         cases = app.screen.query_one(CaseList)
         cees = case_of(team_inbox, "cees")
         assert highlighted(app) == cees
-        count_cases = team_inbox.count_cases
-        counting, go = threading.Event(), threading.Event()
-
-        def held_count(query):
-            if not threading.current_thread().name.startswith("webcare-counts") and not counting.is_set():
-                counting.set()
-                go.wait(10)  # the list's first re-read (not the views' counts) waits while the store changes again
-            return count_cases(query)
-
-        other = sqlite3.connect(team_inbox.path)
+        counting, go = hold_the_lists_count(team_inbox, monkeypatch)
         try:
-            monkeypatch.setattr(team_inbox, "count_cases", held_count)
-            other.execute("UPDATE cases SET status = 'closed', closed_at = ? WHERE id = ?",
-                          (T0 + HOUR, case_of(team_inbox, "anna")))  # a row above the cursor leaves
-            other.commit()
+            close_elsewhere(team_inbox, case_of(team_inbox, "anna"))  # a row above the cursor leaves
             for _ in range(3):  # the sync, the outbox, the store watch: each says the store changed
                 app.store_changed.publish(None)
                 await pilot.pause()
@@ -251,7 +265,6 @@ async def test_the_cursor_keeps_its_case_when_the_store_changes_faster_than_the_
             assert any("@cees" in line for line in screen_lines(cases))  # what was shown stays meanwhile
         finally:
             go.set()
-            other.close()
         await settle(pilot)
         assert cases.count == 3 and highlighted(app) == cees and cases.cursor == 1
 
@@ -261,29 +274,14 @@ async def test_a_cursor_moved_while_the_list_is_read_again_stays_on_the_case_the
     the view meanwhile: the cursor stays on the case the agent moved to. (The re-read looked for the
     case under the cursor when it began: not finding it, it kept the cursor's place in the list, which
     now held the next customer, and said nothing.)"""
-    import sqlite3
-    import threading
-
     app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
     async with app.run_test(size=(120, 30)) as pilot:
         await press(pilot, "3", "j")  # All open: anna, bram, cees, dirk; the cursor on bram
         cases = app.screen.query_one(CaseList)
         assert highlighted(app) == case_of(team_inbox, "bram")
-        count_cases = team_inbox.count_cases
-        counting, go = threading.Event(), threading.Event()
-
-        def held_count(query):
-            if not threading.current_thread().name.startswith("webcare-counts") and not counting.is_set():
-                counting.set()
-                go.wait(10)  # the list's re-read waits while the agent moves on
-            return count_cases(query)
-
-        other = sqlite3.connect(team_inbox.path)
+        counting, go = hold_the_lists_count(team_inbox, monkeypatch)
         try:
-            monkeypatch.setattr(team_inbox, "count_cases", held_count)
-            other.execute("UPDATE cases SET status = 'closed', closed_at = ? WHERE id = ?",
-                          (T0 + HOUR, case_of(team_inbox, "bram")))  # a teammate closes bram's case
-            other.commit()
+            close_elsewhere(team_inbox, case_of(team_inbox, "bram"))  # a teammate closes bram's case
             app.store_changed.publish(None)
             await wait_for(pilot, counting.is_set, "the list's re-read to begin")
             await pilot.press("j")  # onto cees, as the list still shows it (not `press`: it waits for the re-read)
@@ -291,7 +289,6 @@ async def test_a_cursor_moved_while_the_list_is_read_again_stays_on_the_case_the
             assert highlighted(app) == case_of(team_inbox, "cees")
         finally:
             go.set()
-            other.close()
         await settle(pilot)
         assert cases.count == 3 and highlighted(app) == case_of(team_inbox, "cees") and cases.cursor == 1
 
@@ -334,9 +331,6 @@ async def test_pending_and_closed_views_are_never_put_in_waiting_order(team_inbo
 async def test_the_cursors_case_leaving_while_the_list_is_read_again_is_said_rightly(team_inbox, monkeypatch):
     """Another program commits between the list's count and its rows: the notice says where the cursor
     went. (The count and rows read after the commit disagreed: "the view is empty", or nothing said.)"""
-    import sqlite3
-    import threading
-
     app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
     async with app.run_test(size=(120, 30)) as pilot:
         await press(pilot, "2", "j", "j", "j")  # Unassigned: anna, bram, cees, dirk; the cursor on dirk
@@ -369,9 +363,6 @@ async def test_a_change_while_another_view_is_being_read_shows_that_view_changed
     """The sync writes while the first page of the view just chosen is being read: the list shows that
     view, with the change. (It read the view left again, and showed it under the new view's name, with
     its count, until the next change: a two-core run waited 10 s for the sync's cases to show.)"""
-    import sqlite3
-    import threading
-
     app = make_app(Config(), team_inbox, connectors={}, clock=lambda: T0 + HOUR)
     async with app.run_test(size=(120, 30)) as pilot:
         await press(pilot, "2")  # Unassigned
